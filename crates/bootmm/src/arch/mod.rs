@@ -1,0 +1,2 @@
+//! Architecture code (`arch/`). Only x86 is modelled.
+pub mod x86;

@@ -1,0 +1,3 @@
+//! `arch/x86`: the firmware memory map and the early boot steps that feed memblock.
+pub mod e820;
+pub mod setup;

@@ -1,0 +1,1 @@
+//! STUB: setup_arch.

@@ -1,0 +1,160 @@
+//! What differs between kernel versions, as data and small functions.
+//!
+//! The boot sequence is one code path. Where a kernel release changed a format string, a
+//! constant or a rule, the difference is a question asked of [`Era`] (`era.at_least(4, 19)`),
+//! answered from the version, the architecture and, where a distribution backported a change,
+//! the vendor. `../shared/spec/kernel-formulas.md` lists the differences.
+
+use alloc::string::String;
+use core::fmt;
+
+/// The architecture the modelled kernel was built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    /// 32-bit x86; `pae` selects 64-bit page table entries (CONFIG_X86_PAE).
+    I386 { pae: bool },
+}
+
+/// A kernel release: `major.minor.patch`, plus the distribution build suffix if known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KernelVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl KernelVersion {
+    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
+        KernelVersion { major, minor, patch }
+    }
+
+    /// Parse "6.6", "6.6.41-dirty", "3.18.140", "2.6.32-5-amd64", "4.18.0-80.11.2.el8_0.x86_64".
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let mut nums = [0u32; 3];
+        let mut n = 0;
+        let mut rest = s;
+        while n < 3 {
+            let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 {
+                break;
+            }
+            nums[n] = rest[..digits].parse().ok()?;
+            n += 1;
+            rest = &rest[digits..];
+            if n < 3 && rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+                rest = &rest[1..];
+            } else {
+                break;
+            }
+        }
+        if n < 2 {
+            return None;
+        }
+        Some(KernelVersion::new(nums[0], nums[1], nums[2]))
+    }
+}
+
+impl fmt::Display for KernelVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// The kernel being modelled: version, architecture, and the full release string if known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Era {
+    pub version: KernelVersion,
+    pub arch: Arch,
+    /// The release string as `uname -r` shows it (e.g. "5.4.0-1092-gcp"), for vendor rules.
+    pub release: String,
+}
+
+/// The kernel bootmm models when nothing else is asked for.
+pub const DEFAULT_VERSION: KernelVersion = KernelVersion::new(6, 18, 0);
+
+impl Default for Era {
+    fn default() -> Self {
+        Era::new(DEFAULT_VERSION, Arch::X86_64)
+    }
+}
+
+impl Era {
+    pub fn new(version: KernelVersion, arch: Arch) -> Self {
+        Era {
+            version,
+            arch,
+            release: alloc::format!("{version}"),
+        }
+    }
+
+    /// True when this kernel is `major.minor` or newer.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.version.major, self.version.minor) >= (major, minor)
+    }
+
+    /// True when this kernel is `major.minor.patch` or newer (for stable backports).
+    pub fn at_least_patch(&self, major: u32, minor: u32, patch: u32) -> bool {
+        self.version >= KernelVersion::new(major, minor, patch)
+    }
+
+    pub fn is_64bit(&self) -> bool {
+        self.arch == Arch::X86_64
+    }
+
+    /// Width of `phys_addr_t` in hex digits for `%pa` (16 on x86_64 and PAE, 8 otherwise).
+    pub fn pa_digits(&self) -> usize {
+        match self.arch {
+            Arch::X86_64 | Arch::I386 { pae: true } => 16,
+            Arch::I386 { pae: false } => 8,
+        }
+    }
+
+    /// `MAX_ARCH_PFN` (arch/x86/include/asm/e820/api.h): x86_64 `MAXMEM >> PAGE_SHIFT` with
+    /// 4-level paging, i386 PAE `1 << 24`, i386 `1 << 20`.
+    pub fn max_arch_pfn(&self) -> u64 {
+        match self.arch {
+            Arch::X86_64 => 1 << (46 - 12),
+            Arch::I386 { pae: true } => 1 << 24,
+            Arch::I386 { pae: false } => 1 << 20,
+        }
+    }
+
+    /// The "e820: " prefix that 3.x and 4.0–4.11 put before most e820.c messages.
+    pub fn e820_prefix(&self) -> &'static str {
+        if self.at_least(4, 12) {
+            ""
+        } else {
+            "e820: "
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_distribution_release_strings() {
+        assert_eq!(KernelVersion::parse("6.6.41-dirty"), Some(KernelVersion::new(6, 6, 41)));
+        assert_eq!(KernelVersion::parse("2.6.32-5-amd64"), Some(KernelVersion::new(2, 6, 32)));
+        assert_eq!(
+            KernelVersion::parse("4.18.0-80.11.2.el8_0.x86_64"),
+            Some(KernelVersion::new(4, 18, 0))
+        );
+        assert_eq!(KernelVersion::parse("3.18"), Some(KernelVersion::new(3, 18, 0)));
+        assert_eq!(KernelVersion::parse("6.12.0-rc2+"), Some(KernelVersion::new(6, 12, 0)));
+        assert_eq!(KernelVersion::parse("banana"), None);
+        assert_eq!(KernelVersion::parse("6"), None);
+    }
+
+    #[test]
+    fn era_questions() {
+        let e = Era::new(KernelVersion::new(4, 4, 0), Arch::X86_64);
+        assert!(e.at_least(4, 4) && !e.at_least(4, 12));
+        assert_eq!(e.e820_prefix(), "e820: ");
+        assert_eq!(Era::default().e820_prefix(), "");
+        assert_eq!(Era::default().max_arch_pfn(), 0x4_0000_0000);
+    }
+}

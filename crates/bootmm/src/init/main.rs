@@ -1,0 +1,1 @@
+//! STUB: start_kernel.

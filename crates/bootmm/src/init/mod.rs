@@ -1,0 +1,2 @@
+//! `init/`: the order of boot.
+pub mod main;

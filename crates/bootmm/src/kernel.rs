@@ -1,0 +1,94 @@
+//! The state of one simulated kernel: its log, its call tree, its RAM and the globals that
+//! boot fills in (`e820_table`, `memblock`, `max_pfn`, …).
+//!
+//! In the kernel these are global variables spread over many files. bootmm gathers them in
+//! one value so that several machines can boot side by side in one process; each field keeps
+//! the kernel's name.
+
+use crate::arch::x86::e820::E820;
+use crate::era::Era;
+use crate::machine::Machine;
+use crate::mm::memblock::Memblock;
+use crate::phys::{PhysError, PhysMem};
+use crate::printk::Printk;
+use crate::trace::Trace;
+
+/// Kernel parameters understood so far (parsed by `parse_early_param`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootParams {
+    /// `memblock=debug`.
+    pub memblock_debug: bool,
+}
+
+/// One simulated kernel.
+pub struct Kernel {
+    pub era: Era,
+    pub machine: Machine,
+    pub printk: Printk,
+    pub trace: Trace,
+    /// Simulated RAM.
+    pub phys: PhysMem,
+    /// `e820_table`, `e820_table_kexec`, `e820_table_firmware`.
+    pub e820: E820,
+    /// `memblock`.
+    pub memblock: Memblock,
+    pub params: BootParams,
+    /// `max_pfn`: one past the last usable page frame.
+    pub max_pfn: u64,
+    /// `max_low_pfn`: one past the last directly mapped frame.
+    pub max_low_pfn: u64,
+    /// `max_possible_pfn`.
+    pub max_possible_pfn: u64,
+}
+
+/// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
+/// 16 MiB of `malloc`; bare scripts may place memory anywhere below this).
+pub const BARE_PHYS_END: u64 = 64 << 30;
+
+impl Kernel {
+    /// A kernel for `machine`, before `start_kernel`: simulated RAM mapped from 0 to the end
+    /// of the highest e820 entry, everything else empty.
+    #[cfg(feature = "std")]
+    pub fn new(machine: Machine) -> Result<Self, PhysError> {
+        let end = machine
+            .e820
+            .iter()
+            .map(|e| e.addr.saturating_add(e.size))
+            .max()
+            .unwrap_or(0);
+        let phys = PhysMem::map_host(end)?;
+        Ok(Self::with_phys(machine, phys))
+    }
+
+    /// A kernel on memory the caller provides.
+    pub fn with_phys(machine: Machine, phys: PhysMem) -> Self {
+        let era = machine.era.clone();
+        let printk = Printk::new();
+        let trace = Trace::new();
+        let e820 = E820::new(era.clone(), printk.clone());
+        let memblock = Memblock::new(era.clone(), printk.clone(), trace.clone(), Some(phys.clone()));
+        Kernel {
+            era,
+            machine,
+            printk,
+            trace,
+            phys,
+            e820,
+            memblock,
+            params: BootParams::default(),
+            max_pfn: 0,
+            max_low_pfn: 0,
+            max_possible_pfn: 0,
+        }
+    }
+
+    /// A bare kernel as the kernel's memblock test suite runs it: no machine, empty memblock,
+    /// and physical memory below [`BARE_PHYS_END`] backed lazily.
+    #[cfg(feature = "std")]
+    pub fn bare(era: Era) -> Result<Self, PhysError> {
+        let phys = PhysMem::map_host(BARE_PHYS_END)?;
+        let mut m = Machine::empty();
+        m.era = era;
+        Ok(Self::with_phys(m, phys))
+    }
+}

@@ -1,0 +1,2 @@
+//! `mm/`: the core memory-management code, one module per kernel file.
+pub mod memblock;

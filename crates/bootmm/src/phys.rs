@@ -1,0 +1,245 @@
+//! Simulated physical memory: one host mapping that stands for the machine's whole RAM.
+//!
+//! In the kernel, physical memory is simply there, and the direct map (`__va`/`__pa`,
+//! `arch/x86/include/asm/page.h`) makes every byte addressable at `PAGE_OFFSET + pa`.
+//! bootmm reserves one host mapping from physical address 0 to the end of the highest e820
+//! entry, lazily (MAP_NORESERVE), so only the pages the model touches cost host memory.
+//! Holes in the e820 map are part of the mapping too; nothing but RAM is ever touched.
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::include::{PhysAddr, VirtAddr};
+
+/// `__PAGE_OFFSET` on x86_64 with 4-level paging and no KASLR (`0xffff888000000000`, 4.20+).
+pub const PAGE_OFFSET_X86_64: u64 = 0xffff_8880_0000_0000;
+
+/// Why simulated RAM could not be provided or used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhysError {
+    /// The host refused the mapping (address space or overcommit limits).
+    MapFailed { size: u64, reason: alloc::string::String },
+    /// An access outside the simulated physical address space.
+    OutOfRange { addr: u64, len: u64, end: u64 },
+    /// No backing memory: this is a model-only instance.
+    Unbacked,
+}
+
+impl fmt::Display for PhysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PhysError::MapFailed { size, reason } => write!(
+                f,
+                "cannot reserve {size:#x} bytes of host address space for simulated RAM: {reason}"
+            ),
+            PhysError::OutOfRange { addr, len, end } => write!(
+                f,
+                "physical access [{addr:#x}-{:#x}] is outside simulated RAM [0-{:#x}]",
+                addr.saturating_add(*len).saturating_sub(1),
+                end.saturating_sub(1)
+            ),
+            PhysError::Unbacked => write!(f, "this machine has no simulated RAM behind it"),
+        }
+    }
+}
+
+/// The host side of the mapping; unmapped when the last [`PhysMem`] handle goes.
+struct Mapping {
+    base: NonNull<u8>,
+    len: u64,
+    #[cfg(feature = "std")]
+    owned: bool,
+}
+
+// SAFETY: the mapping is plain memory; concurrent access discipline is the allocators' job,
+// exactly as physical memory is shared by all CPUs in the kernel.
+unsafe impl Send for Mapping {}
+// SAFETY: see above.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        #[cfg(feature = "std")]
+        if self.owned {
+            // SAFETY: base/len are exactly what mmap returned in `PhysMem::map_host`, and no
+            // handle outlives the Arc that owns this mapping.
+            unsafe {
+                let _ = rustix::mm::munmap(self.base.as_ptr().cast(), self.len as usize);
+            }
+        }
+    }
+}
+
+/// Simulated RAM: physical addresses `[0, end)` backed by host memory.
+#[derive(Clone)]
+pub struct PhysMem {
+    map: alloc::sync::Arc<Mapping>,
+    page_offset: u64,
+}
+
+impl fmt::Debug for PhysMem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhysMem([0-{:#x}])", self.map.len)
+    }
+}
+
+impl PhysMem {
+    /// Reserve `[0, end)` lazily in the host's address space (MAP_NORESERVE, anonymous,
+    /// zero-filled on first touch).
+    #[cfg(feature = "std")]
+    pub fn map_host(end: u64) -> Result<Self, PhysError> {
+        use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
+        let len = crate::include::addr::page_align(end.max(crate::include::PAGE_SIZE));
+        let fail = |reason: alloc::string::String| PhysError::MapFailed { size: len, reason };
+        let size: usize = usize::try_from(len).map_err(|_| fail("larger than the host's address space".into()))?;
+        // SAFETY: a fresh anonymous private mapping at an address of the kernel's choosing;
+        // it aliases nothing.
+        let p = unsafe {
+            mmap_anonymous(
+                core::ptr::null_mut(),
+                size,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::NORESERVE,
+            )
+        }
+        .map_err(|e| fail(alloc::format!("{e}")))?;
+        let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| fail("mmap returned NULL".into()))?;
+        Ok(PhysMem {
+            map: alloc::sync::Arc::new(Mapping {
+                base,
+                len,
+                owned: true,
+            }),
+            page_offset: PAGE_OFFSET_X86_64,
+        })
+    }
+
+    /// Use memory the caller already owns as simulated RAM (a real kernel's direct map,
+    /// or a test buffer).
+    ///
+    /// # Safety
+    /// `base` must point to `len` bytes that stay valid and are used only through this
+    /// handle and its clones for as long as any of them lives.
+    pub unsafe fn from_raw(base: NonNull<u8>, len: u64) -> Self {
+        PhysMem {
+            map: alloc::sync::Arc::new(Mapping {
+                base,
+                len,
+                #[cfg(feature = "std")]
+                owned: false,
+            }),
+            page_offset: PAGE_OFFSET_X86_64,
+        }
+    }
+
+    /// Set `PAGE_OFFSET` (it differs per era and on i386).
+    pub fn set_page_offset(&mut self, page_offset: u64) {
+        self.page_offset = page_offset;
+    }
+
+    /// The end of simulated physical memory.
+    pub fn end(&self) -> PhysAddr {
+        PhysAddr(self.map.len)
+    }
+
+    fn check(&self, pa: PhysAddr, len: u64) -> Result<(), PhysError> {
+        match pa.0.checked_add(len) {
+            Some(e) if e <= self.map.len => Ok(()),
+            _ => Err(PhysError::OutOfRange {
+                addr: pa.0,
+                len,
+                end: self.map.len,
+            }),
+        }
+    }
+
+    /// `__va(pa)`: the kernel virtual address of a physical address in the direct map.
+    pub fn va(&self, pa: PhysAddr) -> VirtAddr {
+        VirtAddr(self.page_offset.wrapping_add(pa.0))
+    }
+
+    /// `__pa(va)`: the physical address behind a direct-map virtual address.
+    pub fn pa(&self, va: VirtAddr) -> PhysAddr {
+        PhysAddr(va.0.wrapping_sub(self.page_offset))
+    }
+
+    /// The host pointer standing for physical address `pa`, valid for `len` bytes.
+    pub fn host_ptr(&self, pa: PhysAddr, len: u64) -> Result<NonNull<u8>, PhysError> {
+        self.check(pa, len)?;
+        // SAFETY: `check` proved pa + len <= map.len, so the offset stays inside the mapping.
+        Ok(unsafe { NonNull::new_unchecked(self.map.base.as_ptr().add(pa.0 as usize)) })
+    }
+
+    /// `memset(__va(pa), byte, len)`.
+    pub fn memset(&self, pa: PhysAddr, byte: u8, len: u64) -> Result<(), PhysError> {
+        let p = self.host_ptr(pa, len)?;
+        // SAFETY: host_ptr validated the whole range; the mapping is writable.
+        unsafe { core::ptr::write_bytes(p.as_ptr(), byte, len as usize) };
+        Ok(())
+    }
+
+    /// `memchr_inv(__va(pa), byte, len)`: the first byte that differs from `byte`, if any.
+    pub fn memchr_inv(&self, pa: PhysAddr, byte: u8, len: u64) -> Result<Option<PhysAddr>, PhysError> {
+        let p = self.host_ptr(pa, len)?;
+        // SAFETY: host_ptr validated the whole range; reads of anonymous memory are defined.
+        let s = unsafe { core::slice::from_raw_parts(p.as_ptr(), len as usize) };
+        Ok(s.iter().position(|&b| b != byte).map(|i| pa + i as u64))
+    }
+
+    /// Copy `len` bytes between physical ranges (`memmove` semantics).
+    pub fn copy(&self, dst: PhysAddr, src: PhysAddr, len: u64) -> Result<(), PhysError> {
+        let d = self.host_ptr(dst, len)?;
+        let s = self.host_ptr(src, len)?;
+        // SAFETY: both ranges validated; `copy` tolerates overlap.
+        unsafe { core::ptr::copy(s.as_ptr(), d.as_ptr(), len as usize) };
+        Ok(())
+    }
+
+    /// Read a little-endian u64 at `pa`.
+    pub fn read_u64(&self, pa: PhysAddr) -> Result<u64, PhysError> {
+        let p = self.host_ptr(pa, 8)?;
+        // SAFETY: validated range; unaligned read is explicit.
+        Ok(unsafe { core::ptr::read_unaligned(p.as_ptr().cast::<u64>()) })
+    }
+
+    /// Write a u64 at `pa`.
+    pub fn write_u64(&self, pa: PhysAddr, v: u64) -> Result<(), PhysError> {
+        let p = self.host_ptr(pa, 8)?;
+        // SAFETY: validated range; unaligned write is explicit.
+        unsafe { core::ptr::write_unaligned(p.as_ptr().cast::<u64>(), v) };
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazily_backed_64g_costs_nothing_until_touched() {
+        let m = PhysMem::map_host(64 << 30).expect("64 GiB of address space");
+        m.memset(PhysAddr(0xfff_f000), 0xaa, 4096).unwrap();
+        assert_eq!(m.memchr_inv(PhysAddr(0xfff_f000), 0xaa, 4096).unwrap(), None);
+        assert_eq!(m.memchr_inv(PhysAddr(0x1000), 0, 4096).unwrap(), None);
+        m.write_u64(PhysAddr((64 << 30) - 8), 7).unwrap();
+        assert_eq!(m.read_u64(PhysAddr((64 << 30) - 8)).unwrap(), 7);
+    }
+
+    #[test]
+    fn out_of_range_is_an_error_not_a_crash() {
+        let m = PhysMem::map_host(1 << 20).unwrap();
+        assert!(matches!(
+            m.memset(PhysAddr(0xff000), 0, 0x2000),
+            Err(PhysError::OutOfRange { .. })
+        ));
+        assert!(m.read_u64(PhysAddr(u64::MAX - 3)).is_err());
+    }
+
+    #[test]
+    fn va_pa_round_trip() {
+        let m = PhysMem::map_host(1 << 20).unwrap();
+        let va = m.va(PhysAddr(0x1234));
+        assert_eq!(va, VirtAddr(PAGE_OFFSET_X86_64 + 0x1234));
+        assert_eq!(m.pa(va), PhysAddr(0x1234));
+    }
+}
