@@ -1,1 +1,38 @@
-fn main() {}
+//! `bootmm`: boot a simulated machine through Linux's boot-time memory management, drive it
+//! with kernel calls, and compare it with real boot logs.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod boot;
+mod logread;
+mod machine_args;
+mod script;
+
+/// Linux boot-time memory management as a faithful, executable model.
+#[derive(Parser)]
+#[command(name = "bootmm", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot a simulated machine and print the kernel's log.
+    Boot(boot::BootArgs),
+    /// Drive the model with kernel calls, one per line (FILE, or - / nothing for stdin).
+    Script(script::ScriptArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Boot(a) => boot::run(a),
+        Command::Script(a) => {
+            let machine = a.machine.clone();
+            script::run(a, move || boot::boot_machine(&machine))
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub struct Kernel {
     pub max_low_pfn: u64,
     /// `max_possible_pfn`.
     pub max_possible_pfn: u64,
+    /// `max_pfn_mapped`: the end of the direct map built so far.
+    pub max_pfn_mapped: u64,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -79,6 +81,7 @@ impl Kernel {
             max_pfn: 0,
             max_low_pfn: 0,
             max_possible_pfn: 0,
+            max_pfn_mapped: 0,
         }
     }
 

@@ -1,1 +1,303 @@
-//! STUB: setup_arch.
+//! `arch/x86/kernel/setup.c`: `setup_arch`, the x86 half of early boot.
+//!
+//! `setup_arch` turns the firmware's e820 map into memblock, reserves what the kernel,
+//! the bootloader and the BIOS still occupy, and sizes memory (`max_pfn`, `max_low_pfn`).
+//! bootmm runs the memory steps in each era's order; steps with no memory effect (CPU
+//! feature setup, ACPI parsing, consoles) are left out, and so is the `brk` area and the
+//! early page-table buffer (see docs/divergences.md).
+
+use crate::arch::x86::e820::E820Type;
+use crate::include::{PAGE_SIZE, SMP_CACHE_BYTES};
+use crate::init::main::BootError;
+use crate::kernel::Kernel;
+use crate::machine::Hypervisor;
+use crate::{pr_info, PhysAddr};
+
+/// `ISA_END_ADDRESS`: the end of the first megabyte.
+pub const ISA_END_ADDRESS: u64 = 0x10_0000;
+/// `BIOS_RAM_SIZE_KB_PTR`: where the BIOS keeps the KiB of conventional memory.
+const BIOS_RAM_SIZE_KB_PTR: u64 = 0x413;
+/// The BIOS data area word holding the EBDA segment.
+const BIOS_EBDA_SEGMENT_PTR: u64 = 0x40e;
+/// `BIOS_START_MIN` / `BIOS_START_MAX` (arch/x86/kernel/ebda.c).
+const BIOS_START_MIN: u64 = 0x2_0000;
+const BIOS_START_MAX: u64 = 0x9_f000;
+/// `CONFIG_X86_RESERVE_LOW` default, KiB (trim_low_memory_range before 5.13).
+const X86_RESERVE_LOW_KB: u64 = 64;
+
+/// The firmware's part, before the kernel runs: write the BIOS data area into RAM so that
+/// `reserve_bios_regions` reads it from memory, as the kernel does.
+pub fn bios_post(k: &mut Kernel) -> Result<(), BootError> {
+    if let Some(bda) = k.machine.bda {
+        let ram = &k.phys;
+        let write16 = |pa: u64, v: u16| -> Result<(), BootError> {
+            let p = ram.host_ptr(PhysAddr(pa), 2)?;
+            // SAFETY: host_ptr validated the two bytes; the mapping is writable.
+            unsafe { core::ptr::write_unaligned(p.as_ptr().cast::<u16>(), v) };
+            Ok(())
+        };
+        if k.phys.end().0 >= ISA_END_ADDRESS {
+            write16(BIOS_RAM_SIZE_KB_PTR, bda.base_mem_kb)?;
+            write16(BIOS_EBDA_SEGMENT_PTR, bda.ebda_segment)?;
+        }
+    }
+    Ok(())
+}
+
+fn read16(k: &Kernel, pa: u64) -> Result<u16, BootError> {
+    let p = k.phys.host_ptr(PhysAddr(pa), 2)?;
+    // SAFETY: host_ptr validated the two bytes.
+    Ok(unsafe { core::ptr::read_unaligned(p.as_ptr().cast::<u16>()) })
+}
+
+/// arch/x86/kernel/setup.c: `setup_arch` (the memory-management steps).
+pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("setup_arch", "arch/x86/kernel/setup.c");
+    bios_post(k)?;
+    if k.era.is_64bit() {
+        pr_info!(k.printk, "Command line: {}\n", k.machine.cmdline);
+    }
+
+    // Reservations made before memory is added to memblock.
+    if k.era.at_least(5, 13) {
+        early_reserve_memory(k)?;
+    } else {
+        reserve_kernel_image(k)?;
+        if k.era.at_least(4, 19) {
+            // memblock_reserve(0, PAGE_SIZE): page 0 is never handed out (L1TF).
+            k.memblock.memblock_reserve(0, PAGE_SIZE);
+        }
+        early_reserve_initrd(k)?;
+    }
+
+    e820__memory_setup(k)?;
+    parse_early_param(k)?;
+    {
+        let _t = k.trace.enter("e820__finish_early_params", "arch/x86/kernel/e820.c");
+        k.e820.e820__finish_early_params().map_err(BootError::E820)?;
+    }
+    init_hypervisor_platform(k);
+
+    {
+        let (start, end) = kernel_image_range(k);
+        let _t = k.trace.enter("e820_add_kernel_range", "arch/x86/kernel/setup.c");
+        k.e820.e820_add_kernel_range(start, end - start);
+    }
+    {
+        let _t = k.trace.enter("trim_bios_range", "arch/x86/kernel/setup.c");
+        k.e820.trim_bios_range();
+    }
+
+    k.max_pfn = {
+        let _t = k.trace.enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
+        k.e820.e820__end_of_ram_pfn()
+    };
+    k.max_possible_pfn = k.max_pfn;
+    if k.era.is_64bit() {
+        k.max_low_pfn = if k.max_pfn > 1 << (32 - 12) {
+            let _t = k.trace.enter("e820__end_of_low_ram_pfn", "arch/x86/kernel/e820.c");
+            k.e820.e820__end_of_low_ram_pfn()
+        } else {
+            k.max_pfn
+        };
+    } else {
+        // find_low_pfn_range (i386 HIGHMEM) comes with the i386 era.
+        k.max_low_pfn = k.max_pfn;
+    }
+
+    // Only the first megabyte is sure to be mapped yet: memblock may not resize into more.
+    // (Newer kernels make this call inside e820__memblock_setup; the effect is the same.)
+    k.memblock.memblock_set_current_limit(ISA_END_ADDRESS);
+    e820__memblock_setup(k);
+
+    if !k.era.at_least(5, 13) {
+        reserve_bios_regions(k)?;
+    }
+    reserve_real_mode(k)?;
+    if !k.era.at_least(5, 13) {
+        trim_low_memory_range(k);
+    }
+    init_mem_mapping(k);
+    k.memblock.memblock_set_current_limit(k.max_pfn_mapped << 12);
+    Ok(())
+}
+
+/// arch/x86/mm/init.c: `init_mem_mapping`. The direct map covers all RAM up to `max_pfn`
+/// on x86_64 (`max_low_pfn` becomes `max_pfn`). The page tables themselves are not built
+/// yet, so the memory they take from memblock is not reserved (docs/divergences.md).
+fn init_mem_mapping(k: &mut Kernel) {
+    let _t = k.trace.enter("init_mem_mapping", "arch/x86/mm/init.c");
+    if k.era.is_64bit() {
+        k.max_pfn_mapped = k.max_pfn;
+        k.max_low_pfn = k.max_pfn;
+    } else {
+        k.max_pfn_mapped = k.max_low_pfn;
+    }
+}
+
+/// `[_text, end of the kernel reservation)` as physical addresses.
+fn kernel_image_range(k: &Kernel) -> (u64, u64) {
+    let img = &k.machine.image;
+    (img.phys_start, img.reserve_end())
+}
+
+fn reserve_kernel_image(k: &mut Kernel) -> Result<(), BootError> {
+    let (start, end) = kernel_image_range(k);
+    if k.era.at_least(6, 13) {
+        k.memblock.memblock_reserve_kern(start, end - start);
+    } else {
+        k.memblock.memblock_reserve(start, end - start);
+    }
+    Ok(())
+}
+
+/// arch/x86/kernel/setup.c: `early_reserve_memory` (5.13+).
+fn early_reserve_memory(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("early_reserve_memory", "arch/x86/kernel/setup.c");
+    reserve_kernel_image(k)?;
+    // The first 64 KiB: BIOSes are known to corrupt low memory, and page 0 must stay unused.
+    k.memblock.memblock_reserve(0, 64 << 10);
+    early_reserve_initrd(k)?;
+    reserve_bios_regions(k)?;
+    Ok(())
+}
+
+/// arch/x86/kernel/setup.c: `early_reserve_initrd`.
+fn early_reserve_initrd(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("early_reserve_initrd", "arch/x86/kernel/setup.c");
+    if let Some((start, size)) = k.machine.initrd {
+        if size != 0 {
+            let end = crate::include::addr::page_align(start + size);
+            let start = start & !(PAGE_SIZE - 1);
+            k.memblock.memblock_reserve(start, end - start);
+        }
+    }
+    Ok(())
+}
+
+/// arch/x86/kernel/ebda.c: `reserve_bios_regions`.
+fn reserve_bios_regions(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("reserve_bios_regions", "arch/x86/kernel/ebda.c");
+    // x86_platform.legacy.reserve_bios_regions is clear on platforms without a BIOS.
+    if k.machine.bda.is_none() || k.phys.end().0 < ISA_END_ADDRESS {
+        return Ok(());
+    }
+    let mut bios_start = u64::from(read16(k, BIOS_RAM_SIZE_KB_PTR)?) << 10;
+    if !(BIOS_START_MIN..=BIOS_START_MAX).contains(&bios_start) {
+        bios_start = BIOS_START_MAX;
+    }
+    // get_bios_ebda()
+    let ebda_start = u64::from(read16(k, BIOS_EBDA_SEGMENT_PTR)?) << 4;
+    if ebda_start >= BIOS_START_MIN && ebda_start < bios_start {
+        bios_start = ebda_start;
+    }
+    k.memblock.memblock_reserve(bios_start, ISA_END_ADDRESS - bios_start);
+    Ok(())
+}
+
+/// arch/x86/kernel/e820.c: `e820__memory_setup` (the default, non-Xen path).
+fn e820__memory_setup(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("e820__memory_setup", "arch/x86/kernel/e820.c");
+    let fw = k.machine.e820.clone();
+    let _t2 = k.trace.enter("e820__memory_setup_default", "arch/x86/kernel/e820.c");
+    k.e820.e820__memory_setup_default(&fw).map_err(BootError::E820)
+}
+
+/// init/main.c: `parse_early_param`, for the parameters memory management reads.
+fn parse_early_param(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("parse_early_param", "init/main.c");
+    let cmdline = k.machine.cmdline.clone();
+    for (param, val) in crate::klib::cmdline::parse_args(&cmdline) {
+        match (param, val) {
+            ("memblock", Some(v)) if v.contains("debug") => {
+                k.params.memblock_debug = true;
+                k.memblock.debug = true;
+            }
+            ("mem", Some(v)) => {
+                let _t = k.trace.enter("parse_memopt", "arch/x86/kernel/e820.c");
+                k.e820.parse_memopt(v).map_err(BootError::Param)?;
+            }
+            ("memmap", Some(v)) => {
+                let _t = k.trace.enter("parse_memmap_opt", "arch/x86/kernel/e820.c");
+                k.e820.parse_memmap_opt(v).map_err(BootError::Param)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// arch/x86/kernel/cpu/hypervisor.c: `init_hypervisor_platform`, for its memory effects.
+fn init_hypervisor_platform(k: &mut Kernel) {
+    if k.machine.hypervisor == Some(Hypervisor::Kvm) && k.e820.kvm_init_platform_reads_low_ram_end() {
+        let _t = k.trace.enter("kvm_init_platform", "arch/x86/kernel/kvm.c");
+        let _t2 = k.trace.enter("e820__end_of_low_ram_pfn", "arch/x86/kernel/e820.c");
+        k.e820.e820__end_of_low_ram_pfn();
+    }
+}
+
+/// arch/x86/kernel/e820.c: `e820__memblock_setup` (≤4.11: `memblock_x86_fill`).
+pub fn e820__memblock_setup(k: &mut Kernel) {
+    let name = if k.era.at_least(4, 12) {
+        "e820__memblock_setup"
+    } else {
+        "memblock_x86_fill"
+    };
+    let _t = k.trace.enter(name, "arch/x86/kernel/e820.c");
+    // The region arrays may double from here on.
+    k.memblock.memblock_allow_resize();
+    let entries = k.e820.table.clone();
+    for e in entries.iter() {
+        let end = e.addr.saturating_add(e.size);
+        if end != end as usize as u64 {
+            continue;
+        }
+        match e.typ {
+            E820Type::SoftReserved if k.era.at_least(5, 5) => {
+                k.memblock.memblock_reserve(e.addr, e.size);
+            }
+            E820Type::Ram | E820Type::ReservedKern => {
+                k.memblock.memblock_add(e.addr, e.size);
+            }
+            _ => {}
+        }
+    }
+    // Throw away partial pages.
+    k.memblock.memblock_trim_memory(PAGE_SIZE);
+    k.memblock.memblock_dump_all();
+}
+
+/// arch/x86/realmode/init.c: `reserve_real_mode`: a home below 1 MiB for the trampoline
+/// the application processors start in, and (5.13+) the whole first megabyte reserved.
+fn reserve_real_mode(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("reserve_real_mode", "arch/x86/realmode/init.c");
+    let size = k.machine.image.realmode_size;
+    if size != 0 {
+        let found = if k.era.at_least(5, 15) {
+            k.memblock.memblock_phys_alloc_range(size, PAGE_SIZE, 0, ISA_END_ADDRESS)
+        } else {
+            let mem = k.memblock.memblock_find_in_range(0, ISA_END_ADDRESS, size, PAGE_SIZE);
+            if let Some(m) = mem {
+                k.memblock.memblock_reserve(m, size);
+            }
+            mem
+        };
+        if found.is_none() {
+            pr_info!(k.printk, "No sub-1M memory is available for the trampoline\n");
+        }
+    }
+    // Unconditionally reserve the entire first 1M (5.13+; not in the 5.10 stable line).
+    if k.era.at_least(5, 13) {
+        k.memblock.memblock_reserve(0, ISA_END_ADDRESS);
+    }
+    let _ = SMP_CACHE_BYTES;
+    Ok(())
+}
+
+/// arch/x86/kernel/setup.c: `trim_low_memory_range` (before 5.13): reserve the first
+/// CONFIG_X86_RESERVE_LOW KiB.
+fn trim_low_memory_range(k: &mut Kernel) {
+    let _t = k.trace.enter("trim_low_memory_range", "arch/x86/kernel/setup.c");
+    k.memblock
+        .memblock_reserve(0, crate::include::addr::page_align(X86_RESERVE_LOW_KB << 10));
+}
