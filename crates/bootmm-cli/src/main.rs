@@ -24,6 +24,31 @@ enum Command {
     Boot(boot::BootArgs),
     /// Drive the model with kernel calls, one per line (FILE, or - / nothing for stdin).
     Script(script::ScriptArgs),
+    /// List the inputs a real boot log gives (and what it lacks).
+    Inputs {
+        /// The boot log.
+        log: std::path::PathBuf,
+    },
+}
+
+fn inputs(p: &std::path::Path) -> ExitCode {
+    let t = match std::fs::read(p) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("bootmm: {}: {e}", p.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let inp = logread::LogInputs::parse(&String::from_utf8_lossy(&t));
+    print!("{}", inp.describe());
+    for m in inp.missing() {
+        println!("missing: {m}");
+    }
+    match inp.to_machine_with_report() {
+        Ok((_, notes)) => notes.iter().for_each(|n| println!("default: {n}")),
+        Err(e) => println!("unusable: {e}"),
+    }
+    ExitCode::SUCCESS
 }
 
 fn main() -> ExitCode {
@@ -34,5 +59,6 @@ fn main() -> ExitCode {
             let machine = a.machine.clone();
             script::run(a, move || boot::boot_machine(&machine))
         }
+        Command::Inputs { log } => inputs(log),
     }
 }

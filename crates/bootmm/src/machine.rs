@@ -6,10 +6,11 @@
 //! as one value, built from a preset, from `--mem/--cpus`, from an e820 file, from a real
 //! boot log, or from the host. Nothing in here is computed by the model.
 
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::arch::x86::e820::E820Entry;
+use crate::arch::x86::e820::{E820Entry, E820Type, LegacyMemSize};
 use crate::era::Era;
 
 /// The kernel image as the linker laid it out (`_text` … `_end`), and the section sizes
@@ -31,7 +32,15 @@ pub struct KernelImage {
     /// End of what `early_reserve_memory` reserves (`__end_of_kernel_reserve`), when known
     /// exactly (a memblock=debug log prints it). Otherwise derived by [`KernelImage::reserve_end`].
     pub reserve_end: Option<u64>,
+    /// Size of the real-mode trampoline blob (`real_mode_size_needed()`), which
+    /// `reserve_real_mode` places below 1 MiB. A build fact: memblock=debug logs print it
+    /// (7 pages in current x86_64 kernels).
+    pub realmode_size: u64,
 }
+
+/// `real_mode_size_needed()` of a current x86_64 build (memblock=debug prints
+/// "memblock_phys_alloc_range: 28672 bytes … reserve_real_mode").
+pub const DEFAULT_REALMODE_SIZE: u64 = 7 << 12;
 
 /// `PMD_SIZE` on x86_64: the kernel's sections are 2 MiB aligned where the linker script says so.
 const PMD_SIZE: u64 = 2 << 20;
@@ -98,6 +107,51 @@ pub struct Machine {
     pub hypervisor: Option<Hypervisor>,
     /// The BIOS data area; `None` on platforms without a legacy BIOS (the kernel then skips it).
     pub bda: Option<BiosDataArea>,
+    /// INT 15h AH=88h / AX=E801h sizes, only used when the e820 map is unusable.
+    pub legacy_mem: Option<LegacyMemSize>,
+    /// The boot loader's setup_data chain: `(physical address, length including header)`
+    /// of each blob, in chain order (`e820__reserve_setup_data` retypes them).
+    pub setup_data: Vec<(u64, u64)>,
+    /// e820 changes the firmware or platform code dictates, read from a real log (EFI,
+    /// MTRR trimming, setup_data when the blobs themselves are unknown, …), in log order.
+    /// The kernel's own low-memory fixups are never in here: the model computes those.
+    pub e820_ops: Vec<E820LogOp>,
+}
+
+/// One `e820: update …` / `e820: remove …` a real boot printed that the model cannot derive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct E820LogOp {
+    /// Start of the range.
+    pub start: u64,
+    /// Exclusive end of the range.
+    pub end: u64,
+    /// What was done.
+    pub kind: E820OpKind,
+    /// Where in the boot it happened, relative to the kernel's own e820 steps.
+    pub stage: E820OpStage,
+    /// 1-based line number in the source log, for reports.
+    pub line: usize,
+}
+
+/// The operation of an [`E820LogOp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum E820OpKind {
+    /// `e820__range_update(start, size, old, new)`.
+    Update { old: E820Type, new: E820Type },
+    /// `e820__range_remove(start, size, old, check_type)`; `old` is `None` when unchecked.
+    Remove { old: Option<E820Type> },
+}
+
+/// When an [`E820LogOp`] applies, relative to the kernel's own e820 steps in `setup_arch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum E820OpStage {
+    /// Before `trim_bios_range` (setup_data, EFI memory-map quirks).
+    BeforeTrimBios,
+    /// After the first `max_pfn = e820__end_of_ram_pfn()` (MTRR trimming, which the kernel
+    /// follows with a second `last_pfn` line).
+    AfterMaxPfn,
+    /// After `max_low_pfn` was computed (late platform quirks).
+    Late,
 }
 
 impl Machine {
@@ -117,11 +171,387 @@ impl Machine {
                 init: 0,
                 bss: 0,
                 reserve_end: Some(0x100_0000),
+                realmode_size: 0,
             },
             initrd: None,
             cmdline: String::new(),
             hypervisor: None,
             bda: None,
+            legacy_mem: None,
+            setup_data: Vec::new(),
+            e820_ops: Vec::new(),
+        }
+    }
+}
+
+/// `CONFIG_NR_CPUS` when nothing says otherwise: the x86_64 Kconfig default without
+/// MAXSMP (`NR_CPUS_DEFAULT` 64). Distribution kernels use far larger values (a log's
+/// `setup_percpu: NR_CPUS:` line gives the real one).
+pub const DEFAULT_NR_CPUS: u32 = 64;
+
+/// Default kernel image section sizes, in bytes, taken from the "Memory:" line of the 6.18
+/// KVM guest in `corpus/host/dmesg-6.18-host.txt` (the default era): 18470K kernel code,
+/// 2544K rwdata, 10280K rodata, 3728K init, 1168K bss. They are build facts, not computed.
+pub const DEFAULT_IMAGE_K: [u64; 5] = [18470, 2544, 10280, 3728, 1168];
+
+/// SeaBIOS's reservation at the top of low RAM (its own tables), 128 KiB in current
+/// releases (1.16; `0xbffe0000` in a 3 GiB-low QEMU guest). Older SeaBIOS used 12 KiB.
+const SEABIOS_HIGH_RESERVE: u64 = 128 << 10;
+/// QEMU i440fx: guests with at least this much RAM get only 3 GiB below 4 GiB
+/// (`gigabyte_align`), the rest above 4 GiB.
+const QEMU_PC_LOWMEM_LIMIT: u64 = 0xe000_0000;
+
+impl Machine {
+    /// A QEMU `pc` (i440FX) machine with SeaBIOS under KVM: `mem_bytes` of RAM and `cpus`
+    /// possible CPUs. The e820 map is the one SeaBIOS builds from QEMU's `etc/e820`:
+    /// conventional memory up to the EBDA at 0x9fc00, the BIOS ROM at 0xf0000, RAM from
+    /// 1 MiB to the top of low memory less SeaBIOS's 128 KiB, KVM's TSS/identity-map pages
+    /// at 0xfeffc000, the BIOS flash at 0xfffc0000, and RAM above 4 GiB when low memory is
+    /// capped at 3 GiB.
+    pub fn qemu(mem_bytes: u64, cpus: u32) -> Result<Self, String> {
+        if mem_bytes < 2 << 20 {
+            return Err(format!(
+                "--mem {mem_bytes:#x}: a QEMU guest needs at least 2 MiB of RAM"
+            ));
+        }
+        if mem_bytes > (1 << 46) - (1 << 32) {
+            return Err(format!(
+                "--mem {mem_bytes:#x}: more RAM than x86_64 4-level paging maps"
+            ));
+        }
+        if cpus == 0 {
+            return Err(String::from("--cpus 0: a machine needs at least one CPU"));
+        }
+        let (low, high) = if mem_bytes >= QEMU_PC_LOWMEM_LIMIT {
+            (0xc000_0000, mem_bytes - 0xc000_0000)
+        } else {
+            (mem_bytes, 0)
+        };
+        let mut e820 = alloc::vec![
+            E820Entry::new(0, 0x9fc00, E820Type::Ram),
+            E820Entry::new(0x9fc00, 0x400, E820Type::Reserved),
+            E820Entry::new(0xf0000, 0x10000, E820Type::Reserved),
+            E820Entry::new(
+                0x10_0000,
+                low - SEABIOS_HIGH_RESERVE - 0x10_0000,
+                E820Type::Ram
+            ),
+            E820Entry::new(
+                low - SEABIOS_HIGH_RESERVE,
+                SEABIOS_HIGH_RESERVE,
+                E820Type::Reserved
+            ),
+            E820Entry::new(0xfeff_c000, 0x4000, E820Type::Reserved),
+            E820Entry::new(0xfffc_0000, 0x4_0000, E820Type::Reserved),
+        ];
+        if high > 0 {
+            e820.push(E820Entry::new(1 << 32, high, E820Type::Ram));
+        }
+        let [text, rwdata, rodata, init, bss] = DEFAULT_IMAGE_K.map(|k| k << 10);
+        let mut m = Machine::empty();
+        m.name = format!("qemu-{}", human_size(mem_bytes));
+        m.e820 = e820;
+        m.cpus = cpus;
+        m.nr_cpus = DEFAULT_NR_CPUS.max(cpus);
+        m.image = KernelImage {
+            phys_start: 0x100_0000,
+            text,
+            rwdata,
+            rodata,
+            init,
+            bss,
+            reserve_end: None,
+            realmode_size: DEFAULT_REALMODE_SIZE,
+        };
+        m.hypervisor = Some(Hypervisor::Kvm);
+        // SeaBIOS: 639 KiB base memory, EBDA at 0x9fc00.
+        m.bda = Some(BiosDataArea {
+            base_mem_kb: 639,
+            ebda_segment: 0x9fc0,
+        });
+        Ok(m)
+    }
+
+    /// `qemu(4 GiB, 2)`, named "qemu-4g": the default machine.
+    pub fn qemu_4g() -> Self {
+        match Machine::qemu(4 << 30, 2) {
+            Ok(m) => m,
+            // 4 GiB and 2 CPUs are always accepted by `qemu`.
+            Err(_) => Machine::empty(),
+        }
+    }
+
+    /// A machine whose firmware map is read from text: one range per line, as
+    /// `START END TYPE` (END exclusive), `START +SIZE TYPE`, or a copied dmesg line
+    /// (`BIOS-e820: [mem 0x…-0x…] usable` or the old `BIOS-e820: 0000… - 0000… (usable)`).
+    /// Numbers take 0x/octal prefixes and K/M/G/T suffixes; `#` starts a comment. Everything
+    /// else about the machine is the qemu-4g default.
+    pub fn from_e820_text(text: &str) -> Result<Self, String> {
+        let mut e820 = Vec::new();
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let ent = parse_e820_line(line).map_err(|e| format!("line {}: {e}: {raw:?}", n + 1))?;
+            e820.push(ent);
+        }
+        if e820.is_empty() {
+            return Err(String::from("no e820 entries found"));
+        }
+        let mut m = Machine::qemu_4g();
+        m.name = String::from("e820-file");
+        m.e820 = e820;
+        Ok(m)
+    }
+
+    /// This machine: the firmware map from /sys/firmware/memmap (the kernel's
+    /// `e820_table_firmware`), the CPU count the OS reports, the running kernel's release
+    /// as the era, and /proc/cmdline.
+    #[cfg(feature = "std")]
+    pub fn from_host() -> Result<Self, String> {
+        extern crate std;
+        use std::fs;
+        let dir = "/sys/firmware/memmap";
+        let rd = fs::read_dir(dir).map_err(|e| format!("{dir}: {e}"))?;
+        let mut idx: Vec<(u64, std::path::PathBuf)> = Vec::new();
+        for d in rd {
+            let d = d.map_err(|e| format!("{dir}: {e}"))?;
+            let name = d.file_name().to_string_lossy().into_owned();
+            if let Ok(i) = name.parse::<u64>() {
+                idx.push((i, d.path()));
+            }
+        }
+        idx.sort();
+        let mut e820 = Vec::new();
+        for (_, p) in &idx {
+            let rd = |f: &str| {
+                fs::read_to_string(p.join(f))
+                    .map(|s| String::from(s.trim()))
+                    .map_err(|e| format!("{}/{f}: {e}", p.display()))
+            };
+            let (s, e, t) = (rd("start")?, rd("end")?, rd("type")?);
+            let num = |v: &str| {
+                let (x, rest) = crate::klib::cmdline::simple_strtoull(v, 0);
+                if rest.is_empty() && !v.is_empty() {
+                    Ok(x)
+                } else {
+                    Err(format!("{}: bad number {v:?}", p.display()))
+                }
+            };
+            let (start, end) = (num(&s)?, num(&e)?);
+            let typ = parse_e820_type(&t)
+                .ok_or_else(|| format!("{}: unknown type {t:?}", p.display()))?;
+            if end < start {
+                return Err(format!(
+                    "{}: end {end:#x} below start {start:#x}",
+                    p.display()
+                ));
+            }
+            e820.push(E820Entry::new(start, end - start + 1, typ));
+        }
+        if e820.is_empty() {
+            return Err(format!("{dir}: no entries"));
+        }
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .map_err(|e| format!("CPU count: {e}"))?;
+        let mut m = Machine::qemu_4g();
+        m.name = String::from("host");
+        m.e820 = e820;
+        m.cpus = cpus;
+        m.nr_cpus = DEFAULT_NR_CPUS.max(cpus);
+        m.hypervisor = None;
+        if let Ok(rel) = fs::read_to_string("/proc/sys/kernel/osrelease") {
+            if let Some(v) = crate::era::KernelVersion::parse(rel.trim()) {
+                m.era = Era::new(v, crate::era::Arch::X86_64);
+                m.era.release = String::from(rel.trim());
+            }
+        }
+        if let Ok(c) = fs::read_to_string("/proc/cmdline") {
+            m.cmdline = String::from(c.trim());
+        }
+        Ok(m)
+    }
+}
+
+fn human_size(b: u64) -> String {
+    if b % (1 << 30) == 0 {
+        format!("{}g", b >> 30)
+    } else if b % (1 << 20) == 0 {
+        format!("{}m", b >> 20)
+    } else {
+        format!("{}k", b >> 10)
+    }
+}
+
+/// An e820 type as written in dmesg (any era), in /sys/firmware/memmap, or as a number.
+pub fn parse_e820_type(s: &str) -> Option<E820Type> {
+    let t = s
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
+    let lower = t.to_ascii_lowercase();
+    let ty = match lower.as_str() {
+        "usable" | "ram" | "system ram" => E820Type::Ram,
+        "reserved" => E820Type::Reserved,
+        "acpi data" | "acpi" | "acpi tables" => E820Type::Acpi,
+        "acpi nvs" | "nvs" | "acpi non-volatile storage" => E820Type::Nvs,
+        "unusable" | "unusable memory" => E820Type::Unusable,
+        "pmem" | "persistent memory" => E820Type::Pmem,
+        "pram" | "persistent memory (legacy)" => E820Type::Pram,
+        "soft reserved" => E820Type::SoftReserved,
+        _ => {
+            let num = lower
+                .strip_prefix("persistent (type ")
+                .map(|r| r.trim_end_matches(')'))
+                .or_else(|| lower.strip_prefix("type "))
+                .unwrap_or(&lower);
+            let (v, rest) = crate::klib::cmdline::simple_strtoull(num, 0);
+            if rest.is_empty() && !num.is_empty() && v <= u32::MAX as u64 {
+                E820Type::from_code(v as u32)
+            } else {
+                return None;
+            }
+        }
+    };
+    Some(ty)
+}
+
+fn hex(s: &str) -> Result<u64, String> {
+    let d = s.trim_start_matches("0x").trim_start_matches("0X");
+    if d.is_empty() || d.len() > 16 || !d.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("bad hex number {s:?}"));
+    }
+    u64::from_str_radix(d, 16).map_err(|e| format!("{s:?}: {e}"))
+}
+
+fn size_num(s: &str) -> Result<u64, String> {
+    match crate::klib::cmdline::memparse_checked(s) {
+        Ok((v, "")) => Ok(v),
+        _ => Err(format!("bad number {s:?}")),
+    }
+}
+
+/// One e820 range from a line in any of the forms [`Machine::from_e820_text`] accepts.
+/// Dmesg lines may carry console prefixes before the `who:` label.
+pub fn parse_e820_line(line: &str) -> Result<E820Entry, String> {
+    // Modern dmesg: "...: [mem 0xSTART-0xEND] type" (END inclusive).
+    if let Some(i) = line.find("[mem ") {
+        let rest = &line[i + 5..];
+        let close = rest.find(']').ok_or("missing ']' after [mem")?;
+        let (a, b) = rest[..close]
+            .split_once('-')
+            .ok_or("missing '-' in [mem a-b]")?;
+        let (start, last) = (hex(a.trim())?, hex(b.trim())?);
+        if last < start {
+            return Err(format!("range end {last:#x} below start {start:#x}"));
+        }
+        let t = rest[close + 1..].trim();
+        let typ = parse_e820_type(t).ok_or_else(|| format!("unknown e820 type {t:?}"))?;
+        return Ok(E820Entry::new(start, (last - start).wrapping_add(1), typ));
+    }
+    // Old dmesg: "BIOS-e820: 0000000000000000 - 000000000009fc00 (usable)" (END exclusive).
+    if let Some((left, r)) = line.split_once(" - ") {
+        if left.contains(':') {
+            let a = left.split_whitespace().last().unwrap_or("");
+            let r = r.trim();
+            let (b, t) = r.split_once(char::is_whitespace).ok_or("missing type")?;
+            let (start, end) = (hex(a)?, hex(b)?);
+            if end < start {
+                return Err(format!("range end {end:#x} below start {start:#x}"));
+            }
+            let typ = parse_e820_type(t).ok_or_else(|| format!("unknown e820 type {t:?}"))?;
+            return Ok(E820Entry::new(start, end - start, typ));
+        }
+    }
+    // Table: "START END TYPE" or "START +SIZE TYPE".
+    let mut it = line.split_whitespace();
+    let (a, b) = match (it.next(), it.next()) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Err(String::from("expected START END TYPE or START +SIZE TYPE")),
+    };
+    let t: Vec<&str> = it.collect();
+    if t.is_empty() {
+        return Err(String::from("missing type"));
+    }
+    let typ = parse_e820_type(&t.join(" "))
+        .ok_or_else(|| format!("unknown e820 type {:?}", t.join(" ")))?;
+    let start = size_num(a)?;
+    let size = match b.strip_prefix('+') {
+        Some(sz) => size_num(sz)?,
+        None => {
+            let end = size_num(b)?;
+            if end < start {
+                return Err(format!("end {end:#x} below start {start:#x}"));
+            }
+            end - start
+        }
+    };
+    if start.checked_add(size).is_none() {
+        return Err(format!("range {start:#x} + {size:#x} wraps"));
+    }
+    Ok(E820Entry::new(start, size, typ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qemu_map_matches_a_real_4g_guest() {
+        // memblock-debug/003-qemu-2node-4cpu-4g-memblock-debug-6.6.txt, BIOS-e820 lines.
+        let log = "\
+BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable
+BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved
+BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved
+BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable
+BIOS-e820: [mem 0x00000000bffe0000-0x00000000bfffffff] reserved
+BIOS-e820: [mem 0x00000000feffc000-0x00000000feffffff] reserved
+BIOS-e820: [mem 0x00000000fffc0000-0x00000000ffffffff] reserved
+BIOS-e820: [mem 0x0000000100000000-0x000000013fffffff] usable";
+        let m = Machine::qemu_4g();
+        assert_eq!(m.name, "qemu-4g");
+        assert_eq!(m.e820, Machine::from_e820_text(log).unwrap().e820);
+        let small = Machine::qemu(512 << 20, 1).unwrap();
+        assert_eq!(small.e820.len(), 7);
+        assert_eq!(
+            small.e820[3],
+            E820Entry::new(0x10_0000, 0x1ffe_0000 - 0x10_0000, E820Type::Ram)
+        );
+        assert!(Machine::qemu(1 << 20, 1).is_err());
+        assert!(Machine::qemu(1 << 30, 0).is_err());
+    }
+
+    #[test]
+    fn e820_text_forms_and_errors() {
+        let t = "# a table\n0 0x9fc00 usable\n0x100000 +1G ram\n 0xf0000 0x100000 reserved  # rom\n\
+                 Jul 28 23:49:12 debian kernel: [    0.000000]  BIOS-e820: 0000000000000000 - 000000000009dc00 (usable)\n\
+                 Jul 28 23:49:12 debian kernel: [    0.000000] BIOS-e820: [mem 0x0000000100000000-0x000000013fffffff] type 20\n\
+                 0x200000000 +0x1000 persistent (type 12)";
+        let m = Machine::from_e820_text(t).unwrap();
+        assert_eq!(m.e820[1], E820Entry::new(0x100000, 1 << 30, E820Type::Ram));
+        assert_eq!(m.e820[3], E820Entry::new(0, 0x9dc00, E820Type::Ram));
+        assert_eq!(m.e820[4].typ, E820Type::Other(20));
+        assert_eq!(m.e820[5].typ, E820Type::Pram);
+        let err = Machine::from_e820_text("0 0x1000 usable\nhello world\n").unwrap_err();
+        assert!(err.starts_with("line 2:"), "{err}");
+        assert!(Machine::from_e820_text("0x2000 0x1000 usable")
+            .unwrap_err()
+            .contains("below"));
+        assert!(Machine::from_e820_text("0 0x1000 bogus")
+            .unwrap_err()
+            .contains("unknown e820 type"));
+        assert!(Machine::from_e820_text("").is_err());
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn host_map_reads_or_explains() {
+        match Machine::from_host() {
+            Ok(m) => assert!(!m.e820.is_empty() && m.cpus > 0),
+            Err(e) => assert!(e.contains("memmap") || e.contains("CPU"), "{e}"),
         }
     }
 }

@@ -6,12 +6,16 @@
 //! feature setup, ACPI parsing, consoles) are left out, and so is the `brk` area and the
 //! early page-table buffer (see docs/divergences.md).
 
-use crate::arch::x86::e820::E820Type;
+use alloc::vec::Vec;
+
+use crate::arch::x86::e820::{kvm_init_platform_reads_low_ram_pfn, E820Type, X86_RESERVE_LOW_DEFAULT};
+use crate::klib::cmdline::split_args;
+use crate::machine::{E820OpKind, E820OpStage};
 use crate::include::{PAGE_SIZE, SMP_CACHE_BYTES};
 use crate::init::main::BootError;
 use crate::kernel::Kernel;
 use crate::machine::Hypervisor;
-use crate::{pr_info, PhysAddr};
+use crate::{pr_info, pr_warn, PhysAddr};
 
 /// `ISA_END_ADDRESS`: the end of the first megabyte.
 pub const ISA_END_ADDRESS: u64 = 0x10_0000;
@@ -71,27 +75,42 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     }
 
     e820__memory_setup(k)?;
-    parse_early_param(k)?;
+    parse_early_param(k);
+    {
+        let _t = k.trace.enter("e820__reserve_setup_data", "arch/x86/kernel/e820.c");
+        let blobs = k.machine.setup_data.clone();
+        k.e820
+            .e820__reserve_setup_data(&blobs)
+            .map_err(|e| BootError::E820(e.to_string()))?;
+    }
     {
         let _t = k.trace.enter("e820__finish_early_params", "arch/x86/kernel/e820.c");
-        k.e820.e820__finish_early_params().map_err(BootError::E820)?;
+        k.e820
+            .e820__finish_early_params()
+            .map_err(|e| BootError::E820(e.to_string()))?;
     }
+    apply_firmware_e820_ops(k, E820OpStage::BeforeTrimBios);
     init_hypervisor_platform(k);
 
     {
         let (start, end) = kernel_image_range(k);
         let _t = k.trace.enter("e820_add_kernel_range", "arch/x86/kernel/setup.c");
-        k.e820.e820_add_kernel_range(start, end - start);
+        k.e820.e820_add_kernel_range(start, end);
     }
     {
         let _t = k.trace.enter("trim_bios_range", "arch/x86/kernel/setup.c");
-        k.e820.trim_bios_range();
+        k.e820.trim_bios_range(X86_RESERVE_LOW_DEFAULT);
     }
 
     k.max_pfn = {
         let _t = k.trace.enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
         k.e820.e820__end_of_ram_pfn()
     };
+    // mtrr_trim_uncached_memory: its e820 changes come from the machine description.
+    if apply_firmware_e820_ops(k, E820OpStage::AfterMaxPfn) != 0 {
+        let _t = k.trace.enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
+        k.max_pfn = k.e820.e820__end_of_ram_pfn();
+    }
     k.max_possible_pfn = k.max_pfn;
     if k.era.is_64bit() {
         k.max_low_pfn = if k.max_pfn > 1 << (32 - 12) {
@@ -104,6 +123,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
         // find_low_pfn_range (i386 HIGHMEM) comes with the i386 era.
         k.max_low_pfn = k.max_pfn;
     }
+    apply_firmware_e820_ops(k, E820OpStage::Late);
 
     // Only the first megabyte is sure to be mapped yet: memblock may not resize into more.
     // (Newer kernels make this call inside e820__memblock_setup; the effect is the same.)
@@ -200,36 +220,70 @@ fn e820__memory_setup(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("e820__memory_setup", "arch/x86/kernel/e820.c");
     let fw = k.machine.e820.clone();
     let _t2 = k.trace.enter("e820__memory_setup_default", "arch/x86/kernel/e820.c");
-    k.e820.e820__memory_setup_default(&fw).map_err(BootError::E820)
+    k.e820
+        .e820__memory_setup(&fw, k.machine.legacy_mem)
+        .map_err(|e| BootError::E820(e.to_string()))
 }
 
-/// init/main.c: `parse_early_param`, for the parameters memory management reads.
-fn parse_early_param(k: &mut Kernel) -> Result<(), BootError> {
+/// Replay the e820 changes that firmware and platform code dictate (EFI quirks, MTRR
+/// trimming, …), taken from the machine description at the stage of boot they belong to.
+/// Returns the bytes changed. These are inputs, not computations of the model.
+fn apply_firmware_e820_ops(k: &mut Kernel, stage: E820OpStage) -> u64 {
+    let ops: Vec<_> = k.machine.e820_ops.iter().filter(|o| o.stage == stage).cloned().collect();
+    let mut changed = 0;
+    for op in ops {
+        let size = op.end - op.start;
+        changed += match op.kind {
+            E820OpKind::Update { old, new } => k.e820.e820__range_update(op.start, size, old, new).unwrap_or(0),
+            E820OpKind::Remove { old } => k.e820.e820__range_remove(
+                op.start,
+                size,
+                old.unwrap_or(E820Type::Other(0)),
+                old.is_some(),
+            ),
+        };
+    }
+    if changed != 0 {
+        let _ = k.e820.update_table();
+    }
+    changed
+}
+
+/// init/main.c: `parse_early_param` → `do_early_param`, for the parameters memory
+/// management reads. A handler that fails gets the kernel's "Malformed early option" warning
+/// and boot goes on, as in the kernel.
+fn parse_early_param(k: &mut Kernel) {
     let _t = k.trace.enter("parse_early_param", "init/main.c");
     let cmdline = k.machine.cmdline.clone();
-    for (param, val) in crate::klib::cmdline::parse_args(&cmdline) {
-        match (param, val) {
-            ("memblock", Some(v)) if v.contains("debug") => {
-                k.params.memblock_debug = true;
-                k.memblock.debug = true;
+    for arg in split_args(&cmdline) {
+        let ok = match arg.param {
+            "memblock" => {
+                // mm/memblock.c: early_memblock
+                if arg.val.is_some_and(|v| v.contains("debug")) {
+                    k.params.memblock_debug = true;
+                    k.memblock.debug = true;
+                }
+                true
             }
-            ("mem", Some(v)) => {
+            "mem" => {
                 let _t = k.trace.enter("parse_memopt", "arch/x86/kernel/e820.c");
-                k.e820.parse_memopt(v).map_err(BootError::Param)?;
+                k.e820.parse_memopt(arg.val).is_ok()
             }
-            ("memmap", Some(v)) => {
+            "memmap" => {
                 let _t = k.trace.enter("parse_memmap_opt", "arch/x86/kernel/e820.c");
-                k.e820.parse_memmap_opt(v).map_err(BootError::Param)?;
+                k.e820.parse_memmap_opt(arg.val).is_empty()
             }
-            _ => {}
+            _ => true,
+        };
+        if !ok {
+            pr_warn!(k.printk, "Malformed early option '{}'\n", arg.param);
         }
     }
-    Ok(())
 }
 
 /// arch/x86/kernel/cpu/hypervisor.c: `init_hypervisor_platform`, for its memory effects.
 fn init_hypervisor_platform(k: &mut Kernel) {
-    if k.machine.hypervisor == Some(Hypervisor::Kvm) && k.e820.kvm_init_platform_reads_low_ram_end() {
+    if k.machine.hypervisor == Some(Hypervisor::Kvm) && kvm_init_platform_reads_low_ram_pfn(&k.era) {
         let _t = k.trace.enter("kvm_init_platform", "arch/x86/kernel/kvm.c");
         let _t2 = k.trace.enter("e820__end_of_low_ram_pfn", "arch/x86/kernel/e820.c");
         k.e820.e820__end_of_low_ram_pfn();

@@ -1,0 +1,898 @@
+//! Reading a real boot log: console prefixes removed, and the lines that describe the machine
+//! (the inputs) picked out, each with the line it came from.
+//!
+//! A boot log mixes facts the kernel was given (firmware map, command line, build sizes, CPU
+//! count) with numbers it computed. `bootmm boot --from-dmesg` and `bootmm check` must take
+//! only the former as inputs; see `shared/spec/log-inputs-and-predictions.md`. Anything the
+//! log lacks is filled with a documented default, and each default is reported.
+
+use std::fmt::Write as _;
+
+use bootmm::arch::x86::e820::{setup_data_updates_kexec_table, E820Entry, E820Type};
+use bootmm::machine::{
+    parse_e820_line, parse_e820_type, BiosDataArea, E820LogOp, E820OpKind, E820OpStage, Hypervisor,
+    KernelImage, DEFAULT_IMAGE_K, DEFAULT_NR_CPUS,
+};
+use bootmm::{Arch, Era, KernelVersion, Machine};
+
+/// One log line with its console prefixes removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CleanLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// The kernel's text (leading spaces the kernel printed are kept).
+    pub text: String,
+}
+
+/// A value read from the log, with where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub line: usize,
+    pub text: String,
+}
+
+/// The kernel image facts a log gives: the "Memory:" line sizes (KiB; `None` where that
+/// era's line lacks the field) and the exact reserved extent from memblock=debug.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageSizes {
+    pub code_k: Option<u64>,
+    pub rwdata_k: Option<u64>,
+    pub rodata_k: Option<u64>,
+    pub init_k: Option<u64>,
+    pub bss_k: Option<u64>,
+}
+
+/// Everything the reader found.
+#[derive(Clone, Debug, Default)]
+pub struct LogInputs {
+    /// All lines, cleaned, with their line numbers (for the checker).
+    pub lines: Vec<CleanLine>,
+    /// `Linux version …`: version, release string, architecture.
+    pub version: Option<Sourced<(KernelVersion, String, Arch)>>,
+    /// How the architecture was decided, when not from the release string.
+    pub arch_inference: Option<String>,
+    /// `Command line:` (setup_arch's boot_command_line).
+    pub command_line: Option<Sourced<String>>,
+    /// `Kernel command line:` (start_kernel's saved_command_line).
+    pub kernel_command_line: Option<Sourced<String>>,
+    /// The firmware map (`BIOS-e820:` lines, either form).
+    pub e820: Vec<Sourced<E820Entry>>,
+    /// Firmware-dictated `e820: update/remove` lines (not the kernel's low-memory fixups).
+    pub e820_ops: Vec<Sourced<E820LogOp>>,
+    /// setup_data blobs, from `usable ==> usable` updates before the kernel's fixups.
+    pub setup_data: Vec<Sourced<(u64, u64)>>,
+    /// `RAMDISK:` start and size.
+    pub ramdisk: Option<Sourced<(u64, u64)>>,
+    /// Possible CPUs (`nr_cpu_ids`).
+    pub cpus: Option<Sourced<u32>>,
+    /// CONFIG_NR_CPUS.
+    pub nr_cpus: Option<Sourced<u32>>,
+    /// Kernel section sizes from `Memory:`.
+    pub image: Option<Sourced<ImageSizes>>,
+    /// `[_text, end)` from the first `memblock_reserve:` line (memblock=debug).
+    pub image_extent: Option<Sourced<(u64, u64)>>,
+    /// `Hypervisor detected: …`.
+    pub hypervisor: Option<Sourced<Hypervisor>>,
+}
+
+/// Remove console prefixes: syslog `Mon DD hh:mm:ss host kernel: `, `<N>` levels,
+/// `[    0.000000] ` and `[Day Mon DD hh:mm:ss YYYY] ` stamps, trailing CR.
+pub fn clean_line(raw: &str) -> String {
+    let mut s = raw.trim_end_matches(['\r', '\n']);
+    // Syslog: "Jul 28 23:49:12 debian kernel: " (or an ISO date) before the kernel text.
+    if let Some(i) = s.find(" kernel: ") {
+        let head = &s[..i];
+        if i < 80 && head.contains(':') && !head.contains('[') {
+            s = &s[i + " kernel: ".len()..];
+        }
+    }
+    // "<6>" level.
+    if let Some(r) = s.strip_prefix('<') {
+        if let Some(j) = r.find('>') {
+            if j > 0 && j <= 3 && r[..j].bytes().all(|c| c.is_ascii_digit()) {
+                s = &r[j + 1..];
+            }
+        }
+    }
+    // "[    0.000000] " or "[Sat Oct 16 18:15:28 2021] ".
+    if let Some(r) = s.strip_prefix('[') {
+        if let Some(j) = r.find(']') {
+            let inner = &r[..j];
+            let is_time = !inner.is_empty()
+                && inner
+                    .trim()
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || c == b'.')
+                && inner.contains('.');
+            let is_date = inner.len() >= 20
+                && inner.bytes().filter(|&c| c == b':').count() == 2
+                && inner.split_whitespace().count() == 5;
+            if is_time || is_date {
+                let rest = &r[j + 1..];
+                s = rest.strip_prefix(' ').unwrap_or(rest);
+            }
+        }
+    }
+    // journalctl -o short-monotonic: "[    0.000000] host kernel: " (or just "kernel: ")
+    // after the stamp.
+    if let Some(r) = s.strip_prefix("kernel: ") {
+        s = r;
+    } else if let Some(i) = s.find(" kernel: ") {
+        let host = &s[..i];
+        if !host.is_empty() && !host.contains(char::is_whitespace) && !host.contains(':') {
+            s = &s[i + " kernel: ".len()..];
+        }
+    }
+    s.to_string()
+}
+
+fn hex_num(s: &str) -> Option<u64> {
+    let d = s.trim().trim_start_matches("0x").trim_start_matches("0X");
+    if d.is_empty() {
+        return None;
+    }
+    u64::from_str_radix(d, 16).ok()
+}
+
+/// `[mem 0xA-0xB]` → (A, B + 1).
+fn mem_range(s: &str) -> Option<(u64, u64, &str)> {
+    let i = s.find("[mem ")?;
+    let r = &s[i + 5..];
+    let j = r.find(']')?;
+    let (a, b) = r[..j].split_once('-')?;
+    let (a, b) = (hex_num(a)?, hex_num(b)?);
+    Some((a, b.checked_add(1)?, &r[j + 1..]))
+}
+
+fn num_after<'a>(s: &'a str, key: &str) -> Option<(u32, &'a str)> {
+    let i = s.find(key)?;
+    let r = &s[i + key.len()..];
+    let d = r.bytes().take_while(|c| c.is_ascii_digit()).count();
+    Some((r[..d].parse().ok()?, &r[d..]))
+}
+
+fn k_before(s: &str, name: &str) -> Option<u64> {
+    // "18470K kernel code" / "2860k kernel code"
+    let i = s.find(&format!(" {name}"))?;
+    let head = s[..i].trim_end();
+    let head = head.strip_suffix(['K', 'k'])?;
+    let d = head
+        .bytes()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    head[head.len() - d..].parse().ok()
+}
+
+fn arch_from_release(release: &str, full: &str) -> Option<Arch> {
+    let r = release.to_ascii_lowercase();
+    if r.contains("pae") {
+        return Some(Arch::I386 { pae: true });
+    }
+    if r.contains("686") || r.contains("i386") || r.contains("i586") {
+        return Some(Arch::I386 { pae: false });
+    }
+    if r.contains("x86_64") || r.contains("amd64") || full.contains("x86_64") {
+        return Some(Arch::X86_64);
+    }
+    None
+}
+
+fn is_kernel_fixup(start: u64, end: u64, kind: &E820OpKind) -> bool {
+    match kind {
+        // trim_bios_range's first page (or reserve_low, 2.6.36 … 3.8) and 2.6.32's 64 KiB
+        // low-memory quirk.
+        E820OpKind::Update { old, new } => {
+            start == 0
+                && (end == 0x1000 || end == 0x10000)
+                && *old == E820Type::Ram
+                && *new == E820Type::Reserved
+        }
+        E820OpKind::Remove { old } => {
+            start == 0xa0000 && end == 0x10_0000 && *old == Some(E820Type::Ram)
+        }
+    }
+}
+
+/// Parse "e820: update [mem …] a ==> b", "e820: remove [mem …] a",
+/// "e820 update range: A - B (a) ==> (b)", "e820 remove range: A - B (a)".
+fn parse_e820_op(t: &str) -> Option<(u64, u64, E820OpKind)> {
+    let types = |rest: &str| -> Option<E820OpKind> {
+        let rest = rest.trim();
+        if let Some((a, b)) = rest.split_once("==>") {
+            let (a, b) = (a.trim(), b.trim());
+            let old = parse_e820_type(a)?;
+            let mut new = parse_e820_type(b)?;
+            // RESERVED_KERN prints as "usable".
+            if old == E820Type::Ram && new == E820Type::Ram {
+                new = E820Type::ReservedKern;
+            }
+            Some(E820OpKind::Update { old, new })
+        } else if rest.is_empty() {
+            Some(E820OpKind::Remove { old: None })
+        } else {
+            Some(E820OpKind::Remove {
+                old: Some(parse_e820_type(rest)?),
+            })
+        }
+    };
+    if let Some(r) = t
+        .strip_prefix("e820: update ")
+        .or_else(|| t.strip_prefix("e820: remove "))
+    {
+        let (a, b, rest) = mem_range(r)?;
+        let k = types(rest)?;
+        let is_update = t.starts_with("e820: update");
+        if is_update != matches!(k, E820OpKind::Update { .. }) {
+            return None;
+        }
+        return Some((a, b, k));
+    }
+    if let Some(r) = t
+        .strip_prefix("e820 update range: ")
+        .or_else(|| t.strip_prefix("e820 remove range: "))
+    {
+        let (a, r) = r.split_once(" - ")?;
+        let r = r.trim_start();
+        let n = r.find(' ').unwrap_or(r.len());
+        let (b, rest) = r.split_at(n);
+        return Some((hex_num(a)?, hex_num(b)?, types(rest)?));
+    }
+    None
+}
+
+fn mk<T>(cl: &CleanLine, value: T) -> Sourced<T> {
+    Sourced {
+        value,
+        line: cl.line,
+        text: cl.text.clone(),
+    }
+}
+
+impl LogInputs {
+    /// Read a log's text. Never fails: what is not found is simply missing.
+    pub fn parse(text: &str) -> LogInputs {
+        let mut inp = LogInputs::default();
+        let raw: Vec<&str> = text.lines().collect();
+        // The corpus header: "# key: value" lines ended by "# ---".
+        let mut first = 0;
+        if raw.first().is_some_and(|l| l.starts_with('#')) {
+            if let Some(end) = raw.iter().take(64).position(|l| l.trim_end() == "# ---") {
+                first = end + 1;
+            }
+        }
+        for (i, r) in raw.iter().enumerate().skip(first) {
+            inp.lines.push(CleanLine {
+                line: i + 1,
+                text: clean_line(r),
+            });
+        }
+
+        let mut in_map = false;
+        let mut map_done = false;
+        let mut seen_fixups = false;
+        let mut lastpfn_count = 0usize;
+        let mut lastpfn_after_fixups = 0usize;
+        let mut max_arch_pfn: Option<u64> = None;
+        let mut cpus_rank = 0u8;
+        let lines = inp.lines.clone();
+        for cl in &lines {
+            let t = cl.text.trim_start();
+            if inp.version.is_none() {
+                if let Some(r) = t.strip_prefix("Linux version ") {
+                    let release = r.split_whitespace().next().unwrap_or("").to_string();
+                    if let Some(v) = KernelVersion::parse(&release) {
+                        let arch = arch_from_release(&release, r);
+                        if arch.is_none() {
+                            inp.arch_inference =
+                                Some(String::from("no architecture in the release string"));
+                        }
+                        inp.version = Some(mk(cl, (v, release, arch.unwrap_or(Arch::X86_64))));
+                    }
+                    continue;
+                }
+            }
+            if let Some(r) = t.strip_prefix("Command line: ") {
+                inp.command_line.get_or_insert(mk(cl, r.to_string()));
+                continue;
+            }
+            if let Some(r) = t.strip_prefix("Kernel command line: ") {
+                inp.kernel_command_line.get_or_insert(mk(cl, r.to_string()));
+                continue;
+            }
+            if t.ends_with("BIOS-provided physical RAM map:") {
+                in_map = !map_done;
+                continue;
+            }
+            if in_map {
+                let who = t.split(':').next().unwrap_or("");
+                if matches!(who, "BIOS-e820" | "BIOS-e801" | "BIOS-88" | "Xen") {
+                    if let Ok(e) = parse_e820_line(t) {
+                        inp.e820.push(mk(cl, e));
+                        continue;
+                    }
+                }
+                in_map = false;
+                map_done = !inp.e820.is_empty();
+            }
+            if let Some((a, b, kind)) = parse_e820_op(t) {
+                if is_kernel_fixup(a, b, &kind) {
+                    seen_fixups = true;
+                    continue;
+                }
+                let setup_data = !seen_fixups
+                    && lastpfn_count == 0
+                    && matches!(
+                        kind,
+                        E820OpKind::Update {
+                            old: E820Type::Ram,
+                            new: E820Type::ReservedKern
+                        }
+                    );
+                if setup_data {
+                    inp.setup_data.push(mk(cl, (a, b - a)));
+                    continue;
+                }
+                let stage = if !seen_fixups && lastpfn_count == 0 {
+                    E820OpStage::BeforeTrimBios
+                } else if (seen_fixups && lastpfn_after_fixups <= 1)
+                    || (!seen_fixups && lastpfn_count <= 1)
+                {
+                    E820OpStage::AfterMaxPfn
+                } else {
+                    E820OpStage::Late
+                };
+                inp.e820_ops.push(mk(
+                    cl,
+                    E820LogOp {
+                        start: a,
+                        end: b,
+                        kind,
+                        stage,
+                        line: cl.line,
+                    },
+                ));
+                continue;
+            }
+            if let Some(i) = t.find("last_pfn = ") {
+                lastpfn_count += 1;
+                if seen_fixups {
+                    lastpfn_after_fixups += 1;
+                }
+                if let Some(j) = t[i..].find("max_arch_pfn = ") {
+                    max_arch_pfn = hex_num(&t[i + j + "max_arch_pfn = ".len()..]);
+                }
+                continue;
+            }
+            if let Some(r) = t.strip_prefix("RAMDISK: ") {
+                if let Some((a, b, _)) = mem_range(r) {
+                    inp.ramdisk.get_or_insert(mk(cl, (a, b - a)));
+                } else if let Some((a, b)) = r.split_once(" - ") {
+                    if let (Some(a), Some(b)) = (hex_num(a), hex_num(b)) {
+                        inp.ramdisk.get_or_insert(mk(cl, (a, b.saturating_sub(a))));
+                    }
+                }
+                continue;
+            }
+            if let Some(r) = t.strip_prefix("setup_percpu: ") {
+                if let Some((n, _)) = num_after(r, "NR_CPUS:") {
+                    inp.nr_cpus.get_or_insert(mk(cl, n));
+                }
+                if let Some((n, _)) = num_after(r, "nr_cpu_ids:") {
+                    if cpus_rank < 3 {
+                        inp.cpus = Some(mk(cl, n));
+                        cpus_rank = 3;
+                    }
+                }
+                continue;
+            }
+            if t.starts_with("smpboot: Allowing ") || t.starts_with("SMP: Allowing ") {
+                if let Some((n, _)) = num_after(t, "Allowing ") {
+                    if cpus_rank < 2 {
+                        inp.cpus = Some(mk(cl, n));
+                        cpus_rank = 2;
+                    }
+                }
+                continue;
+            }
+            if let Some(r) = t.strip_prefix("CPU topo: Allowing ") {
+                if let (Some((n, rest)), true) = (num_after(r, ""), r.contains("hotplug")) {
+                    let m = num_after(rest, "plus ").map(|x| x.0).unwrap_or(0);
+                    if cpus_rank < 2 {
+                        inp.cpus = Some(mk(cl, n + m));
+                        cpus_rank = 2;
+                    }
+                }
+                continue;
+            }
+            if t.starts_with("SLUB: ") {
+                if let Some((n, _)) = num_after(t, "CPUs=") {
+                    if cpus_rank < 1 {
+                        inp.cpus = Some(mk(cl, n));
+                        cpus_rank = 1;
+                    }
+                }
+                continue;
+            }
+            if t.starts_with("Memory: ") && t.contains("kernel code") && inp.image.is_none() {
+                let sz = ImageSizes {
+                    code_k: k_before(t, "kernel code"),
+                    rwdata_k: k_before(t, "rwdata").or_else(|| k_before(t, "data")),
+                    rodata_k: k_before(t, "rodata"),
+                    init_k: k_before(t, "init"),
+                    bss_k: k_before(t, "bss"),
+                };
+                inp.image = Some(mk(cl, sz));
+                continue;
+            }
+            if let Some(r) = t.strip_prefix("memblock_reserve: ") {
+                if inp.image_extent.is_none() {
+                    if let Some(inner) = r.strip_prefix('[').and_then(|x| x.split_once(']')) {
+                        if let Some((a, b)) = inner.0.split_once('-') {
+                            if let (Some(a), Some(b)) = (hex_num(a), hex_num(b)) {
+                                inp.image_extent = Some(mk(cl, (a, b + 1)));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(r) = t.strip_prefix("Hypervisor detected: ") {
+                let h = match r.trim() {
+                    "KVM" => Hypervisor::Kvm,
+                    x if x.starts_with("Xen") => Hypervisor::Xen,
+                    "VMware" => Hypervisor::VMware,
+                    x if x.contains("Hyper-V") => Hypervisor::HyperV,
+                    _ => Hypervisor::Other,
+                };
+                inp.hypervisor.get_or_insert(mk(cl, h));
+            }
+        }
+        // Drop the second of each identical pair of setup_data updates in eras that also
+        // update e820_table_kexec (the second line is the kexec table's).
+        if let Some(v) = &inp.version {
+            let era = Era::new(v.value.0, v.value.2);
+            if setup_data_updates_kexec_table(&era) {
+                let mut kept: Vec<Sourced<(u64, u64)>> = Vec::new();
+                let mut skip_next = false;
+                for (i, s) in inp.setup_data.iter().enumerate() {
+                    if skip_next {
+                        skip_next = false;
+                        continue;
+                    }
+                    if inp
+                        .setup_data
+                        .get(i + 1)
+                        .is_some_and(|n| n.value == s.value)
+                    {
+                        skip_next = true;
+                    }
+                    kept.push(s.clone());
+                }
+                inp.setup_data = kept;
+            }
+        }
+        if let Some(v) = &mut inp.version {
+            if inp.arch_inference.is_some() {
+                let (arch, why) = match max_arch_pfn {
+                    Some(0x100_0000) => (
+                        Arch::I386 { pae: true },
+                        "max_arch_pfn = 0x1000000 (i386 PAE)",
+                    ),
+                    Some(0x10_0000) => {
+                        (Arch::I386 { pae: false }, "max_arch_pfn = 0x100000 (i386)")
+                    }
+                    Some(_) => (Arch::X86_64, "max_arch_pfn (x86_64)"),
+                    None => (Arch::X86_64, "nothing; x86_64 assumed"),
+                };
+                v.value.2 = arch;
+                inp.arch_inference = Some(format!("architecture from {why}"));
+            }
+        }
+        inp
+    }
+
+    /// Names of the inputs this log lacks.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.version.is_none() {
+            m.push("Linux version");
+        }
+        if self.command_line.is_none() && self.kernel_command_line.is_none() {
+            m.push("command line");
+        }
+        if self.e820.is_empty() {
+            m.push("BIOS-e820 map");
+        }
+        if self.cpus.is_none() {
+            m.push("CPU count");
+        }
+        if self.nr_cpus.is_none() {
+            m.push("NR_CPUS");
+        }
+        if self.image.is_none() {
+            m.push("kernel image sizes (Memory: line)");
+        }
+        m
+    }
+
+    /// The machine these inputs describe, and a note for every default used.
+    pub fn to_machine_with_report(&self) -> Result<(Machine, Vec<String>), String> {
+        let mut notes = Vec::new();
+        if self.e820.is_empty() {
+            return Err(String::from(
+                "the log has no BIOS-e820 map; cannot build the machine",
+            ));
+        }
+        let mut m = Machine::qemu_4g();
+        m.name = String::from("dmesg");
+        m.e820 = self.e820.iter().map(|s| s.value).collect();
+        match &self.version {
+            Some(v) => {
+                let (ver, rel, arch) = &v.value;
+                m.era = Era::new(*ver, *arch);
+                m.era.release = rel.clone();
+                if let Some(why) = &self.arch_inference {
+                    notes.push(why.clone());
+                }
+            }
+            None => {
+                m.era = Era::default();
+                notes.push(format!(
+                    "no 'Linux version' line: kernel {} assumed",
+                    bootmm::era::DEFAULT_VERSION
+                ));
+            }
+        }
+        match (&self.command_line, &self.kernel_command_line) {
+            (Some(c), _) | (None, Some(c)) => m.cmdline = c.value.clone(),
+            (None, None) => {
+                m.cmdline = String::new();
+                notes.push(String::from(
+                    "no command line in the log: empty command line assumed",
+                ));
+            }
+        }
+        match &self.cpus {
+            Some(c) => m.cpus = c.value,
+            None => {
+                m.cpus = 1;
+                notes.push(String::from("no CPU count in the log: 1 CPU assumed"));
+            }
+        }
+        match &self.nr_cpus {
+            Some(n) => m.nr_cpus = n.value,
+            None => {
+                m.nr_cpus = DEFAULT_NR_CPUS.max(m.cpus);
+                notes.push(format!("no NR_CPUS in the log: {} assumed", m.nr_cpus));
+            }
+        }
+        let [dc, dr, dro, di, db] = DEFAULT_IMAGE_K;
+        let sizes = self
+            .image
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_default();
+        let mut pick = |v: Option<u64>, d: u64, what: &str| {
+            v.unwrap_or_else(|| {
+                notes.push(format!("no kernel {what} size in the log: {d}K assumed"));
+                d
+            }) << 10
+        };
+        m.image = KernelImage {
+            phys_start: 0x100_0000,
+            text: pick(sizes.code_k, dc, "code"),
+            rwdata: pick(sizes.rwdata_k, dr, "rwdata"),
+            rodata: pick(sizes.rodata_k, dro, "rodata"),
+            init: pick(sizes.init_k, di, "init"),
+            bss: pick(sizes.bss_k, db, "bss"),
+            reserve_end: None,
+            realmode_size: bootmm::machine::DEFAULT_REALMODE_SIZE,
+        };
+        if let Some(x) = &self.image_extent {
+            m.image.phys_start = x.value.0;
+            m.image.reserve_end = Some(x.value.1);
+        } else {
+            notes.push(String::from(
+                "no memblock=debug kernel reservation: image placed at 16 MiB, extent estimated from section sizes",
+            ));
+        }
+        m.initrd = self.ramdisk.as_ref().map(|r| r.value);
+        m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);
+        if m.hypervisor.is_none() {
+            notes.push(String::from(
+                "no 'Hypervisor detected' line: bare metal assumed",
+            ));
+        }
+        // The BIOS data area is never printed: take base memory as the end of the first
+        // RAM range below 640 KiB, with the EBDA right above it.
+        let base = m
+            .e820
+            .iter()
+            .find(|e| e.addr == 0 && e.typ == E820Type::Ram)
+            .map(|e| e.size.min(0xa0000));
+        if let Some(b) = base {
+            m.bda = Some(BiosDataArea {
+                base_mem_kb: (b >> 10) as u16,
+                ebda_segment: (b >> 4) as u16,
+            });
+            notes.push(format!(
+                "BIOS data area not in the log: base memory {}K, EBDA at {:#x} assumed from the e820 map",
+                b >> 10,
+                b
+            ));
+        } else {
+            m.bda = None;
+        }
+        m.setup_data = self.setup_data.iter().map(|s| s.value).collect();
+        m.e820_ops = self.e820_ops.iter().map(|s| s.value.clone()).collect();
+        Ok((m, notes))
+    }
+
+    /// [`LogInputs::to_machine_with_report`] without the notes.
+    #[allow(dead_code)] // the checker's entry point
+    pub fn to_machine(&self) -> Result<Machine, String> {
+        self.to_machine_with_report().map(|(m, _)| m)
+    }
+
+    /// A listing of every input with its source line, for reports.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let mut one = |what: &str, line: usize, text: &str| {
+            let _ = writeln!(s, "{what:<14} line {line:>5}: {text}");
+        };
+        if let Some(v) = &self.version {
+            one("version", v.line, &v.text);
+        }
+        if let Some(c) = &self.command_line {
+            one("command line", c.line, &c.text);
+        }
+        for e in &self.e820 {
+            one("e820", e.line, &e.text);
+        }
+        for e in &self.setup_data {
+            one("setup_data", e.line, &e.text);
+        }
+        for e in &self.e820_ops {
+            one("e820 op", e.line, &e.text);
+        }
+        for (what, x) in [("ramdisk", &self.ramdisk)] {
+            if let Some(x) = x {
+                one(what, x.line, &x.text);
+            }
+        }
+        for (what, x) in [("cpus", &self.cpus), ("NR_CPUS", &self.nr_cpus)] {
+            if let Some(x) = x {
+                one(what, x.line, &x.text);
+            }
+        }
+        if let Some(x) = &self.image {
+            one("image sizes", x.line, &x.text);
+        }
+        if let Some(x) = &self.image_extent {
+            one("image extent", x.line, &x.text);
+        }
+        if let Some(x) = &self.hypervisor {
+            one("hypervisor", x.line, &x.text);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn corpus(rel: &str) -> Option<String> {
+        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpus")
+            .join(rel);
+        match std::fs::read_to_string(&p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                println!("skipping: {} not readable ({e})", p.display());
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn cleans_console_prefixes() {
+        assert_eq!(clean_line("[    0.000000] BIOS-e820: x\r"), "BIOS-e820: x");
+        assert_eq!(
+            clean_line("[    0.000000]  BIOS-e820: old"),
+            " BIOS-e820: old"
+        );
+        assert_eq!(
+            clean_line("Jul 28 23:49:12 debian kernel: [    0.000000] Linux version 3.2.0"),
+            "Linux version 3.2.0"
+        );
+        assert_eq!(clean_line("<6>[    1.5] hello"), "hello");
+        assert_eq!(
+            clean_line("[Sat Oct 16 18:15:28 2021] BIOS-provided physical RAM map:"),
+            "BIOS-provided physical RAM map:"
+        );
+        assert_eq!(clean_line("<4>plain"), "plain");
+        assert_eq!(
+            clean_line("[    0.000000] lit.home.arpa kernel:   Intel GenuineIntel"),
+            "  Intel GenuineIntel"
+        );
+        assert_eq!(clean_line("[mem 0x0] not a stamp"), "[mem 0x0] not a stamp");
+    }
+
+    #[test]
+    fn old_2_6_32_log() {
+        let Some(t) = corpus("dmesg/026-qemu-512m-2.6.32-debian.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        let v = i.version.as_ref().unwrap();
+        assert_eq!(v.value.0, KernelVersion::new(2, 6, 32));
+        assert_eq!(v.value.2, Arch::X86_64);
+        assert_eq!(
+            i.command_line.as_ref().unwrap().value,
+            "root=/dev/vda console=ttyS0"
+        );
+        assert_eq!(i.e820.len(), 6);
+        assert_eq!(i.e820[0].value, E820Entry::new(0, 0x9dc00, E820Type::Ram));
+        assert_eq!(
+            i.e820[5].value,
+            E820Entry::new(0xfffbc000, 0x44000, E820Type::Reserved)
+        );
+        assert_eq!(
+            i.ramdisk.as_ref().unwrap().value,
+            (0x1f631000, 0x1ffef6ab - 0x1f631000)
+        );
+        let m = i.to_machine().unwrap();
+        assert_eq!(m.e820.len(), 6);
+    }
+
+    #[test]
+    fn el6_fixups_and_mtrr_trim() {
+        let Some(t) = corpus("dmesg/034-nec-express5800-16g-2.6.32-el6.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        assert_eq!(i.e820.len(), 14);
+        assert_eq!(i.e820_ops.len(), 1, "{:?}", i.e820_ops);
+        let op = &i.e820_ops[0].value;
+        assert_eq!((op.start, op.end), (0xbf800000, 0x1_0000_0000));
+        assert_eq!(op.stage, E820OpStage::AfterMaxPfn);
+        assert_eq!(i.cpus.as_ref().unwrap().value, 8);
+    }
+
+    #[test]
+    fn syslog_i386_logs() {
+        let Some(t) = corpus("dmesg/039-qemu-i386-pae-128m-3.2-debian.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        let v = &i.version.as_ref().unwrap().value;
+        assert_eq!(
+            (v.0, v.2),
+            (KernelVersion::new(3, 2, 0), Arch::I386 { pae: true })
+        );
+        assert_eq!(i.e820.len(), 6);
+        assert!(i.e820_ops.is_empty());
+        assert_eq!(i.nr_cpus.as_ref().unwrap().value, 32);
+        assert_eq!(i.cpus.as_ref().unwrap().value, 1);
+        assert_eq!(i.image.as_ref().unwrap().value.code_k, Some(2860));
+        let Some(t) = corpus("dmesg/047-dell-xps-l501x-i386-highmem-3.8g-3.8.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        assert_eq!(
+            i.version.as_ref().unwrap().value.2,
+            Arch::I386 { pae: true }
+        );
+        assert!(i.arch_inference.as_ref().unwrap().contains("max_arch_pfn"));
+        assert_eq!(i.e820.len(), 28);
+        assert_eq!(
+            i.ramdisk.as_ref().unwrap().value,
+            (0x36130000, 0x3708ffff + 1 - 0x36130000)
+        );
+        assert_eq!(i.cpus.as_ref().unwrap().value, 4);
+    }
+
+    #[test]
+    fn three_x_log_with_mtrr_update() {
+        let Some(t) = corpus("dmesg/043-dell-optiplex-7010-8g-3.11.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        assert_eq!(i.e820.len(), 23);
+        assert_eq!(i.e820_ops.len(), 1);
+        assert_eq!(i.e820_ops[0].value.start, 0xdb800000);
+        assert_eq!(i.e820_ops[0].value.stage, E820OpStage::AfterMaxPfn);
+        let img = &i.image.as_ref().unwrap().value;
+        assert_eq!(
+            (
+                img.code_k,
+                img.rwdata_k,
+                img.rodata_k,
+                img.init_k,
+                img.bss_k
+            ),
+            (Some(7150), Some(1083), Some(3312), Some(1364), Some(1420))
+        );
+    }
+
+    #[test]
+    fn host_6_18_log() {
+        let Some(t) = corpus("host/dmesg-6.18-host.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        let v = &i.version.as_ref().unwrap().value;
+        assert_eq!(v.0, KernelVersion::new(6, 18, 44));
+        assert_eq!(v.1, "6.18.44-fc-v657");
+        assert!(i
+            .command_line
+            .as_ref()
+            .unwrap()
+            .value
+            .starts_with("console=ttyS0 quiet"));
+        assert_eq!(i.e820.len(), 5);
+        assert!(i.e820_ops.is_empty());
+        assert_eq!(
+            i.ramdisk.as_ref().unwrap().value,
+            (0xbf8d0000, 0xc0000000 - 0xbf8d0000)
+        );
+        assert_eq!(i.cpus.as_ref().unwrap().value, 2);
+        assert_eq!(i.nr_cpus.as_ref().unwrap().value, 256);
+        assert_eq!(i.hypervisor.as_ref().unwrap().value, Hypervisor::Kvm);
+        let img = &i.image.as_ref().unwrap().value;
+        assert_eq!(img.code_k, Some(18470));
+        assert_eq!(img.bss_k, Some(1168));
+        let (m, notes) = i.to_machine_with_report().unwrap();
+        assert_eq!(m.era.version, KernelVersion::new(6, 18, 44));
+        assert_eq!(m.cpus, 2);
+        assert!(notes.iter().any(|n| n.contains("memblock=debug")));
+    }
+
+    #[test]
+    fn memblock_debug_and_setup_data() {
+        let Some(t) = corpus("memblock-debug/003-qemu-2node-4cpu-4g-memblock-debug-6.6.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        assert_eq!(
+            i.image_extent.as_ref().unwrap().value,
+            (0x1000000, 0x3600000)
+        );
+        assert_eq!(i.e820.len(), 8);
+        assert_eq!(
+            i.e820.iter().map(|e| e.value).collect::<Vec<_>>(),
+            Machine::qemu_4g().e820
+        );
+        let Some(t) = corpus("dmesg/050-huananzhi-x99-20cpu-32g-6.4-cachyos.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        assert_eq!(i.setup_data.len(), 2, "{:?}", i.setup_data);
+        assert_eq!(i.setup_data[0].value, (0x6fcb8018, 0x6fcd6458 - 0x6fcb8018));
+    }
+
+    #[test]
+    fn whole_corpus_reads() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/dmesg");
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            println!("skipping: {} absent", dir.display());
+            return;
+        };
+        for f in rd.flatten() {
+            let t = std::fs::read_to_string(f.path()).unwrap_or_default();
+            let i = LogInputs::parse(&t);
+            assert!(i.version.is_some(), "{}", f.path().display());
+            assert!(
+                i.e820.len() >= 2,
+                "{}: {} entries",
+                f.path().display(),
+                i.e820.len()
+            );
+            assert!(i.to_machine().is_ok());
+        }
+    }
+}
