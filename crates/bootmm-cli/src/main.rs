@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod boot;
+mod check;
 mod logread;
 mod machine_args;
 mod script;
@@ -24,6 +25,8 @@ enum Command {
     Boot(boot::BootArgs),
     /// Drive the model with kernel calls, one per line (FILE, or - / nothing for stdin).
     Script(script::ScriptArgs),
+    /// Compare the model with a real boot log, line by line.
+    Check(check::CheckArgs),
     /// List the inputs a real boot log gives (and what it lacks).
     Inputs {
         /// The boot log.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
             let machine = a.machine.clone();
             script::run(a, move || boot::boot_machine(&machine))
         }
+        Command::Check(a) => check::run(a),
         Command::Inputs { log } => inputs(log),
     }
 }

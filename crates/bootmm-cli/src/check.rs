@@ -1,0 +1,357 @@
+//! `bootmm check LOG`: boot the model with the inputs a real log gives, and compare every
+//! memory-init line the kernel printed with what the model printed, family by family.
+//!
+//! Inputs (firmware map, command line, CPU counts, build sizes) are taken from the log and
+//! listed, never scored. Each predicted line is `exact`, `differs` (both lines shown) or
+//! `not modeled yet`. A family the model prints but the log lacks is not counted: console
+//! captures drop KERN_DEBUG lines.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bootmm::init::main::start_kernel;
+use bootmm::{Kernel, Level};
+
+use crate::logread::LogInputs;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct CheckArgs {
+    /// The real boot log (dmesg, console capture or syslog).
+    pub log: PathBuf,
+    /// One JSON object with the inputs, every compared line and the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Also show the exact lines, not only the differences.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// A family of predicted lines: its name and how a line is recognised.
+struct Family {
+    name: &'static str,
+    /// Recognises a line of this family; `block` is the header of the block the line sits in.
+    matches: fn(line: &str, block: Option<&str>) -> bool,
+}
+
+/// Block headers whose following indented lines belong to them.
+const BLOCK_HEADERS: &[&str] = &[
+    "Zone ranges:",
+    "Movable zone start for each node",
+    "Movable zone start PFN for each node",
+    "Early memory node ranges",
+];
+
+fn is_low_fixup(l: &str) -> bool {
+    let l = l.strip_prefix("e820: ").unwrap_or(l);
+    l.starts_with("update [mem 0x00000000-0x00000fff] usable ==> reserved")
+        || l.starts_with("update [mem 0x00000000-0x0000ffff] usable ==> reserved")
+        || l.starts_with("remove [mem 0x000a0000-0x000fffff] usable")
+}
+
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "e820 low-memory fixups",
+        matches: |l, _| is_low_fixup(l),
+    },
+    Family {
+        name: "last_pfn",
+        matches: |l, _| l.starts_with("last_pfn = ") || l.starts_with("e820: last_pfn = "),
+    },
+    Family {
+        name: "NUMA",
+        matches: |l, _| {
+            l == "No NUMA configuration found"
+                || l.starts_with("Faking a node at ")
+                || l.starts_with("NODE_DATA(")
+                || l.starts_with("    NODE_DATA(")
+        },
+    },
+    Family {
+        name: "Zone ranges",
+        matches: |l, b| l == "Zone ranges:" || (b == Some("Zone ranges:") && l.starts_with("  ")),
+    },
+    Family {
+        name: "Movable zone",
+        matches: |l, b| {
+            l.starts_with("Movable zone start")
+                || (matches!(b, Some(h) if h.starts_with("Movable zone start")) && l.starts_with("  "))
+        },
+    },
+    Family {
+        name: "Early memory node ranges",
+        matches: |l, b| {
+            l == "Early memory node ranges" || (b == Some("Early memory node ranges") && l.starts_with("  "))
+        },
+    },
+    Family {
+        name: "Initmem setup node",
+        matches: |l, _| l.starts_with("Initmem setup node "),
+    },
+    Family {
+        name: "holes",
+        matches: |l, _| {
+            (l.starts_with("On node ") && l.contains("pages in unavailable ranges"))
+                || l.starts_with("Zeroed struct page in unavailable ranges")
+                || l.starts_with("Reserved but unavailable")
+                || (l.starts_with("  ") && l.ends_with("pages in unavailable ranges"))
+        },
+    },
+    Family {
+        name: "totalpages",
+        matches: |l, _| l.starts_with("On node ") && l.contains(" totalpages: "),
+    },
+    Family {
+        name: "zone memmap/reserved/LIFO",
+        matches: |l, _| {
+            l.starts_with("  ")
+                && l.contains(" zone: ")
+                && (l.ends_with("pages used for memmap")
+                    || l.ends_with("pages reserved")
+                    || l.contains("pages, LIFO batch:"))
+        },
+    },
+];
+
+/// Outcome of one compared line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Exact,
+    Differs,
+    NotModeled,
+}
+
+impl Status {
+    fn word(self) -> &'static str {
+        match self {
+            Status::Exact => "exact",
+            Status::Differs => "differs",
+            Status::NotModeled => "not modeled yet",
+        }
+    }
+}
+
+/// One compared line.
+#[derive(Clone, Debug)]
+pub struct Compared {
+    pub family: &'static str,
+    pub status: Status,
+    /// Line number in the log and its text (None: the model printed a line the log lacks).
+    pub log: Option<(usize, String)>,
+    pub model: Option<String>,
+}
+
+/// Assign each line to a family (or none), tracking block headers.
+fn classify<'a, I: IntoIterator<Item = &'a str>>(lines: I) -> Vec<Option<usize>> {
+    let mut block: Option<&str> = None;
+    let mut out = Vec::new();
+    for l in lines {
+        if let Some(h) = BLOCK_HEADERS.iter().find(|h| l.starts_with(**h)) {
+            block = Some(h);
+        } else if !l.starts_with("  ") {
+            block = None;
+        }
+        out.push(FAMILIES.iter().position(|f| (f.matches)(l, block)));
+    }
+    out
+}
+
+/// Compare the log's predicted lines with the model's, family by family, in order.
+pub fn compare(log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compared> {
+    let lc = classify(log.iter().map(|(_, t)| t.as_str()));
+    let mc = classify(model.iter().map(|(_, t)| t.as_str()));
+    let mut out = Vec::new();
+    for (fi, fam) in FAMILIES.iter().enumerate() {
+        let real: Vec<&(usize, String)> =
+            log.iter().zip(&lc).filter(|(_, c)| **c == Some(fi)).map(|(l, _)| l).collect();
+        let ours: Vec<&(Level, String)> =
+            model.iter().zip(&mc).filter(|(_, c)| **c == Some(fi)).map(|(l, _)| l).collect();
+        if real.is_empty() {
+            continue;
+        }
+        for i in 0..real.len().max(ours.len()) {
+            let r = real.get(i).map(|(n, t)| (*n, t.clone()));
+            let m = ours.get(i).map(|(_, t)| t.clone());
+            let status = match (&r, &m) {
+                (Some(_), None) if ours.is_empty() => Status::NotModeled,
+                (Some((_, a)), Some(b)) if a == b => Status::Exact,
+                _ => Status::Differs,
+            };
+            out.push(Compared {
+                family: fam.name,
+                status,
+                log: r,
+                model: m,
+            });
+        }
+    }
+    out
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
+}
+
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let text = match std::fs::read(&args.log) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) => {
+            eprintln!("bootmm: {}: {e}", args.log.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let inputs = LogInputs::parse(&text);
+    let (machine, notes) = match inputs.to_machine_with_report() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("bootmm: {}: {e}", args.log.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut k = match Kernel::new(machine) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("bootmm: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let boot = start_kernel(&mut k);
+    let model: Vec<(Level, String)> = k.printk.lines().into_iter().map(|l| (l.level, l.text)).collect();
+    let log: Vec<(usize, String)> = inputs.lines.iter().map(|l| (l.line, l.text.clone())).collect();
+    let cmp = compare(&log, &model);
+    let count = |s: Status| cmp.iter().filter(|c| c.status == s && c.log.is_some()).count();
+    let (e, d, n) = (count(Status::Exact), count(Status::Differs), count(Status::NotModeled));
+    let extra = cmp.iter().filter(|c| c.log.is_none()).count();
+    let d = d + extra;
+    let t = cmp.iter().filter(|c| c.log.is_some()).count();
+    let summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
+
+    if args.json {
+        let mut s = String::from("{\"log\":");
+        s.push_str(&json_str(&args.log.display().to_string()));
+        s.push_str(",\"inputs\":[");
+        let described: Vec<String> = inputs.describe().lines().map(json_str).collect();
+        s.push_str(&described.join(","));
+        s.push_str("],\"defaults\":[");
+        s.push_str(&notes.iter().map(|n| json_str(n)).collect::<Vec<_>>().join(","));
+        s.push_str("],\"missing\":[");
+        s.push_str(&inputs.missing().iter().map(|m| json_str(m)).collect::<Vec<_>>().join(","));
+        s.push_str("],\"boot_error\":");
+        match &boot {
+            Ok(()) => s.push_str("null"),
+            Err(e) => s.push_str(&json_str(&e.to_string())),
+        }
+        s.push_str(",\"lines\":[");
+        let items: Vec<String> = cmp
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{}}}",
+                    json_str(c.family),
+                    json_str(if c.log.is_none() { "model only" } else { c.status.word() }),
+                    c.log.as_ref().map_or(String::from("null"), |(n, _)| n.to_string()),
+                    c.log.as_ref().map_or(String::from("null"), |(_, t)| json_str(t)),
+                    c.model.as_deref().map_or(String::from("null"), json_str),
+                )
+            })
+            .collect();
+        s.push_str(&items.join(","));
+        let _ = write!(
+            s,
+            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"not_modeled\":{n},\"total\":{t}}}}}"
+        );
+        println!("{s}");
+    } else {
+        println!("inputs taken from {}:", args.log.display());
+        for l in inputs.describe().lines() {
+            println!("  {l}");
+        }
+        for m in inputs.missing() {
+            println!("  missing: {m}");
+        }
+        for n in &notes {
+            println!("  default: {n}");
+        }
+        if let Err(e) = &boot {
+            println!("model boot stopped: {e}");
+        }
+        let mut family = "";
+        for c in &cmp {
+            if c.status == Status::Exact && !args.verbose {
+                continue;
+            }
+            if c.family != family {
+                family = c.family;
+                println!("[{family}]");
+            }
+            match (&c.log, &c.model) {
+                (Some((n, t)), Some(m)) if c.status == Status::Differs => {
+                    println!("  differs  line {n}:");
+                    println!("    log:   {t}");
+                    println!("    model: {m}");
+                }
+                (Some((n, t)), _) => println!("  {:<8} line {n}: {t}", c.status.word()),
+                (None, Some(m)) => println!("  differs  (model only): {m}"),
+                (None, None) => {}
+            }
+        }
+        println!("{summary}");
+    }
+    if d == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(lines: &[&str]) -> Vec<(usize, String)> {
+        lines.iter().enumerate().map(|(i, l)| (i + 1, l.to_string())).collect()
+    }
+    fn model(lines: &[&str]) -> Vec<(Level, String)> {
+        lines.iter().map(|l| (Level::Info, l.to_string())).collect()
+    }
+
+    #[test]
+    fn blocks_are_classified_by_their_header() {
+        let c = classify(["Zone ranges:", "  DMA      empty", "Movable zone start for each node", "  Node 0: 0x1", "x"]);
+        assert_eq!(c[0], c[1]);
+        assert_ne!(c[1], c[3]);
+        assert_eq!(c[2], c[3]);
+        assert_eq!(c[4], None);
+    }
+
+    #[test]
+    fn exact_differs_and_not_modeled() {
+        let l = log(&[
+            "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
+            "last_pfn = 0x140000 max_arch_pfn = 0x400000000",
+            "Zone ranges:",
+            "  DMA      [mem 0x0000000000001000-0x0000000000ffffff]",
+        ]);
+        let m = model(&[
+            "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
+            "last_pfn = 0x13ffff max_arch_pfn = 0x400000000",
+        ]);
+        let c = compare(&l, &m);
+        let st: Vec<Status> = c.iter().map(|c| c.status).collect();
+        assert_eq!(st, vec![Status::Exact, Status::Differs, Status::NotModeled, Status::NotModeled]);
+    }
+
+    #[test]
+    fn missing_model_line_in_a_modeled_family_is_a_difference() {
+        let l = log(&["last_pfn = 0x1 max_arch_pfn = 0x2", "last_pfn = 0x3 max_arch_pfn = 0x2"]);
+        let m = model(&["last_pfn = 0x1 max_arch_pfn = 0x2"]);
+        let c = compare(&l, &m);
+        assert_eq!(c[1].status, Status::Differs);
+    }
+
+    #[test]
+    fn firmware_updates_are_inputs_not_predictions() {
+        assert!(is_low_fixup("e820: update [mem 0x00000000-0x00000fff] usable ==> reserved"));
+        assert!(!is_low_fixup("e820: update [mem 0x7fe5e018-0x7fe6e057] usable ==> usable"));
+    }
+}
