@@ -560,7 +560,7 @@ impl Memblock {
         let old_array = {
             let t = self.ty_mut(which);
             t.max <<= 1;
-            core::mem::replace(&mut t.array, Some(PhysAddr(addr)))
+            t.array.replace(PhysAddr(addr))
         };
         // Free the old array unless it was the static one.
         if let Some(old) = old_array {
@@ -609,7 +609,10 @@ impl Memblock {
         }
         let mut insert = {
             let t = self.ty(which);
-            t.cnt * 2 + 1 <= t.max
+            // The kernel's own form of the test: room for cnt + 1 new regions.
+            #[allow(clippy::int_plus_one)]
+            let room = t.cnt * 2 + 1 <= t.max;
+            room
         };
         loop {
             let t = self.ty_mut(which);
@@ -1410,6 +1413,7 @@ impl Memblock {
 
     /// The debug line of the try_nid family ("%s: %llu bytes align=0x%llx nid=%d from=%pa
     /// max_addr=%pa %pS"; before 4.19 with 0x%llx and the memblock_virt_alloc names).
+    #[allow(clippy::too_many_arguments)]
     fn dbg_try_nid(
         &self,
         func: &str,
