@@ -75,13 +75,15 @@ const FAMILIES: &[Family] = &[
         name: "Movable zone",
         matches: |l, b| {
             l.starts_with("Movable zone start")
-                || (matches!(b, Some(h) if h.starts_with("Movable zone start")) && l.starts_with("  "))
+                || (matches!(b, Some(h) if h.starts_with("Movable zone start"))
+                    && l.starts_with("  "))
         },
     },
     Family {
         name: "Early memory node ranges",
         matches: |l, b| {
-            l == "Early memory node ranges" || (b == Some("Early memory node ranges") && l.starts_with("  "))
+            l == "Early memory node ranges"
+                || (b == Some("Early memory node ranges") && l.starts_with("  "))
         },
     },
     Family {
@@ -162,10 +164,18 @@ pub fn compare(log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compar
     let mc = classify(model.iter().map(|(_, t)| t.as_str()));
     let mut out = Vec::new();
     for (fi, fam) in FAMILIES.iter().enumerate() {
-        let real: Vec<&(usize, String)> =
-            log.iter().zip(&lc).filter(|(_, c)| **c == Some(fi)).map(|(l, _)| l).collect();
-        let ours: Vec<&(Level, String)> =
-            model.iter().zip(&mc).filter(|(_, c)| **c == Some(fi)).map(|(l, _)| l).collect();
+        let real: Vec<&(usize, String)> = log
+            .iter()
+            .zip(&lc)
+            .filter(|(_, c)| **c == Some(fi))
+            .map(|(l, _)| l)
+            .collect();
+        let ours: Vec<&(Level, String)> = model
+            .iter()
+            .zip(&mc)
+            .filter(|(_, c)| **c == Some(fi))
+            .map(|(l, _)| l)
+            .collect();
         if real.is_empty() {
             continue;
         }
@@ -216,11 +226,28 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
     };
     let boot = start_kernel(&mut k);
-    let model: Vec<(Level, String)> = k.printk.lines().into_iter().map(|l| (l.level, l.text)).collect();
-    let log: Vec<(usize, String)> = inputs.lines.iter().map(|l| (l.line, l.text.clone())).collect();
+    let model: Vec<(Level, String)> = k
+        .printk
+        .lines()
+        .into_iter()
+        .map(|l| (l.level, l.text))
+        .collect();
+    let log: Vec<(usize, String)> = inputs
+        .lines
+        .iter()
+        .map(|l| (l.line, l.text.clone()))
+        .collect();
     let cmp = compare(&log, &model);
-    let count = |s: Status| cmp.iter().filter(|c| c.status == s && c.log.is_some()).count();
-    let (e, d, n) = (count(Status::Exact), count(Status::Differs), count(Status::NotModeled));
+    let count = |s: Status| {
+        cmp.iter()
+            .filter(|c| c.status == s && c.log.is_some())
+            .count()
+    };
+    let (e, d, n) = (
+        count(Status::Exact),
+        count(Status::Differs),
+        count(Status::NotModeled),
+    );
     let extra = cmp.iter().filter(|c| c.log.is_none()).count();
     let d = d + extra;
     let t = cmp.iter().filter(|c| c.log.is_some()).count();
@@ -233,9 +260,22 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         let described: Vec<String> = inputs.describe().lines().map(json_str).collect();
         s.push_str(&described.join(","));
         s.push_str("],\"defaults\":[");
-        s.push_str(&notes.iter().map(|n| json_str(n)).collect::<Vec<_>>().join(","));
+        s.push_str(
+            &notes
+                .iter()
+                .map(|n| json_str(n))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         s.push_str("],\"missing\":[");
-        s.push_str(&inputs.missing().iter().map(|m| json_str(m)).collect::<Vec<_>>().join(","));
+        s.push_str(
+            &inputs
+                .missing()
+                .iter()
+                .map(|m| json_str(m))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         s.push_str("],\"boot_error\":");
         match &boot {
             Ok(()) => s.push_str("null"),
@@ -248,9 +288,17 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 format!(
                     "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{}}}",
                     json_str(c.family),
-                    json_str(if c.log.is_none() { "model only" } else { c.status.word() }),
-                    c.log.as_ref().map_or(String::from("null"), |(n, _)| n.to_string()),
-                    c.log.as_ref().map_or(String::from("null"), |(_, t)| json_str(t)),
+                    json_str(if c.log.is_none() {
+                        "model only"
+                    } else {
+                        c.status.word()
+                    }),
+                    c.log
+                        .as_ref()
+                        .map_or(String::from("null"), |(n, _)| n.to_string()),
+                    c.log
+                        .as_ref()
+                        .map_or(String::from("null"), |(_, t)| json_str(t)),
                     c.model.as_deref().map_or(String::from("null"), json_str),
                 )
             })
@@ -309,7 +357,11 @@ mod tests {
     use super::*;
 
     fn log(lines: &[&str]) -> Vec<(usize, String)> {
-        lines.iter().enumerate().map(|(i, l)| (i + 1, l.to_string())).collect()
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.to_string()))
+            .collect()
     }
     fn model(lines: &[&str]) -> Vec<(Level, String)> {
         lines.iter().map(|l| (Level::Info, l.to_string())).collect()
@@ -317,7 +369,13 @@ mod tests {
 
     #[test]
     fn blocks_are_classified_by_their_header() {
-        let c = classify(["Zone ranges:", "  DMA      empty", "Movable zone start for each node", "  Node 0: 0x1", "x"]);
+        let c = classify([
+            "Zone ranges:",
+            "  DMA      empty",
+            "Movable zone start for each node",
+            "  Node 0: 0x1",
+            "x",
+        ]);
         assert_eq!(c[0], c[1]);
         assert_ne!(c[1], c[3]);
         assert_eq!(c[2], c[3]);
@@ -338,12 +396,23 @@ mod tests {
         ]);
         let c = compare(&l, &m);
         let st: Vec<Status> = c.iter().map(|c| c.status).collect();
-        assert_eq!(st, vec![Status::Exact, Status::Differs, Status::NotModeled, Status::NotModeled]);
+        assert_eq!(
+            st,
+            vec![
+                Status::Exact,
+                Status::Differs,
+                Status::NotModeled,
+                Status::NotModeled
+            ]
+        );
     }
 
     #[test]
     fn missing_model_line_in_a_modeled_family_is_a_difference() {
-        let l = log(&["last_pfn = 0x1 max_arch_pfn = 0x2", "last_pfn = 0x3 max_arch_pfn = 0x2"]);
+        let l = log(&[
+            "last_pfn = 0x1 max_arch_pfn = 0x2",
+            "last_pfn = 0x3 max_arch_pfn = 0x2",
+        ]);
         let m = model(&["last_pfn = 0x1 max_arch_pfn = 0x2"]);
         let c = compare(&l, &m);
         assert_eq!(c[1].status, Status::Differs);
@@ -351,7 +420,11 @@ mod tests {
 
     #[test]
     fn firmware_updates_are_inputs_not_predictions() {
-        assert!(is_low_fixup("e820: update [mem 0x00000000-0x00000fff] usable ==> reserved"));
-        assert!(!is_low_fixup("e820: update [mem 0x7fe5e018-0x7fe6e057] usable ==> usable"));
+        assert!(is_low_fixup(
+            "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved"
+        ));
+        assert!(!is_low_fixup(
+            "e820: update [mem 0x7fe5e018-0x7fe6e057] usable ==> usable"
+        ));
     }
 }

@@ -13,7 +13,9 @@ use core::fmt;
 pub enum Arch {
     X86_64,
     /// 32-bit x86; `pae` selects 64-bit page table entries (CONFIG_X86_PAE).
-    I386 { pae: bool },
+    I386 {
+        pae: bool,
+    },
 }
 
 /// A kernel release: `major.minor.patch`, plus the distribution build suffix if known.
@@ -26,7 +28,11 @@ pub struct KernelVersion {
 
 impl KernelVersion {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        KernelVersion { major, minor, patch }
+        KernelVersion {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// Parse "6.6", "6.6.41-dirty", "3.18.140", "2.6.32-5-amd64", "4.18.0-80.11.2.el8_0.x86_64".
@@ -43,7 +49,8 @@ impl KernelVersion {
             nums[n] = rest[..digits].parse().ok()?;
             n += 1;
             rest = &rest[digits..];
-            if n < 3 && rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
+            if n < 3 && rest.starts_with('.') && rest[1..].starts_with(|c: char| c.is_ascii_digit())
+            {
                 rest = &rest[1..];
             } else {
                 break;
@@ -137,14 +144,26 @@ mod tests {
 
     #[test]
     fn parses_distribution_release_strings() {
-        assert_eq!(KernelVersion::parse("6.6.41-dirty"), Some(KernelVersion::new(6, 6, 41)));
-        assert_eq!(KernelVersion::parse("2.6.32-5-amd64"), Some(KernelVersion::new(2, 6, 32)));
+        assert_eq!(
+            KernelVersion::parse("6.6.41-dirty"),
+            Some(KernelVersion::new(6, 6, 41))
+        );
+        assert_eq!(
+            KernelVersion::parse("2.6.32-5-amd64"),
+            Some(KernelVersion::new(2, 6, 32))
+        );
         assert_eq!(
             KernelVersion::parse("4.18.0-80.11.2.el8_0.x86_64"),
             Some(KernelVersion::new(4, 18, 0))
         );
-        assert_eq!(KernelVersion::parse("3.18"), Some(KernelVersion::new(3, 18, 0)));
-        assert_eq!(KernelVersion::parse("6.12.0-rc2+"), Some(KernelVersion::new(6, 12, 0)));
+        assert_eq!(
+            KernelVersion::parse("3.18"),
+            Some(KernelVersion::new(3, 18, 0))
+        );
+        assert_eq!(
+            KernelVersion::parse("6.12.0-rc2+"),
+            Some(KernelVersion::new(6, 12, 0))
+        );
         assert_eq!(KernelVersion::parse("banana"), None);
         assert_eq!(KernelVersion::parse("6"), None);
     }

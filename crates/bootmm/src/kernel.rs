@@ -68,7 +68,12 @@ impl Kernel {
         let printk = Printk::new();
         let trace = Trace::new();
         let e820 = E820::new(era.clone(), printk.clone());
-        let memblock = Memblock::new(era.clone(), printk.clone(), trace.clone(), Some(phys.clone()));
+        let memblock = Memblock::new(
+            era.clone(),
+            printk.clone(),
+            trace.clone(),
+            Some(phys.clone()),
+        );
         Kernel {
             era,
             machine,

@@ -25,7 +25,7 @@ pub mod phys;
 pub mod script;
 
 pub use era::{Arch, Era, KernelVersion};
-pub use include::{PhysAddr, Pfn, VirtAddr};
+pub use include::{Pfn, PhysAddr, VirtAddr};
 pub use kernel::Kernel;
 pub use machine::Machine;
 pub use printk::{Level, LogLine, Printk};

@@ -18,7 +18,10 @@ pub const PAGE_OFFSET_X86_64: u64 = 0xffff_8880_0000_0000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PhysError {
     /// The host refused the mapping (address space or overcommit limits).
-    MapFailed { size: u64, reason: alloc::string::String },
+    MapFailed {
+        size: u64,
+        reason: alloc::string::String,
+    },
     /// An access outside the simulated physical address space.
     OutOfRange { addr: u64, len: u64, end: u64 },
     /// No backing memory: this is a model-only instance.
@@ -91,7 +94,8 @@ impl PhysMem {
         use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
         let len = crate::include::addr::page_align(end.max(crate::include::PAGE_SIZE));
         let fail = |reason: alloc::string::String| PhysError::MapFailed { size: len, reason };
-        let size: usize = usize::try_from(len).map_err(|_| fail("larger than the host's address space".into()))?;
+        let size: usize = usize::try_from(len)
+            .map_err(|_| fail("larger than the host's address space".into()))?;
         // SAFETY: a fresh anonymous private mapping at an address of the kernel's choosing;
         // it aliases nothing.
         let p = unsafe {
@@ -179,7 +183,12 @@ impl PhysMem {
     }
 
     /// `memchr_inv(__va(pa), byte, len)`: the first byte that differs from `byte`, if any.
-    pub fn memchr_inv(&self, pa: PhysAddr, byte: u8, len: u64) -> Result<Option<PhysAddr>, PhysError> {
+    pub fn memchr_inv(
+        &self,
+        pa: PhysAddr,
+        byte: u8,
+        len: u64,
+    ) -> Result<Option<PhysAddr>, PhysError> {
         let p = self.host_ptr(pa, len)?;
         // SAFETY: host_ptr validated the whole range; reads of anonymous memory are defined.
         let s = unsafe { core::slice::from_raw_parts(p.as_ptr(), len as usize) };
@@ -219,7 +228,10 @@ mod tests {
     fn lazily_backed_64g_costs_nothing_until_touched() {
         let m = PhysMem::map_host(64 << 30).expect("64 GiB of address space");
         m.memset(PhysAddr(0xfff_f000), 0xaa, 4096).unwrap();
-        assert_eq!(m.memchr_inv(PhysAddr(0xfff_f000), 0xaa, 4096).unwrap(), None);
+        assert_eq!(
+            m.memchr_inv(PhysAddr(0xfff_f000), 0xaa, 4096).unwrap(),
+            None
+        );
         assert_eq!(m.memchr_inv(PhysAddr(0x1000), 0, 4096).unwrap(), None);
         m.write_u64(PhysAddr((64 << 30) - 8), 7).unwrap();
         assert_eq!(m.read_u64(PhysAddr((64 << 30) - 8)).unwrap(), 7);

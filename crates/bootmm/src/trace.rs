@@ -81,6 +81,13 @@ impl Trace {
         }
     }
 
+    /// The function of the innermost span still open (the model's stand-in for the caller
+    /// address that `%pS` prints), or `None` outside any span.
+    pub fn current_func(&self) -> Option<&'static str> {
+        let b = self.buf.lock();
+        b.stack.last().and_then(|&i| b.spans.get(i)).map(|s| s.func)
+    }
+
     /// The spans in call order.
     pub fn spans(&self) -> Vec<Span> {
         self.buf.lock().spans.clone()

@@ -2,7 +2,7 @@
 
 pub mod addr;
 
-pub use addr::{PhysAddr, Pfn, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
+pub use addr::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 
 /// `NUMA_NO_NODE`.
 pub const NUMA_NO_NODE: i32 = -1;

@@ -6,15 +6,20 @@
 //! feature setup, ACPI parsing, consoles) are left out, and so is the `brk` area and the
 //! early page-table buffer (see docs/divergences.md).
 
+// Model functions keep the kernel's names, double underscores included.
+#![allow(non_snake_case)]
+
 use alloc::vec::Vec;
 
-use crate::arch::x86::e820::{kvm_init_platform_reads_low_ram_pfn, E820Type, X86_RESERVE_LOW_DEFAULT};
-use crate::klib::cmdline::split_args;
-use crate::machine::{E820OpKind, E820OpStage};
-use crate::include::{PAGE_SIZE, SMP_CACHE_BYTES};
+use crate::arch::x86::e820::{
+    kvm_init_platform_reads_low_ram_pfn, E820Type, X86_RESERVE_LOW_DEFAULT,
+};
+use crate::include::PAGE_SIZE;
 use crate::init::main::BootError;
 use crate::kernel::Kernel;
+use crate::klib::cmdline::split_args;
 use crate::machine::Hypervisor;
+use crate::machine::{E820OpKind, E820OpStage};
 use crate::{pr_info, pr_warn, PhysAddr};
 
 /// `ISA_END_ADDRESS`: the end of the first megabyte.
@@ -69,7 +74,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
         reserve_kernel_image(k)?;
         if k.era.at_least(4, 19) {
             // memblock_reserve(0, PAGE_SIZE): page 0 is never handed out (L1TF).
-            k.memblock.memblock_reserve(0, PAGE_SIZE);
+            memblock_reserve(k, 0, PAGE_SIZE)?;
         }
         early_reserve_initrd(k)?;
     }
@@ -77,14 +82,18 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     e820__memory_setup(k)?;
     parse_early_param(k);
     {
-        let _t = k.trace.enter("e820__reserve_setup_data", "arch/x86/kernel/e820.c");
+        let _t = k
+            .trace
+            .enter("e820__reserve_setup_data", "arch/x86/kernel/e820.c");
         let blobs = k.machine.setup_data.clone();
         k.e820
             .e820__reserve_setup_data(&blobs)
             .map_err(|e| BootError::E820(e.to_string()))?;
     }
     {
-        let _t = k.trace.enter("e820__finish_early_params", "arch/x86/kernel/e820.c");
+        let _t = k
+            .trace
+            .enter("e820__finish_early_params", "arch/x86/kernel/e820.c");
         k.e820
             .e820__finish_early_params()
             .map_err(|e| BootError::E820(e.to_string()))?;
@@ -94,7 +103,9 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
 
     {
         let (start, end) = kernel_image_range(k);
-        let _t = k.trace.enter("e820_add_kernel_range", "arch/x86/kernel/setup.c");
+        let _t = k
+            .trace
+            .enter("e820_add_kernel_range", "arch/x86/kernel/setup.c");
         k.e820.e820_add_kernel_range(start, end);
     }
     {
@@ -103,18 +114,24 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     }
 
     k.max_pfn = {
-        let _t = k.trace.enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
+        let _t = k
+            .trace
+            .enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
         k.e820.e820__end_of_ram_pfn()
     };
     // mtrr_trim_uncached_memory: its e820 changes come from the machine description.
     if apply_firmware_e820_ops(k, E820OpStage::AfterMaxPfn) != 0 {
-        let _t = k.trace.enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
+        let _t = k
+            .trace
+            .enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
         k.max_pfn = k.e820.e820__end_of_ram_pfn();
     }
     k.max_possible_pfn = k.max_pfn;
     if k.era.is_64bit() {
         k.max_low_pfn = if k.max_pfn > 1 << (32 - 12) {
-            let _t = k.trace.enter("e820__end_of_low_ram_pfn", "arch/x86/kernel/e820.c");
+            let _t = k
+                .trace
+                .enter("e820__end_of_low_ram_pfn", "arch/x86/kernel/e820.c");
             k.e820.e820__end_of_low_ram_pfn()
         } else {
             k.max_pfn
@@ -128,17 +145,18 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     // Only the first megabyte is sure to be mapped yet: memblock may not resize into more.
     // (Newer kernels make this call inside e820__memblock_setup; the effect is the same.)
     k.memblock.memblock_set_current_limit(ISA_END_ADDRESS);
-    e820__memblock_setup(k);
+    e820__memblock_setup(k)?;
 
     if !k.era.at_least(5, 13) {
         reserve_bios_regions(k)?;
     }
     reserve_real_mode(k)?;
     if !k.era.at_least(5, 13) {
-        trim_low_memory_range(k);
+        trim_low_memory_range(k)?;
     }
     init_mem_mapping(k);
-    k.memblock.memblock_set_current_limit(k.max_pfn_mapped << 12);
+    k.memblock
+        .memblock_set_current_limit(k.max_pfn_mapped << 12);
     Ok(())
 }
 
@@ -163,20 +181,23 @@ fn kernel_image_range(k: &Kernel) -> (u64, u64) {
 
 fn reserve_kernel_image(k: &mut Kernel) -> Result<(), BootError> {
     let (start, end) = kernel_image_range(k);
-    if k.era.at_least(6, 13) {
-        k.memblock.memblock_reserve_kern(start, end - start);
+    // memblock_reserve_kern (6.16+) marks the image MEMBLOCK_RSRV_KERN; before, plain reserve.
+    let r = if k.memblock.has_rsrv_kern() {
+        k.memblock.memblock_reserve_kern(start, end - start)
     } else {
-        k.memblock.memblock_reserve(start, end - start);
-    }
-    Ok(())
+        k.memblock.memblock_reserve(start, end - start)
+    };
+    r.map_err(|e| BootError::NoMemory(e.to_string()))
 }
 
 /// arch/x86/kernel/setup.c: `early_reserve_memory` (5.13+).
 fn early_reserve_memory(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("early_reserve_memory", "arch/x86/kernel/setup.c");
+    let _t = k
+        .trace
+        .enter("early_reserve_memory", "arch/x86/kernel/setup.c");
     reserve_kernel_image(k)?;
     // The first 64 KiB: BIOSes are known to corrupt low memory, and page 0 must stay unused.
-    k.memblock.memblock_reserve(0, 64 << 10);
+    memblock_reserve(k, 0, 64 << 10)?;
     early_reserve_initrd(k)?;
     reserve_bios_regions(k)?;
     Ok(())
@@ -184,12 +205,14 @@ fn early_reserve_memory(k: &mut Kernel) -> Result<(), BootError> {
 
 /// arch/x86/kernel/setup.c: `early_reserve_initrd`.
 fn early_reserve_initrd(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("early_reserve_initrd", "arch/x86/kernel/setup.c");
+    let _t = k
+        .trace
+        .enter("early_reserve_initrd", "arch/x86/kernel/setup.c");
     if let Some((start, size)) = k.machine.initrd {
         if size != 0 {
             let end = crate::include::addr::page_align(start + size);
             let start = start & !(PAGE_SIZE - 1);
-            k.memblock.memblock_reserve(start, end - start);
+            memblock_reserve(k, start, end - start)?;
         }
     }
     Ok(())
@@ -197,7 +220,9 @@ fn early_reserve_initrd(k: &mut Kernel) -> Result<(), BootError> {
 
 /// arch/x86/kernel/ebda.c: `reserve_bios_regions`.
 fn reserve_bios_regions(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("reserve_bios_regions", "arch/x86/kernel/ebda.c");
+    let _t = k
+        .trace
+        .enter("reserve_bios_regions", "arch/x86/kernel/ebda.c");
     // x86_platform.legacy.reserve_bios_regions is clear on platforms without a BIOS.
     if k.machine.bda.is_none() || k.phys.end().0 < ISA_END_ADDRESS {
         return Ok(());
@@ -211,15 +236,18 @@ fn reserve_bios_regions(k: &mut Kernel) -> Result<(), BootError> {
     if ebda_start >= BIOS_START_MIN && ebda_start < bios_start {
         bios_start = ebda_start;
     }
-    k.memblock.memblock_reserve(bios_start, ISA_END_ADDRESS - bios_start);
-    Ok(())
+    memblock_reserve(k, bios_start, ISA_END_ADDRESS - bios_start)
 }
 
 /// arch/x86/kernel/e820.c: `e820__memory_setup` (the default, non-Xen path).
 fn e820__memory_setup(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("e820__memory_setup", "arch/x86/kernel/e820.c");
+    let _t = k
+        .trace
+        .enter("e820__memory_setup", "arch/x86/kernel/e820.c");
     let fw = k.machine.e820.clone();
-    let _t2 = k.trace.enter("e820__memory_setup_default", "arch/x86/kernel/e820.c");
+    let _t2 = k
+        .trace
+        .enter("e820__memory_setup_default", "arch/x86/kernel/e820.c");
     k.e820
         .e820__memory_setup(&fw, k.machine.legacy_mem)
         .map_err(|e| BootError::E820(e.to_string()))
@@ -229,12 +257,21 @@ fn e820__memory_setup(k: &mut Kernel) -> Result<(), BootError> {
 /// trimming, …), taken from the machine description at the stage of boot they belong to.
 /// Returns the bytes changed. These are inputs, not computations of the model.
 fn apply_firmware_e820_ops(k: &mut Kernel, stage: E820OpStage) -> u64 {
-    let ops: Vec<_> = k.machine.e820_ops.iter().filter(|o| o.stage == stage).cloned().collect();
+    let ops: Vec<_> = k
+        .machine
+        .e820_ops
+        .iter()
+        .filter(|o| o.stage == stage)
+        .cloned()
+        .collect();
     let mut changed = 0;
     for op in ops {
         let size = op.end - op.start;
         changed += match op.kind {
-            E820OpKind::Update { old, new } => k.e820.e820__range_update(op.start, size, old, new).unwrap_or(0),
+            E820OpKind::Update { old, new } => k
+                .e820
+                .e820__range_update(op.start, size, old, new)
+                .unwrap_or(0),
             E820OpKind::Remove { old } => k.e820.e820__range_remove(
                 op.start,
                 size,
@@ -283,15 +320,22 @@ fn parse_early_param(k: &mut Kernel) {
 
 /// arch/x86/kernel/cpu/hypervisor.c: `init_hypervisor_platform`, for its memory effects.
 fn init_hypervisor_platform(k: &mut Kernel) {
-    if k.machine.hypervisor == Some(Hypervisor::Kvm) && kvm_init_platform_reads_low_ram_pfn(&k.era) {
+    let _t = k.trace.enter(
+        "init_hypervisor_platform",
+        "arch/x86/kernel/cpu/hypervisor.c",
+    );
+    if k.machine.hypervisor == Some(Hypervisor::Kvm) && kvm_init_platform_reads_low_ram_pfn(&k.era)
+    {
         let _t = k.trace.enter("kvm_init_platform", "arch/x86/kernel/kvm.c");
-        let _t2 = k.trace.enter("e820__end_of_low_ram_pfn", "arch/x86/kernel/e820.c");
+        let _t2 = k
+            .trace
+            .enter("e820__end_of_low_ram_pfn", "arch/x86/kernel/e820.c");
         k.e820.e820__end_of_low_ram_pfn();
     }
 }
 
 /// arch/x86/kernel/e820.c: `e820__memblock_setup` (≤4.11: `memblock_x86_fill`).
-pub fn e820__memblock_setup(k: &mut Kernel) {
+pub fn e820__memblock_setup(k: &mut Kernel) -> Result<(), BootError> {
     let name = if k.era.at_least(4, 12) {
         "e820__memblock_setup"
     } else {
@@ -308,10 +352,12 @@ pub fn e820__memblock_setup(k: &mut Kernel) {
         }
         match e.typ {
             E820Type::SoftReserved if k.era.at_least(5, 5) => {
-                k.memblock.memblock_reserve(e.addr, e.size);
+                memblock_reserve(k, e.addr, e.size)?;
             }
             E820Type::Ram | E820Type::ReservedKern => {
-                k.memblock.memblock_add(e.addr, e.size);
+                k.memblock
+                    .memblock_add(e.addr, e.size)
+                    .map_err(|e| BootError::NoMemory(e.to_string()))?;
             }
             _ => {}
         }
@@ -319,39 +365,61 @@ pub fn e820__memblock_setup(k: &mut Kernel) {
     // Throw away partial pages.
     k.memblock.memblock_trim_memory(PAGE_SIZE);
     k.memblock.memblock_dump_all();
+    Ok(())
 }
 
 /// arch/x86/realmode/init.c: `reserve_real_mode`: a home below 1 MiB for the trampoline
 /// the application processors start in, and (5.13+) the whole first megabyte reserved.
 fn reserve_real_mode(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("reserve_real_mode", "arch/x86/realmode/init.c");
+    let _t = k
+        .trace
+        .enter("reserve_real_mode", "arch/x86/realmode/init.c");
     let size = k.machine.image.realmode_size;
     if size != 0 {
         let found = if k.era.at_least(5, 15) {
-            k.memblock.memblock_phys_alloc_range(size, PAGE_SIZE, 0, ISA_END_ADDRESS)
+            k.memblock
+                .memblock_phys_alloc_range(size, PAGE_SIZE, 0, ISA_END_ADDRESS)
+                .map_err(|e| BootError::NoMemory(e.to_string()))?
+                .map(|p| p.0)
         } else {
-            let mem = k.memblock.memblock_find_in_range(0, ISA_END_ADDRESS, size, PAGE_SIZE);
-            if let Some(m) = mem {
-                k.memblock.memblock_reserve(m, size);
+            let mem = k
+                .memblock
+                .memblock_find_in_range(0, ISA_END_ADDRESS, size, PAGE_SIZE);
+            if mem != 0 {
+                memblock_reserve(k, mem, size)?;
             }
-            mem
+            (mem != 0).then_some(mem)
         };
         if found.is_none() {
-            pr_info!(k.printk, "No sub-1M memory is available for the trampoline\n");
+            pr_info!(
+                k.printk,
+                "No sub-1M memory is available for the trampoline\n"
+            );
         }
     }
     // Unconditionally reserve the entire first 1M (5.13+; not in the 5.10 stable line).
     if k.era.at_least(5, 13) {
-        k.memblock.memblock_reserve(0, ISA_END_ADDRESS);
+        memblock_reserve(k, 0, ISA_END_ADDRESS)?;
     }
-    let _ = SMP_CACHE_BYTES;
     Ok(())
 }
 
 /// arch/x86/kernel/setup.c: `trim_low_memory_range` (before 5.13): reserve the first
 /// CONFIG_X86_RESERVE_LOW KiB.
-fn trim_low_memory_range(k: &mut Kernel) {
-    let _t = k.trace.enter("trim_low_memory_range", "arch/x86/kernel/setup.c");
+fn trim_low_memory_range(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k
+        .trace
+        .enter("trim_low_memory_range", "arch/x86/kernel/setup.c");
+    memblock_reserve(
+        k,
+        0,
+        crate::include::addr::page_align(X86_RESERVE_LOW_KB << 10),
+    )
+}
+
+/// `memblock_reserve`, with a failure (the region array could not grow) stopping the boot.
+fn memblock_reserve(k: &mut Kernel, base: u64, size: u64) -> Result<(), BootError> {
     k.memblock
-        .memblock_reserve(0, crate::include::addr::page_align(X86_RESERVE_LOW_KB << 10));
+        .memblock_reserve(base, size)
+        .map_err(|e| BootError::NoMemory(e.to_string()))
 }

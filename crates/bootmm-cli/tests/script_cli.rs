@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `bootmm script` as a user runs it: transcript, JSON, errors and exit status.
+
+use assert_cmd::Command;
+
+fn bootmm(args: &[&str], stdin: &str) -> (String, String, i32) {
+    let out = Command::cargo_bin("bootmm")
+        .unwrap()
+        .args(args)
+        .write_stdin(stdin.to_string())
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn transcript_shows_calls_and_results() {
+    let (out, err, rc) = bootmm(
+        &["script", "--bare"],
+        "memblock_add(0x100000, 32K);\nmemblock_alloc(0x800, 0x8);\nmemblock_dump_all()\n",
+    );
+    assert_eq!(rc, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "memblock_add(0x100000, 32K) = 0");
+    assert_eq!(lines[1], "memblock_alloc(0x800, 0x8) = 0x0000000000107800");
+    assert_eq!(lines[2], "memblock_dump_all()");
+    assert_eq!(lines[3], "MEMBLOCK configuration:");
+}
+
+#[test]
+fn json_lines() {
+    let (out, _, rc) = bootmm(
+        &["script", "--bare", "--json", "-"],
+        "memblock_add(0x100000, 32K)\nmemblock_alloc(0x800, 0x8)\nmemblock_dump_all()\n",
+    );
+    assert_eq!(rc, 0);
+    let v: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v[1]["call"], "memblock_alloc");
+    assert_eq!(v[1]["args"], serde_json::json!([2048, 8]));
+    assert_eq!(v[1]["ret"], 0x107800);
+    assert_eq!(v[2]["reserved"]["regions"][0]["size"], 2048);
+    assert_eq!(v[2]["memory"]["cnt"], 1);
+    assert_eq!(v[2]["memory"]["total_size"], 32768);
+}
+
+#[test]
+fn errors_name_the_line_keep_going_and_fail_the_run() {
+    let script = "memblock_add(0x100000, 1M)\nmemblock_frobnicate(1)\nmemblock_reserve(0x1000, memblock.memory)\nmemblock_phys_free(0x900000, 0x1000)\nmemblock_alloc(0x100, 0x10)\n";
+    let (out, err, rc) = bootmm(&["script", "--bare"], script);
+    assert_ne!(rc, 0);
+    assert!(
+        err.contains("line 2: unknown call `memblock_frobnicate`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 3: memblock_reserve: argument 2 (size)"),
+        "{err}"
+    );
+    assert!(err.contains("line 4: memblock_phys_free(0x900000, 0x1000): nothing in [0x900000-0x900fff] is reserved"), "{err}");
+    assert!(
+        out.contains("memblock_alloc(0x100, 0x10) = 0x00000000001fff00"),
+        "{out}"
+    );
+    let (out, _, rc) = bootmm(&["script", "--bare", "--json"], script);
+    assert_ne!(rc, 0);
+    let errs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("error").is_some())
+        .collect();
+    assert_eq!(
+        errs.iter()
+            .map(|e| e["line"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
+}
+
+#[test]
+fn impossible_allocation_is_null() {
+    let (out, err, rc) = bootmm(&["script", "--bare"], "memblock_add(0x100000, 1M)\nmemblock_alloc(2G, 8)\nmemblock_alloc_try_nid(1M + 1, 8, 0, MEMBLOCK_ALLOC_ANYWHERE, 0)\nmemblock_alloc(0x10, 0x10)\n");
+    assert_eq!(rc, 0, "{err}");
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[1], "memblock_alloc(2G, 8) = NULL");
+    assert_eq!(
+        l[2],
+        "memblock_alloc_try_nid(1M + 1, 8, 0, MEMBLOCK_ALLOC_ANYWHERE, 0) = NULL"
+    );
+    assert_eq!(l[3], "memblock_alloc(0x10, 0x10) = 0x00000000001ffff0");
+}
+
+#[test]
+fn doubling_without_resize_is_a_clear_error() {
+    let mut s = String::new();
+    for i in 0..129 {
+        s.push_str(&format!(
+            "memblock_add({:#x}, 0x100)\n",
+            0x10000 + i * 0x1000
+        ));
+    }
+    let (_, err, rc) = bootmm(&["script", "--bare"], &s);
+    assert_ne!(rc, 0);
+    assert!(
+        err.contains("line 129: memblock: cannot resize memory array"),
+        "{err}"
+    );
+}

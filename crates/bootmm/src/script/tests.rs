@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0-only
+use super::*;
+use crate::era::Era;
+
+fn run(src: &str) -> Vec<Outcome> {
+    let mut k = Kernel::bare(Era::default()).unwrap();
+    run_script(&mut k, src)
+}
+
+fn call(o: &Outcome) -> &CallResult {
+    match o {
+        Outcome::Call(c) => c,
+        Outcome::Error(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[test]
+fn calls_args_and_returns() {
+    let out = run("memblock_add(0x100000, 32K); // comment\n\n# comment\np = memblock_alloc(0x800, 0x8)\nmemblock_overlaps_region(&memblock.reserved, p, 1)\nmemblock_alloc(SZ_1G, PAGE_SIZE)\nmemblock_phys_mem_size()\n");
+    assert_eq!(out.len(), 5);
+    assert_eq!(
+        call(&out[0]).args,
+        [Value::Int(0x100000), Value::Int(32768)]
+    );
+    assert_eq!(call(&out[0]).ret, Ret::Int(0));
+    assert_eq!(call(&out[1]).ret, Ret::Addr(0x107800));
+    assert_eq!(call(&out[1]).line, 4);
+    assert_eq!(call(&out[2]).ret, Ret::Bool(true));
+    assert_eq!(call(&out[3]).ret, Ret::Null);
+    assert_eq!(call(&out[4]).ret, Ret::Addr(0x8000));
+}
+
+#[test]
+fn expressions() {
+    let out = run("x = 0x1000 + 2*SZ_4K - 1 | 0x10000\ny = -x\nz = ~0\nASSERT_EQ(z, MEMBLOCK_ALLOC_ANYWHERE)\nASSERT_EQ(memblock.reserved.regions[0].size, 0)\nASSERT_EQ(x, 0x12fff)\n");
+    assert!(out.iter().all(|o| matches!(o, Outcome::Call(_))), "{out:?}");
+}
+
+#[test]
+fn errors_carry_line_numbers_and_do_not_stop_the_run() {
+    let out = run("frob(1)\nmemblock_add(1)\nmemblock_add(-1, 2)\nmemblock_set_bottom_up(memblock.memory)\nmemblock_add_node(0, 1, 0, 0x400)\nmemblock_add(0x1000, 0x1000\nmemblock_phys_free(0x1000, 0x10)\nmemblock_add(0x1000, 0x1000)\n");
+    let errs: Vec<(usize, String)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Error(e) => Some((e.line, e.message.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        errs.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6, 7]
+    );
+    assert!(errs[0].1.contains("unknown call `frob`"));
+    assert!(errs[1].1.contains("takes 2 arguments"));
+    assert!(errs[2].1.contains("between 0 and 2^64-1"));
+    assert!(errs[6].1.contains("not"), "{}", errs[6].1);
+    assert!(matches!(out[7], Outcome::Call(_)));
+}
+
+#[test]
+fn dump_reports_both_arrays_and_log() {
+    let out = run("memblock_add(0x100000, 0x1000)\nmemblock_dump_all()\n");
+    let c = call(&out[1]);
+    let d = c.dump.as_ref().unwrap();
+    assert_eq!((d.memory.cnt, d.reserved.cnt, d.memory.max), (1, 0, 128));
+    assert_eq!(c.log[0].text, "MEMBLOCK configuration:");
+}
+
+#[test]
+fn settings_and_debug() {
+    let out = run("memblock_debug = 1\nmemblock_add(0x100000, 0x1000)\nARCH_LOW_ADDRESS_LIMIT = 0x100800\np = memblock_alloc_low(0x100, 0x100)\nASSERT_EQ(p, 0x100700)\nPAGE_SIZE = 1\n");
+    assert_eq!(
+        call(&out[1]).log[0].text,
+        "memblock_add: [0x0000000000100000-0x0000000000100fff]"
+    );
+    assert!(matches!(out[4], Outcome::Call(_)));
+    assert!(matches!(&out[5], Outcome::Error(e) if e.message.contains("constant")));
+}
