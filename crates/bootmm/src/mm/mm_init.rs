@@ -1,13 +1,11 @@
 //! `mm/mm_init.c` (`mm/page_alloc.c` before 6.3): sizing nodes and zones in `free_area_init`.
 //!
 //! The kernel splits each NUMA node's page frames into zones (DMA, DMA32, Normal, HighMem,
-//! Movable, Device) from per-zone pfn limits the architecture passes in, counts the spanned,
-//! present and (estimated) managed pages of every zone from memblock's memory ranges, and
-//! initialises the struct pages of the holes between them. bootmm computes the same numbers
-//! and prints the same lines per era from plain inputs (memblock's pfn ranges, `max_pfn`, the
-//! configured zones); it does not build struct pages, per-cpu pagesets or free lists here, and
-//! the `free_area_init_node` address line of flat-memmap kernels is not printed (it shows
-//! kernel virtual addresses bootmm does not have).
+//! Movable, Device) from per-zone pfn limits, counts each zone's spanned, present and
+//! estimated managed pages from memblock's memory ranges, and initialises the struct pages
+//! of the holes. bootmm computes the same numbers and prints the same lines per era from
+//! plain inputs, but builds no struct pages, pagesets or free lists here, and omits the
+//! flat-memmap `free_area_init_node` line (it prints kernel virtual addresses).
 
 use alloc::collections::BTreeSet;
 use alloc::string::String;
@@ -575,7 +573,7 @@ pub fn get_pfn_range_for_nid(mem: &[MemRange], nid: u32) -> (u64, u64) {
     }
 }
 
-/// `early_calculate_totalpages`: all pages of all memory ranges.
+/// `early_calculate_totalpages` (mm/mm_init.c): all pages of all memory ranges.
 fn early_calculate_totalpages(mem: &[MemRange]) -> u64 {
     mem.iter().map(|r| r.end_pfn - r.start_pfn).sum()
 }
@@ -616,7 +614,7 @@ fn arch_zone_limits(
     (lowest, highest)
 }
 
-/// `find_usable_zone_for_movable`: the highest zone (below Movable) that is not empty.
+/// `find_usable_zone_for_movable` (mm/mm_init.c): the highest zone (below Movable) that is not empty.
 fn find_usable_zone_for_movable(
     zones: &[ZoneType],
     lowest: &[u64; 6],
@@ -800,14 +798,17 @@ pub fn adjust_zone_range_for_zone_movable(
     }
 }
 
-/// What a zone computation needs to know about the whole layout.
-struct LayoutView<'a> {
-    mem: &'a [MemRange],
-    lowest: &'a [u64; 6],
-    highest: &'a [u64; 6],
-    movable_zone: ZoneType,
-    zone_movable_pfn: &'a [(u32, u64)],
-    mirrored: bool,
+/// The global state the per-node zone computations read: memblock's ranges,
+/// `arch_zone_{lowest,highest}_possible_pfn[]`, `movable_zone`, `zone_movable_pfn[]` and
+/// `mirrored_kernelcore`.
+#[derive(Clone, Copy, Debug)]
+pub struct LayoutView<'a> {
+    pub mem: &'a [MemRange],
+    pub lowest: &'a [u64; 6],
+    pub highest: &'a [u64; 6],
+    pub movable_zone: ZoneType,
+    pub zone_movable_pfn: &'a [(u32, u64)],
+    pub mirrored: bool,
 }
 
 impl LayoutView<'_> {
@@ -831,7 +832,7 @@ impl LayoutView<'_> {
 
 /// `zone_spanned_pages_in_node` (mm/mm_init.c): the zone's span on the node, as
 /// `(spanned, zone_start_pfn, zone_end_pfn)`.
-fn zone_spanned_pages_in_node(
+pub fn zone_spanned_pages_in_node(
     v: &LayoutView<'_>,
     nid: u32,
     z: ZoneType,
@@ -873,7 +874,7 @@ pub fn absent_pages_in_range(mem: &[MemRange], nid: Option<u32>, start: u64, end
 
 /// `zone_absent_pages_in_node` (mm/mm_init.c), including the `kernelcore=mirror` rule that
 /// counts mirrored memory absent from Movable and unmirrored memory absent from Normal.
-fn zone_absent_pages_in_node(
+pub fn zone_absent_pages_in_node(
     v: &LayoutView<'_>,
     nid: u32,
     z: ZoneType,
@@ -899,7 +900,7 @@ fn zone_absent_pages_in_node(
 
 /// `calculate_node_totalpages` (mm/mm_init.c): spanned and present pages of every zone of
 /// the node and of the node itself. Managed pages are filled in by `free_area_init_core`.
-fn calculate_node_totalpages(
+pub fn calculate_node_totalpages(
     v: &LayoutView<'_>,
     zones: &[ZoneType],
     nid: u32,

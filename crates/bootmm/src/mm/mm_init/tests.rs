@@ -353,4 +353,36 @@ fn debug_lines_carry_kern_debug() {
     }
 }
 
+#[test]
+fn hole_styles_per_era() {
+    let mut gcp = era("5.4.210");
+    gcp.release = "5.4.0-1092-gcp".to_string();
+    let mut el8 = era("4.18");
+    el8.release = "4.18.0-80.11.2.el8_0.x86_64".to_string();
+    assert_eq!(hole_style(&era("4.14")), HoleStyle::None);
+    assert_eq!(
+        hole_style(&era("4.19.1")),
+        HoleStyle::ReservedButUnavailable
+    );
+    assert_eq!(
+        hole_style(&el8),
+        HoleStyle::ZeroedStructPage { tail: false }
+    );
+    assert_eq!(
+        hole_style(&era("5.3.18")),
+        HoleStyle::ZeroedStructPage { tail: false }
+    );
+    assert_eq!(
+        hole_style(&era("5.4.181")),
+        HoleStyle::ZeroedStructPage { tail: true }
+    );
+    assert_eq!(hole_style(&gcp), HoleStyle::PerZoneGcp);
+    assert_eq!(
+        hole_style(&era("5.10.7")),
+        HoleStyle::ZeroedStructPage { tail: true }
+    );
+    assert_eq!(hole_style(&era("5.10.180")), HoleStyle::PerNodeZone);
+    assert_eq!(hole_style(&era("6.12")), HoleStyle::PerNodeZone);
+}
+
 mod corpus;
