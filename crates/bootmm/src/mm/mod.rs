@@ -1,2 +1,3 @@
 //! `mm/`: the core memory-management code, one module per kernel file.
 pub mod memblock;
+pub mod mm_init;
