@@ -49,16 +49,10 @@ pub const BARE_PHYS_END: u64 = 64 << 30;
 
 impl Kernel {
     /// A kernel for `machine`, before `start_kernel`: simulated RAM mapped from 0 to the end
-    /// of the highest e820 entry, everything else empty.
+    /// of the physical address space it can use ([`Machine::phys_end`]), everything else empty.
     #[cfg(feature = "std")]
     pub fn new(machine: Machine) -> Result<Self, PhysError> {
-        let end = machine
-            .e820
-            .iter()
-            .map(|e| e.addr.saturating_add(e.size))
-            .max()
-            .unwrap_or(0);
-        let phys = PhysMem::map_host(end)?;
+        let phys = PhysMem::map_host(machine.phys_end())?;
         Ok(Self::with_phys(machine, phys))
     }
 

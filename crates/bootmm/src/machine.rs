@@ -155,6 +155,35 @@ pub enum E820OpStage {
 }
 
 impl Machine {
+    /// The end of the physical address space this machine's kernel can touch: the highest
+    /// e820 entry, the kernel image and initrd (which `e820_add_kernel_range` may turn into RAM),
+    /// and RAM that `memmap=nn@ss` adds.
+    pub fn phys_end(&self) -> u64 {
+        let mut end = self
+            .e820
+            .iter()
+            .map(|e| e.addr.saturating_add(e.size))
+            .max()
+            .unwrap_or(0);
+        end = end.max(self.image.reserve_end());
+        if let Some((start, size)) = self.initrd {
+            end = end.max(start.saturating_add(size));
+        }
+        for v in crate::klib::cmdline::early_param_values(&self.cmdline, "memmap")
+            .into_iter()
+            .flatten()
+        {
+            for one in v.split(',') {
+                let (size, rest) = crate::klib::cmdline::memparse(one);
+                if let Some(at) = rest.strip_prefix('@') {
+                    let (start, _) = crate::klib::cmdline::memparse(at);
+                    end = end.max(start.saturating_add(size));
+                }
+            }
+        }
+        end
+    }
+
     /// A machine with no memory at all (the starting point of `--bare` scripts).
     pub fn empty() -> Self {
         Machine {

@@ -9,6 +9,7 @@
 // Model functions keep the kernel's names, double underscores included.
 #![allow(non_snake_case)]
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::arch::x86::e820::{
@@ -125,6 +126,12 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
             .trace
             .enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
         k.max_pfn = k.e820.e820__end_of_ram_pfn();
+    }
+    if k.max_pfn == 0 {
+        // The kernel has nothing to run on and dies later in init_mem_mapping; stop here.
+        return Err(BootError::E820(String::from(
+            "the e820 map has no usable RAM",
+        )));
     }
     k.max_possible_pfn = k.max_pfn;
     if k.era.is_64bit() {

@@ -1,0 +1,230 @@
+//! `bootmm boot` and `bootmm check` as a user runs them: real logs in, kernel lines out.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+fn corpus(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "corpus file missing: {} (../shared/corpus from the repository root)",
+        p.display()
+    );
+    p
+}
+
+fn bootmm(args: &[&str]) -> (bool, String, String) {
+    let out = Command::cargo_bin("bootmm")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The log's lines of the e820 families, console prefixes removed.
+fn e820_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.find("] ") {
+            Some(i) if l.starts_with('[') => &l[i + 2..],
+            _ => l,
+        })
+        .filter(|l| {
+            l.contains("BIOS-provided physical RAM map")
+                || l.starts_with("BIOS-e820:")
+                || l.starts_with("e820: update")
+                || l.starts_with("e820: remove")
+                || l.starts_with("last_pfn")
+                || l.starts_with("e820: last_pfn")
+        })
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn default_machine_prints_what_a_real_qemu_4g_guest_prints() {
+    // The 003 log is a QEMU pc 4 GiB guest running 6.6 under KVM.
+    let real = std::fs::read_to_string(corpus(
+        "memblock-debug/003-qemu-2node-4cpu-4g-memblock-debug-6.6.txt",
+    ))
+    .unwrap();
+    let (ok, out, err) = bootmm(&["boot", "--kernel", "6.6"]);
+    assert!(ok, "{err}");
+    assert_eq!(e820_lines(&out), e820_lines(&real));
+    assert!(e820_lines(&out).len() >= 12);
+}
+
+#[test]
+fn from_dmesg_reproduces_the_host_logs_e820_lines() {
+    let log = corpus("host/dmesg-6.18-host.txt");
+    let real = std::fs::read_to_string(&log).unwrap();
+    let (ok, out, err) = bootmm(&["boot", "--from-dmesg", log.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (m, r) = (e820_lines(&out), e820_lines(&real));
+    assert_eq!(m, r);
+    // Three last_pfn lines: KVM's early one, max_pfn, max_low_pfn.
+    assert_eq!(m.iter().filter(|l| l.starts_with("last_pfn")).count(), 3);
+}
+
+#[test]
+fn trace_shows_the_tree_through_e820_memblock_setup_and_the_early_reservations() {
+    let (ok, out, _) = bootmm(&["boot", "--trace"]);
+    assert!(ok);
+    let tree: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- "))
+        .collect();
+    let pos = |name: &str| {
+        tree.iter()
+            .position(|l| l.trim_start().starts_with(&format!("- {name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from\n{}", tree.join("\n")))
+    };
+    assert_eq!(tree[0], "- start_kernel init/main.c");
+    assert_eq!(tree[1], "  - setup_arch arch/x86/kernel/setup.c");
+    assert!(pos("early_reserve_memory") < pos("e820__memory_setup"));
+    assert!(pos("reserve_bios_regions") < pos("e820__memblock_setup"));
+    assert!(pos("e820__memblock_setup") < pos("reserve_real_mode"));
+    assert!(tree
+        .iter()
+        .any(|l| l.contains("- e820__memblock_setup arch/x86/kernel/e820.c")));
+}
+
+#[test]
+fn trace_json_is_a_chrome_trace() {
+    let dir = std::env::temp_dir().join(format!("bootmm-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("t.json");
+    let (ok, _, _) = bootmm(&["boot", "--trace-json", f.to_str().unwrap()]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    let ev = v["traceEvents"].as_array().unwrap();
+    assert!(ev
+        .iter()
+        .any(|e| e["name"] == "setup_arch" && e["ph"] == "X"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn memblock_debug_dumps_the_configuration_after_the_e820_fill() {
+    let (ok, out, _) = bootmm(&["boot", "--cmdline", "memblock=debug"]);
+    assert!(ok);
+    let i = out
+        .lines()
+        .position(|l| l == "MEMBLOCK configuration:")
+        .expect("dump");
+    let next: Vec<&str> = out.lines().skip(i + 1).take(3).collect();
+    assert!(next[0].starts_with(" memory size = 0x"), "{next:?}");
+    assert_eq!(next[1], " memory.cnt  = 0x3");
+    assert_eq!(next[2], " memory[0x0]\t[0x0000000000001000-0x000000000009efff], 0x000000000009e000 bytes flags: 0x0");
+}
+
+#[test]
+fn mem_limits_the_map_and_prints_the_user_map() {
+    let (ok, out, _) = bootmm(&["boot", "--mem", "2G", "--cmdline", "mem=1G"]);
+    assert!(ok);
+    assert!(out.contains("user-defined physical RAM map:"));
+    assert!(out.contains("last_pfn = 0x40000 max_arch_pfn = 0x400000000"));
+}
+
+fn write_tmp(name: &str, body: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("bootmm-{}-{name}", std::process::id()));
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn bad_e820_input_gets_a_clear_error_not_a_panic() {
+    for (name, body, want) in [
+        ("garbage", "this is not a map\n", "line 1"),
+        ("backwards", "0x100000 0x1000 usable\n", "line 1"),
+        ("badtype", "0 0x9fc00 banana\n", "line 1"),
+        ("single", "0x1000 0x2000 usable\n", "unusable"),
+    ] {
+        let f = write_tmp(name, body);
+        let (ok, _, err) = bootmm(&["boot", "--e820", f.to_str().unwrap()]);
+        assert!(!ok, "{name} booted");
+        assert!(err.contains(want), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        std::fs::remove_file(f).ok();
+    }
+}
+
+#[test]
+fn zero_size_entries_are_dropped_and_the_kernel_falls_back_on_its_own_range() {
+    // Sanitizing drops both entries; e820_add_kernel_range then warns and adds the image.
+    let f = write_tmp("zero", "0 +0 usable\n0x1000 +0 usable\n");
+    let (ok, out, err) = bootmm(&["boot", "--e820", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(!out.lines().any(|l| l.starts_with("BIOS-e820:")), "{out}");
+    assert!(
+        out.contains(".text .data .bss are not marked as E820_TYPE_RAM!"),
+        "{out}"
+    );
+    std::fs::remove_file(f).ok();
+}
+
+#[test]
+fn overlapping_entries_are_sanitized_as_the_kernel_does() {
+    let f = write_tmp(
+        "overlap",
+        "0 0xa0000 usable\n0x9fc00 0xa0000 reserved\n0x100000 0x40000000 usable\n0x3ff00000 0x40100000 reserved\n0x200000 +0 usable\n",
+    );
+    let (ok, out, err) = bootmm(&["boot", "--e820", f.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let map: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("BIOS-e820:"))
+        .collect();
+    assert_eq!(
+        map,
+        [
+            "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
+            "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved",
+            "BIOS-e820: [mem 0x0000000000100000-0x000000003fefffff] usable",
+            "BIOS-e820: [mem 0x000000003ff00000-0x00000000400fffff] reserved",
+        ]
+    );
+    std::fs::remove_file(f).ok();
+}
+
+#[test]
+fn bad_kernel_parameters_are_reported_and_boot_goes_on() {
+    let (ok, out, _) = bootmm(&["boot", "--cmdline", "mem=banana memmap=zz"]);
+    assert!(ok);
+    assert!(out.contains("Malformed early option 'mem'"), "{out}");
+    assert!(out.contains("Malformed early option 'memmap'"), "{out}");
+}
+
+#[test]
+fn check_scores_the_e820_predictions_of_every_shared_log() {
+    let dirs = ["dmesg", "host"];
+    let mut checked = 0;
+    for d in dirs {
+        for e in std::fs::read_dir(corpus(d)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("dmesg") && d == "host" {
+                continue;
+            }
+            let (_, out, err) = bootmm(&["check", "--json", p.to_str().unwrap()]);
+            let v: serde_json::Value =
+                serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{name}: {e}: {err}"));
+            for l in v["lines"].as_array().unwrap() {
+                let fam = l["family"].as_str().unwrap();
+                if fam == "last_pfn" || fam == "e820 low-memory fixups" {
+                    assert_eq!(l["status"], "exact", "{name}: {l}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} logs checked");
+}
