@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bootmm::init::main::start_kernel;
-use bootmm::Kernel;
+use bootmm::init::main::{start_kernel, BootError};
+use bootmm::{Kernel, Machine};
 
 use crate::machine_args::MachineArgs;
 
@@ -22,28 +22,32 @@ pub struct BootArgs {
 
 /// Build the machine the options describe and boot it.
 pub fn boot_machine(args: &MachineArgs) -> Result<Kernel, String> {
-    let machine = args.build()?;
-    let mut k = Kernel::new(machine).map_err(|e| e.to_string())?;
-    start_kernel(&mut k).map_err(|e| e.to_string())?;
+    let (k, booted) = boot(args.build()?)?;
+    booted.map_err(|e| e.to_string())?;
     Ok(k)
 }
 
-pub fn run(args: &BootArgs) -> ExitCode {
-    let machine = match args.machine.build() {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("bootmm: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut k = match Kernel::new(machine) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("bootmm: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Map the machine's RAM and run `start_kernel`. The kernel comes back even when boot
+/// stopped early, so that what it printed until then can be shown.
+pub fn boot(machine: Machine) -> Result<(Kernel, Result<(), BootError>), String> {
+    let mut k = Kernel::new(machine).map_err(|e| e.to_string())?;
     let booted = start_kernel(&mut k);
+    Ok((k, booted))
+}
+
+pub fn run(args: &BootArgs) -> ExitCode {
+    let (k, booted) = match args.machine.build_with_notes().and_then(|(m, notes)| {
+        for n in notes {
+            eprintln!("bootmm: {n}");
+        }
+        boot(m)
+    }) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("bootmm: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // What the kernel printed before a failure is shown too, as a console would.
     for line in k.printk.lines() {
         println!("{}", line.text);

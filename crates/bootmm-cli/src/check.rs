@@ -10,8 +10,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bootmm::init::main::start_kernel;
-use bootmm::{Kernel, Level};
+use bootmm::Level;
 
 use crate::logread::LogInputs;
 
@@ -218,14 +217,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut k = match Kernel::new(machine) {
-        Ok(k) => k,
+    let (k, boot) = match crate::boot::boot(machine) {
+        Ok(x) => x,
         Err(e) => {
             eprintln!("bootmm: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let boot = start_kernel(&mut k);
     let model: Vec<(Level, String)> = k
         .printk
         .lines()

@@ -6,7 +6,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 
-use super::{Args, CallSpec, DumpState, Ret};
+use super::{Args, CallSpec, DumpState, Param, Ret};
 use crate::include::PhysAddr;
 use crate::kernel::Kernel;
 use crate::mm::memblock::{MemblockError, PhysAddrResult, ENOMEM};
@@ -65,6 +65,15 @@ fn phys_err(e: crate::phys::PhysError) -> String {
 }
 
 /// The memblock dispatch table.
+/// `(size, align, min_addr, max_addr, nid)`: the memblock_alloc_try_nid family.
+const TRY_NID_PARAMS: &[Param] = &[
+    param!("size", U64),
+    param!("align", U64),
+    param!("min_addr", U64),
+    param!("max_addr", U64),
+    param!("nid", Nid),
+];
+
 pub static MEMBLOCK_CALLS: &[CallSpec] = &[
     CallSpec {
         name: "memblock_add",
@@ -368,13 +377,7 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
     },
     CallSpec {
         name: "memblock_alloc_try_nid",
-        params: &[
-            param!("size", U64),
-            param!("align", U64),
-            param!("min_addr", U64),
-            param!("max_addr", U64),
-            param!("nid", Nid),
-        ],
+        params: TRY_NID_PARAMS,
         run: |k, a, _| {
             addr_ret(k.memblock.memblock_alloc_try_nid(
                 a.u64(0),
@@ -387,13 +390,7 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
     },
     CallSpec {
         name: "memblock_alloc_try_nid_raw",
-        params: &[
-            param!("size", U64),
-            param!("align", U64),
-            param!("min_addr", U64),
-            param!("max_addr", U64),
-            param!("nid", Nid),
-        ],
+        params: TRY_NID_PARAMS,
         run: |k, a, _| {
             addr_ret(k.memblock.memblock_alloc_try_nid_raw(
                 a.u64(0),
@@ -406,13 +403,7 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
     },
     CallSpec {
         name: "memblock_alloc_exact_nid_raw",
-        params: &[
-            param!("size", U64),
-            param!("align", U64),
-            param!("min_addr", U64),
-            param!("max_addr", U64),
-            param!("nid", Nid),
-        ],
+        params: TRY_NID_PARAMS,
         run: |k, a, _| {
             addr_ret(k.memblock.memblock_alloc_exact_nid_raw(
                 a.u64(0),
