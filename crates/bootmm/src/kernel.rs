@@ -9,7 +9,9 @@ use crate::arch::x86::e820::E820;
 use crate::era::Era;
 use crate::machine::Machine;
 use crate::mm::memblock::Memblock;
-use crate::phys::{PhysError, PhysMem};
+#[cfg(feature = "std")]
+use crate::phys::PhysError;
+use crate::phys::PhysMem;
 use crate::printk::Printk;
 use crate::trace::Trace;
 

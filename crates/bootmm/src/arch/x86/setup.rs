@@ -9,7 +9,7 @@
 // Model functions keep the kernel's names, double underscores included.
 #![allow(non_snake_case)]
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::arch::x86::e820::{
