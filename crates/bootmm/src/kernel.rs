@@ -6,9 +6,11 @@
 //! the kernel's name.
 
 use crate::arch::x86::e820::E820;
+use crate::arch::x86::numa::Numa;
 use crate::era::Era;
 use crate::machine::Machine;
 use crate::mm::memblock::Memblock;
+use crate::mm::mm_init::ZoneLayout;
 #[cfg(feature = "std")]
 use crate::phys::PhysError;
 use crate::phys::PhysMem;
@@ -43,6 +45,12 @@ pub struct Kernel {
     pub max_possible_pfn: u64,
     /// `max_pfn_mapped`: the end of the direct map built so far.
     pub max_pfn_mapped: u64,
+    /// Nodes, as `initmem_init` found them.
+    pub numa: Numa,
+    /// `dma_reserve` (x86_64 `memblock_find_dma_reserve`, before 6.11).
+    pub dma_reserve: u64,
+    /// Nodes and zones as `free_area_init` sized them.
+    pub zones: Option<ZoneLayout>,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -83,6 +91,9 @@ impl Kernel {
             max_low_pfn: 0,
             max_possible_pfn: 0,
             max_pfn_mapped: 0,
+            numa: Numa::default(),
+            dma_reserve: 0,
+            zones: None,
         }
     }
 

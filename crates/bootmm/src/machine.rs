@@ -84,6 +84,61 @@ pub struct BiosDataArea {
     pub ebda_segment: u16,
 }
 
+/// Build facts of the kernel image that shape memory layout but are never printed on their
+/// own (Kconfig choices and structure sizes). A log reveals some of them indirectly; see
+/// `shared/spec/log-inputs-and-predictions.md`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// CONFIG_ZONE_DMA.
+    pub zone_dma: bool,
+    /// CONFIG_ZONE_DMA32 (x86_64 only).
+    pub zone_dma32: bool,
+    /// CONFIG_HIGHMEM (i386 only).
+    pub highmem: bool,
+    /// CONFIG_ZONE_DEVICE: the "Device" zone, printed "empty" at boot.
+    pub zone_device: bool,
+    /// CONFIG_NUMA.
+    pub numa: bool,
+    /// `sizeof(struct page)`: 64 on x86_64 SLUB builds, 56 on older SLAB builds, 32/40 on i386.
+    pub struct_page_size: u64,
+    /// `sizeof(pg_data_t)` (depends on NODES_SHIFT, NR_CPUS and many options).
+    pub pglist_data_size: u64,
+    /// CONFIG_DEFERRED_STRUCT_PAGE_INIT.
+    pub deferred_struct_page_init: bool,
+}
+
+impl KernelConfig {
+    /// A typical distribution x86 build of `era`.
+    pub fn typical(era: &Era) -> Self {
+        let x86_64 = era.is_64bit();
+        KernelConfig {
+            zone_dma: true,
+            zone_dma32: x86_64,
+            highmem: !x86_64,
+            // ZONE_DEVICE appeared in 4.3 and distributions enable it on x86_64.
+            zone_device: x86_64 && era.at_least(4, 3),
+            numa: x86_64,
+            struct_page_size: if x86_64 { 64 } else { 32 },
+            // pg_data_t of a NODES_SHIFT=10 x86_64 build of 6.x (two zonelists of
+            // MAX_NUMNODES * MAX_NR_ZONES entries dominate it).
+            pglist_data_size: if x86_64 { 0x2ab00 } else { 0x3000 },
+            deferred_struct_page_init: x86_64 && era.at_least(4, 2),
+        }
+    }
+}
+
+/// Build facts known for this machine (from a log, or given by the user); the rest come
+/// from [`KernelConfig::typical`] for the machine's era.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigFacts {
+    /// (zone_dma, zone_dma32, highmem, zone_device), e.g. from a log's "Zone ranges:" names.
+    pub zones: Option<(bool, bool, bool, bool)>,
+    pub numa: Option<bool>,
+    pub struct_page_size: Option<u64>,
+    pub pglist_data_size: Option<u64>,
+    pub deferred_struct_page_init: Option<bool>,
+}
+
 /// A machine description.
 #[derive(Clone, Debug)]
 pub struct Machine {
@@ -91,6 +146,8 @@ pub struct Machine {
     pub name: String,
     /// The kernel being booted.
     pub era: Era,
+    /// The kernel's build facts that are known; see [`Machine::kernel_config`].
+    pub config: ConfigFacts,
     /// The firmware's e820 map, as handed over in boot_params (unsorted, possibly overlapping).
     pub e820: Vec<E820Entry>,
     /// Possible CPUs (nr_cpu_ids).
@@ -155,6 +212,31 @@ pub enum E820OpStage {
 }
 
 impl Machine {
+    /// The kernel's build facts: those known for this machine, the rest typical for its era.
+    pub fn kernel_config(&self) -> KernelConfig {
+        let mut c = KernelConfig::typical(&self.era);
+        let f = &self.config;
+        if let Some((dma, dma32, high, dev)) = f.zones {
+            c.zone_dma = dma;
+            c.zone_dma32 = dma32;
+            c.highmem = high;
+            c.zone_device = dev;
+        }
+        if let Some(v) = f.numa {
+            c.numa = v;
+        }
+        if let Some(v) = f.struct_page_size {
+            c.struct_page_size = v;
+        }
+        if let Some(v) = f.pglist_data_size {
+            c.pglist_data_size = v;
+        }
+        if let Some(v) = f.deferred_struct_page_init {
+            c.deferred_struct_page_init = v;
+        }
+        c
+    }
+
     /// The end of the physical address space this machine's kernel can touch: the highest
     /// e820 entry, the kernel image and initrd (which `e820_add_kernel_range` may turn into RAM),
     /// and RAM that `memmap=nn@ss` adds.
@@ -189,6 +271,7 @@ impl Machine {
         Machine {
             name: String::from("bare"),
             era: Era::default(),
+            config: ConfigFacts::default(),
             e820: Vec::new(),
             cpus: 1,
             nr_cpus: 1,

@@ -1137,6 +1137,25 @@ impl Memblock {
         None
     }
 
+    /// mm/memblock.c: `__next_mem_pfn_range` as `for_each_mem_pfn_range(i, nid, …)` walks it:
+    /// each memory region of node `nid` (every node for `MAX_NUMNODES`) as whole pages
+    /// `[PFN_UP(base), PFN_DOWN(end))`, skipping regions with no whole page.
+    pub fn for_each_mem_pfn_range(&self, nid: i32) -> Vec<(u64, u64, i32)> {
+        self.memory
+            .regions
+            .iter()
+            .filter(|r| nid == MAX_NUMNODES || r.nid == nid)
+            .map(|r| {
+                (
+                    crate::include::addr::pfn_up(r.base),
+                    crate::include::addr::pfn_down(r.end()),
+                    r.nid,
+                )
+            })
+            .filter(|(s, e, _)| s < e)
+            .collect()
+    }
+
     /// include/linux/memblock.h: for_each_free_mem_range (ascending).
     pub fn for_each_free_mem_range(&self, nid: i32, flags: MemblockFlags) -> Vec<FreeRange> {
         let mut out = Vec::new();

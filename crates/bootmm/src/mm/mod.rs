@@ -1,3 +1,4 @@
 //! `mm/`: the core memory-management code, one module per kernel file.
 pub mod memblock;
 pub mod mm_init;
+pub mod sparse;

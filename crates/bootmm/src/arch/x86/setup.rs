@@ -164,7 +164,24 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     init_mem_mapping(k);
     k.memblock
         .memblock_set_current_limit(k.max_pfn_mapped << 12);
+
+    crate::arch::x86::numa::initmem_init(k)?;
+    if k.era.is_64bit() && !k.era.at_least(6, 11) {
+        memblock_find_dma_reserve(k);
+    }
+    crate::arch::x86::init_64::paging_init(k)?;
     Ok(())
+}
+
+/// arch/x86/kernel/e820.c: `memblock_find_dma_reserve` (x86_64, before 6.11): the pages
+/// below 16 MiB that memblock holds reserved, charged to ZONE_DMA as "pages reserved".
+fn memblock_find_dma_reserve(k: &mut Kernel) {
+    let _t = k
+        .trace
+        .enter("memblock_find_dma_reserve", "arch/x86/kernel/e820.c");
+    let mem = crate::arch::x86::init_64::mem_ranges(k);
+    let free = crate::arch::x86::init_64::free_ranges(k);
+    k.dma_reserve = crate::mm::mm_init::memblock_find_dma_reserve(&mem, &free);
 }
 
 /// arch/x86/mm/init.c: `init_mem_mapping`. The direct map covers all RAM up to `max_pfn`

@@ -1,0 +1,123 @@
+//! `arch/x86/mm/init_64.c` and `arch/x86/mm/init.c`: paging_init and the zone limits.
+//!
+//! On x86_64 `paging_init` sets up the sparse memory model (the struct page array) and then
+//! sizes the zones: `zone_sizes_init` fills `max_zone_pfns` and hands them to the core's
+//! `free_area_init`. The kernel page tables themselves are not modelled yet.
+
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
+use crate::init::main::BootError;
+use crate::kernel::Kernel;
+use crate::mm::memblock::{MemblockFlags, MAX_NUMNODES};
+use crate::mm::mm_init::{self, FreeAreaInit, MemRange, MovableParams, ZoneConfig};
+use crate::pr_warn;
+
+/// arch/x86/mm/init_64.c: `paging_init` (x86_64; i386 comes with its era).
+pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("paging_init", "arch/x86/mm/init_64.c");
+    crate::mm::sparse::sparse_init(k)?;
+    zone_sizes_init(k)
+}
+
+/// The memory ranges `free_area_init` sees: memblock.memory by node, as whole pages.
+pub fn mem_ranges(k: &Kernel) -> Vec<MemRange> {
+    let regions = &k.memblock.memory.regions;
+    k.memblock
+        .for_each_mem_pfn_range(MAX_NUMNODES)
+        .into_iter()
+        .map(|(s, e, nid)| {
+            let flags = regions
+                .iter()
+                .find(|r| crate::include::addr::pfn_up(r.base) == s)
+                .map(|r| r.flags)
+                .unwrap_or(MemblockFlags::empty());
+            MemRange {
+                start_pfn: s,
+                end_pfn: e,
+                nid: nid.max(0) as u32,
+                hotplug: flags.contains(MemblockFlags::HOTPLUG),
+                mirror: flags.contains(MemblockFlags::MIRROR),
+            }
+        })
+        .collect()
+}
+
+/// Free memblock ranges `[start, end)` in bytes.
+pub fn free_ranges(k: &Kernel) -> Vec<(u64, u64)> {
+    k.memblock
+        .for_each_free_mem_range(crate::include::NUMA_NO_NODE, MemblockFlags::empty())
+        .into_iter()
+        .map(|r| (r.start, r.end))
+        .collect()
+}
+
+/// arch/x86/mm/init.c: `zone_sizes_init`, then the core's `free_area_init`.
+pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("zone_sizes_init", "arch/x86/mm/init.c");
+    let cfg = k.machine.kernel_config();
+    let zones = ZoneConfig {
+        dma: cfg.zone_dma,
+        dma32: cfg.zone_dma32,
+        highmem: cfg.highmem,
+        device: cfg.zone_device,
+    };
+    let max_zone_pfns = mm_init::zone_sizes_init(&k.era, &zones, k.max_low_pfn, k.max_pfn);
+    let mem = mem_ranges(k);
+    let reserved: Vec<(u64, u64)> = k
+        .memblock
+        .reserved
+        .regions
+        .iter()
+        .map(|r| (r.base, r.end()))
+        .collect();
+    let free = free_ranges(k);
+    let online: Vec<u32> = k.numa.online.clone();
+    let movable = movable_params(k);
+    let input = FreeAreaInit {
+        era: &k.era,
+        zones,
+        mem: &mem,
+        reserved: &reserved,
+        free: &free,
+        online_nodes: Some(&online),
+        max_low_pfn: k.max_low_pfn,
+        max_pfn: k.max_pfn,
+        struct_page_size: cfg.struct_page_size,
+        sparsemem: true,
+        movable,
+        dma_reserve: k.dma_reserve,
+    };
+    let layout = mm_init::free_area_init(&input, &max_zone_pfns, &k.printk, &k.trace)
+        .map_err(|e| BootError::Param(e.to_string()))?;
+    k.zones = Some(layout);
+    Ok(())
+}
+
+/// `kernelcore=`, `movablecore=` and `movable_node` from the command line
+/// (mm/mm_init.c: cmdline_parse_kernelcore / cmdline_parse_movablecore). A value the
+/// kernel cannot parse gets its "Malformed early option" warning and is ignored.
+fn movable_params(k: &Kernel) -> MovableParams {
+    use crate::klib::cmdline::split_args;
+    let mut p = MovableParams::default();
+    for a in split_args(&k.machine.cmdline) {
+        let slot = match a.param {
+            "kernelcore" if a.val == Some("mirror") => {
+                p.kernelcore_mirror = true;
+                continue;
+            }
+            "kernelcore" => &mut p.kernelcore,
+            "movablecore" => &mut p.movablecore,
+            "movable_node" => {
+                p.movable_node = true;
+                continue;
+            }
+            _ => continue,
+        };
+        match a.val.map(|v| mm_init::cmdline_parse_core(&k.era, v)) {
+            Some(Ok(v)) => *slot = Some(v),
+            _ => pr_warn!(k.printk, "Malformed early option '{}'\n", a.param),
+        }
+    }
+    p
+}
