@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bootmm::Level;
+use bootmm::{Era, Level};
 
 use crate::logread::LogInputs;
 
@@ -120,6 +120,9 @@ pub enum Status {
     Exact,
     Differs,
     NotModeled,
+    /// The line differs, but the kernel's number depends on inputs no log prints (every
+    /// memblock reservation below 16 MiB, for dma_reserve before 5.13).
+    Unprinted,
 }
 
 impl Status {
@@ -128,6 +131,7 @@ impl Status {
             Status::Exact => "exact",
             Status::Differs => "differs",
             Status::NotModeled => "not modeled yet",
+            Status::Unprinted => "depends on unprinted reservations",
         }
     }
 }
@@ -157,8 +161,17 @@ fn classify<'a, I: IntoIterator<Item = &'a str>>(lines: I) -> Vec<Option<usize>>
     out
 }
 
+/// Lines whose number, in this era, depends on reservations no log prints: the DMA zone's
+/// "pages reserved" (dma_reserve) before 5.13, when the whole first megabyte became reserved;
+/// and "Reserved but unavailable" (4.15–4.19), which counts memblock reservations outside
+/// RAM (firmware tables, EFI regions) that the log does not list.
+fn depends_on_unprinted(era: &Era, line: &str) -> bool {
+    (!era.at_least(5, 13) && line.starts_with("  ") && line.ends_with(" pages reserved"))
+        || line.starts_with("Reserved but unavailable: ")
+}
+
 /// Compare the log's predicted lines with the model's, family by family, in order.
-pub fn compare(log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compared> {
+pub fn compare(era: &Era, log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compared> {
     let lc = classify(log.iter().map(|(_, t)| t.as_str()));
     let mc = classify(model.iter().map(|(_, t)| t.as_str()));
     let mut out = Vec::new();
@@ -184,6 +197,7 @@ pub fn compare(log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compar
             let status = match (&r, &m) {
                 (Some(_), None) if ours.is_empty() => Status::NotModeled,
                 (Some((_, a)), Some(b)) if a == b => Status::Exact,
+                (Some((_, a)), Some(_)) if depends_on_unprinted(era, a) => Status::Unprinted,
                 _ => Status::Differs,
             };
             out.push(Compared {
@@ -235,21 +249,26 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         .iter()
         .map(|l| (l.line, l.text.clone()))
         .collect();
-    let cmp = compare(&log, &model);
+    let cmp = compare(&k.era, &log, &model);
     let count = |s: Status| {
         cmp.iter()
             .filter(|c| c.status == s && c.log.is_some())
             .count()
     };
-    let (e, d, n) = (
+    let (e, d, n, u) = (
         count(Status::Exact),
         count(Status::Differs),
         count(Status::NotModeled),
+        count(Status::Unprinted),
     );
     let extra = cmp.iter().filter(|c| c.log.is_none()).count();
     let d = d + extra;
     let t = cmp.iter().filter(|c| c.log.is_some()).count();
-    let summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
+    let summary = if u > 0 {
+        format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines ({u} depend on unprinted reservations)")
+    } else {
+        format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines")
+    };
 
     if args.json {
         let mut s = String::from("{\"log\":");
@@ -304,7 +323,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         s.push_str(&items.join(","));
         let _ = write!(
             s,
-            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"not_modeled\":{n},\"total\":{t}}}}}"
+            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"not_modeled\":{n},\"unprinted\":{u},\"total\":{t}}}}}"
         );
         println!("{s}");
     } else {
@@ -331,7 +350,15 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 println!("[{family}]");
             }
             match (&c.log, &c.model) {
-                (Some((n, t)), Some(m)) if c.status == Status::Differs => {
+                (Some((n, t)), Some(m))
+                    if matches!(c.status, Status::Differs | Status::Unprinted) =>
+                {
+                    if c.status == Status::Unprinted {
+                        println!("  {} line {n}:", c.status.word());
+                        println!("    log:   {t}");
+                        println!("    model: {m}");
+                        continue;
+                    }
                     println!("  differs  line {n}:");
                     println!("    log:   {t}");
                     println!("    model: {m}");
@@ -392,7 +419,7 @@ mod tests {
             "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
             "last_pfn = 0x13ffff max_arch_pfn = 0x400000000",
         ]);
-        let c = compare(&l, &m);
+        let c = compare(&Era::default(), &l, &m);
         let st: Vec<Status> = c.iter().map(|c| c.status).collect();
         assert_eq!(
             st,
@@ -412,7 +439,7 @@ mod tests {
             "last_pfn = 0x3 max_arch_pfn = 0x2",
         ]);
         let m = model(&["last_pfn = 0x1 max_arch_pfn = 0x2"]);
-        let c = compare(&l, &m);
+        let c = compare(&Era::default(), &l, &m);
         assert_eq!(c[1].status, Status::Differs);
     }
 

@@ -588,7 +588,7 @@ impl LogInputs {
             init: pick(sizes.init_k, di, "init"),
             bss: pick(sizes.bss_k, db, "bss"),
             reserve_end: None,
-            realmode_size: bootmm::machine::DEFAULT_REALMODE_SIZE,
+            realmode_size: bootmm::machine::default_realmode_size(&m.era),
         };
         if let Some(x) = &self.image_extent {
             m.image.phys_start = x.value.0;
@@ -598,6 +598,7 @@ impl LogInputs {
                 "no memblock=debug kernel reservation: image placed at 16 MiB, extent estimated from section sizes",
             ));
         }
+        m.config = crate::logconfig::infer(&m.era, &self.lines, &mut notes);
         m.initrd = self.ramdisk.as_ref().map(|r| r.value);
         m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);
         if m.hypervisor.is_none() {
@@ -605,13 +606,14 @@ impl LogInputs {
                 "no 'Hypervisor detected' line: bare metal assumed",
             ));
         }
-        // The BIOS data area is never printed: take base memory as the end of the first
-        // RAM range below 640 KiB, with the EBDA right above it.
+        // The BIOS data area is never printed: take base memory as the end of the highest
+        // RAM range below 640 KiB (where BIOSes put the EBDA), with the EBDA right above it.
         let base = m
             .e820
             .iter()
-            .find(|e| e.addr == 0 && e.typ == E820Type::Ram)
-            .map(|e| e.size.min(0xa0000));
+            .filter(|e| e.typ == E820Type::Ram && e.addr < 0xa0000)
+            .map(|e| (e.addr + e.size).min(0xa0000))
+            .max();
         if let Some(b) = base {
             m.bda = Some(BiosDataArea {
                 base_mem_kb: (b >> 10) as u16,

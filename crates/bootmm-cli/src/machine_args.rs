@@ -112,6 +112,10 @@ impl MachineArgs {
         } else {
             m.era.arch = arch;
         }
+        if self.from_dmesg.is_none() {
+            // A build fact that follows the kernel version (a log gives its own).
+            m.image.realmode_size = bootmm::machine::default_realmode_size(&m.era);
+        }
         if let Some(extra) = &self.cmdline {
             if !m.cmdline.is_empty() {
                 m.cmdline.push(' ');

@@ -38,9 +38,16 @@ pub struct KernelImage {
     pub realmode_size: u64,
 }
 
-/// `real_mode_size_needed()` of a current x86_64 build (memblock=debug prints
-/// "memblock_phys_alloc_range: 28672 bytes … reserve_real_mode").
-pub const DEFAULT_REALMODE_SIZE: u64 = 7 << 12;
+/// `real_mode_size_needed()` of a typical x86_64 build of `era`: memblock=debug logs print
+/// it (`reserve_real_mode` reserves 6 pages in a 4.9 log, 7 in 6.6 after the trampoline
+/// grew; the release in between is an estimate, see docs/divergences.md).
+pub fn default_realmode_size(era: &Era) -> u64 {
+    if era.at_least(5, 10) {
+        7 << 12
+    } else {
+        6 << 12
+    }
+}
 
 /// `PMD_SIZE` on x86_64: the kernel's sections are 2 MiB aligned where the linker script says so.
 const PMD_SIZE: u64 = 2 << 20;
@@ -373,7 +380,7 @@ impl Machine {
             init,
             bss,
             reserve_end: None,
-            realmode_size: DEFAULT_REALMODE_SIZE,
+            realmode_size: default_realmode_size(&Era::default()),
         };
         m.hypervisor = Some(Hypervisor::Kvm);
         // SeaBIOS: 639 KiB base memory, EBDA at 0x9fc00.

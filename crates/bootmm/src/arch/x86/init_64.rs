@@ -15,6 +15,11 @@ use crate::pr_warn;
 
 /// arch/x86/mm/init_64.c: `paging_init` (x86_64; i386 comes with its era).
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
+    // i386 (HIGHMEM, find_low_pfn_range) and the 2.6 bootmem era come with their own part of
+    // the model; until then their zones are not sized.
+    if !k.era.is_64bit() || !k.era.at_least(3, 0) {
+        return Ok(());
+    }
     let _t = k.trace.enter("paging_init", "arch/x86/mm/init_64.c");
     crate::mm::sparse::sparse_init(k)?;
     zone_sizes_init(k)

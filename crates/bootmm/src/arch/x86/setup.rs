@@ -99,7 +99,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
             .e820__finish_early_params()
             .map_err(|e| BootError::E820(e.to_string()))?;
     }
-    apply_firmware_e820_ops(k, E820OpStage::BeforeTrimBios);
+    let _ = apply_firmware_e820_ops(k, E820OpStage::BeforeTrimBios);
     init_hypervisor_platform(k);
 
     {
@@ -121,7 +121,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
         k.e820.e820__end_of_ram_pfn()
     };
     // mtrr_trim_uncached_memory: its e820 changes come from the machine description.
-    if apply_firmware_e820_ops(k, E820OpStage::AfterMaxPfn) != 0 {
+    if apply_firmware_e820_ops(k, E820OpStage::AfterMaxPfn).0 != 0 {
         let _t = k
             .trace
             .enter("e820__end_of_ram_pfn", "arch/x86/kernel/e820.c");
@@ -147,12 +147,16 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
         // find_low_pfn_range (i386 HIGHMEM) comes with the i386 era.
         k.max_low_pfn = k.max_pfn;
     }
-    apply_firmware_e820_ops(k, E820OpStage::Late);
 
     // Only the first megabyte is sure to be mapped yet: memblock may not resize into more.
     // (Newer kernels make this call inside e820__memblock_setup; the effect is the same.)
     k.memblock.memblock_set_current_limit(ISA_END_ADDRESS);
     e820__memblock_setup(k)?;
+    // Late firmware changes (EFI memory reservations, …) reach e820 after memblock is
+    // filled; the ones that take RAM away reserve it in memblock too, as efi_mem_reserve does.
+    for (start, end) in apply_firmware_e820_ops(k, E820OpStage::Late).1 {
+        memblock_reserve(k, start, end - start)?;
+    }
 
     if !k.era.at_least(5, 13) {
         reserve_bios_regions(k)?;
@@ -279,8 +283,9 @@ fn e820__memory_setup(k: &mut Kernel) -> Result<(), BootError> {
 
 /// Replay the e820 changes that firmware and platform code dictate (EFI quirks, MTRR
 /// trimming, …), taken from the machine description at the stage of boot they belong to.
-/// Returns the bytes changed. These are inputs, not computations of the model.
-fn apply_firmware_e820_ops(k: &mut Kernel, stage: E820OpStage) -> u64 {
+/// Returns the bytes changed and the ranges retyped from RAM to something else. These are
+/// inputs, not computations of the model.
+fn apply_firmware_e820_ops(k: &mut Kernel, stage: E820OpStage) -> (u64, Vec<(u64, u64)>) {
     let ops: Vec<_> = k
         .machine
         .e820_ops
@@ -289,8 +294,18 @@ fn apply_firmware_e820_ops(k: &mut Kernel, stage: E820OpStage) -> u64 {
         .cloned()
         .collect();
     let mut changed = 0;
+    let mut taken = Vec::new();
     for op in ops {
         let size = op.end - op.start;
+        if let E820OpKind::Update {
+            old: E820Type::Ram,
+            new,
+        } = op.kind
+        {
+            if new != E820Type::Ram && new != E820Type::ReservedKern {
+                taken.push((op.start, op.end));
+            }
+        }
         changed += match op.kind {
             E820OpKind::Update { old, new } => k
                 .e820
@@ -307,7 +322,7 @@ fn apply_firmware_e820_ops(k: &mut Kernel, stage: E820OpStage) -> u64 {
     if changed != 0 {
         let _ = k.e820.update_table();
     }
-    changed
+    (changed, taken)
 }
 
 /// init/main.c: `parse_early_param` → `do_early_param`, for the parameters memory
@@ -374,7 +389,13 @@ pub fn e820__memblock_setup(k: &mut Kernel) -> Result<(), BootError> {
         if end != end as usize as u64 {
             continue;
         }
+        // 4.17 and 4.18 put every non-RAM range into memblock.reserved
+        // ("x86/e820: put !E820_TYPE_RAM regions into memblock.reserved", reverted in 4.19).
+        let non_ram_reserved = k.era.at_least(4, 17) && !k.era.at_least(4, 19);
         match e.typ {
+            t if non_ram_reserved && t != E820Type::Ram && t != E820Type::ReservedKern => {
+                memblock_reserve(k, e.addr, e.size)?;
+            }
             E820Type::SoftReserved if k.era.at_least(5, 5) => {
                 memblock_reserve(k, e.addr, e.size)?;
             }
