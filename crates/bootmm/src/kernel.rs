@@ -10,7 +10,9 @@ use crate::arch::x86::numa::Numa;
 use crate::era::Era;
 use crate::machine::Machine;
 use crate::mm::memblock::Memblock;
+use crate::mm::mm_init::memmap::Memmap;
 use crate::mm::mm_init::ZoneLayout;
+use crate::mm::sparse::Sparse;
 #[cfg(feature = "std")]
 use crate::phys::PhysError;
 use crate::phys::PhysMem;
@@ -51,6 +53,10 @@ pub struct Kernel {
     pub dma_reserve: u64,
     /// Nodes and zones as `free_area_init` sized them.
     pub zones: Option<ZoneLayout>,
+    /// `mem_section` and the vmemmap, as `sparse_init` built them.
+    pub sparse: Sparse,
+    /// What `memmap_init` initialised and what it deferred (`first_deferred_pfn`).
+    pub memmap: Memmap,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -94,6 +100,8 @@ impl Kernel {
             numa: Numa::default(),
             dma_reserve: 0,
             zones: None,
+            sparse: Sparse::default(),
+            memmap: Memmap::default(),
         }
     }
 

@@ -112,6 +112,8 @@ pub struct KernelConfig {
     pub pglist_data_size: u64,
     /// CONFIG_DEFERRED_STRUCT_PAGE_INIT.
     pub deferred_struct_page_init: bool,
+    /// CONFIG_MEMORY_HOTREMOVE (usemaps are placed in their node's pg_data_t section).
+    pub memory_hotremove: bool,
 }
 
 impl KernelConfig {
@@ -130,6 +132,7 @@ impl KernelConfig {
             // MAX_NUMNODES * MAX_NR_ZONES entries dominate it).
             pglist_data_size: if x86_64 { 0x2ab00 } else { 0x3000 },
             deferred_struct_page_init: x86_64 && era.at_least(4, 2),
+            memory_hotremove: x86_64,
         }
     }
 }
@@ -144,6 +147,7 @@ pub struct ConfigFacts {
     pub struct_page_size: Option<u64>,
     pub pglist_data_size: Option<u64>,
     pub deferred_struct_page_init: Option<bool>,
+    pub memory_hotremove: Option<bool>,
 }
 
 /// A machine description.
@@ -240,6 +244,9 @@ impl Machine {
         }
         if let Some(v) = f.deferred_struct_page_init {
             c.deferred_struct_page_init = v;
+        }
+        if let Some(v) = f.memory_hotremove {
+            c.memory_hotremove = v;
         }
         c
     }

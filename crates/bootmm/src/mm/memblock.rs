@@ -1545,6 +1545,46 @@ impl Memblock {
         Ok(p)
     }
 
+    /// mm/memblock.c: memblock_alloc_try_nid_nopanic (before 5.2; `memblock_virt_alloc_…`
+    /// before 4.20): memblock_alloc_try_nid under the name that does not panic.
+    pub fn memblock_alloc_try_nid_nopanic(
+        &mut self,
+        size: u64,
+        align: u64,
+        min_addr: u64,
+        max_addr: u64,
+        nid: i32,
+    ) -> Result<Option<PhysAddr>, MemblockError> {
+        let caller = self.caller();
+        let _t = self.trace.enter("memblock_alloc_try_nid_nopanic", FILE);
+        self.dbg_try_nid(
+            "memblock_alloc_try_nid_nopanic",
+            size,
+            align,
+            min_addr,
+            max_addr,
+            nid,
+            &caller,
+        );
+        let p = self.memblock_alloc_internal(size, align, min_addr, max_addr, nid, false)?;
+        if let Some(p) = p {
+            self.zero(p, size)?;
+        }
+        Ok(p)
+    }
+
+    /// mm/nobootmem.c, mm/memblock.c: __memblock_free_early (before 4.20): free a boot
+    /// allocation, printing the range even when it is empty.
+    pub fn __memblock_free_early(&mut self, base: u64, size: u64) -> Result<u64, MemblockError> {
+        let caller = self.caller();
+        let _t = self.trace.enter("__memblock_free_early", FILE);
+        let end = base.wrapping_add(size).wrapping_sub(1);
+        self.dbg(format_args!(
+            "__memblock_free_early: [{base:#016x}-{end:#016x}]{caller}\n"
+        ));
+        self.memblock_remove_range(RegionType::Reserved, base, size)
+    }
+
     /// include/linux/memblock.h: memblock_alloc
     pub fn memblock_alloc(
         &mut self,

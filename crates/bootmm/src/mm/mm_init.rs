@@ -1645,5 +1645,7 @@ pub fn free_area_init(
     Ok(layout)
 }
 
+pub mod memmap;
+
 #[cfg(test)]
 mod tests;

@@ -96,7 +96,7 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
     let layout = mm_init::free_area_init(&input, &max_zone_pfns, &k.printk, &k.trace)
         .map_err(|e| BootError::Param(e.to_string()))?;
     k.zones = Some(layout);
-    Ok(())
+    crate::mm::mm_init::memmap::memmap_init(k, &mem)
 }
 
 /// `kernelcore=`, `movablecore=` and `movable_node` from the command line
