@@ -162,7 +162,9 @@ fn zero_size_entries_are_dropped_and_the_kernel_falls_back_on_its_own_range() {
     // Sanitizing drops both entries; e820_add_kernel_range then warns and adds the image.
     let f = write_tmp("zero", "0 +0 usable\n0x1000 +0 usable\n");
     let (ok, out, err) = bootmm(&["boot", "--e820", f.to_str().unwrap()]);
-    assert!(ok, "{err}");
+    // The only RAM is the kernel image, all reserved: 6.12+ alloc_node_data() panics there,
+    // which bootmm reports as a clean stop after printing what came before.
+    assert!(ok || err.contains("for node 0 data"), "{err}");
     assert!(!out.lines().any(|l| l.starts_with("BIOS-e820:")), "{out}");
     assert!(
         out.contains(".text .data .bss are not marked as E820_TYPE_RAM!"),
