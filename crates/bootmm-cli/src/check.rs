@@ -61,8 +61,14 @@ const FAMILIES: &[Family] = &[
         name: "NUMA",
         matches: |l, _| {
             l == "No NUMA configuration found"
+                || l == "NUMA turned off"
                 || l.starts_with("Faking a node at ")
+                || l.starts_with("Faking node ")
+                || (l.starts_with("NUMA: Node ") && l.contains("] + [mem "))
+                || l.starts_with("NUMA: Initialized distance table")
+                || l.starts_with("Bootmem setup node ")
                 || l.starts_with("NODE_DATA(")
+                || l.starts_with("  NODE_DATA [")
                 || l.starts_with("    NODE_DATA(")
         },
     },
@@ -120,6 +126,8 @@ pub enum Status {
     Exact,
     Differs,
     NotModeled,
+    /// Differs, but the model says why its line cannot be exact (an input it lacks).
+    Unsure,
 }
 
 impl Status {
@@ -128,6 +136,7 @@ impl Status {
             Status::Exact => "exact",
             Status::Differs => "differs",
             Status::NotModeled => "not modeled yet",
+            Status::Unsure => "unsure",
         }
     }
 }
@@ -140,6 +149,8 @@ pub struct Compared {
     /// Line number in the log and its text (None: the model printed a line the log lacks).
     pub log: Option<(usize, String)>,
     pub model: Option<String>,
+    /// For `Unsure`: what the model's number depends on that it does not compute.
+    pub why: Option<String>,
 }
 
 /// Assign each line to a family (or none), tracking block headers.
@@ -157,8 +168,13 @@ fn classify<'a, I: IntoIterator<Item = &'a str>>(lines: I) -> Vec<Option<usize>>
     out
 }
 
-/// Compare the log's predicted lines with the model's, family by family, in order.
-pub fn compare(log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compared> {
+/// Compare the log's predicted lines with the model's, family by family, in order. A differing
+/// line the model flagged in `caveats` (its text and the reason) is `Unsure`, not a miss.
+pub fn compare(
+    log: &[(usize, String)],
+    model: &[(Level, String)],
+    caveats: &[(String, String)],
+) -> Vec<Compared> {
     let lc = classify(log.iter().map(|(_, t)| t.as_str()));
     let mc = classify(model.iter().map(|(_, t)| t.as_str()));
     let mut out = Vec::new();
@@ -181,16 +197,27 @@ pub fn compare(log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compar
         for i in 0..real.len().max(ours.len()) {
             let r = real.get(i).map(|(n, t)| (*n, t.clone()));
             let m = ours.get(i).map(|(_, t)| t.clone());
-            let status = match (&r, &m) {
+            let mut status = match (&r, &m) {
                 (Some(_), None) if ours.is_empty() => Status::NotModeled,
                 (Some((_, a)), Some(b)) if a == b => Status::Exact,
                 _ => Status::Differs,
             };
+            let why = match (&r, &m) {
+                (Some(_), Some(b)) if status == Status::Differs => caveats
+                    .iter()
+                    .find(|(line, _)| line.trim_end() == b.trim_end())
+                    .map(|(_, why)| why.clone()),
+                _ => None,
+            };
+            if why.is_some() {
+                status = Status::Unsure;
+            }
             out.push(Compared {
                 family: fam.name,
                 status,
                 log: r,
                 model: m,
+                why,
             });
         }
     }
@@ -235,21 +262,28 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         .iter()
         .map(|l| (l.line, l.text.clone()))
         .collect();
-    let cmp = compare(&log, &model);
+    let cmp = compare(&log, &model, &k.numa.caveats);
     let count = |s: Status| {
         cmp.iter()
             .filter(|c| c.status == s && c.log.is_some())
             .count()
     };
-    let (e, d, n) = (
+    let (e, d, n, u) = (
         count(Status::Exact),
         count(Status::Differs),
         count(Status::NotModeled),
+        count(Status::Unsure),
     );
     let extra = cmp.iter().filter(|c| c.log.is_none()).count();
     let d = d + extra;
     let t = cmp.iter().filter(|c| c.log.is_some()).count();
-    let summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
+    let summary = if u == 0 {
+        format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines")
+    } else {
+        format!(
+            "check: {e} exact, {d} differ, {u} unsure (input not in the log), {n} not modeled, of {t} lines"
+        )
+    };
 
     if args.json {
         let mut s = String::from("{\"log\":");
@@ -284,7 +318,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .iter()
             .map(|c| {
                 format!(
-                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{}}}",
+                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{},\"why\":{}}}",
                     json_str(c.family),
                     json_str(if c.log.is_none() {
                         "model only"
@@ -298,13 +332,14 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                         .as_ref()
                         .map_or(String::from("null"), |(_, t)| json_str(t)),
                     c.model.as_deref().map_or(String::from("null"), json_str),
+                    c.why.as_deref().map_or(String::from("null"), json_str),
                 )
             })
             .collect();
         s.push_str(&items.join(","));
         let _ = write!(
             s,
-            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"not_modeled\":{n},\"total\":{t}}}}}"
+            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"unsure\":{u},\"not_modeled\":{n},\"total\":{t}}}}}"
         );
         println!("{s}");
     } else {
@@ -331,10 +366,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 println!("[{family}]");
             }
             match (&c.log, &c.model) {
-                (Some((n, t)), Some(m)) if c.status == Status::Differs => {
-                    println!("  differs  line {n}:");
+                (Some((n, t)), Some(m)) if matches!(c.status, Status::Differs | Status::Unsure) => {
+                    println!("  {:<8} line {n}:", c.status.word());
                     println!("    log:   {t}");
                     println!("    model: {m}");
+                    if let Some(why) = &c.why {
+                        println!("    why:   {why}");
+                    }
                 }
                 (Some((n, t)), _) => println!("  {:<8} line {n}: {t}", c.status.word()),
                 (None, Some(m)) => println!("  differs  (model only): {m}"),
@@ -392,7 +430,7 @@ mod tests {
             "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
             "last_pfn = 0x13ffff max_arch_pfn = 0x400000000",
         ]);
-        let c = compare(&l, &m);
+        let c = compare(&l, &m, &[]);
         let st: Vec<Status> = c.iter().map(|c| c.status).collect();
         assert_eq!(
             st,
@@ -412,7 +450,7 @@ mod tests {
             "last_pfn = 0x3 max_arch_pfn = 0x2",
         ]);
         let m = model(&["last_pfn = 0x1 max_arch_pfn = 0x2"]);
-        let c = compare(&l, &m);
+        let c = compare(&l, &m, &[]);
         assert_eq!(c[1].status, Status::Differs);
     }
 
