@@ -61,8 +61,14 @@ const FAMILIES: &[Family] = &[
         name: "NUMA",
         matches: |l, _| {
             l == "No NUMA configuration found"
+                || l == "NUMA turned off"
                 || l.starts_with("Faking a node at ")
+                || l.starts_with("Faking node ")
+                || (l.starts_with("NUMA: Node ") && l.contains("] + [mem "))
+                || l.starts_with("NUMA: Initialized distance table")
+                || l.starts_with("Bootmem setup node ")
                 || l.starts_with("NODE_DATA(")
+                || l.starts_with("  NODE_DATA [")
                 || l.starts_with("    NODE_DATA(")
         },
     },
@@ -123,6 +129,8 @@ pub enum Status {
     /// The line differs, but the kernel's number depends on inputs no log prints (every
     /// memblock reservation below 16 MiB, for dma_reserve before 5.13).
     Unprinted,
+    /// Differs, but the model says why its line cannot be exact (an input it lacks).
+    Unsure,
 }
 
 impl Status {
@@ -132,6 +140,7 @@ impl Status {
             Status::Differs => "differs",
             Status::NotModeled => "not modeled yet",
             Status::Unprinted => "depends on unprinted reservations",
+            Status::Unsure => "unsure",
         }
     }
 }
@@ -144,6 +153,8 @@ pub struct Compared {
     /// Line number in the log and its text (None: the model printed a line the log lacks).
     pub log: Option<(usize, String)>,
     pub model: Option<String>,
+    /// For `Unsure`: what the model's number depends on that it does not compute.
+    pub why: Option<String>,
 }
 
 /// Assign each line to a family (or none), tracking block headers.
@@ -170,8 +181,14 @@ fn depends_on_unprinted(era: &Era, line: &str) -> bool {
         || line.starts_with("Reserved but unavailable: ")
 }
 
-/// Compare the log's predicted lines with the model's, family by family, in order.
-pub fn compare(era: &Era, log: &[(usize, String)], model: &[(Level, String)]) -> Vec<Compared> {
+/// Compare the log's predicted lines with the model's, family by family, in order. A differing
+/// line the model flagged in `caveats` (its text and the reason) is `Unsure`, not a miss.
+pub fn compare(
+    era: &Era,
+    log: &[(usize, String)],
+    model: &[(Level, String)],
+    caveats: &[(String, String)],
+) -> Vec<Compared> {
     let lc = classify(log.iter().map(|(_, t)| t.as_str()));
     let mc = classify(model.iter().map(|(_, t)| t.as_str()));
     let mut out = Vec::new();
@@ -194,17 +211,28 @@ pub fn compare(era: &Era, log: &[(usize, String)], model: &[(Level, String)]) ->
         for i in 0..real.len().max(ours.len()) {
             let r = real.get(i).map(|(n, t)| (*n, t.clone()));
             let m = ours.get(i).map(|(_, t)| t.clone());
-            let status = match (&r, &m) {
+            let mut status = match (&r, &m) {
                 (Some(_), None) if ours.is_empty() => Status::NotModeled,
                 (Some((_, a)), Some(b)) if a == b => Status::Exact,
                 (Some((_, a)), Some(_)) if depends_on_unprinted(era, a) => Status::Unprinted,
                 _ => Status::Differs,
             };
+            let why = match (&r, &m) {
+                (Some(_), Some(b)) if status == Status::Differs => caveats
+                    .iter()
+                    .find(|(line, _)| line.trim_end() == b.trim_end())
+                    .map(|(_, why)| why.clone()),
+                _ => None,
+            };
+            if why.is_some() {
+                status = Status::Unsure;
+            }
             out.push(Compared {
                 family: fam.name,
                 status,
                 log: r,
                 model: m,
+                why,
             });
         }
     }
@@ -249,26 +277,28 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         .iter()
         .map(|l| (l.line, l.text.clone()))
         .collect();
-    let cmp = compare(&k.era, &log, &model);
+    let cmp = compare(&k.era, &log, &model, &k.numa.caveats);
     let count = |s: Status| {
         cmp.iter()
             .filter(|c| c.status == s && c.log.is_some())
             .count()
     };
-    let (e, d, n, u) = (
+    let (e, d, n, q, u) = (
         count(Status::Exact),
         count(Status::Differs),
         count(Status::NotModeled),
         count(Status::Unprinted),
+        count(Status::Unsure),
     );
     let extra = cmp.iter().filter(|c| c.log.is_none()).count();
     let d = d + extra;
     let t = cmp.iter().filter(|c| c.log.is_some()).count();
-    let summary = if u > 0 {
-        format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines ({u} depend on unprinted reservations)")
-    } else {
-        format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines")
-    };
+    let mut summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
+    if u > 0 || q > 0 {
+        summary.push_str(&format!(
+            " ({u} unsure: input not in the log; {q} depend on unprinted reservations)"
+        ));
+    }
 
     if args.json {
         let mut s = String::from("{\"log\":");
@@ -303,7 +333,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .iter()
             .map(|c| {
                 format!(
-                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{}}}",
+                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{},\"why\":{}}}",
                     json_str(c.family),
                     json_str(if c.log.is_none() {
                         "model only"
@@ -317,13 +347,14 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                         .as_ref()
                         .map_or(String::from("null"), |(_, t)| json_str(t)),
                     c.model.as_deref().map_or(String::from("null"), json_str),
+                    c.why.as_deref().map_or(String::from("null"), json_str),
                 )
             })
             .collect();
         s.push_str(&items.join(","));
         let _ = write!(
             s,
-            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"not_modeled\":{n},\"unprinted\":{u},\"total\":{t}}}}}"
+            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"unsure\":{u},\"unprinted\":{q},\"not_modeled\":{n},\"total\":{t}}}}}"
         );
         println!("{s}");
     } else {
@@ -351,17 +382,17 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             }
             match (&c.log, &c.model) {
                 (Some((n, t)), Some(m))
-                    if matches!(c.status, Status::Differs | Status::Unprinted) =>
+                    if matches!(
+                        c.status,
+                        Status::Differs | Status::Unsure | Status::Unprinted
+                    ) =>
                 {
-                    if c.status == Status::Unprinted {
-                        println!("  {} line {n}:", c.status.word());
-                        println!("    log:   {t}");
-                        println!("    model: {m}");
-                        continue;
-                    }
-                    println!("  differs  line {n}:");
+                    println!("  {:<8} line {n}:", c.status.word());
                     println!("    log:   {t}");
                     println!("    model: {m}");
+                    if let Some(why) = &c.why {
+                        println!("    why:   {why}");
+                    }
                 }
                 (Some((n, t)), _) => println!("  {:<8} line {n}: {t}", c.status.word()),
                 (None, Some(m)) => println!("  differs  (model only): {m}"),
@@ -419,7 +450,7 @@ mod tests {
             "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
             "last_pfn = 0x13ffff max_arch_pfn = 0x400000000",
         ]);
-        let c = compare(&Era::default(), &l, &m);
+        let c = compare(&Era::default(), &l, &m, &[]);
         let st: Vec<Status> = c.iter().map(|c| c.status).collect();
         assert_eq!(
             st,
@@ -439,7 +470,7 @@ mod tests {
             "last_pfn = 0x3 max_arch_pfn = 0x2",
         ]);
         let m = model(&["last_pfn = 0x1 max_arch_pfn = 0x2"]);
-        let c = compare(&Era::default(), &l, &m);
+        let c = compare(&Era::default(), &l, &m, &[]);
         assert_eq!(c[1].status, Status::Differs);
     }
 

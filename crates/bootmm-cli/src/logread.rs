@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 
 use bootmm::arch::x86::e820::{setup_data_updates_kexec_table, E820Entry, E820Type};
 use bootmm::machine::{
-    parse_e820_line, parse_e820_type, BiosDataArea, E820LogOp, E820OpKind, E820OpStage, Hypervisor,
-    KernelImage, DEFAULT_IMAGE_K, DEFAULT_NR_CPUS,
+    parse_e820_line, parse_e820_type, BiosDataArea, E820LogOp, E820OpKind, E820OpStage,
+    FirmwareNuma, Hypervisor, KernelImage, Slit, SratCpu, SratMemory, DEFAULT_IMAGE_K,
+    DEFAULT_NR_CPUS,
 };
 use bootmm::{Arch, Era, KernelVersion, Machine};
 
@@ -74,6 +75,87 @@ pub struct LogInputs {
     pub image_extent: Option<Sourced<(u64, u64)>>,
     /// `Hypervisor detected: …`.
     pub hypervisor: Option<Sourced<Hypervisor>>,
+    /// SRAT processor affinity (`SRAT: PXM p -> APIC 0x.. -> Node n`).
+    pub srat_cpus: Vec<Sourced<SratCpu>>,
+    /// SRAT memory affinity (`ACPI: SRAT: Node n PXM p [mem …]`, 3.x without `ACPI: `).
+    pub srat_memory: Vec<Sourced<SratMemory>>,
+    /// The firmware has a SLIT (`ACPI: SLIT 0x…` table line); its distances are not printed.
+    pub slit: Option<Sourced<()>>,
+    /// CONFIG_NUMA, inferred: NUMA preamble lines present (true), or the zone lines without
+    /// any of them (false).
+    pub numa_kernel: Option<Sourced<bool>>,
+    /// The bytes the first `NODE_DATA` line covers: `sizeof(pg_data_t)` rounded as that
+    /// era's `alloc_node_data` rounds it.
+    pub node_data_size: Option<Sourced<u64>>,
+}
+
+/// `[a - b]` with inclusive 2.6.x hex bounds (`  NODE_DATA [0000000000009000 - 0000000000010fff]`).
+fn old_range(s: &str) -> Option<(u64, u64)> {
+    let i = s.find('[')?;
+    let r = &s[i + 1..];
+    let j = r.find(']')?;
+    let (a, b) = r[..j].split_once(" - ")?;
+    Some((hex_num(a.trim())?, hex_num(b.trim())?.checked_add(1)?))
+}
+
+/// The size a NODE_DATA line shows: `NODE_DATA(n) allocated [mem a-b]` (3.17+),
+/// `  NODE_DATA [mem a-b]` (3.x) or `  NODE_DATA [a - b]` (2.6.x).
+fn node_data_line_size(t: &str) -> Option<u64> {
+    let t = t.trim_start();
+    if t.starts_with("NODE_DATA(") && t.contains(" allocated ") {
+        let (a, b, _) = mem_range(t)?;
+        return b.checked_sub(a);
+    }
+    if let Some(r) = t.strip_prefix("NODE_DATA [") {
+        let whole = format!("[{r}");
+        if let Some((a, b, _)) = mem_range(&whole) {
+            return b.checked_sub(a);
+        }
+        let (a, b) = old_range(&whole)?;
+        return b.checked_sub(a);
+    }
+    None
+}
+
+/// `SRAT: Node n PXM p [mem a-b][ hotplug][ non-volatile]`, with or without `ACPI: `.
+fn parse_srat_memory(t: &str) -> Option<SratMemory> {
+    let r = t
+        .strip_prefix("ACPI: ")
+        .unwrap_or(t)
+        .strip_prefix("SRAT: Node ")?;
+    let (nid, r) = num_after(r, "")?;
+    let (pxm, r) = num_after(r, " PXM ")?;
+    let (start, end, rest) = mem_range(r)?;
+    Some(SratMemory {
+        pxm,
+        nid,
+        start,
+        end,
+        hotplug: rest.contains("hotplug"),
+        nonvolatile: rest.contains("non-volatile"),
+    })
+}
+
+/// `SRAT: PXM p -> APIC 0x.. -> Node n`.
+fn parse_srat_cpu(t: &str) -> Option<SratCpu> {
+    let r = t.strip_prefix("SRAT: PXM ")?;
+    let (pxm, r) = num_after(r, "")?;
+    let r = r.strip_prefix(" -> APIC ")?;
+    let (apic, r) = r.split_once(" -> Node ")?;
+    let apic = hex_num(apic)? as u32;
+    let (nid, _) = num_after(r, "")?;
+    Some(SratCpu { pxm, apic, nid })
+}
+
+/// A line only a CONFIG_NUMA x86 kernel prints.
+fn is_numa_preamble(t: &str) -> bool {
+    t == "No NUMA configuration found"
+        || t == "NUMA turned off"
+        || t.starts_with("Faking a node at ")
+        || t.starts_with("NODE_DATA(")
+        || t.starts_with("NODE_DATA [")
+        || t.starts_with("NUMA: Node ")
+        || t.starts_with("Bootmem setup node ")
 }
 
 /// Remove console prefixes: syslog `Mon DD hh:mm:ss host kernel: `, `<N>` levels,
@@ -438,6 +520,36 @@ impl LogInputs {
                 }
                 continue;
             }
+            if let Some(c) = parse_srat_cpu(t) {
+                inp.srat_cpus.push(mk(cl, c));
+                continue;
+            }
+            if let Some(m) = parse_srat_memory(t) {
+                inp.srat_memory.push(mk(cl, m));
+                continue;
+            }
+            if t.starts_with("ACPI: SLIT ") && inp.slit.is_none() {
+                inp.slit = Some(mk(cl, ()));
+                continue;
+            }
+            if is_numa_preamble(t) {
+                if inp.numa_kernel.is_none() {
+                    inp.numa_kernel = Some(mk(cl, true));
+                }
+                if inp.node_data_size.is_none() {
+                    if let Some(sz) = node_data_line_size(t) {
+                        inp.node_data_size = Some(mk(cl, sz));
+                    }
+                }
+                continue;
+            }
+            if inp.numa_kernel.is_none()
+                && (t == "Zone ranges:" || t.starts_with("Initmem setup node "))
+            {
+                // The zone lines come after the NUMA preamble: none was printed.
+                inp.numa_kernel = Some(mk(cl, false));
+                continue;
+            }
             if let Some(r) = t.strip_prefix("Hypervisor detected: ") {
                 let h = match r.trim() {
                     "KVM" => Hypervisor::Kvm,
@@ -629,7 +741,62 @@ impl LogInputs {
         }
         m.setup_data = self.setup_data.iter().map(|s| s.value).collect();
         m.e820_ops = self.e820_ops.iter().map(|s| s.value.clone()).collect();
+        self.numa_to_machine(&mut m, &mut notes)?;
         Ok((m, notes))
+    }
+
+    /// The NUMA part of the machine: the SRAT lines, the SLIT's presence, CONFIG_NUMA and
+    /// `sizeof(pg_data_t)`.
+    fn numa_to_machine(&self, m: &mut Machine, notes: &mut Vec<String>) -> Result<(), String> {
+        if let Some(n) = &self.numa_kernel {
+            m.config.numa = Some(n.value);
+            if !n.value {
+                notes.push(String::from(
+                    "no NUMA preamble before the zone lines: kernel built without CONFIG_NUMA",
+                ));
+            }
+        }
+        if let Some(sz) = &self.node_data_size {
+            m.config.pglist_data_size = Some(sz.value);
+            notes.push(format!(
+                "sizeof(pg_data_t) taken from the log's first NODE_DATA line ({:#x} bytes, as rounded by that kernel): only the placement of NODE_DATA is checked",
+                sz.value
+            ));
+        } else if m.config.numa != Some(false) {
+            notes.push(format!(
+                "no NODE_DATA line: sizeof(pg_data_t) = {:#x} assumed",
+                m.kernel_config().pglist_data_size
+            ));
+        }
+        if self.srat_memory.is_empty() {
+            if !self.srat_cpus.is_empty() {
+                notes.push(String::from(
+                    "SRAT CPU lines but no SRAT memory lines: the kernel falls back to one node",
+                ));
+            }
+            return Ok(());
+        }
+        let mut fw = FirmwareNuma {
+            cpus: self.srat_cpus.iter().map(|c| c.value.clone()).collect(),
+            memory: self.srat_memory.iter().map(|c| c.value.clone()).collect(),
+            slit: None,
+        };
+        if self.slit.is_some() {
+            let localities = fw
+                .memory
+                .iter()
+                .map(|x| x.pxm)
+                .chain(fw.cpus.iter().map(|x| x.pxm))
+                .max()
+                .map_or(1, |p| p + 1);
+            fw.slit = Some(Slit::uniform(localities));
+            notes.push(format!(
+                "SLIT present but its distances are not printed: 10 local / 20 remote assumed over {localities} localities (only the distance table's size and placement matter to these lines)"
+            ));
+        }
+        fw.validate()?;
+        m.srat = Some(fw);
+        Ok(())
     }
 
     /// [`LogInputs::to_machine_with_report`] without the notes.
@@ -677,6 +844,29 @@ impl LogInputs {
         }
         if let Some(x) = &self.hypervisor {
             one("hypervisor", x.line, &x.text);
+        }
+        for x in &self.srat_cpus {
+            one("SRAT cpu", x.line, &x.text);
+        }
+        for x in &self.srat_memory {
+            one("SRAT memory", x.line, &x.text);
+        }
+        if let Some(x) = &self.slit {
+            one("SLIT", x.line, &x.text);
+        }
+        if let Some(x) = &self.numa_kernel {
+            one(
+                "CONFIG_NUMA",
+                x.line,
+                &format!("{} (inferred from: {})", x.value, x.text),
+            );
+        }
+        if let Some(x) = &self.node_data_size {
+            one(
+                "pg_data_t",
+                x.line,
+                &format!("{:#x} bytes (inferred from: {})", x.value, x.text),
+            );
         }
         s
     }
@@ -875,6 +1065,64 @@ mod tests {
         let i = LogInputs::parse(&t);
         assert_eq!(i.setup_data.len(), 2, "{:?}", i.setup_data);
         assert_eq!(i.setup_data[0].value, (0x6fcb8018, 0x6fcd6458 - 0x6fcb8018));
+    }
+
+    #[test]
+    fn srat_slit_and_node_data_inputs() {
+        assert_eq!(
+            parse_srat_memory("ACPI: SRAT: Node 0 PXM 0 [mem 0x100000000-0x207ffffff] hotplug"),
+            Some(SratMemory {
+                pxm: 0,
+                nid: 0,
+                start: 0x1_0000_0000,
+                end: 0x2_0800_0000,
+                hotplug: true,
+                nonvolatile: false
+            })
+        );
+        assert_eq!(
+            parse_srat_memory("SRAT: Node 2 PXM 8 [mem 0xc80000000-0x127fffffff]")
+                .map(|m| (m.nid, m.pxm)),
+            Some((2, 8))
+        );
+        assert_eq!(
+            parse_srat_cpu("SRAT: PXM 1 -> APIC 0x3b -> Node 1"),
+            Some(SratCpu {
+                pxm: 1,
+                apic: 0x3b,
+                nid: 1
+            })
+        );
+        assert_eq!(
+            node_data_line_size("NODE_DATA(31) allocated [mem 0xc07fcfcf40-0xc07fcfefff]"),
+            Some(0x20c0)
+        );
+        assert_eq!(
+            node_data_line_size("  NODE_DATA [mem 0x15fff7000-0x15fffbfff]"),
+            Some(0x5000)
+        );
+        assert_eq!(
+            node_data_line_size("  NODE_DATA [0000000000009000 - 0000000000010fff]"),
+            Some(0x8000)
+        );
+        let Some(t) = corpus("dmesg/048-dell-r7625-epyc-32node-512cpu-768g-6.12-rc2.txt") else {
+            return;
+        };
+        let i = LogInputs::parse(&t);
+        assert_eq!(i.srat_memory.len(), 34);
+        assert!(i.slit.is_some());
+        assert_eq!(i.node_data_size.as_ref().unwrap().value, 0x20c0);
+        let (m, notes) = i.to_machine_with_report().unwrap();
+        let fw = m.srat.unwrap();
+        assert_eq!(fw.slit.unwrap().localities, 32);
+        assert_eq!(m.config.pglist_data_size, Some(0x20c0));
+        assert!(notes.iter().any(|n| n.contains("SLIT")));
+        // A kernel without CONFIG_NUMA prints no preamble before the zone lines.
+        let Some(t) = corpus("dmesg/005-chromebook-8g-6.6.txt") else {
+            return;
+        };
+        let (m, _) = LogInputs::parse(&t).to_machine_with_report().unwrap();
+        assert_eq!(m.config.numa, Some(false));
     }
 
     #[test]

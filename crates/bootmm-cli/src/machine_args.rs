@@ -37,6 +37,114 @@ pub struct MachineArgs {
     /// Model a 32-bit kernel (i386; "pae" for CONFIG_X86_PAE)
     #[arg(long, value_name = "i386|pae")]
     pub i386: Option<String>,
+    /// Split the QEMU guest's RAM into N NUMA nodes, as `-numa node` with equal sizes does
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u32>,
+    /// An SRAT memory range: NID:START-END or NID:START+SIZE (END exclusive; K/M/G/T
+    /// suffixes), ",hotplug" to mark it hot-pluggable; NID:none declares a CPU-only node.
+    /// Repeat for every range; CPUs are spread over the nodes in contiguous blocks
+    #[arg(long = "numa-node", value_name = "NID:RANGE")]
+    pub numa_node: Vec<String>,
+    /// A SLIT distance between two nodes, both ways: A,B=D (default 10 local, 20 remote;
+    /// giving any distance gives the machine a SLIT)
+    #[arg(long = "numa-distance", value_name = "A,B=D")]
+    pub numa_distance: Vec<String>,
+}
+
+/// One `--numa-node` value: `(nid, Some((start, end, hotplug)))`, or `None` for `NID:none`.
+type NodeArg = (u32, Option<(u64, u64, bool)>);
+
+fn parse_numa_node(v: &str) -> Result<NodeArg, String> {
+    let bad = |why: &str| {
+        format!("--numa-node {v:?}: {why} (expected NID:START-END, NID:START+SIZE or NID:none)")
+    };
+    let (nid, rest) = v.split_once(':').ok_or_else(|| bad("missing ':'"))?;
+    let nid: u32 = nid.trim().parse().map_err(|_| bad("bad node id"))?;
+    let (range, flag) = match rest.split_once(',') {
+        Some((r, f)) if f.trim() == "hotplug" => (r, true),
+        Some(_) => return Err(bad("the only flag is ,hotplug")),
+        None => (rest, false),
+    };
+    if range.trim() == "none" {
+        return Ok((nid, None));
+    }
+    let num = |x: &str| match memparse_checked(x.trim()) {
+        Ok((n, "")) => Ok(n),
+        _ => Err(bad(&format!("bad size {x:?}"))),
+    };
+    let (start, end) = if let Some((a, b)) = range.split_once('+') {
+        let a = num(a)?;
+        (a, a.checked_add(num(b)?).ok_or_else(|| bad("range wraps"))?)
+    } else if let Some((a, b)) = range.split_once('-') {
+        (num(a)?, num(b)?)
+    } else {
+        return Err(bad("missing '-' or '+'"));
+    };
+    if end <= start {
+        return Err(bad("the range is empty"));
+    }
+    Ok((nid, Some((start, end, flag))))
+}
+
+fn parse_numa_distance(v: &str) -> Result<(u32, u32, u8), String> {
+    let bad = || format!("--numa-distance {v:?}: expected A,B=D, e.g. 0,1=20");
+    let (pair, d) = v.split_once('=').ok_or_else(bad)?;
+    let (a, b) = pair.split_once(',').ok_or_else(bad)?;
+    let a = a.trim().parse().map_err(|_| bad())?;
+    let b = b.trim().parse().map_err(|_| bad())?;
+    let d = d.trim().parse().map_err(|_| bad())?;
+    Ok((a, b, d))
+}
+
+/// The firmware NUMA tables `--numa-node` and `--numa-distance` describe, for `cpus` CPUs.
+fn explicit_numa(
+    nodes: &[String],
+    distances: &[String],
+    cpus: u32,
+) -> Result<bootmm::machine::FirmwareNuma, String> {
+    use bootmm::machine::{FirmwareNuma, Slit, SratCpu, SratMemory};
+    let mut fw = FirmwareNuma::default();
+    let mut ids: Vec<u32> = Vec::new();
+    for v in nodes {
+        let (nid, r) = parse_numa_node(v)?;
+        ids.push(nid);
+        if let Some((start, end, hotplug)) = r {
+            fw.memory.push(SratMemory {
+                pxm: nid,
+                nid,
+                start,
+                end,
+                hotplug,
+                nonvolatile: false,
+            });
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    if !ids.is_empty() {
+        let n = ids.len() as u64;
+        fw.cpus = (0..cpus)
+            .map(|c| {
+                let nid = ids[(u64::from(c) * n / u64::from(cpus)) as usize];
+                SratCpu {
+                    pxm: nid,
+                    apic: c,
+                    nid,
+                }
+            })
+            .collect();
+    }
+    if !distances.is_empty() {
+        let mut slit = Slit::uniform(ids.last().map_or(1, |m| m + 1));
+        for d in distances {
+            let (a, b, dist) = parse_numa_distance(d)?;
+            slit.set(a, b, dist)
+                .map_err(|e| format!("--numa-distance {d:?}: {e}"))?;
+        }
+        fw.slit = Some(slit);
+    }
+    fw.validate()?;
+    Ok(fw)
 }
 
 impl MachineArgs {
@@ -61,13 +169,39 @@ impl MachineArgs {
                 "--cpus conflicts with --from-dmesg/--from-host, which give the CPU count",
             ));
         }
+        if self.nodes.is_some() && sources > 0 && self.mem.is_none() {
+            return Err(String::from(
+                "--nodes splits a QEMU guest's RAM (--mem); use --numa-node for other machines",
+            ));
+        }
+        if self.nodes.is_some() && !self.numa_node.is_empty() {
+            return Err(String::from(
+                "--nodes and --numa-node both describe the nodes; give only one",
+            ));
+        }
+        if !self.numa_distance.is_empty() && self.numa_node.is_empty() && self.nodes.is_none() {
+            return Err(String::from(
+                "--numa-distance needs nodes (--numa-node or --nodes)",
+            ));
+        }
         let mut notes = Vec::new();
         let mut m = if let Some(s) = &self.mem {
             let bytes = match memparse_checked(s) {
                 Ok((v, "")) => v,
                 _ => return Err(format!("--mem {s:?}: expected a size like 512M or 4G")),
             };
-            Machine::qemu(bytes, self.cpus.unwrap_or(2))?
+            let cpus = self.cpus.unwrap_or(2);
+            match self.nodes {
+                Some(n) => Machine::qemu_numa(bytes, cpus, &Machine::qemu_even_split(bytes, n)?)?,
+                None => Machine::qemu(bytes, cpus)?,
+            }
+        } else if let Some(n) = self.nodes.filter(|_| sources == 0) {
+            let bytes = 4 << 30;
+            Machine::qemu_numa(
+                bytes,
+                self.cpus.unwrap_or(2),
+                &Machine::qemu_even_split(bytes, n)?,
+            )?
         } else if let Some(p) = &self.e820 {
             let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             Machine::from_e820_text(&t).map_err(|e| format!("{}: {e}", p.display()))?
@@ -115,6 +249,20 @@ impl MachineArgs {
         if self.from_dmesg.is_none() {
             // A build fact that follows the kernel version (a log gives its own).
             m.image.realmode_size = bootmm::machine::default_realmode_size(&m.era);
+        }
+        if !self.numa_node.is_empty() {
+            m.srat = Some(explicit_numa(&self.numa_node, &self.numa_distance, m.cpus)?);
+        } else if !self.numa_distance.is_empty() {
+            if let Some(fw) = &mut m.srat {
+                let n = fw.memory.iter().map(|x| x.pxm).max().map_or(1, |p| p + 1);
+                let mut slit = bootmm::machine::Slit::uniform(n);
+                for d in &self.numa_distance {
+                    let (a, b, dist) = parse_numa_distance(d)?;
+                    slit.set(a, b, dist)
+                        .map_err(|e| format!("--numa-distance {d:?}: {e}"))?;
+                }
+                fw.slit = Some(slit);
+            }
         }
         if let Some(extra) = &self.cmdline {
             if !m.cmdline.is_empty() {

@@ -184,6 +184,107 @@ pub struct Machine {
     /// MTRR trimming, setup_data when the blobs themselves are unknown, …), in log order.
     /// The kernel's own low-memory fixups are never in here: the model computes those.
     pub e820_ops: Vec<E820LogOp>,
+    /// The ACPI SRAT/SLIT the firmware provides; `None` when it has no SRAT.
+    pub srat: Option<FirmwareNuma>,
+}
+
+/// One memory affinity entry of the ACPI SRAT: `[start, end)` belongs to proximity domain
+/// `pxm`, which the kernel numbers as node `nid`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SratMemory {
+    pub pxm: u32,
+    /// The node the kernel maps `pxm` to (`acpi_map_pxm_to_node`, as a log prints it).
+    pub nid: u32,
+    pub start: u64,
+    /// Exclusive end.
+    pub end: u64,
+    /// ACPI_SRAT_MEM_HOT_PLUGGABLE.
+    pub hotplug: bool,
+    /// ACPI_SRAT_MEM_NON_VOLATILE.
+    pub nonvolatile: bool,
+}
+
+/// One processor (x2)APIC affinity entry of the SRAT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SratCpu {
+    pub pxm: u32,
+    pub apic: u32,
+    /// The node the kernel maps `pxm` to.
+    pub nid: u32,
+}
+
+/// The firmware's NUMA description: the ACPI SRAT (CPU and memory affinity, in table order)
+/// and, if present, the SLIT.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FirmwareNuma {
+    pub cpus: Vec<SratCpu>,
+    pub memory: Vec<SratMemory>,
+    pub slit: Option<Slit>,
+}
+
+/// The ACPI SLIT: a `localities` x `localities` matrix of relative distances, indexed by
+/// proximity domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slit {
+    pub localities: u32,
+    pub entry: Vec<u8>,
+}
+
+impl Slit {
+    /// A SLIT with the ACPI defaults: 10 on the diagonal, 20 elsewhere.
+    pub fn uniform(localities: u32) -> Self {
+        let n = localities as usize;
+        let entry = (0..n * n)
+            .map(|i| if i / n == i % n { 10 } else { 20 })
+            .collect();
+        Slit { localities, entry }
+    }
+
+    /// Set the distance between two proximity domains, both ways.
+    pub fn set(&mut self, a: u32, b: u32, d: u8) -> Result<(), String> {
+        let n = self.localities;
+        if a >= n || b >= n {
+            return Err(format!(
+                "distance {a},{b}: the SLIT has localities 0..{}",
+                n.saturating_sub(1)
+            ));
+        }
+        if (a == b && d != 10) || (a != b && d <= 10) {
+            return Err(format!(
+                "distance {a},{b}={d}: local distance must be 10 and remote ones above 10"
+            ));
+        }
+        self.entry[(a * n + b) as usize] = d;
+        self.entry[(b * n + a) as usize] = d;
+        Ok(())
+    }
+}
+
+impl FirmwareNuma {
+    /// Check a node description for what ACPI itself forbids or the model cannot take.
+    pub fn validate(&self) -> Result<(), String> {
+        for m in &self.memory {
+            if m.end <= m.start {
+                return Err(format!(
+                    "node {}: range [{:#x}-{:#x}) is empty",
+                    m.nid, m.start, m.end
+                ));
+            }
+        }
+        let max = crate::mm::memblock::MAX_NUMNODES as u32;
+        if let Some(n) = self
+            .memory
+            .iter()
+            .map(|m| m.nid)
+            .chain(self.cpus.iter().map(|c| c.nid))
+            .find(|&n| n >= max)
+        {
+            return Err(format!(
+                "node {n}: this kernel build has MAX_NUMNODES {max} (NODES_SHIFT 6)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One `e820: update …` / `e820: remove …` a real boot printed that the model cannot derive.
@@ -306,6 +407,7 @@ impl Machine {
             legacy_mem: None,
             setup_data: Vec::new(),
             e820_ops: Vec::new(),
+            srat: None,
         }
     }
 }
@@ -399,6 +501,117 @@ impl Machine {
     }
 
     /// `qemu(4 GiB, 2)`, named "qemu-4g": the default machine.
+    /// A QEMU guest (see [`Machine::qemu`]) with `-numa node,mem=SIZE` for each entry of
+    /// `node_mem`, which must add up to the RAM size. QEMU's SRAT lays the nodes over guest
+    /// RAM in address order, node 0 first: the 640 KiB–1 MiB hole and the PCI hole below
+    /// 4 GiB are cut out of whichever node spans them (hw/i386/acpi-build.c), so a node can
+    /// cover RAM on both sides of 4 GiB. CPUs go to nodes in contiguous blocks, as QEMU's
+    /// default CPU-to-node assignment does for one thread per core.
+    pub fn qemu_numa(mem_bytes: u64, cpus: u32, node_mem: &[u64]) -> Result<Self, String> {
+        let mut m = Machine::qemu(mem_bytes, cpus)?;
+        if node_mem.is_empty() {
+            return Ok(m);
+        }
+        if node_mem.len() > crate::mm::memblock::MAX_NUMNODES as usize {
+            return Err(format!(
+                "{} nodes: this kernel build has MAX_NUMNODES {}",
+                node_mem.len(),
+                crate::mm::memblock::MAX_NUMNODES
+            ));
+        }
+        let total = node_mem
+            .iter()
+            .try_fold(0u64, |a, &b| a.checked_add(b))
+            .ok_or("node sizes overflow")?;
+        if total != mem_bytes {
+            return Err(format!(
+                "node sizes add up to {total:#x} bytes, not the guest's {mem_bytes:#x}"
+            ));
+        }
+        let below_4g = if mem_bytes >= QEMU_PC_LOWMEM_LIMIT {
+            0xc000_0000
+        } else {
+            mem_bytes
+        };
+        const HOLE_640K_START: u64 = 640 << 10;
+        const HOLE_640K_END: u64 = 1 << 20;
+        let mut memory = Vec::new();
+        let mut add = |nid: u32, start: u64, len: u64| {
+            if len > 0 {
+                memory.push(SratMemory {
+                    pxm: nid,
+                    nid,
+                    start,
+                    end: start + len,
+                    hotplug: false,
+                    nonvolatile: false,
+                });
+            }
+        };
+        let mut next_base = 0u64;
+        for (i, &len) in node_mem.iter().enumerate() {
+            let nid = i as u32;
+            let mut mem_base = next_base;
+            let mut mem_len = len;
+            next_base = mem_base + mem_len;
+            if mem_base <= HOLE_640K_START && next_base > HOLE_640K_START {
+                mem_len -= next_base - HOLE_640K_START;
+                add(nid, mem_base, mem_len);
+                if next_base <= HOLE_640K_END {
+                    next_base = HOLE_640K_END;
+                    continue;
+                }
+                mem_base = HOLE_640K_END;
+                mem_len = next_base - HOLE_640K_END;
+            }
+            if mem_base <= below_4g && next_base > below_4g {
+                mem_len -= next_base - below_4g;
+                add(nid, mem_base, mem_len);
+                mem_base = 1 << 32;
+                mem_len = next_base - below_4g;
+                next_base = mem_base + mem_len;
+            }
+            add(nid, mem_base, mem_len);
+        }
+        let n = node_mem.len() as u64;
+        let cpus_v = (0..cpus)
+            .map(|c| {
+                let nid = (u64::from(c) * n / u64::from(cpus)) as u32;
+                SratCpu {
+                    pxm: nid,
+                    apic: c,
+                    nid,
+                }
+            })
+            .collect();
+        m.srat = Some(FirmwareNuma {
+            cpus: cpus_v,
+            memory,
+            slit: None,
+        });
+        m.name = format!("{}-{}node", m.name, node_mem.len());
+        Ok(m)
+    }
+
+    /// The node sizes QEMU picks when `-numa node` gives none: RAM split evenly in 8 MiB
+    /// units, the last node taking the remainder (`numa_complete_configuration`).
+    pub fn qemu_even_split(mem_bytes: u64, nodes: u32) -> Result<Vec<u64>, String> {
+        if nodes == 0 {
+            return Err(String::from("--nodes 0: a machine has at least one node"));
+        }
+        let each = (mem_bytes / u64::from(nodes)) & !((8 << 20) - 1);
+        if each == 0 {
+            return Err(format!(
+                "--nodes {nodes}: {mem_bytes:#x} bytes of RAM is too little to give each node 8 MiB"
+            ));
+        }
+        let mut v = alloc::vec![each; nodes as usize];
+        if let Some(last) = v.last_mut() {
+            *last = mem_bytes - each * u64::from(nodes - 1);
+        }
+        Ok(v)
+    }
+
     pub fn qemu_4g() -> Self {
         match Machine::qemu(4 << 30, 2) {
             Ok(m) => m,

@@ -174,6 +174,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
         memblock_find_dma_reserve(k);
     }
     crate::arch::x86::init_64::paging_init(k)?;
+    crate::arch::x86::numa::init_cpu_to_node(k)?;
     Ok(())
 }
 
@@ -349,6 +350,7 @@ fn parse_early_param(k: &mut Kernel) {
                 let _t = k.trace.enter("parse_memmap_opt", "arch/x86/kernel/e820.c");
                 k.e820.parse_memmap_opt(arg.val).is_empty()
             }
+            "numa" => crate::arch::x86::numa::numa_setup(k, arg.val),
             _ => true,
         };
         if !ok {

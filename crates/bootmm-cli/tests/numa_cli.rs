@@ -1,0 +1,167 @@
+//! NUMA from the command line and against real multi-node and single-node logs.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+fn corpus(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(rel);
+    assert!(p.exists(), "corpus file missing: {}", p.display());
+    p
+}
+
+fn bootmm(args: &[&str]) -> (bool, String, String) {
+    let out = Command::cargo_bin("bootmm")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn boot_with_two_nodes_prints_each_node() {
+    let (ok, out, err) = bootmm(&["boot", "--nodes", "2", "--kernel", "6.6"]);
+    assert!(ok, "{err}");
+    for want in [
+        "ACPI: SRAT: Node 1 PXM 1 [mem 0x100000000-0x13fffffff]",
+        "NUMA: Node 1 [mem 0x80000000-0xbfffffff] + [mem 0x100000000-0x13fffffff] -> [mem 0x80000000-0x13fffffff]",
+        "  node   1: [mem 0x0000000080000000-0x00000000bffdffff]",
+        "Initmem setup node 1 [mem 0x0000000080000000-0x000000013fffffff]",
+    ] {
+        assert!(out.lines().any(|l| l == want), "missing {want:?} in:\n{out}");
+    }
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("NODE_DATA(")).count(),
+        2
+    );
+}
+
+#[test]
+fn explicit_nodes_distances_and_numa_params() {
+    let (ok, out, err) = bootmm(&[
+        "boot",
+        "--mem",
+        "8G",
+        "--cpus",
+        "4",
+        "--kernel",
+        "4.9",
+        "--numa-node",
+        "0:0-4G",
+        "--numa-node",
+        "1:4G+5G",
+        "--numa-distance",
+        "0,1=21",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("NUMA: Initialized distance table, cnt=2"),
+        "{out}"
+    );
+    assert!(out.contains("Initmem setup node 1 [mem 0x0000000100000000-0x000000023fffffff]"));
+    let (ok, out, _) = bootmm(&["boot", "--nodes", "2", "--cmdline", "numa=off"]);
+    assert!(ok);
+    assert!(out.contains("NUMA turned off") && !out.contains("NODE_DATA(1)"));
+    let (ok, out, _) = bootmm(&["boot", "--mem", "4G", "--cmdline", "numa=fake=4"]);
+    assert!(ok);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("Faking node "))
+            .count(),
+        4
+    );
+    // Bad descriptions are refused with a reason.
+    for bad in [
+        &["boot", "--numa-node", "0:4G-2G"][..],
+        &["boot", "--numa-node", "x:0-1G"][..],
+        &["boot", "--numa-node", "0:0-1G", "--numa-distance", "0,0=20"][..],
+        &["boot", "--nodes", "2", "--numa-node", "0:0-1G"][..],
+        &["boot", "--numa-distance", "0,1=20"][..],
+        &["boot", "--nodes", "0"][..],
+        &["boot", "--numa-node", "99:0-1G"][..],
+    ] {
+        let (ok, _, err) = bootmm(bad);
+        assert!(!ok && err.starts_with("bootmm: "), "{bad:?}: {err}");
+    }
+}
+
+/// `bootmm check --json` statuses of the NUMA-related families.
+fn numa_statuses(rel: &str) -> Vec<(String, String, String)> {
+    let (_, out, err) = bootmm(&["check", "--json", corpus(rel).to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    v["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            matches!(
+                l["family"].as_str(),
+                Some("NUMA" | "Early memory node ranges" | "Initmem setup node")
+            )
+        })
+        .map(|l| {
+            (
+                l["family"].as_str().unwrap().to_string(),
+                l["status"].as_str().unwrap().to_string(),
+                l["log"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn multi_node_logs_check_exactly() {
+    for (rel, lines) in [
+        ("dmesg/030-server-2node-48cpu-160g-4.9.txt", 15),
+        (
+            "dmesg/048-dell-r7625-epyc-32node-512cpu-768g-6.12-rc2.txt",
+            105,
+        ),
+        (
+            "memblock-debug/003-qemu-2node-4cpu-4g-memblock-debug-6.6.txt",
+            11,
+        ),
+    ] {
+        let s = numa_statuses(rel);
+        assert_eq!(s.len(), lines, "{rel}: {s:?}");
+        for (fam, st, log) in &s {
+            // "unsure": the NODE_DATA of the node under init_mem_mapping's page tables.
+            assert!(
+                st == "exact" || (st == "unsure" && log.starts_with("NODE_DATA(")),
+                "{rel}: {fam} {st}: {log}"
+            );
+        }
+    }
+}
+
+#[test]
+fn single_node_logs_have_no_numa_misses() {
+    for rel in [
+        "dmesg/001-hyperv-8g-rhel8-4.18.txt",
+        "dmesg/007-surface-book-8g-4.4.txt",
+        "dmesg/008-ryzen-desktop-32cpu-32g-5.3.txt",
+        "dmesg/019-alienware-m11x-4g-3.16.txt",
+        "dmesg/020-thinkpad-t400-3g-3.13.txt",
+        "dmesg/026-qemu-512m-2.6.32-debian.txt",
+        "dmesg/028-laptop-8g-6.0-arch.txt",
+        "dmesg/029-virtualbox-8g-6.6-arch.txt",
+        "dmesg/035-aws-xen-hvm-1g-5.4-aws.txt",
+        "dmesg/041-hp-probook-650g1-8g-4.15.txt",
+        "dmesg/043-dell-optiplex-7010-8g-3.11.txt",
+        "dmesg/046-virtualbox-12g-6.4-custom.txt",
+        "dmesg/052-asus-m4a88t-6cpu-8g-3.19.txt",
+        "dmesg/055-vmware-128cpu-possible-4g-5.8-custom.txt",
+        "host/dmesg-6.18-host.txt",
+    ] {
+        for (fam, st, log) in numa_statuses(rel) {
+            assert!(st == "exact" || st == "unsure", "{rel}: {fam} {st}: {log}");
+        }
+    }
+}
