@@ -81,6 +81,8 @@ impl fmt::Display for ZoneType {
 pub enum MmInitError {
     /// memblock has no memory at all.
     NoMemory,
+    /// Initialising the struct pages failed (simulated RAM could not be used).
+    Memmap(String),
     /// A range whose start lies above its end.
     BadRange { start_pfn: u64, end_pfn: u64 },
     /// Ranges are not sorted by start or overlap (memblock keeps them sorted and disjoint).
@@ -99,6 +101,7 @@ impl fmt::Display for MmInitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MmInitError::NoMemory => write!(f, "memblock has no memory ranges"),
+            MmInitError::Memmap(e) => write!(f, "memmap_init: {e}"),
             MmInitError::BadRange { start_pfn, end_pfn } => {
                 write!(f, "memory range starts at pfn {start_pfn:#x} after its end {end_pfn:#x}")
             }
@@ -1483,15 +1486,28 @@ fn free_area_init_core(
     holes_total
 }
 
-/// `free_area_init` (mm/mm_init.c; `free_area_init_nodes` in mm/page_alloc.c before 5.8):
-/// chain the zone limits, place ZONE_MOVABLE, print the zone, movable and memory-range
-/// blocks, size every online node (`free_area_init_node`), and initialise the holes, with
-/// the lines of `input.era` in its order. `max_zone_pfn` comes from [`zone_sizes_init`].
+/// [`free_area_init_with_memmap`] with no struct pages to initialise (the sizing and the
+/// lines only).
 pub fn free_area_init(
     input: &FreeAreaInit<'_>,
     max_zone_pfn: &[u64; 6],
     log: &Printk,
     trace: &Trace,
+) -> Result<ZoneLayout, MmInitError> {
+    free_area_init_with_memmap(input, max_zone_pfn, log, trace, &mut |_| Ok(()))
+}
+
+/// `free_area_init` (mm/mm_init.c; `free_area_init_nodes` in mm/page_alloc.c before 5.8):
+/// chain the zone limits, place ZONE_MOVABLE, print the zone, movable and memory-range
+/// blocks, size every online node (`free_area_init_node`), and initialise the holes, with
+/// the lines of `input.era` in its order. `max_zone_pfn` comes from [`zone_sizes_init`].
+/// `memmap_init` initialises the struct pages where the kernel calls its `memmap_init()`.
+pub fn free_area_init_with_memmap(
+    input: &FreeAreaInit<'_>,
+    max_zone_pfn: &[u64; 6],
+    log: &Printk,
+    trace: &Trace,
+    memmap_init: &mut dyn FnMut(&ZoneLayout) -> Result<(), String>,
 ) -> Result<ZoneLayout, MmInitError> {
     let era = input.era;
     let fname = if era.at_least(5, 8) {
@@ -1622,8 +1638,9 @@ pub fn free_area_init(
         unavailable_pages: unavailable,
     };
 
+    let _t = trace.enter("memmap_init", file);
+    memmap_init(&layout).map_err(MmInitError::Memmap)?;
     if style == HoleStyle::PerNodeZone {
-        let _t = trace.enter("memmap_init", file);
         for (nid, z, n) in memmap_init_holes(&layout, &mem, &pv, section, pageblock) {
             // "\n" was added to this format in 6.12; without it the record stays open.
             if era.at_least(6, 12) {

@@ -79,8 +79,9 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
     let free = free_ranges(k);
     let online: Vec<u32> = k.numa.online.clone();
     let movable = movable_params(k);
+    let era = k.era.clone();
     let input = FreeAreaInit {
-        era: &k.era,
+        era: &era,
         zones,
         mem: &mem,
         reserved: &reserved,
@@ -93,10 +94,20 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
         movable,
         dma_reserve: k.dma_reserve,
     };
-    let layout = mm_init::free_area_init(&input, &max_zone_pfns, &k.printk, &k.trace)
-        .map_err(|e| BootError::Param(e.to_string()))?;
+    let (printk, trace) = (k.printk.clone(), k.trace.clone());
+    let layout = mm_init::free_area_init_with_memmap(
+        &input,
+        &max_zone_pfns,
+        &printk,
+        &trace,
+        &mut |layout| {
+            k.zones = Some(layout.clone());
+            crate::mm::mm_init::memmap::memmap_init(k, &mem).map_err(|e| e.to_string())
+        },
+    )
+    .map_err(|e| BootError::Param(e.to_string()))?;
     k.zones = Some(layout);
-    crate::mm::mm_init::memmap::memmap_init(k, &mem)
+    Ok(())
 }
 
 /// `kernelcore=`, `movablecore=` and `movable_node` from the command line

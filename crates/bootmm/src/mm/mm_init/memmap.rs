@@ -283,7 +283,8 @@ pub fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootError> {
     } else {
         "mm/page_alloc.c"
     };
-    let _t = k.trace.enter("memmap_init", file);
+    // free_area_init opened the `memmap_init` span; this is the struct page side of it.
+    let _t = k.trace.enter("memmap_init_range", file);
     let Some(layout) = k.zones.clone() else {
         return Ok(());
     };
