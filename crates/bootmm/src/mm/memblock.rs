@@ -1472,6 +1472,30 @@ impl Memblock {
         Ok(())
     }
 
+    /// The body the `memblock_alloc_try_nid` family shares (mm/memblock.c): the debug line
+    /// under the caller-visible name, the allocation, and zeroing for the non-raw variants.
+    #[allow(clippy::too_many_arguments)]
+    fn alloc_try_nid_named(
+        &mut self,
+        name: &'static str,
+        size: u64,
+        align: u64,
+        min_addr: u64,
+        max_addr: u64,
+        nid: i32,
+        exact_nid: bool,
+        zero: bool,
+    ) -> Result<Option<PhysAddr>, MemblockError> {
+        let caller = self.caller();
+        let _t = self.trace.enter(name, FILE);
+        self.dbg_try_nid(name, size, align, min_addr, max_addr, nid, &caller);
+        let p = self.memblock_alloc_internal(size, align, min_addr, max_addr, nid, exact_nid)?;
+        if let (true, Some(p)) = (zero, p) {
+            self.zero(p, size)?;
+        }
+        Ok(p)
+    }
+
     /// mm/memblock.c: memblock_alloc_exact_nid_raw
     pub fn memblock_alloc_exact_nid_raw(
         &mut self,
@@ -1481,18 +1505,16 @@ impl Memblock {
         max_addr: u64,
         nid: i32,
     ) -> Result<Option<PhysAddr>, MemblockError> {
-        let caller = self.caller();
-        let _t = self.trace.enter("memblock_alloc_exact_nid_raw", FILE);
-        self.dbg_try_nid(
+        self.alloc_try_nid_named(
             "memblock_alloc_exact_nid_raw",
             size,
             align,
             min_addr,
             max_addr,
             nid,
-            &caller,
-        );
-        self.memblock_alloc_internal(size, align, min_addr, max_addr, nid, true)
+            true,
+            false,
+        )
     }
 
     /// mm/memblock.c: memblock_alloc_try_nid_raw
@@ -1504,18 +1526,16 @@ impl Memblock {
         max_addr: u64,
         nid: i32,
     ) -> Result<Option<PhysAddr>, MemblockError> {
-        let caller = self.caller();
-        let _t = self.trace.enter("memblock_alloc_try_nid_raw", FILE);
-        self.dbg_try_nid(
+        self.alloc_try_nid_named(
             "memblock_alloc_try_nid_raw",
             size,
             align,
             min_addr,
             max_addr,
             nid,
-            &caller,
-        );
-        self.memblock_alloc_internal(size, align, min_addr, max_addr, nid, false)
+            false,
+            false,
+        )
     }
 
     /// mm/memblock.c: memblock_alloc_try_nid (zeroes the block).
@@ -1527,22 +1547,16 @@ impl Memblock {
         max_addr: u64,
         nid: i32,
     ) -> Result<Option<PhysAddr>, MemblockError> {
-        let caller = self.caller();
-        let _t = self.trace.enter("memblock_alloc_try_nid", FILE);
-        self.dbg_try_nid(
+        self.alloc_try_nid_named(
             "memblock_alloc_try_nid",
             size,
             align,
             min_addr,
             max_addr,
             nid,
-            &caller,
-        );
-        let p = self.memblock_alloc_internal(size, align, min_addr, max_addr, nid, false)?;
-        if let Some(p) = p {
-            self.zero(p, size)?;
-        }
-        Ok(p)
+            false,
+            true,
+        )
     }
 
     /// mm/memblock.c: memblock_alloc_try_nid_nopanic (before 5.2; `memblock_virt_alloc_…`
@@ -1555,22 +1569,16 @@ impl Memblock {
         max_addr: u64,
         nid: i32,
     ) -> Result<Option<PhysAddr>, MemblockError> {
-        let caller = self.caller();
-        let _t = self.trace.enter("memblock_alloc_try_nid_nopanic", FILE);
-        self.dbg_try_nid(
+        self.alloc_try_nid_named(
             "memblock_alloc_try_nid_nopanic",
             size,
             align,
             min_addr,
             max_addr,
             nid,
-            &caller,
-        );
-        let p = self.memblock_alloc_internal(size, align, min_addr, max_addr, nid, false)?;
-        if let Some(p) = p {
-            self.zero(p, size)?;
-        }
-        Ok(p)
+            false,
+            true,
+        )
     }
 
     /// mm/nobootmem.c, mm/memblock.c: __memblock_free_early (before 4.20): free a boot
