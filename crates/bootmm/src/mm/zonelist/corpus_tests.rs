@@ -292,3 +292,43 @@ fn corpus_zonelists_and_hash_lines() {
     assert!(checked >= 20, "only {checked} logs had a Built line");
     assert!(failures.is_empty(), "differs: {failures:?}");
 }
+
+/// The 32-node EPYC log prints every node's fallback order but not its SLIT. A three-level
+/// table — 11 within a group of four nodes, 12 within a 16-node socket, 32 across sockets —
+/// reproduces all 32 lines with the 5.16+ accumulated node_load (a two-level table does not:
+/// the rotations inside each group come from the load).
+#[test]
+fn epyc_32_node_fallback_order() {
+    let log = logs()
+        .into_iter()
+        .find(|l| l.name.starts_with("048-"))
+        .expect("048 log");
+    let nodes: Vec<ZlNode> = (0..32)
+        .map(|nid| ZlNode {
+            nid,
+            has_cpus: true,
+            has_memory: true,
+        })
+        .collect();
+    let d = |a: u32, b: u32| {
+        if a == b {
+            10
+        } else if a / 4 == b / 4 {
+            11
+        } else if a / 16 == b / 16 {
+            12
+        } else {
+            32
+        }
+    };
+    let orders = build_all_zonelists_order(&log.era, &nodes, &d);
+    let mut bad = Vec::new();
+    for (nid, order) in &orders {
+        let model = fallback_order_line(*nid, order);
+        let real = find(&log, &std::format!("Fallback order for Node {nid}: "));
+        if real.map(|r| r.trim_end()) != Some(model.trim_end()) {
+            bad.push(std::format!("real  {:?}\nmodel {model:?}", real));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
