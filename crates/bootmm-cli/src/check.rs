@@ -17,13 +17,16 @@ use crate::logread::LogInputs;
 #[derive(clap::Args, Clone, Debug)]
 pub struct CheckArgs {
     /// The real boot log (dmesg, console capture or syslog).
-    pub log: PathBuf,
+    #[arg(required_unless_present = "zoneinfo")]
+    pub log: Option<PathBuf>,
     /// One JSON object with the inputs, every compared line and the summary.
     #[arg(long)]
     pub json: bool,
     /// Also show the exact lines, not only the differences.
     #[arg(long, short)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub zoneinfo: crate::check_zoneinfo::ZoneinfoArgs,
 }
 
 /// A family of predicted lines: its name and how a line is recognised.
@@ -244,10 +247,17 @@ fn json_str(s: &str) -> String {
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let text = match std::fs::read(&args.log) {
+    let Some(log_path) = args
+        .log
+        .as_ref()
+        .filter(|_| args.zoneinfo.zoneinfo.is_none())
+    else {
+        return crate::check_zoneinfo::run(&args.zoneinfo, args.json, args.verbose);
+    };
+    let text = match std::fs::read(log_path) {
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) => {
-            eprintln!("bootmm: {}: {e}", args.log.display());
+            eprintln!("bootmm: {}: {e}", log_path.display());
             return ExitCode::FAILURE;
         }
     };
@@ -255,7 +265,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let (machine, notes) = match inputs.to_machine_with_report() {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("bootmm: {}: {e}", args.log.display());
+            eprintln!("bootmm: {}: {e}", log_path.display());
             return ExitCode::FAILURE;
         }
     };
@@ -302,7 +312,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
 
     if args.json {
         let mut s = String::from("{\"log\":");
-        s.push_str(&json_str(&args.log.display().to_string()));
+        s.push_str(&json_str(&log_path.display().to_string()));
         s.push_str(",\"inputs\":[");
         let described: Vec<String> = inputs.describe().lines().map(json_str).collect();
         s.push_str(&described.join(","));
@@ -358,7 +368,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         );
         println!("{s}");
     } else {
-        println!("inputs taken from {}:", args.log.display());
+        println!("inputs taken from {}:", log_path.display());
         for l in inputs.describe().lines() {
             println!("  {l}");
         }

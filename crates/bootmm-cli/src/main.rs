@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod boot;
 mod check;
+mod check_zoneinfo;
 mod logconfig;
 mod logread;
 mod machine_args;

@@ -1,4 +1,8 @@
 //! `mm/`: the core memory-management code, one module per kernel file.
+pub mod large_hash;
 pub mod memblock;
 pub mod mm_init;
 pub mod sparse;
+pub mod watermark;
+pub mod zoneinfo;
+pub mod zonelist;
