@@ -112,7 +112,19 @@ const FAMILIES: &[Family] = &[
                     || l.contains("pages, LIFO batch:"))
         },
     },
+    Family {
+        name: "Memory",
+        matches: |l, _| l.starts_with("Memory: ") && l.contains("K available ("),
+    },
 ];
+
+/// The "available" and physpages figures (KiB) of a "Memory:" line.
+pub fn memory_fields(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("Memory: ")?;
+    let (avail, rest) = rest.split_once("K/")?;
+    let (phys, _) = rest.split_once("K available")?;
+    Some((avail.parse().ok()?, phys.parse().ok()?))
+}
 
 /// Outcome of one compared line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +135,9 @@ pub enum Status {
     /// The line differs, but the kernel's number depends on inputs no log prints (every
     /// memblock reservation below 16 MiB, for dma_reserve before 5.13).
     Unprinted,
+    /// A "Memory:" line whose physpages figure is exact; its "available" (and "reserved")
+    /// figures depend on every runtime reservation and are reported, not scored.
+    PhysExact,
 }
 
 impl Status {
@@ -132,6 +147,7 @@ impl Status {
             Status::Differs => "differs",
             Status::NotModeled => "not modeled yet",
             Status::Unprinted => "depends on unprinted reservations",
+            Status::PhysExact => "physpages exact",
         }
     }
 }
@@ -144,6 +160,8 @@ pub struct Compared {
     /// Line number in the log and its text (None: the model printed a line the log lacks).
     pub log: Option<(usize, String)>,
     pub model: Option<String>,
+    /// For "Memory:" lines: (model − log) / log of the "available" figure.
+    pub available_error: Option<f64>,
 }
 
 /// Assign each line to a family (or none), tracking block headers.
@@ -194,17 +212,26 @@ pub fn compare(era: &Era, log: &[(usize, String)], model: &[(Level, String)]) ->
         for i in 0..real.len().max(ours.len()) {
             let r = real.get(i).map(|(n, t)| (*n, t.clone()));
             let m = ours.get(i).map(|(_, t)| t.clone());
+            let mem = match (&r, &m) {
+                (Some((_, a)), Some(b)) => memory_fields(a).zip(memory_fields(b)),
+                _ => None,
+            };
             let status = match (&r, &m) {
                 (Some(_), None) if ours.is_empty() => Status::NotModeled,
                 (Some((_, a)), Some(b)) if a == b => Status::Exact,
                 (Some((_, a)), Some(_)) if depends_on_unprinted(era, a) => Status::Unprinted,
+                _ if mem.is_some_and(|(l, m)| l.1 == m.1) => Status::PhysExact,
                 _ => Status::Differs,
             };
+            let available_error = mem
+                .filter(|(l, _)| l.0 > 0)
+                .map(|(l, m)| (m.0 as f64 - l.0 as f64) / l.0 as f64);
             out.push(Compared {
                 family: fam.name,
                 status,
                 log: r,
                 model: m,
+                available_error,
             });
         }
     }
@@ -256,19 +283,31 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .count()
     };
     let (e, d, n, u) = (
-        count(Status::Exact),
+        count(Status::Exact) + count(Status::PhysExact),
         count(Status::Differs),
         count(Status::NotModeled),
         count(Status::Unprinted),
     );
+    let avail: Vec<f64> = cmp.iter().filter_map(|c| c.available_error).collect();
+    let avail_note = avail
+        .iter()
+        .map(|x| format!("{:+.2}%", x * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ");
     let extra = cmp.iter().filter(|c| c.log.is_none()).count();
     let d = d + extra;
     let t = cmp.iter().filter(|c| c.log.is_some()).count();
-    let summary = if u > 0 {
+    let mut summary = if u > 0 {
         format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines ({u} depend on unprinted reservations)")
     } else {
         format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines")
     };
+    if !avail.is_empty() {
+        let _ = write!(
+            summary,
+            "; Memory: available off by {avail_note} (not scored)"
+        );
+    }
 
     if args.json {
         let mut s = String::from("{\"log\":");
@@ -303,7 +342,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .iter()
             .map(|c| {
                 format!(
-                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{}}}",
+                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{}{}}}",
                     json_str(c.family),
                     json_str(if c.log.is_none() {
                         "model only"
@@ -317,6 +356,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                         .as_ref()
                         .map_or(String::from("null"), |(_, t)| json_str(t)),
                     c.model.as_deref().map_or(String::from("null"), json_str),
+                    c.available_error
+                        .map_or(String::new(), |x| format!(",\"available_error\":{x:.6}")),
                 )
             })
             .collect();
@@ -350,6 +391,14 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 println!("[{family}]");
             }
             match (&c.log, &c.model) {
+                (Some((n, t)), Some(m)) if c.status == Status::PhysExact => {
+                    println!(
+                        "  physpages exact, available off by {:+.2}% (not scored)  line {n}:",
+                        c.available_error.unwrap_or(0.0) * 100.0
+                    );
+                    println!("    log:   {t}");
+                    println!("    model: {m}");
+                }
                 (Some((n, t)), Some(m))
                     if matches!(c.status, Status::Differs | Status::Unprinted) =>
                 {
