@@ -501,4 +501,17 @@ mod tests {
             "e820: update [mem 0x7fe5e018-0x7fe6e057] usable ==> usable"
         ));
     }
+
+    #[test]
+    fn memory_line_scores_physpages_and_reports_available() {
+        let l = log(&["Memory: 8010812K/8310740K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 299928K reserved, 0K cma-reserved)"]);
+        let m = model(&["Memory: 8000000K/8310740K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 310740K reserved, 0K cma-reserved)"]);
+        let c = compare(&Era::default(), &l, &m);
+        assert_eq!(c[0].status, Status::PhysExact);
+        let e = c[0].available_error.unwrap();
+        assert!((e - (8000000.0 - 8010812.0) / 8010812.0).abs() < 1e-12);
+        let m = model(&["Memory: 8010812K/8310744K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 299928K reserved, 0K cma-reserved)"]);
+        assert_eq!(compare(&Era::default(), &l, &m)[0].status, Status::Differs);
+        assert_eq!(memory_fields("Memory: 1K/2K available (x)"), Some((1, 2)));
+    }
 }

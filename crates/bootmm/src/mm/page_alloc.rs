@@ -1807,10 +1807,22 @@ pub fn unreserve_highatomic_pageblock(
 /// `struct alloc_context`.
 #[derive(Clone, Debug)]
 pub struct AllocContext {
-    pub zonelist: Vec<ZoneRef>,
+    /// `__GFP_THISNODE`: the node's ZONELIST_NOFALLBACK instead of its fallback list.
+    pub thisnode: bool,
     pub highest_zoneidx: usize,
     pub migratetype: usize,
     pub preferred_nid: u32,
+}
+
+impl AllocContext {
+    /// `ac->zonelist` (`node_zonelist(preferred_nid, gfp)`), read in place.
+    pub fn zonelist<'a>(&self, pa: &'a PageAlloc) -> &'a [ZoneRef] {
+        match pa.node(self.preferred_nid) {
+            Some(n) if self.thisnode => &n.zonelist_nofallback,
+            Some(n) => &n.zonelist_fallback,
+            None => &[],
+        }
+    }
 }
 
 /// What the zonelist walk found.
@@ -1833,16 +1845,12 @@ fn get_page_from_freelist(
 ) -> Walk {
     'retry: loop {
         let no_fallback = flags.contains(AllocFlags::ALLOC_NOFRAGMENT);
-        let preferred = ac
-            .zonelist
+        let zonelist = ac.zonelist(pa);
+        let preferred = zonelist
             .iter()
             .find(|r| r.zone_idx <= ac.highest_zoneidx)
             .copied();
-        for &r in ac
-            .zonelist
-            .iter()
-            .filter(|r| r.zone_idx <= ac.highest_zoneidx)
-        {
+        for &r in zonelist.iter().filter(|r| r.zone_idx <= ac.highest_zoneidx) {
             let Some(zone) = pa.zone(r) else { continue };
             if no_fallback
                 && pa.node_data.len() > 1
@@ -2050,13 +2058,8 @@ pub fn __alloc_pages(
         }
         return Ok(None);
     };
-    let zonelist = if nodemask_thisnode || gfp.contains(Gfp::__GFP_THISNODE) {
-        node.zonelist_nofallback.clone()
-    } else {
-        node.zonelist_fallback.clone()
-    };
     let ac = AllocContext {
-        zonelist,
+        thisnode: nodemask_thisnode || gfp.contains(Gfp::__GFP_THISNODE),
         highest_zoneidx,
         migratetype: gfp_migratetype(&k.era, gfp, pa.page_group_by_mobility_disabled),
         preferred_nid: node.node_id,
@@ -2080,7 +2083,7 @@ pub fn __alloc_pages(
     if gfp.contains(Gfp::__GFP_DIRECT_RECLAIM)
         && unreserve_highatomic_pageblock(
             k,
-            &ac.zonelist,
+            ac.zonelist(&k.page_alloc),
             ac.highest_zoneidx,
             ac.migratetype,
             false,
@@ -2104,7 +2107,7 @@ fn alloc_flags_nofragment(pa: &PageAlloc, ac: &AllocContext, gfp: Gfp) -> AllocF
         f |= AllocFlags::ALLOC_KSWAPD;
     }
     let Some(pref) = ac
-        .zonelist
+        .zonelist(pa)
         .iter()
         .find(|r| r.zone_idx <= ac.highest_zoneidx)
     else {
