@@ -121,7 +121,19 @@ const FAMILIES: &[Family] = &[
                     || l.contains("pages, LIFO batch:"))
         },
     },
+    Family {
+        name: "Memory",
+        matches: |l, _| l.starts_with("Memory: ") && l.contains("K available ("),
+    },
 ];
+
+/// The "available" and physpages figures (KiB) of a "Memory:" line.
+pub fn memory_fields(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("Memory: ")?;
+    let (avail, rest) = rest.split_once("K/")?;
+    let (phys, _) = rest.split_once("K available")?;
+    Some((avail.parse().ok()?, phys.parse().ok()?))
+}
 
 /// Outcome of one compared line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +146,9 @@ pub enum Status {
     Unprinted,
     /// Differs, but the model says why its line cannot be exact (an input it lacks).
     Unsure,
+    /// A "Memory:" line whose physpages figure is exact; its "available" (and "reserved")
+    /// figures depend on every runtime reservation and are reported, not scored.
+    PhysExact,
 }
 
 impl Status {
@@ -144,6 +159,7 @@ impl Status {
             Status::NotModeled => "not modeled yet",
             Status::Unprinted => "depends on unprinted reservations",
             Status::Unsure => "unsure",
+            Status::PhysExact => "physpages exact",
         }
     }
 }
@@ -158,6 +174,8 @@ pub struct Compared {
     pub model: Option<String>,
     /// For `Unsure`: what the model's number depends on that it does not compute.
     pub why: Option<String>,
+    /// For "Memory:" lines: (model − log) / log of the "available" figure.
+    pub available_error: Option<f64>,
 }
 
 /// Assign each line to a family (or none), tracking block headers.
@@ -214,10 +232,15 @@ pub fn compare(
         for i in 0..real.len().max(ours.len()) {
             let r = real.get(i).map(|(n, t)| (*n, t.clone()));
             let m = ours.get(i).map(|(_, t)| t.clone());
+            let mem = match (&r, &m) {
+                (Some((_, a)), Some(b)) => memory_fields(a).zip(memory_fields(b)),
+                _ => None,
+            };
             let mut status = match (&r, &m) {
                 (Some(_), None) if ours.is_empty() => Status::NotModeled,
                 (Some((_, a)), Some(b)) if a == b => Status::Exact,
                 (Some((_, a)), Some(_)) if depends_on_unprinted(era, a) => Status::Unprinted,
+                _ if mem.is_some_and(|(l, m)| l.1 == m.1) => Status::PhysExact,
                 _ => Status::Differs,
             };
             let why = match (&r, &m) {
@@ -230,12 +253,16 @@ pub fn compare(
             if why.is_some() {
                 status = Status::Unsure;
             }
+            let available_error = mem
+                .filter(|(l, _)| l.0 > 0)
+                .map(|(l, m)| (m.0 as f64 - l.0 as f64) / l.0 as f64);
             out.push(Compared {
                 family: fam.name,
                 status,
                 log: r,
                 model: m,
                 why,
+                available_error,
             });
         }
     }
@@ -294,20 +321,33 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .count()
     };
     let (e, d, n, q, u) = (
-        count(Status::Exact),
+        count(Status::Exact) + count(Status::PhysExact),
         count(Status::Differs),
         count(Status::NotModeled),
         count(Status::Unprinted),
         count(Status::Unsure),
     );
+    let avail: Vec<f64> = cmp.iter().filter_map(|c| c.available_error).collect();
+    let avail_note = avail
+        .iter()
+        .map(|x| format!("{:+.2}%", x * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ");
     let extra = cmp.iter().filter(|c| c.log.is_none()).count();
     let d = d + extra;
     let t = cmp.iter().filter(|c| c.log.is_some()).count();
     let mut summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
     if u > 0 || q > 0 {
-        summary.push_str(&format!(
+        let _ = write!(
+            summary,
             " ({u} unsure: input not in the log; {q} depend on unprinted reservations)"
-        ));
+        );
+    }
+    if !avail.is_empty() {
+        let _ = write!(
+            summary,
+            "; Memory: available off by {avail_note} (not scored)"
+        );
     }
 
     if args.json {
@@ -343,7 +383,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .iter()
             .map(|c| {
                 format!(
-                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{},\"why\":{}}}",
+                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{},\"why\":{}{}}}",
                     json_str(c.family),
                     json_str(if c.log.is_none() {
                         "model only"
@@ -358,6 +398,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                         .map_or(String::from("null"), |(_, t)| json_str(t)),
                     c.model.as_deref().map_or(String::from("null"), json_str),
                     c.why.as_deref().map_or(String::from("null"), json_str),
+                    c.available_error
+                        .map_or(String::new(), |x| format!(",\"available_error\":{x:.6}")),
                 )
             })
             .collect();
@@ -391,6 +433,14 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 println!("[{family}]");
             }
             match (&c.log, &c.model) {
+                (Some((n, t)), Some(m)) if c.status == Status::PhysExact => {
+                    println!(
+                        "  physpages exact, available off by {:+.2}% (not scored)  line {n}:",
+                        c.available_error.unwrap_or(0.0) * 100.0
+                    );
+                    println!("    log:   {t}");
+                    println!("    model: {m}");
+                }
                 (Some((n, t)), Some(m))
                     if matches!(
                         c.status,
@@ -492,5 +542,18 @@ mod tests {
         assert!(!is_low_fixup(
             "e820: update [mem 0x7fe5e018-0x7fe6e057] usable ==> usable"
         ));
+    }
+
+    #[test]
+    fn memory_line_scores_physpages_and_reports_available() {
+        let l = log(&["Memory: 8010812K/8310740K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 299928K reserved, 0K cma-reserved)"]);
+        let m = model(&["Memory: 8000000K/8310740K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 310740K reserved, 0K cma-reserved)"]);
+        let c = compare(&Era::default(), &l, &m, &[]);
+        assert_eq!(c[0].status, Status::PhysExact);
+        let e = c[0].available_error.unwrap();
+        assert!((e - (8000000.0 - 8010812.0) / 8010812.0).abs() < 1e-12);
+        let m = model(&["Memory: 8010812K/8310744K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 299928K reserved, 0K cma-reserved)"]);
+        assert_eq!(compare(&Era::default(), &l, &m, &[])[0].status, Status::Differs);
+        assert_eq!(memory_fields("Memory: 1K/2K available (x)"), Some((1, 2)));
     }
 }

@@ -73,6 +73,40 @@ pub fn infer(era: &Era, lines: &[CleanLine], notes: &mut Vec<String>) -> ConfigF
             notes.push(String::from("CONFIG_NUMA unset: the log has no NUMA line"));
         }
     }
+
+    // CONFIG_DEFERRED_STRUCT_PAGE_INIT (4.2+): page_alloc_init_late reports the deferred pages
+    // ("node N initialised, …" before 5.x, "node N deferred pages initialised in …" after).
+    // A log that goes on past SMP bring-up without that line was built without it.
+    if era.at_least(4, 2) {
+        let said = lines.iter().find(|l| {
+            (l.text.starts_with("node ")
+                && (l.text.contains(" deferred pages initialised in ")
+                    || l.text.contains(" initialised, ")))
+                || l.text.starts_with("deferred_init=lazy: ")
+        });
+        let past_smp = lines.iter().find(|l| {
+            l.text.starts_with("smp: Brought up ")
+                || l.text.starts_with("Brought up ")
+                || l.text.starts_with("x86: Booted up ")
+        });
+        match (said, past_smp) {
+            (Some(l), _) => {
+                f.deferred_struct_page_init = Some(true);
+                notes.push(format!(
+                    "deferred struct page init: on (line {}: {})",
+                    l.line, l.text
+                ));
+            }
+            (None, Some(l)) => {
+                f.deferred_struct_page_init = Some(false);
+                notes.push(format!(
+                    "deferred struct page init: off (no deferred-pages line after line {}: {})",
+                    l.line, l.text
+                ));
+            }
+            (None, None) => {}
+        }
+    }
     f
 }
 

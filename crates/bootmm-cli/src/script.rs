@@ -62,12 +62,13 @@ fn value_json(v: &Value) -> Json {
             }
         }
         Value::Type(t) => json!(format!("memblock.{}", t.name())),
+        Value::File(f) => json!(f.path()),
     }
 }
 
 fn ret_json(r: &Ret) -> Json {
     match r {
-        Ret::Addr(a) => json!(a),
+        Ret::Addr(a) | Ret::Page(a) => json!(a),
         Ret::Null | Ret::Void => Json::Null,
         Ret::Int(i) => json!(i),
         Ret::Bool(b) => json!(b),
@@ -126,6 +127,9 @@ pub fn run(args: &ScriptArgs, booted: impl FnOnce() -> Result<Kernel, String>) -
                     if let Some(d) = &c.dump {
                         dump_json(&mut obj, d);
                     }
+                    if let Some(text) = &c.output {
+                        obj.insert("output".into(), json!(text));
+                    }
                     if !c.log.is_empty() {
                         obj.insert(
                             "log".into(),
@@ -150,6 +154,9 @@ pub fn run(args: &ScriptArgs, booted: impl FnOnce() -> Result<Kernel, String>) -
                     for l in &c.log {
                         let _ = writeln!(out, "{}", l.text);
                     }
+                    if let Some(text) = &c.output {
+                        let _ = write!(out, "{text}");
+                    }
                 }
             }
             Outcome::Error(e) => {
@@ -157,7 +164,12 @@ pub fn run(args: &ScriptArgs, booted: impl FnOnce() -> Result<Kernel, String>) -
                 let _ = out.flush();
                 eprintln!("bootmm script: line {}: {}", e.line, e.message);
                 if args.json {
-                    let _ = writeln!(out, "{}", json!({"line": e.line, "error": e.message}));
+                    let mut obj = json!({"line": e.line, "error": e.message});
+                    if !e.log.is_empty() {
+                        obj["log"] =
+                            json!(e.log.iter().map(|l| l.text.as_str()).collect::<Vec<_>>());
+                    }
+                    let _ = writeln!(out, "{obj}");
                 } else {
                     for l in &e.log {
                         let _ = writeln!(out, "{}", l.text);

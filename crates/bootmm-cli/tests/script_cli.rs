@@ -112,3 +112,47 @@ fn doubling_without_resize_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn page_allocator_calls_on_a_booted_machine() {
+    let src = "p = alloc_pages(GFP_KERNEL | __GFP_ZERO, 2)\n\
+               cat(\"/proc/buddyinfo\")\n\
+               __free_pages(p, 2)\n\
+               __free_pages(p, 2)\n\
+               a = get_zeroed_page(GFP_KERNEL)\n\
+               free_pages(a, 0)\n\
+               x = alloc_pages(GFP_KERNEL | __GFP_NOWARN, 11)\n";
+    let (out, err, rc) = bootmm(&["script", "--mem", "1G"], src);
+    assert_eq!(rc, 1, "the double free is an error line: {out}{err}");
+    assert!(
+        out.starts_with("p = alloc_pages(GFP_KERNEL | __GFP_ZERO, 2) = page:pfn 0x"),
+        "{out}"
+    );
+    assert!(out.contains("\nNode 0, zone    DMA32 "), "{out}");
+    assert!(
+        out.contains("BUG: Bad page state in process bootmm-script  pfn:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("page dumped because: nonzero mapcount"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a = get_zeroed_page(GFP_KERNEL) = 0xffff888"),
+        "{out}"
+    );
+    assert!(
+        out.contains("x = alloc_pages(GFP_KERNEL | __GFP_NOWARN, 11) = NULL"),
+        "{out}"
+    );
+    assert!(err.contains("line 4: __free_pages("), "{err}");
+    // JSON: a page is its physical address; cat's text is "output".
+    let (out, _, _) = bootmm(&["script", "--mem", "1G", "--json"], src);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert!(first["ret"].as_u64().unwrap() % 4096 == 0);
+    let cat: serde_json::Value = serde_json::from_str(out.lines().nth(1).unwrap()).unwrap();
+    assert!(cat["output"]
+        .as_str()
+        .unwrap()
+        .starts_with("Node 0, zone      DMA "));
+}

@@ -12,6 +12,7 @@ use crate::machine::Machine;
 use crate::mm::memblock::Memblock;
 use crate::mm::mm_init::memmap::Memmap;
 use crate::mm::mm_init::ZoneLayout;
+use crate::mm::page_alloc::PageAlloc;
 use crate::mm::sparse::Sparse;
 #[cfg(feature = "std")]
 use crate::phys::PhysError;
@@ -57,6 +58,9 @@ pub struct Kernel {
     pub sparse: Sparse,
     /// What `memmap_init` initialised and what it deferred (`first_deferred_pfn`).
     pub memmap: Memmap,
+    /// The zones' free lists and the buddy allocator's globals (`node_data[]`,
+    /// `totalram_pages`).
+    pub page_alloc: PageAlloc,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -102,6 +106,7 @@ impl Kernel {
             zones: None,
             sparse: Sparse::default(),
             memmap: Memmap::default(),
+            page_alloc: PageAlloc::default(),
         }
     }
 

@@ -114,6 +114,11 @@ pub struct KernelConfig {
     pub deferred_struct_page_init: bool,
     /// CONFIG_MEMORY_HOTREMOVE (usemaps are placed in their node's pg_data_t section).
     pub memory_hotremove: bool,
+    /// CONFIG_CMA: MIGRATE_CMA exists (Debian, Ubuntu and CentOS builds; RHEL 8 and
+    /// ChromeOS builds lack it, as their /proc/pagetypeinfo shows).
+    pub cma: bool,
+    /// CONFIG_MEMORY_ISOLATION: MIGRATE_ISOLATE exists.
+    pub memory_isolation: bool,
 }
 
 impl KernelConfig {
@@ -133,6 +138,8 @@ impl KernelConfig {
             pglist_data_size: if x86_64 { 0x2ab00 } else { 0x3000 },
             deferred_struct_page_init: x86_64 && era.at_least(4, 2),
             memory_hotremove: x86_64,
+            cma: true,
+            memory_isolation: true,
         }
     }
 }

@@ -161,6 +161,21 @@ macro_rules! pr_warn {
 macro_rules! pr_err {
     ($log:expr, $($arg:tt)*) => { $log.err(format_args!($($arg)*)) };
 }
+/// `pr_alert`.
+#[macro_export]
+macro_rules! pr_alert {
+    ($log:expr, $($arg:tt)*) => { $log.printk($crate::printk::Level::Alert, format_args!($($arg)*)) };
+}
+/// `pr_emerg`.
+#[macro_export]
+macro_rules! pr_emerg {
+    ($log:expr, $($arg:tt)*) => { $log.printk($crate::printk::Level::Emerg, format_args!($($arg)*)) };
+}
+/// `printk` without a level (KERN_DEFAULT: the default message level, warning).
+#[macro_export]
+macro_rules! printk_default {
+    ($log:expr, $($arg:tt)*) => { $log.printk($crate::printk::Level::Warning, format_args!($($arg)*)) };
+}
 /// `pr_cont`.
 #[macro_export]
 macro_rules! pr_cont {

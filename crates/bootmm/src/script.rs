@@ -9,6 +9,7 @@
 
 mod lexer;
 mod memblock_calls;
+mod page_calls;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -23,9 +24,10 @@ use crate::printk::LogLine;
 use lexer::{tokenize, Tok, Token};
 
 pub use memblock_calls::MEMBLOCK_CALLS;
+pub use page_calls::{ProcFile, PAGE_CALLS};
 
 /// Every table of calls the interpreter knows, searched in order.
-pub static CALL_TABLES: &[&[CallSpec]] = &[MEMBLOCK_CALLS, SCRIPT_CALLS];
+pub static CALL_TABLES: &[&[CallSpec]] = &[MEMBLOCK_CALLS, PAGE_CALLS, SCRIPT_CALLS];
 
 /// A value an argument expression evaluates to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub enum Value {
     Int(i128),
     /// `memblock.memory` / `memblock.reserved` (`&` optional).
     Type(RegionType),
+    /// A file a script may `cat` (a string literal naming it).
+    File(ProcFile),
 }
 
 /// What a call returned.
@@ -42,6 +46,9 @@ pub enum Ret {
     Addr(u64),
     /// A failed allocation.
     Null,
+    /// A `struct page *`, shown as its pfn and physical address; scripts hold the physical
+    /// address.
+    Page(u64),
     Int(i64),
     Bool(bool),
     Void,
@@ -51,7 +58,7 @@ impl Ret {
     /// The value a script variable assigned from this return holds.
     pub fn as_value(&self) -> Value {
         Value::Int(match *self {
-            Ret::Addr(a) => a as i128,
+            Ret::Addr(a) | Ret::Page(a) => a as i128,
             Ret::Null | Ret::Void => 0,
             Ret::Int(i) => i as i128,
             Ret::Bool(b) => b as i128,
@@ -64,6 +71,7 @@ impl fmt::Display for Ret {
         match self {
             Ret::Addr(a) => write!(f, "0x{a:016x}"),
             Ret::Null => write!(f, "NULL"),
+            Ret::Page(a) => write!(f, "page:pfn {:#x} (0x{a:016x})", a >> 12),
             Ret::Int(i) => write!(f, "{i}"),
             Ret::Bool(b) => write!(f, "{b}"),
             Ret::Void => Ok(()),
@@ -124,6 +132,8 @@ pub struct CallResult {
     pub dump: Option<Box<DumpState>>,
     /// What the kernel log gained during the call.
     pub log: Vec<LogLine>,
+    /// What the call printed to its own output (`cat`), if anything.
+    pub output: Option<String>,
 }
 
 /// A line that could not run. Later lines still do.
@@ -164,6 +174,12 @@ pub enum Kind {
     Byte,
     /// Any integer (assertions).
     Any,
+    /// `gfp_t`: the era's numeric mask, checked against the era's flags.
+    Gfp,
+    /// `unsigned int order`.
+    Order,
+    /// A file path for `cat`.
+    File,
 }
 
 /// One parameter of a call.
@@ -182,6 +198,9 @@ pub enum Arg {
     Bool(bool),
     Type(RegionType),
     Any(i128),
+    Gfp(crate::include::gfp::Gfp),
+    Order(u32),
+    File(ProcFile),
 }
 
 /// The checked arguments of one call, with their source text.
@@ -224,6 +243,24 @@ impl Args<'_> {
             _ => 0,
         }
     }
+    pub fn gfp(&self, i: usize) -> crate::include::gfp::Gfp {
+        match self.vals.get(i) {
+            Some(Arg::Gfp(g)) => *g,
+            _ => crate::include::gfp::Gfp::empty(),
+        }
+    }
+    pub fn order(&self, i: usize) -> u32 {
+        match self.vals.get(i) {
+            Some(Arg::Order(o)) => *o,
+            _ => 0,
+        }
+    }
+    pub fn file(&self, i: usize) -> Option<ProcFile> {
+        match self.vals.get(i) {
+            Some(Arg::File(f)) => Some(*f),
+            _ => None,
+        }
+    }
     pub fn any(&self, i: usize) -> i128 {
         match self.vals.get(i) {
             Some(Arg::Any(v)) => *v,
@@ -236,6 +273,8 @@ impl Args<'_> {
 #[derive(Default)]
 pub struct Extra {
     pub dump: Option<Box<DumpState>>,
+    /// Text the call prints (`cat`).
+    pub output: Option<String>,
 }
 
 /// A call handler: runs the kernel function on the kernel.
@@ -324,6 +363,8 @@ pub struct Interpreter {
 /// Run a whole script on `k`, one [`Outcome`] per non-empty line.
 pub fn run_script(k: &mut Kernel, src: &str) -> Vec<Outcome> {
     let mut it = Interpreter::default();
+    // The allocator's reports name the calling process: the script's.
+    k.page_alloc.comm = String::from("bootmm-script");
     src.lines()
         .enumerate()
         .filter_map(|(i, l)| it.run_line(k, i + 1, l))
@@ -421,6 +462,7 @@ impl Interpreter {
                 ret: Ret::Void,
                 dump: None,
                 log: Vec::new(),
+                output: None,
             });
         }
         let Tok::Ident(name) = &toks[0].tok else {
@@ -502,7 +544,7 @@ impl Interpreter {
         }
         let mut vals = Vec::new();
         for (i, (v, p)) in args.iter().zip(spec.params).enumerate() {
-            vals.push(check_arg(*v, p.kind).map_err(|e| {
+            vals.push(check_arg(&k.era, *v, p.kind).map_err(|e| {
                 format!(
                     "{name}: argument {} ({}) = {}: {e}",
                     i + 1,
@@ -532,6 +574,7 @@ impl Interpreter {
             ret,
             dump: extra.dump,
             log: Vec::new(),
+            output: extra.output,
         })
     }
 
@@ -542,7 +585,10 @@ impl Interpreter {
                     .map_err(|_| format!("ARCH_LOW_ADDRESS_LIMIT must be 0 ..= 2^64-1, not {v}"))?;
             }
             "memblock_debug" => k.memblock.debug = v != 0,
-            _ if constant(target).is_some() || target.starts_with("SZ_") => {
+            _ if constant(target).is_some()
+                || target.starts_with("SZ_")
+                || crate::include::gfp::gfp_constant(&k.era, target).is_some() =>
+            {
                 return Err(format!("`{target}` is a constant"));
             }
             _ => {
@@ -565,10 +611,11 @@ fn toks_text(code: &str, toks: &[Token]) -> String {
     }
 }
 
-fn check_arg(v: Value, kind: Kind) -> Result<Arg, String> {
+fn check_arg(era: &crate::era::Era, v: Value, kind: Kind) -> Result<Arg, String> {
     let int = |v: Value| match v {
         Value::Int(n) => Ok(n),
         Value::Type(t) => Err(format!("expected a number, got memblock.{}", t.name())),
+        Value::File(f) => Err(format!("expected a number, got \"{}\"", f.path())),
     };
     Ok(match kind {
         Kind::U64 => {
@@ -594,7 +641,25 @@ fn check_arg(v: Value, kind: Kind) -> Result<Arg, String> {
         },
         Kind::Type => match v {
             Value::Type(t) => Arg::Type(t),
-            Value::Int(_) => return Err("expected memblock.memory or memblock.reserved".into()),
+            _ => return Err("expected memblock.memory or memblock.reserved".into()),
+        },
+        Kind::Gfp => {
+            let n = int(v)?;
+            let raw = u32::try_from(n).map_err(|_| "not a gfp_t value".to_string())?;
+            Arg::Gfp(crate::include::gfp::gfp_from_raw(era, raw).ok_or_else(|| {
+                format!(
+                    "{raw:#x} has GFP bits this kernel ({}) does not define",
+                    era.release
+                )
+            })?)
+        }
+        Kind::Order => {
+            let n = int(v)?;
+            Arg::Order(u32::try_from(n).map_err(|_| "an order is an unsigned int".to_string())?)
+        }
+        Kind::File => match v {
+            Value::File(f) => Arg::File(f),
+            _ => return Err("expected a file name such as \"/proc/buddyinfo\"".into()),
         },
         Kind::Byte => {
             let n = int(v)?;
@@ -606,6 +671,7 @@ fn check_arg(v: Value, kind: Kind) -> Result<Arg, String> {
         Kind::Any => match v {
             Value::Int(n) => Arg::Any(n),
             Value::Type(t) => Arg::Any(t as i128),
+            Value::File(_) => return Err("expected a number".into()),
         },
     })
 }
@@ -681,6 +747,7 @@ impl Parser<'_> {
         match v {
             Value::Int(n) => Ok(n),
             Value::Type(t) => Err(format!("memblock.{} is not a number", t.name())),
+            Value::File(f) => Err(format!("\"{}\" is not a number", f.path())),
         }
     }
     fn expr(&mut self) -> Result<Value, String> {
@@ -746,6 +813,9 @@ impl Parser<'_> {
         self.pos += 1;
         match &t.tok {
             Tok::Num(n) => Ok(Value::Int(*n)),
+            Tok::Str(s) => ProcFile::from_path(s).map(Value::File).ok_or_else(|| {
+                format!("no such file: \"{s}\" (known: /proc/buddyinfo, /proc/pagetypeinfo)")
+            }),
             Tok::LParen => {
                 let v = self.expr()?;
                 if self.peek() != Some(&Tok::RParen) {
@@ -765,6 +835,11 @@ impl Parser<'_> {
         }
         if let Some(v) = constant(name) {
             return Ok(Value::Int(v));
+        }
+        if let Some(g) = crate::include::gfp::gfp_constant(&self.k.era, name) {
+            return Ok(Value::Int(
+                crate::include::gfp::gfp_to_raw(&self.k.era, g) as i128
+            ));
         }
         let mb = &self.k.memblock;
         match name {

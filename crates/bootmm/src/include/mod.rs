@@ -1,6 +1,7 @@
 //! The types every file shares, as the kernel's `include/linux` headers provide them.
 
 pub mod addr;
+pub mod gfp;
 pub mod mm_types;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};

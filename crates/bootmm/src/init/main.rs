@@ -50,5 +50,47 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     // linux_banner: the build host and compiler are not modelled.
     pr_notice!(k.printk, "Linux version {}\n", k.era.release);
     setup_arch(k)?;
+    if k.era.at_least(6, 6) {
+        mm_core_init(k)?;
+    } else {
+        mm_init(k)?;
+    }
+    // rest_init → kernel_init → kernel_init_freeable, after SMP bring-up.
+    crate::mm::page_alloc::page_alloc_init_late(k)?;
+    Ok(())
+}
+
+/// init/main.c: `mm_init` (≤6.5): the memory-management initialisers after `setup_arch`
+/// (the allocator's part: `mem_init`, and from 5.15 the "Memory:" line after it).
+fn mm_init(k: &mut Kernel) -> Result<(), BootError> {
+    if !k.era.at_least(3, 0) || !k.era.is_64bit() || k.zones.is_none() {
+        return Ok(());
+    }
+    let _t = k.trace.enter("mm_init", "init/main.c");
+    crate::arch::x86::init_64::mem_init(k)?;
+    if k.era.at_least(5, 15) {
+        crate::mm::page_alloc::mem_init_print_info(k);
+    }
+    Ok(())
+}
+
+/// mm/mm_init.c: `mm_core_init` (6.6+): 6.18 calls `arch_mm_preinit` (the bounce buffer) and
+/// `memblock_free_all` itself before `mem_init`; 6.6–6.8 print "Memory:" after `mem_init`.
+fn mm_core_init(k: &mut Kernel) -> Result<(), BootError> {
+    if !k.era.is_64bit() || k.zones.is_none() {
+        return Ok(());
+    }
+    let _t = k.trace.enter("mm_core_init", "mm/mm_init.c");
+    if k.era.at_least(6, 18) {
+        {
+            let _t2 = k.trace.enter("arch_mm_preinit", "arch/x86/mm/init_64.c");
+            crate::arch::x86::pci_dma::pci_iommu_alloc(k)?;
+        }
+        crate::mm::page_alloc::memblock_free_all(k)?;
+    }
+    crate::arch::x86::init_64::mem_init(k)?;
+    if !k.era.at_least(6, 9) {
+        crate::mm::page_alloc::mem_init_print_info(k);
+    }
     Ok(())
 }

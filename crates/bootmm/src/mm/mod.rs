@@ -2,7 +2,9 @@
 pub mod large_hash;
 pub mod memblock;
 pub mod mm_init;
+pub mod page_alloc;
 pub mod sparse;
+pub mod vmstat;
 pub mod watermark;
 pub mod zoneinfo;
 pub mod zonelist;

@@ -12,6 +12,8 @@ pub enum Tok {
     /// A name, possibly dotted (`memblock.reserved.cnt`, or `.base` after `]`).
     Ident(String),
     Num(i128),
+    /// A string literal (`"/proc/buddyinfo"`), without its quotes.
+    Str(String),
     LParen,
     RParen,
     LBracket,
@@ -32,6 +34,7 @@ impl fmt::Display for Tok {
         let s = match self {
             Tok::Ident(s) => return f.write_str(s),
             Tok::Num(n) => return write!(f, "{n}"),
+            Tok::Str(s) => return write!(f, "\"{s}\""),
             Tok::LParen => "(",
             Tok::RParen => ")",
             Tok::LBracket => "[",
@@ -108,7 +111,14 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, String> {
             continue;
         }
         let start = i;
-        let tok = if c.is_ascii_digit() {
+        let tok = if c == b'"' {
+            let close = src[i + 1..]
+                .find('"')
+                .ok_or_else(|| String::from("unterminated string"))?;
+            let s = String::from(&src[i + 1..i + 1 + close]);
+            i += close + 2;
+            Tok::Str(s)
+        } else if c.is_ascii_digit() {
             while i < b.len() && is_ident_char(b[i]) && b[i] != b'.' {
                 i += 1;
             }

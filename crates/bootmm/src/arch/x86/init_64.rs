@@ -107,6 +107,8 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
     )
     .map_err(|e| BootError::Param(e.to_string()))?;
     k.zones = Some(layout);
+    // The zones the buddy allocator keeps (struct zone in pg_data_t).
+    crate::mm::page_alloc::init_zones(k);
     Ok(())
 }
 
@@ -136,4 +138,48 @@ fn movable_params(k: &Kernel) -> MovableParams {
         }
     }
     p
+}
+
+/// arch/x86/mm/init_64.c: `mem_init` (x86_64): the bounce buffer (`pci_iommu_alloc`, 6.18:
+/// `arch_mm_preinit`), the hand-over to the buddy allocator (`memblock_free_all`, 6.18: in
+/// `mm_core_init`), the vmalloc page-table pages (5.8+), and before 5.15 the "Memory:" line.
+pub fn mem_init(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("mem_init", "arch/x86/mm/init_64.c");
+    if !k.era.at_least(6, 18) {
+        crate::arch::x86::pci_dma::pci_iommu_alloc(k)?;
+        if k.era.at_least(4, 20) {
+            crate::mm::page_alloc::memblock_free_all(k)?;
+        } else {
+            crate::mm::page_alloc::free_all_bootmem(k)?;
+        }
+    }
+    if k.era.at_least(5, 8) {
+        preallocate_vmalloc_pages(k);
+    }
+    if !k.era.at_least(5, 15) {
+        crate::mm::page_alloc::mem_init_print_info(k);
+    }
+    Ok(())
+}
+
+/// arch/x86/mm/init_64.c: `preallocate_vmalloc_pages` (5.8+): one page-table page per
+/// PGDIR_SIZE slot of the vmalloc area (4-level paging, no KASLR: 32 TiB, 64 slots), taken
+/// from the buddy allocator before "Memory:" is printed. bootmm's kernel page tables are
+/// not built yet, so every slot is empty and takes its page.
+fn preallocate_vmalloc_pages(k: &mut Kernel) {
+    let _t = k
+        .trace
+        .enter("preallocate_vmalloc_pages", "arch/x86/mm/init_64.c");
+    let gfp = crate::include::gfp::gfp_constant(&k.era, "GFP_KERNEL").unwrap_or_default()
+        | crate::include::gfp::Gfp::__GFP_ZERO;
+    for _ in 0..64 {
+        if crate::mm::page_alloc::alloc_pages(k, gfp, 0)
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            // The kernel panics: "Failed to pre-allocate p4d/pud pages for vmalloc area".
+            break;
+        }
+    }
 }

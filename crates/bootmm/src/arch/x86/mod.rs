@@ -2,4 +2,5 @@
 pub mod e820;
 pub mod init_64;
 pub mod numa;
+pub mod pci_dma;
 pub mod setup;

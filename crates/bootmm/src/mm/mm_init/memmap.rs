@@ -449,13 +449,14 @@ mod tests {
     use super::*;
     use crate::era::{Arch, KernelVersion};
     use crate::include::mm_types::{page_to_nid, page_zonenum, PageReserved};
-    use crate::init::main::start_kernel;
     use crate::machine::Machine;
     use crate::mm::mm_init::ZoneType;
 
+    /// Boot up to the end of `setup_arch`: the memmap as `memmap_init` left it, before the
+    /// buddy allocator takes the free pages over.
     fn boot(m: Machine) -> Kernel {
         let mut k = Kernel::new(m).expect("simulated RAM");
-        start_kernel(&mut k).expect("boot");
+        crate::arch::x86::setup::setup_arch(&mut k).expect("boot");
         k
     }
 

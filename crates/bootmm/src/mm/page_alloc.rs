@@ -1,0 +1,2340 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `mm/page_alloc.c`: the buddy allocator, its zones and the zonelist walk.
+//!
+//! Each zone keeps free memory as naturally aligned blocks of 2^order pages on
+//! `free_area[order].free_list[migratetype]`, linked through the first struct page's `lru`.
+//! Allocation takes the smallest block big enough and splits it (`expand`); freeing merges a
+//! block with its buddy at `pfn ^ (1 << order)` for as long as the buddy is free
+//! (`__free_one_page`). When a migrate type's lists run dry, `__rmqueue_fallback` steals from
+//! another type, taking the whole pageblock when enough of it is free. bootmm runs these
+//! algorithms on the real struct pages of its memmap, in simulated RAM, under the zone lock
+//! alone; it has no per-CPU lists yet, and its slow path does no reclaim or compaction
+//! (`docs/divergences.md`).
+
+mod debug;
+mod init;
+mod report;
+#[cfg(test)]
+mod tests;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, UnsafeCell};
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use crate::era::Era;
+use crate::include::gfp::{gfp_migratetype, gfp_zone, Gfp, ZonesConfigured};
+use crate::include::mm_types::ListHead;
+use crate::include::mm_types::{
+    __ClearPageBuddy, __SetPageBuddy, list_add, list_add_tail, list_del, lru_to_page, page_zonenum,
+    Page, PageBuddy, PageFlags, INIT_LIST_HEAD, NODES_MASK, ZONES_MASK, ZONES_PGOFF,
+};
+use crate::kernel::Kernel;
+use crate::mm::mm_init::{ZoneLayout, ZoneType};
+use crate::mm::sparse::{Sparse, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
+use crate::phys::PhysMem;
+
+pub use debug::{bad_page, dump_page};
+pub use init::{
+    deferred_grow_zone, free_all_bootmem, mem_init_print_info, memblock_free_all,
+    page_alloc_init_late, DEFERRED_EAGER_PAGES,
+};
+pub use report::{show_free_areas, warn_alloc};
+
+/// `MAX_PAGE_ORDER` (`MAX_ORDER - 1` before 6.4): the largest block, 4 MiB.
+pub const MAX_PAGE_ORDER: u32 = 10;
+/// `NR_PAGE_ORDERS` (`MAX_ORDER` before 6.4).
+pub const NR_PAGE_ORDERS: usize = MAX_PAGE_ORDER as usize + 1;
+/// `MAX_ORDER_NR_PAGES`.
+pub const MAX_ORDER_NR_PAGES: u64 = 1 << MAX_PAGE_ORDER;
+/// The most migrate types any era has (`MIGRATE_TYPES` with CMA and isolation).
+pub const MIGRATE_TYPES_MAX: usize = 6;
+/// `MIGRATE_PCPTYPES`: the types with fallbacks.
+pub const MIGRATE_PCPTYPES: usize = 3;
+/// `MAX_NR_ZONES` at most (DMA, DMA32, Normal, HighMem, Movable, Device).
+pub const MAX_NR_ZONES: usize = 6;
+/// `enum zone_watermarks`: WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO.
+pub const NR_WMARK: usize = 4;
+pub const WMARK_MIN: usize = 0;
+pub const WMARK_LOW: usize = 1;
+pub const WMARK_HIGH: usize = 2;
+/// `PAGE_ALLOC_COSTLY_ORDER`.
+pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
+
+// ---------------------------------------------------------------------------------------------
+// Migrate types.
+
+/// `enum migratetype`, named by what each type means; its index in the free lists and in
+/// the pageblock bits depends on the era ([`MigrateTypes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrateType {
+    Unmovable,
+    Movable,
+    Reclaimable,
+    /// 4.4+: high-order atomic reserve (MIGRATE_PCPTYPES in its era).
+    HighAtomic,
+    /// ≤4.3: the min-watermark reserve blocks (MIGRATE_PCPTYPES in its era).
+    Reserve,
+    Cma,
+    Isolate,
+}
+
+impl MigrateType {
+    /// `migratetype_names[]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MigrateType::Unmovable => "Unmovable",
+            MigrateType::Movable => "Movable",
+            MigrateType::Reclaimable => "Reclaimable",
+            MigrateType::HighAtomic => "HighAtomic",
+            MigrateType::Reserve => "Reserve",
+            MigrateType::Cma => "CMA",
+            MigrateType::Isolate => "Isolate",
+        }
+    }
+
+    /// The letter `show_migration_types` prints.
+    pub fn letter(self) -> char {
+        match self {
+            MigrateType::Unmovable => 'U',
+            MigrateType::Movable => 'M',
+            MigrateType::Reclaimable => 'E',
+            MigrateType::HighAtomic => 'H',
+            MigrateType::Reserve => 'R',
+            MigrateType::Cma => 'C',
+            MigrateType::Isolate => 'I',
+        }
+    }
+}
+
+/// The migrate types of an era, in `enum migratetype` order, and its fallbacks table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrateTypes {
+    /// Index → type.
+    pub order: Vec<MigrateType>,
+    pub unmovable: usize,
+    pub movable: usize,
+    pub reclaimable: usize,
+    pub highatomic: Option<usize>,
+    pub reserve: Option<usize>,
+    pub cma: Option<usize>,
+    pub isolate: Option<usize>,
+    /// `fallbacks[type]`, for the MIGRATE_PCPTYPES types, without the era's terminator.
+    pub fallbacks: [Vec<usize>; MIGRATE_PCPTYPES],
+}
+
+impl MigrateTypes {
+    /// include/linux/mmzone.h `enum migratetype` and mm/page_alloc.c `fallbacks[]` for `era`:
+    /// 3.x UNMOVABLE, RECLAIMABLE, MOVABLE, RESERVE; 4.4+ UNMOVABLE, MOVABLE, RECLAIMABLE,
+    /// HIGHATOMIC; then CMA and ISOLATE when configured.
+    pub fn new(era: &Era, cma: bool, isolation: bool) -> Self {
+        use MigrateType::*;
+        let mut order = if era.at_least(4, 4) {
+            alloc::vec![Unmovable, Movable, Reclaimable, HighAtomic]
+        } else {
+            alloc::vec![Unmovable, Reclaimable, Movable, Reserve]
+        };
+        if cma {
+            order.push(Cma);
+        }
+        if isolation {
+            order.push(Isolate);
+        }
+        let idx = |t: MigrateType| order.iter().position(|&x| x == t);
+        let (u, m, r) = (
+            idx(Unmovable).unwrap_or(0),
+            idx(Movable).unwrap_or(0),
+            idx(Reclaimable).unwrap_or(0),
+        );
+        let mut fallbacks: [Vec<usize>; MIGRATE_PCPTYPES] = Default::default();
+        if era.at_least(4, 4) {
+            fallbacks[u] = alloc::vec![r, m];
+            fallbacks[m] = alloc::vec![r, u];
+            fallbacks[r] = alloc::vec![u, m];
+        } else {
+            // 3.x: MIGRATE_RESERVE ends each list and is handled by __rmqueue itself;
+            // MOVABLE may first fall back to CMA.
+            fallbacks[u] = alloc::vec![r, m];
+            fallbacks[r] = alloc::vec![u, m];
+            fallbacks[m] = match idx(Cma) {
+                Some(c) => alloc::vec![c, r, u],
+                None => alloc::vec![r, u],
+            };
+        }
+        MigrateTypes {
+            unmovable: u,
+            movable: m,
+            reclaimable: r,
+            highatomic: idx(HighAtomic),
+            reserve: idx(Reserve),
+            cma: idx(Cma),
+            isolate: idx(Isolate),
+            fallbacks,
+            order,
+        }
+    }
+
+    /// `MIGRATE_TYPES`.
+    pub fn nr(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn name(&self, mt: usize) -> &'static str {
+        self.order.get(mt).map_or("?", |t| t.name())
+    }
+
+    /// `migratetype_is_mergeable`: the types below MIGRATE_PCPTYPES.
+    pub fn is_mergeable(&self, mt: usize) -> bool {
+        mt < MIGRATE_PCPTYPES
+    }
+}
+
+impl Default for MigrateTypes {
+    fn default() -> Self {
+        MigrateTypes::new(&Era::default(), true, true)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ALLOC_* (mm/internal.h).
+
+bitflags::bitflags! {
+    /// `alloc_flags` (mm/internal.h). The low two bits select the watermark.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub struct AllocFlags: u32 {
+        const ALLOC_WMARK_LOW = 1;
+        const ALLOC_WMARK_HIGH = 2;
+        const ALLOC_NO_WATERMARKS = 0x04;
+        /// 4.15+ (OOM victims).
+        const ALLOC_OOM = 0x08;
+        /// 6.3+ name; `ALLOC_HARDER` before.
+        const ALLOC_NON_BLOCK = 0x10;
+        /// 6.3+ name; `ALLOC_HIGH` before.
+        const ALLOC_MIN_RESERVE = 0x20;
+        const ALLOC_CPUSET = 0x40;
+        const ALLOC_CMA = 0x80;
+        /// 5.0+.
+        const ALLOC_NOFRAGMENT = 0x100;
+        /// 6.3+ (high-order atomic; `ALLOC_HARDER` with order > 0 before).
+        const ALLOC_HIGHATOMIC = 0x200;
+        const ALLOC_KSWAPD = 0x800;
+    }
+}
+
+impl AllocFlags {
+    /// `ALLOC_WMARK_MIN`.
+    pub const ALLOC_WMARK_MIN: AllocFlags = AllocFlags::empty();
+    /// `ALLOC_WMARK_MASK`.
+    pub const ALLOC_WMARK_MASK: u32 = 0x3;
+    /// `ALLOC_HARDER` (≤6.2).
+    pub const ALLOC_HARDER: AllocFlags = AllocFlags::ALLOC_NON_BLOCK;
+    /// `ALLOC_HIGH` (≤6.2).
+    pub const ALLOC_HIGH: AllocFlags = AllocFlags::ALLOC_MIN_RESERVE;
+    /// `ALLOC_RESERVES` (6.3+).
+    pub const ALLOC_RESERVES: AllocFlags = AllocFlags::ALLOC_NON_BLOCK
+        .union(AllocFlags::ALLOC_MIN_RESERVE)
+        .union(AllocFlags::ALLOC_HIGHATOMIC)
+        .union(AllocFlags::ALLOC_OOM);
+
+    fn wmark(self) -> usize {
+        (self.bits() & Self::ALLOC_WMARK_MASK) as usize
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What changes with the era, decided once.
+
+/// Which form of `__rmqueue_fallback` the era has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FallbackForm {
+    /// 3.x: `try_to_steal_freepages`, largest block first, RESERVE last.
+    V3,
+    /// 4.4 – 6.14: `find_suitable_fallback` + `steal_suitable_fallback`; from 5.0 a movable
+    /// request that may not steal the block takes the smallest fallback block.
+    Steal { find_smallest: bool },
+    /// 6.15+: `__rmqueue_claim` (whole blocks, largest first) then `__rmqueue_steal`.
+    ClaimSteal,
+}
+
+/// Which form of `__zone_watermark_ok` the era has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatermarkForm {
+    /// ≤4.3: high orders halve `min` per order below.
+    V3,
+    /// 4.4 – 6.2: ALLOC_HIGH / ALLOC_HARDER / ALLOC_OOM, free-list scan for high orders.
+    V4,
+    /// 6.3+: ALLOC_MIN_RESERVE / ALLOC_NON_BLOCK.
+    V6_3,
+}
+
+/// The era's rules the hot paths consult.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuddyRules {
+    pub fallback: FallbackForm,
+    pub watermark: WatermarkForm,
+    /// 5.10+: `__free_pages_core` frees with FPI_TO_TAIL.
+    pub core_to_tail: bool,
+    /// 5.0+: `alloc_flags_nofragment`.
+    pub nofragment: bool,
+    /// 6.10+: free lists always match the pageblock type (merging retypes the buddy block,
+    /// a stolen single block keeps its type's list).
+    pub strict_freelist_type: bool,
+    /// 4.4+: MIGRATE_HIGHATOMIC reserve.
+    pub highatomic: bool,
+    /// 6.0+: the `max_managed` of `reserve_highatomic_pageblock` is rounded to a pageblock.
+    pub highatomic_align: bool,
+}
+
+impl BuddyRules {
+    pub fn new(era: &Era) -> Self {
+        BuddyRules {
+            fallback: if era.at_least(6, 15) {
+                FallbackForm::ClaimSteal
+            } else if era.at_least(4, 4) {
+                FallbackForm::Steal {
+                    find_smallest: era.at_least(5, 0),
+                }
+            } else {
+                FallbackForm::V3
+            },
+            watermark: if era.at_least(6, 3) {
+                WatermarkForm::V6_3
+            } else if era.at_least(4, 4) {
+                WatermarkForm::V4
+            } else {
+                WatermarkForm::V3
+            },
+            core_to_tail: era.at_least(5, 10),
+            nofragment: era.at_least(5, 0),
+            strict_freelist_type: era.at_least(6, 10),
+            highatomic: era.at_least(4, 4),
+            highatomic_align: era.at_least(6, 0),
+        }
+    }
+}
+
+impl Default for BuddyRules {
+    fn default() -> Self {
+        BuddyRules::new(&Era::default())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// struct zone, struct free_area, pg_data_t.
+
+/// `struct free_area`.
+pub struct FreeArea {
+    pub free_list: [UnsafeCell<ListHead>; MIGRATE_TYPES_MAX],
+    pub nr_free: Cell<u64>,
+}
+
+/// What `zone->lock` protects: the free areas.
+pub struct FreeAreas {
+    pub free_area: [FreeArea; NR_PAGE_ORDERS],
+}
+
+// SAFETY: the list pointers point at struct pages in simulated RAM and at these heads, which
+// live in a boxed zone; they are only followed with the zone lock held.
+unsafe impl Send for FreeAreas {}
+
+impl FreeAreas {
+    fn new() -> Self {
+        FreeAreas {
+            free_area: core::array::from_fn(|_| FreeArea {
+                free_list: core::array::from_fn(|_| {
+                    UnsafeCell::new(ListHead {
+                        next: ptr::null_mut(),
+                        prev: ptr::null_mut(),
+                    })
+                }),
+                nr_free: Cell::new(0),
+            }),
+        }
+    }
+
+    /// `&zone->free_area[order].free_list[mt]`.
+    #[inline]
+    pub fn head(&self, order: u32, mt: usize) -> *mut ListHead {
+        self.free_area[order as usize].free_list[mt].get()
+    }
+
+    /// `free_area_empty`.
+    #[inline]
+    pub fn free_area_empty(&self, order: u32, mt: usize) -> bool {
+        let h = self.head(order, mt);
+        // SAFETY: heads are initialised by `zone_init_free_lists` before the zone is used.
+        unsafe { ptr::eq((*h).next, h) }
+    }
+
+    /// `get_page_from_free_area`: the first page on a list.
+    #[inline]
+    fn first(&self, order: u32, mt: usize) -> Option<*mut Page> {
+        let h = self.head(order, mt);
+        // SAFETY: as in `free_area_empty`; a non-empty list links struct pages' lru.
+        unsafe { (!ptr::eq((*h).next, h)).then(|| lru_to_page((*h).next)) }
+    }
+
+    /// The pages on one list (for the /proc printers and the debug checks).
+    pub fn list_len(&self, order: u32, mt: usize, limit: u64) -> u64 {
+        let h = self.head(order, mt);
+        let mut n = 0;
+        // SAFETY: walked under the zone lock the caller holds.
+        unsafe {
+            let mut p = (*h).next;
+            while !ptr::eq(p, h) && n < limit {
+                n += 1;
+                p = (*p).next;
+            }
+        }
+        n
+    }
+}
+
+/// One `struct zone` (include/linux/mmzone.h), with the kernel's field names. Boxed by its
+/// node so that the free-list heads never move.
+pub struct Zone {
+    /// `_watermark[NR_WMARK]`, set by the watermark computation.
+    pub _watermark: [u64; NR_WMARK],
+    /// `watermark_boost` (5.0+).
+    pub watermark_boost: AtomicU64,
+    /// `nr_reserved_highatomic`.
+    pub nr_reserved_highatomic: AtomicU64,
+    /// `nr_free_highatomic` (6.x; free pages on HIGHATOMIC lists).
+    pub nr_free_highatomic: AtomicU64,
+    /// `lowmem_reserve[MAX_NR_ZONES]`, set by the lowmem reserve computation.
+    pub lowmem_reserve: [u64; MAX_NR_ZONES],
+    /// `zone_to_nid`.
+    pub node: u32,
+    /// `zone_idx`: the zone's place in `node_zones[]`.
+    pub idx: usize,
+    pub zone_type: ZoneType,
+    /// `name`.
+    pub name: &'static str,
+    pub zone_start_pfn: u64,
+    /// `managed_pages` (atomic_long_t).
+    pub managed_pages: AtomicU64,
+    pub spanned_pages: u64,
+    pub present_pages: u64,
+    /// `cma_pages`.
+    pub cma_pages: u64,
+    /// `vm_stat[NR_FREE_PAGES]`.
+    pub nr_free_pages: AtomicI64,
+    /// `vm_stat[NR_FREE_CMA_PAGES]`.
+    pub nr_free_cma_pages: AtomicI64,
+    /// `zone->lock` and what it protects.
+    pub lock: spin::Mutex<FreeAreas>,
+    /// Deferred pages already counted in `managed_pages` and NR_FREE_PAGES but not yet on a
+    /// free list (bootmm's lazy `page_alloc_init_late`, see `docs/divergences.md`).
+    pub deferred_unlisted: AtomicU64,
+}
+
+impl Zone {
+    /// A zone of `node` as `free_area_init_core` sets it up, with empty free lists.
+    fn new(
+        node: u32,
+        idx: usize,
+        t: ZoneType,
+        start: u64,
+        spanned: u64,
+        present: u64,
+        managed: u64,
+    ) -> Box<Zone> {
+        let z = Box::new(Zone {
+            _watermark: [0; NR_WMARK],
+            watermark_boost: AtomicU64::new(0),
+            nr_reserved_highatomic: AtomicU64::new(0),
+            nr_free_highatomic: AtomicU64::new(0),
+            lowmem_reserve: [0; MAX_NR_ZONES],
+            node,
+            idx,
+            zone_type: t,
+            name: t.name(),
+            zone_start_pfn: start,
+            managed_pages: AtomicU64::new(managed),
+            spanned_pages: spanned,
+            present_pages: present,
+            cma_pages: 0,
+            nr_free_pages: AtomicI64::new(0),
+            nr_free_cma_pages: AtomicI64::new(0),
+            lock: spin::Mutex::new(FreeAreas::new()),
+            deferred_unlisted: AtomicU64::new(0),
+        });
+        zone_init_free_lists(&z);
+        z
+    }
+
+    /// `zone_end_pfn`.
+    pub fn zone_end_pfn(&self) -> u64 {
+        self.zone_start_pfn + self.spanned_pages
+    }
+
+    /// `zone_spans_pfn`.
+    pub fn zone_spans_pfn(&self, pfn: u64) -> bool {
+        (self.zone_start_pfn..self.zone_end_pfn()).contains(&pfn)
+    }
+
+    /// `populated_zone`.
+    pub fn populated(&self) -> bool {
+        self.present_pages != 0
+    }
+
+    /// `zone_managed_pages`.
+    pub fn managed(&self) -> u64 {
+        self.managed_pages.load(Relaxed)
+    }
+
+    /// `zone_page_state(zone, NR_FREE_PAGES)` (never below 0, as the kernel clamps it).
+    pub fn free_pages(&self) -> u64 {
+        self.nr_free_pages.load(Relaxed).max(0) as u64
+    }
+
+    /// `wmark_pages(zone, i)`: the watermark plus the boost.
+    pub fn wmark_pages(&self, i: usize) -> u64 {
+        self._watermark[i] + self.watermark_boost.load(Relaxed)
+    }
+
+    /// `min_wmark_pages` / `low_wmark_pages` / `high_wmark_pages`.
+    pub fn min_wmark_pages(&self) -> u64 {
+        self.wmark_pages(WMARK_MIN)
+    }
+    pub fn low_wmark_pages(&self) -> u64 {
+        self.wmark_pages(WMARK_LOW)
+    }
+    pub fn high_wmark_pages(&self) -> u64 {
+        self.wmark_pages(WMARK_HIGH)
+    }
+
+    /// Set the watermarks (`__setup_per_zone_wmarks` computes them elsewhere).
+    pub fn set_watermarks(&mut self, min: u64, low: u64, high: u64) {
+        self._watermark[WMARK_MIN] = min;
+        self._watermark[WMARK_LOW] = low;
+        self._watermark[WMARK_HIGH] = high;
+        self._watermark[3] = high;
+    }
+
+    /// `zone_page_state` of the free counter, adjusted under the zone lock
+    /// (`__mod_zone_page_state`): a plain load and store, as every writer holds the lock.
+    #[inline]
+    fn mod_free(&self, nr: i64) {
+        self.nr_free_pages
+            .store(self.nr_free_pages.load(Relaxed) + nr, Relaxed);
+    }
+}
+
+/// mm/mm_init.c: `zone_init_free_lists`.
+fn zone_init_free_lists(zone: &Zone) {
+    let fa = zone.lock.lock();
+    for o in 0..NR_PAGE_ORDERS as u32 {
+        for mt in 0..MIGRATE_TYPES_MAX {
+            // SAFETY: the head lives in the boxed zone, which does not move.
+            unsafe { INIT_LIST_HEAD(fa.head(o, mt)) };
+        }
+        fa.free_area[o as usize].nr_free.set(0);
+    }
+}
+
+/// `struct zoneref`: a zone in a zonelist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneRef {
+    pub nid: u32,
+    pub zone_idx: usize,
+}
+
+/// `pg_data_t` (the allocator's part).
+pub struct PglistData {
+    pub node_id: u32,
+    pub node_zones: Vec<Box<Zone>>,
+    /// `node_zonelists[ZONELIST_FALLBACK]`: every zone the node may fall back to, best first.
+    pub zonelist_fallback: Vec<ZoneRef>,
+    /// `node_zonelists[ZONELIST_NOFALLBACK]` (NUMA; `__GFP_THISNODE`): the node's own zones.
+    pub zonelist_nofallback: Vec<ZoneRef>,
+    pub node_start_pfn: u64,
+    pub node_spanned_pages: u64,
+    pub node_present_pages: u64,
+    /// `first_deferred_pfn` as `deferred_grow_zone` advances it (`u64::MAX`: none left).
+    pub first_deferred_pfn: u64,
+    /// End of the node's deferred part.
+    pub deferred_end_pfn: u64,
+}
+
+impl PglistData {
+    /// `pgdat_end_pfn`.
+    pub fn pgdat_end_pfn(&self) -> u64 {
+        self.node_start_pfn + self.node_spanned_pages
+    }
+}
+
+/// The page allocator's global state: `node_data[]`, `totalram_pages`, the switches the
+/// boot code sets, and the bad-page report state.
+pub struct PageAlloc {
+    pub node_data: Vec<PglistData>,
+    /// `_totalram_pages`.
+    pub totalram_pages: AtomicU64,
+    /// `totalcma_pages`.
+    pub totalcma_pages: u64,
+    /// `page_group_by_mobility_disabled` (set by `build_all_zonelists`).
+    pub page_group_by_mobility_disabled: bool,
+    /// `watermark_boost_factor` (5.0+: 15000; 0 turns boosting off).
+    pub watermark_boost_factor: u64,
+    pub mt: MigrateTypes,
+    pub rules: BuddyRules,
+    pub zones_configured: ZonesConfigured,
+    /// The configured zone types (`node_zones[]` order).
+    pub zone_types: Vec<ZoneType>,
+    /// `current->comm` of whoever calls the allocator ("swapper/0" during boot).
+    pub comm: String,
+    /// `memblock_free_all` has run (the buddy allocator owns the free memory).
+    pub initialised: bool,
+    /// `page_alloc_init_late` has run.
+    pub init_late_done: bool,
+    /// Deferred pages are freed on demand only (`deferred_pages_enabled()` stays true).
+    pub deferred_lazy: bool,
+    /// Free memblock pfn ranges inside deferred parts, kept from `memblock_free_all` for
+    /// `deferred_grow_zone`.
+    pub deferred_free_ranges: Vec<(u64, u64)>,
+    pub(crate) bad: debug::BadPageState,
+    /// `debug_locks` (cleared by the first taint).
+    pub debug_locks: AtomicBool,
+    /// `tainted_mask` has TAINT_BAD_PAGE.
+    pub taint_bad_page: AtomicBool,
+}
+
+impl Default for PageAlloc {
+    fn default() -> Self {
+        PageAlloc {
+            node_data: Vec::new(),
+            totalram_pages: AtomicU64::new(0),
+            totalcma_pages: 0,
+            page_group_by_mobility_disabled: false,
+            watermark_boost_factor: 0,
+            mt: MigrateTypes::default(),
+            rules: BuddyRules::default(),
+            zones_configured: ZonesConfigured {
+                dma: true,
+                dma32: true,
+                highmem: false,
+            },
+            zone_types: Vec::new(),
+            comm: String::from("swapper/0"),
+            initialised: false,
+            init_late_done: false,
+            deferred_lazy: false,
+            deferred_free_ranges: Vec::new(),
+            bad: debug::BadPageState::default(),
+            debug_locks: AtomicBool::new(true),
+            taint_bad_page: AtomicBool::new(false),
+        }
+    }
+}
+
+impl PageAlloc {
+    /// `NODE_DATA(nid)`.
+    pub fn node(&self, nid: u32) -> Option<&PglistData> {
+        self.node_data.iter().find(|n| n.node_id == nid)
+    }
+
+    pub fn zone(&self, r: ZoneRef) -> Option<&Zone> {
+        self.node(r.nid)?.node_zones.get(r.zone_idx).map(|z| &**z)
+    }
+
+    /// Every zone of every node.
+    pub fn zones(&self) -> impl Iterator<Item = &Zone> {
+        self.node_data
+            .iter()
+            .flat_map(|n| n.node_zones.iter().map(|z| &**z))
+    }
+
+    /// Every populated zone (`for_each_populated_zone`).
+    pub fn populated_zones(&self) -> impl Iterator<Item = &Zone> {
+        self.zones().filter(|z| z.populated())
+    }
+
+    /// `totalram_pages()`.
+    pub fn totalram_pages(&self) -> u64 {
+        self.totalram_pages.load(Relaxed)
+    }
+
+    /// The zone index of a zone type in this build (`ZONE_NORMAL` etc. as numbers).
+    pub fn zone_idx_of(&self, t: ZoneType) -> Option<usize> {
+        self.zone_types.iter().position(|&z| z == t)
+    }
+
+    /// Replace a node's zonelist with an order computed elsewhere (`build_zonelists`).
+    pub fn set_zonelist(&mut self, nid: u32, fallback: Vec<ZoneRef>) {
+        if let Some(n) = self.node_data.iter_mut().find(|n| n.node_id == nid) {
+            n.zonelist_fallback = fallback;
+        }
+    }
+
+    /// Set a zone's watermarks and lowmem_reserve (computed by the watermark code).
+    pub fn set_zone_watermarks(&mut self, r: ZoneRef, wmark: [u64; 3], lowmem_reserve: &[u64]) {
+        if let Some(z) = self
+            .node_data
+            .iter_mut()
+            .find(|n| n.node_id == r.nid)
+            .and_then(|n| n.node_zones.get_mut(r.zone_idx))
+        {
+            z.set_watermarks(wmark[0], wmark[1], wmark[2]);
+            for (d, s) in z.lowmem_reserve.iter_mut().zip(lowmem_reserve) {
+                *d = *s;
+            }
+        }
+    }
+}
+
+/// mm/vmstat.c: `nr_free_pages()` (`global_zone_page_state(NR_FREE_PAGES)`).
+pub fn nr_free_pages(k: &Kernel) -> u64 {
+    k.page_alloc.zones().map(|z| z.free_pages()).sum()
+}
+
+/// mm/mm_init.c `free_area_init_core` / `zone_init_internals` / `init_currently_empty_zone`
+/// (the allocator's part): one `struct zone` per configured zone of each node, with the
+/// sizes `free_area_init` computed, empty free lists, and a fallback zonelist that visits
+/// the node's own zones from the highest down and then the other nodes' (the order
+/// `build_all_zonelists` computes replaces it through [`PageAlloc::set_zonelist`]).
+pub fn init_zones(k: &mut Kernel) {
+    let Some(layout) = k.zones.clone() else {
+        return;
+    };
+    let cfg = k.machine.kernel_config();
+    let mut pa = PageAlloc {
+        mt: MigrateTypes::new(&k.era, cfg.cma, cfg.memory_isolation),
+        rules: BuddyRules::new(&k.era),
+        watermark_boost_factor: if k.era.at_least(5, 0) { 15000 } else { 0 },
+        zones_configured: ZonesConfigured {
+            dma: cfg.zone_dma,
+            dma32: cfg.zone_dma32,
+            highmem: cfg.highmem,
+        },
+        zone_types: layout.zones.clone(),
+        ..PageAlloc::default()
+    };
+    for node in &layout.nodes {
+        let zones: Vec<Box<Zone>> = node
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| {
+                Zone::new(
+                    node.nid,
+                    i,
+                    z.zone_type,
+                    z.zone_start_pfn,
+                    z.spanned_pages,
+                    z.present_pages,
+                    z.managed_pages,
+                )
+            })
+            .collect();
+        let first_deferred_pfn = k.memmap.first_deferred_pfn(node.nid);
+        pa.node_data.push(PglistData {
+            node_id: node.nid,
+            node_zones: zones,
+            zonelist_fallback: Vec::new(),
+            zonelist_nofallback: Vec::new(),
+            node_start_pfn: node.node_start_pfn,
+            node_spanned_pages: node.node_spanned_pages,
+            node_present_pages: node.node_present_pages,
+            first_deferred_pfn,
+            deferred_end_pfn: node.node_start_pfn + node.node_spanned_pages,
+        });
+    }
+    default_zonelists(&mut pa, &layout);
+    k.page_alloc = pa;
+}
+
+/// The placeholder zonelists: own node's populated zones from the highest down, then the
+/// other nodes' in nid order.
+fn default_zonelists(pa: &mut PageAlloc, layout: &ZoneLayout) {
+    let nids: Vec<u32> = pa.node_data.iter().map(|n| n.node_id).collect();
+    let zonerefs = |nid: u32| -> Vec<ZoneRef> {
+        let n = layout.node(nid);
+        (0..layout.zones.len())
+            .rev()
+            .filter(|&i| {
+                n.and_then(|n| n.zones.get(i))
+                    .is_some_and(|z| z.present_pages != 0)
+            })
+            .map(|zone_idx| ZoneRef { nid, zone_idx })
+            .collect()
+    };
+    for n in pa.node_data.iter_mut() {
+        let own = zonerefs(n.node_id);
+        let mut all = own.clone();
+        for &other in nids.iter().filter(|&&o| o != n.node_id) {
+            all.extend(zonerefs(other));
+        }
+        n.zonelist_nofallback = own;
+        n.zonelist_fallback = all;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page helpers.
+
+/// `page_zone_id`: the zone and node bits of `page->flags`.
+#[inline]
+fn page_zone_id(page: &Page) -> u64 {
+    (page.flags >> ZONES_PGOFF)
+        & ((NODES_MASK << crate::include::mm_types::ZONES_WIDTH) | ZONES_MASK)
+}
+
+/// `buddy_order`.
+#[inline]
+fn buddy_order(page: &Page) -> u32 {
+    page.private as u32
+}
+
+/// `set_buddy_order`.
+#[inline]
+fn set_buddy_order(page: &mut Page, order: u32) {
+    page.private = u64::from(order);
+    __SetPageBuddy(page);
+}
+
+/// `page_is_buddy`: `buddy` is a free block of exactly `order` in the same zone.
+///
+/// # Safety
+/// Both must be initialised struct pages of one section's memmap.
+#[inline]
+unsafe fn page_is_buddy(page: *const Page, buddy: *const Page, order: u32) -> bool {
+    // SAFETY: forwarded from the caller.
+    let (p, b) = unsafe { (&*page, &*buddy) };
+    if !PageBuddy(b) || buddy_order(b) != order {
+        return false;
+    }
+    if page_zone_id(p) != page_zone_id(b) {
+        return false;
+    }
+    debug_assert_eq!(b.refcount, 0, "VM_BUG_ON_PAGE(page_count(buddy) != 0)");
+    true
+}
+
+/// `find_buddy_page_pfn`: the buddy of a block, if it is free and of the same order. The
+/// buddy is found by pointer arithmetic within the MAX_PAGE_ORDER block, as the kernel does.
+///
+/// # Safety
+/// `page` is the struct page of `pfn`, and the memmap of its MAX_PAGE_ORDER block exists.
+#[inline]
+unsafe fn find_buddy_page_pfn(page: *mut Page, pfn: u64, order: u32) -> (u64, Option<*mut Page>) {
+    let buddy_pfn = pfn ^ (1 << order);
+    // SAFETY: buddy_pfn lies in the same MAX_PAGE_ORDER-aligned block (order < MAX_PAGE_ORDER),
+    // whose struct pages are contiguous in one section's memmap.
+    let buddy = unsafe { page.offset(buddy_pfn as isize - pfn as isize) };
+    // SAFETY: as above; every struct page of a valid section is initialised (holes as Reserved).
+    (
+        buddy_pfn,
+        unsafe { page_is_buddy(page, buddy, order) }.then_some(buddy),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Free lists under the zone lock.
+
+/// `account_freepages`.
+#[inline]
+fn account_freepages(zone: &Zone, pa: &PageAlloc, nr: i64, mt: usize) {
+    if Some(mt) == pa.mt.isolate {
+        return;
+    }
+    zone.mod_free(nr);
+    if Some(mt) == pa.mt.cma {
+        zone.nr_free_cma_pages
+            .store(zone.nr_free_cma_pages.load(Relaxed) + nr, Relaxed);
+    } else if Some(mt) == pa.mt.highatomic {
+        let v = zone.nr_free_highatomic.load(Relaxed) as i64 + nr;
+        zone.nr_free_highatomic.store(v.max(0) as u64, Relaxed);
+    }
+}
+
+/// `__add_to_free_list`.
+///
+/// # Safety
+/// `page` is a struct page of `zone`, on no list; the zone lock is held (`fa`).
+#[inline]
+unsafe fn add_to_free_list(fa: &FreeAreas, page: *mut Page, order: u32, mt: usize, tail: bool) {
+    let head = fa.head(order, mt);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let lru = ptr::addr_of_mut!((*page).lru);
+        if tail {
+            list_add_tail(lru, head);
+        } else {
+            list_add(lru, head);
+        }
+    }
+    let a = &fa.free_area[order as usize];
+    a.nr_free.set(a.nr_free.get() + 1);
+}
+
+/// `__del_page_from_free_list`: unlink, clear PageBuddy and the order.
+///
+/// # Safety
+/// `page` is a free block of `order` on a list of `fa`; the zone lock is held.
+#[inline]
+unsafe fn del_page_from_free_list(fa: &FreeAreas, page: *mut Page, order: u32) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        list_del(ptr::addr_of_mut!((*page).lru));
+        __ClearPageBuddy(&mut *page);
+        (*page).private = 0;
+    }
+    let a = &fa.free_area[order as usize];
+    a.nr_free.set(a.nr_free.get() - 1);
+}
+
+/// `move_to_free_list`: to the tail of another type's list.
+///
+/// # Safety
+/// As [`del_page_from_free_list`].
+#[inline]
+unsafe fn move_to_free_list(fa: &FreeAreas, page: *mut Page, order: u32, new_mt: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let lru = ptr::addr_of_mut!((*page).lru);
+        list_del(lru);
+        list_add_tail(lru, fa.head(order, new_mt));
+    }
+}
+
+/// `buddy_merge_likely`: is the buddy of the next-higher block free, so that this block
+/// will probably merge soon (then it goes to the list's tail)?
+///
+/// # Safety
+/// As [`find_buddy_page_pfn`].
+#[inline]
+unsafe fn buddy_merge_likely(pfn: u64, buddy_pfn: u64, page: *mut Page, order: u32) -> bool {
+    if order >= MAX_PAGE_ORDER - 1 {
+        return false;
+    }
+    let higher_pfn = buddy_pfn & pfn;
+    // SAFETY: inside the same MAX_PAGE_ORDER block.
+    unsafe {
+        let higher = page.offset(higher_pfn as isize - pfn as isize);
+        find_buddy_page_pfn(higher, higher_pfn, order + 1)
+            .1
+            .is_some()
+    }
+}
+
+/// FPI_* flags of `__free_one_page`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fpi {
+    None,
+    /// `FPI_TO_TAIL`.
+    ToTail,
+}
+
+/// mm/page_alloc.c: `__free_one_page`: put a block back, merging it with its buddy for as
+/// long as the buddy is free, up to MAX_PAGE_ORDER.
+///
+/// # Safety
+/// `page` is the initialised struct page of `pfn` in `zone`, the head of a block of
+/// `2^order` pages that are not free, `pfn` aligned to the order; the zone lock is held.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn __free_one_page(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    mut page: *mut Page,
+    mut pfn: u64,
+    mut order: u32,
+    mt: usize,
+    fpi: Fpi,
+) {
+    debug_assert_eq!(
+        pfn & ((1 << order) - 1),
+        0,
+        "VM_BUG_ON_PAGE(pfn & ((1 << order) - 1))"
+    );
+    debug_assert!(
+        zone.zone_spans_pfn(pfn),
+        "VM_BUG_ON_PAGE(bad_range(zone, page))"
+    );
+    account_freepages(zone, pa, 1 << order, mt);
+    let mut buddy_pfn = 0;
+    while order < MAX_PAGE_ORDER {
+        // SAFETY: the caller guarantees page/pfn; the block stays within its MAX_ORDER block.
+        let (bp, buddy) = unsafe { find_buddy_page_pfn(page, pfn, order) };
+        buddy_pfn = bp;
+        let Some(buddy) = buddy else { break };
+        if pa.rules.strict_freelist_type && order >= PAGEBLOCK_ORDER {
+            // 6.10+: do not merge across pageblocks that must not mix; match the buddy's type.
+            let buddy_mt = sp.get_pfnblock_migratetype(bp).unwrap_or(0) as usize;
+            if buddy_mt != mt && (!pa.mt.is_mergeable(mt) || !pa.mt.is_mergeable(buddy_mt)) {
+                break;
+            }
+            if buddy_mt != mt {
+                sp.set_pageblock_migratetype(bp, mt as u64);
+            }
+        }
+        // SAFETY: `buddy` is a free block of this order on one of this zone's lists.
+        unsafe { del_page_from_free_list(fa, buddy, order) };
+        let combined = bp & pfn;
+        // SAFETY: within the MAX_PAGE_ORDER block.
+        page = unsafe { page.offset(combined as isize - pfn as isize) };
+        pfn = combined;
+        order += 1;
+    }
+    // SAFETY: `page` heads the merged block, which is on no list.
+    unsafe { set_buddy_order(&mut *page, order) };
+    let to_tail = match fpi {
+        Fpi::ToTail => true,
+        // SAFETY: as above.
+        Fpi::None => {
+            order < MAX_PAGE_ORDER && unsafe { buddy_merge_likely(pfn, buddy_pfn, page, order) }
+        }
+    };
+    // SAFETY: as above.
+    unsafe { add_to_free_list(fa, page, order, mt, to_tail) };
+}
+
+/// mm/page_alloc.c: `expand`: split a block of `high` down to `low`, putting the upper
+/// halves on the free lists of `mt`. Returns the pages added.
+///
+/// # Safety
+/// `page` heads a block of `2^high` pages just taken off the lists; the zone lock is held.
+#[inline]
+unsafe fn expand(fa: &FreeAreas, page: *mut Page, low: u32, mut high: u32, mt: usize) -> u64 {
+    let mut size = 1u64 << high;
+    let mut added = 0;
+    while high > low {
+        high -= 1;
+        size >>= 1;
+        // SAFETY: page[size] lies inside the block the caller owns.
+        unsafe {
+            let half = page.add(size as usize);
+            add_to_free_list(fa, half, high, mt, false);
+            set_buddy_order(&mut *half, high);
+        }
+        added += size;
+    }
+    added
+}
+
+/// `page_del_and_expand`.
+///
+/// # Safety
+/// As [`del_page_from_free_list`].
+#[inline]
+unsafe fn page_del_and_expand(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    page: *mut Page,
+    low: u32,
+    high: u32,
+    mt: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        del_page_from_free_list(fa, page, high);
+        let added = expand(fa, page, low, high, mt);
+        account_freepages(zone, pa, -((1i64 << high) - added as i64), mt);
+    }
+}
+
+/// mm/page_alloc.c: `__rmqueue_smallest`: the smallest block of `mt` that fits.
+fn __rmqueue_smallest(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    order: u32,
+    mt: usize,
+) -> Option<*mut Page> {
+    for current in order..NR_PAGE_ORDERS as u32 {
+        let Some(page) = fa.first(current, mt) else {
+            continue;
+        };
+        // SAFETY: `page` heads a free block of `current` on this zone's list; lock held.
+        unsafe { page_del_and_expand(fa, zone, pa, page, order, current, mt) };
+        return Some(page);
+    }
+    None
+}
+
+/// The pfn of a struct page of this memmap.
+#[inline]
+fn pfn_of(sp: &Sparse, page: *mut Page) -> u64 {
+    // SAFETY: pages on the free lists are initialised struct pages of this memmap.
+    unsafe { sp.page_to_pfn(NonNull::new_unchecked(page)) }.unwrap_or(0)
+}
+
+/// `pageblock_start_pfn`.
+#[inline]
+fn pageblock_start_pfn(pfn: u64) -> u64 {
+    pfn & !(PAGEBLOCK_NR_PAGES - 1)
+}
+
+/// `change_pageblock_range`: every pageblock of a block of `order` ≥ pageblock_order.
+fn change_pageblock_range(sp: &Sparse, pfn: u64, order: u32, mt: usize) {
+    let n = 1u64 << (order - PAGEBLOCK_ORDER);
+    for i in 0..n {
+        sp.set_pageblock_migratetype(pfn + i * PAGEBLOCK_NR_PAGES, mt as u64);
+    }
+}
+
+/// `prep_move_freepages_block` with counting: the free and movable pages of the pageblock
+/// of `pfn`, or `None` when the pageblock straddles the zone.
+fn count_freepages_block(sp: &Sparse, zone: &Zone, pfn: u64) -> Option<(u64, u64, u64)> {
+    let start = pageblock_start_pfn(pfn);
+    let end = start + PAGEBLOCK_NR_PAGES;
+    if !zone.zone_spans_pfn(start) || !zone.zone_spans_pfn(end - 1) {
+        return None;
+    }
+    let base = sp.pfn_to_page(start)?.as_ptr();
+    let (mut free, mut movable) = (0, 0);
+    let mut p = start;
+    while p < end {
+        // SAFETY: the pageblock lies in one section's memmap (sections hold whole pageblocks).
+        let page = unsafe { &*base.add((p - start) as usize) };
+        if PageBuddy(page) {
+            free += 1 << buddy_order(page);
+            p += 1 << buddy_order(page);
+            continue;
+        }
+        if page.flags & PageFlags::PG_LRU.bits() != 0 {
+            movable += 1;
+        }
+        p += 1;
+    }
+    Some((start, free, movable))
+}
+
+/// `__move_freepages_block`: move every free block of a pageblock to `new_mt`'s lists.
+fn move_freepages_block(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    start: u64,
+    old_mt: usize,
+    new_mt: usize,
+) -> u64 {
+    let Some(base) = sp.pfn_to_page(start) else {
+        return 0;
+    };
+    let base = base.as_ptr();
+    let mut moved = 0;
+    let mut p = start;
+    while p < start + PAGEBLOCK_NR_PAGES {
+        // SAFETY: within the pageblock's memmap (see count_freepages_block).
+        let page = unsafe { base.add((p - start) as usize) };
+        // SAFETY: as above.
+        let pg = unsafe { &*page };
+        if !PageBuddy(pg) {
+            p += 1;
+            continue;
+        }
+        let order = buddy_order(pg);
+        // SAFETY: a free block on this zone's lists; lock held.
+        unsafe { move_to_free_list(fa, page, order, new_mt) };
+        account_freepages(zone, pa, -(1 << order), old_mt);
+        account_freepages(zone, pa, 1 << order, new_mt);
+        p += 1 << order;
+        moved += 1 << order;
+    }
+    moved
+}
+
+/// `should_try_claim_block` (6.15+) / `can_steal_fallback` (4.4–6.14): take over the whole
+/// pageblock rather than one block of it?
+fn can_steal_fallback(pa: &PageAlloc, order: u32, start_mt: usize) -> bool {
+    order >= PAGEBLOCK_ORDER
+        || order >= PAGEBLOCK_ORDER / 2
+        || start_mt == pa.mt.reclaimable
+        || start_mt == pa.mt.unmovable
+        || pa.page_group_by_mobility_disabled
+}
+
+/// `find_suitable_fallback`: the first fallback type with a free block at `order`.
+fn find_suitable_fallback(fa: &FreeAreas, pa: &PageAlloc, order: u32, mt: usize) -> Option<usize> {
+    if fa.free_area[order as usize].nr_free.get() == 0 {
+        return None;
+    }
+    pa.mt.fallbacks[mt]
+        .iter()
+        .copied()
+        .find(|&f| !fa.free_area_empty(order, f))
+}
+
+/// `boost_watermark` (5.0+).
+fn boost_watermark(zone: &Zone, pa: &PageAlloc) -> bool {
+    if pa.watermark_boost_factor == 0 || PAGEBLOCK_NR_PAGES * 4 > zone.managed() {
+        return false;
+    }
+    let max_boost = zone._watermark[WMARK_HIGH] * pa.watermark_boost_factor / 10000;
+    if max_boost == 0 {
+        return false;
+    }
+    let max_boost = max_boost.max(PAGEBLOCK_NR_PAGES);
+    let b = (zone.watermark_boost.load(Relaxed) + PAGEBLOCK_NR_PAGES).min(max_boost);
+    zone.watermark_boost.store(b, Relaxed);
+    true
+}
+
+/// Whether the pageblock should change hands: at least half of it free or compatible.
+fn claim_threshold(
+    pa: &PageAlloc,
+    start_mt: usize,
+    block_mt: usize,
+    free: u64,
+    movable: u64,
+) -> bool {
+    let alike = if start_mt == pa.mt.movable {
+        movable
+    } else if block_mt == pa.mt.movable {
+        PAGEBLOCK_NR_PAGES - (free + movable)
+    } else {
+        0
+    };
+    free + alike >= 1 << (PAGEBLOCK_ORDER - 1) || pa.page_group_by_mobility_disabled
+}
+
+/// mm/page_alloc.c: `steal_suitable_fallback` (4.4–6.14): claim the pageblock of a
+/// fallback block for `start_mt` (or just move the block), so that `__rmqueue_smallest`
+/// can retry.
+#[allow(clippy::too_many_arguments)]
+fn steal_suitable_fallback(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    page: *mut Page,
+    current: u32,
+    start_mt: usize,
+    whole_block: bool,
+) {
+    let pfn = pfn_of(sp, page);
+    let block_mt = sp.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+    let single = |fa: &FreeAreas| {
+        // SAFETY: `page` is a free block of `current` on this zone's lists; lock held.
+        unsafe { move_to_free_list(fa, page, current, start_mt) };
+        account_freepages(zone, pa, -(1 << current), block_mt);
+        account_freepages(zone, pa, 1 << current, start_mt);
+    };
+    if Some(block_mt) == pa.mt.highatomic {
+        return single(fa);
+    }
+    if current >= PAGEBLOCK_ORDER {
+        change_pageblock_range(sp, pfn, current, start_mt);
+        return single(fa);
+    }
+    if pa.rules.nofragment {
+        boost_watermark(zone, pa);
+    }
+    if !whole_block {
+        return single(fa);
+    }
+    let Some((start, free, movable)) = count_freepages_block(sp, zone, pfn) else {
+        return single(fa);
+    };
+    if free == 0 {
+        return single(fa);
+    }
+    // The kernel moves the block's free pages first, counting as it goes.
+    move_freepages_block(fa, zone, pa, sp, start, block_mt, start_mt);
+    if claim_threshold(pa, start_mt, block_mt, free, movable) {
+        sp.set_pageblock_migratetype(start, start_mt as u64);
+    }
+}
+
+/// mm/page_alloc.c: `__rmqueue_fallback` (4.4–6.14): steal from another migrate type,
+/// largest block first (so the whole pageblock is likely free).
+#[allow(clippy::too_many_arguments)]
+fn rmqueue_fallback_steal(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    start_mt: usize,
+    flags: AllocFlags,
+    find_smallest: bool,
+) -> bool {
+    let min_order = if order < PAGEBLOCK_ORDER && flags.contains(AllocFlags::ALLOC_NOFRAGMENT) {
+        PAGEBLOCK_ORDER
+    } else {
+        order
+    };
+    let mut found = None;
+    let mut current = MAX_PAGE_ORDER as i64;
+    while current >= min_order as i64 {
+        let c = current as u32;
+        if let Some(f) = find_suitable_fallback(fa, pa, c, start_mt) {
+            let can_steal = can_steal_fallback(pa, c, start_mt);
+            if find_smallest && !can_steal && start_mt == pa.mt.movable && c > order {
+                found = None;
+                // find_smallest:
+                for c2 in order..NR_PAGE_ORDERS as u32 {
+                    if let Some(f2) = find_suitable_fallback(fa, pa, c2, start_mt) {
+                        found = Some((c2, f2, can_steal_fallback(pa, c2, start_mt)));
+                        break;
+                    }
+                }
+            } else {
+                found = Some((c, f, can_steal));
+            }
+            break;
+        }
+        current -= 1;
+    }
+    let Some((c, f, can_steal)) = found else {
+        return false;
+    };
+    let Some(page) = fa.first(c, f) else {
+        return false;
+    };
+    steal_suitable_fallback(fa, zone, pa, sp, page, c, start_mt, can_steal);
+    true
+}
+
+/// mm/page_alloc.c: `__rmqueue_fallback` with `try_to_steal_freepages` (3.x).
+fn rmqueue_fallback_v3(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    start_mt: usize,
+) -> Option<*mut Page> {
+    for current in (order..NR_PAGE_ORDERS as u32).rev() {
+        for &f in &pa.mt.fallbacks[start_mt] {
+            let Some(page) = fa.first(current, f) else {
+                continue;
+            };
+            // try_to_steal_freepages
+            let pfn = pfn_of(sp, page);
+            let new_type = if Some(f) == pa.mt.cma {
+                f
+            } else if current >= PAGEBLOCK_ORDER {
+                change_pageblock_range(sp, pfn, current, start_mt);
+                start_mt
+            } else if current >= PAGEBLOCK_ORDER / 2
+                || start_mt == pa.mt.reclaimable
+                || pa.page_group_by_mobility_disabled
+            {
+                let start = pageblock_start_pfn(pfn);
+                let moved = if zone.zone_spans_pfn(start)
+                    && zone.zone_spans_pfn(start + PAGEBLOCK_NR_PAGES - 1)
+                {
+                    let block_mt = sp.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+                    move_freepages_block(fa, zone, pa, sp, start, block_mt, start_mt)
+                } else {
+                    0
+                };
+                if moved >= 1 << (PAGEBLOCK_ORDER - 1) || pa.page_group_by_mobility_disabled {
+                    sp.set_pageblock_migratetype(start, start_mt as u64);
+                    start_mt
+                } else {
+                    f
+                }
+            } else {
+                f
+            };
+            // The block may have moved lists with its pageblock; take it off whichever.
+            // SAFETY: `page` is still a free block of `current` on this zone's lists.
+            unsafe {
+                del_page_from_free_list(fa, page, current);
+                let added = expand(fa, page, order, current, new_type);
+                account_freepages(zone, pa, -(1i64 << current), f);
+                account_freepages(zone, pa, added as i64, new_type);
+            }
+            return Some(page);
+        }
+    }
+    None
+}
+
+/// mm/page_alloc.c: `try_to_claim_block` (6.15+).
+#[allow(clippy::too_many_arguments)]
+fn try_to_claim_block(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    page: *mut Page,
+    current: u32,
+    order: u32,
+    start_mt: usize,
+    block_mt: usize,
+) -> Option<*mut Page> {
+    let pfn = pfn_of(sp, page);
+    if current >= PAGEBLOCK_ORDER {
+        // SAFETY: a free block of `current` on this zone's lists; lock held.
+        unsafe {
+            del_page_from_free_list(fa, page, current);
+            account_freepages(zone, pa, -(1i64 << current), block_mt);
+            change_pageblock_range(sp, pfn, current, start_mt);
+            let added = expand(fa, page, order, current, start_mt);
+            account_freepages(zone, pa, added as i64, start_mt);
+        }
+        return Some(page);
+    }
+    boost_watermark(zone, pa);
+    let (start, free, movable) = count_freepages_block(sp, zone, pfn)?;
+    if claim_threshold(pa, start_mt, block_mt, free, movable) {
+        move_freepages_block(fa, zone, pa, sp, start, block_mt, start_mt);
+        sp.set_pageblock_migratetype(start, start_mt as u64);
+        return __rmqueue_smallest(fa, zone, pa, order, start_mt);
+    }
+    None
+}
+
+/// mm/page_alloc.c: `__rmqueue_claim` (6.15+).
+fn __rmqueue_claim(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    start_mt: usize,
+    flags: AllocFlags,
+) -> Option<*mut Page> {
+    let min_order = if order < PAGEBLOCK_ORDER && flags.contains(AllocFlags::ALLOC_NOFRAGMENT) {
+        PAGEBLOCK_ORDER
+    } else {
+        order
+    };
+    let mut current = MAX_PAGE_ORDER as i64;
+    while current >= min_order as i64 {
+        let c = current as u32;
+        current -= 1;
+        if !can_steal_fallback(pa, c, start_mt) {
+            break;
+        }
+        let Some(f) = find_suitable_fallback(fa, pa, c, start_mt) else {
+            continue;
+        };
+        let page = fa.first(c, f)?;
+        if let Some(p) = try_to_claim_block(fa, zone, pa, sp, page, c, order, start_mt, f) {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// mm/page_alloc.c: `__rmqueue_steal` (6.15+): one block, its pageblock left as it is.
+fn __rmqueue_steal(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    order: u32,
+    start_mt: usize,
+) -> Option<*mut Page> {
+    for c in order..NR_PAGE_ORDERS as u32 {
+        let Some(f) = find_suitable_fallback(fa, pa, c, start_mt) else {
+            continue;
+        };
+        let page = fa.first(c, f)?;
+        // SAFETY: a free block of `c` on this zone's lists; lock held.
+        unsafe { page_del_and_expand(fa, zone, pa, page, order, c, f) };
+        return Some(page);
+    }
+    None
+}
+
+/// mm/page_alloc.c: `__rmqueue`: the requested type, then the era's fallbacks.
+fn __rmqueue(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    mt: usize,
+    flags: AllocFlags,
+) -> Option<*mut Page> {
+    if let Some(p) = __rmqueue_smallest(fa, zone, pa, order, mt) {
+        return Some(p);
+    }
+    match pa.rules.fallback {
+        FallbackForm::V3 => {
+            if let Some(p) = rmqueue_fallback_v3(fa, zone, pa, sp, order, mt) {
+                return Some(p);
+            }
+            // retry_reserve
+            pa.mt
+                .reserve
+                .and_then(|r| __rmqueue_smallest(fa, zone, pa, order, r))
+        }
+        FallbackForm::Steal { find_smallest } => {
+            if let Some(c) = pa.mt.cma.filter(|_| flags.contains(AllocFlags::ALLOC_CMA)) {
+                if let Some(p) = __rmqueue_smallest(fa, zone, pa, order, c) {
+                    return Some(p);
+                }
+            }
+            while rmqueue_fallback_steal(fa, zone, pa, sp, order, mt, flags, find_smallest) {
+                if let Some(p) = __rmqueue_smallest(fa, zone, pa, order, mt) {
+                    return Some(p);
+                }
+            }
+            None
+        }
+        FallbackForm::ClaimSteal => {
+            if let Some(c) = pa.mt.cma.filter(|_| flags.contains(AllocFlags::ALLOC_CMA)) {
+                if let Some(p) = __rmqueue_smallest(fa, zone, pa, order, c) {
+                    return Some(p);
+                }
+            }
+            if let Some(p) = __rmqueue_claim(fa, zone, pa, sp, order, mt, flags) {
+                return Some(p);
+            }
+            if flags.contains(AllocFlags::ALLOC_NOFRAGMENT) {
+                return None;
+            }
+            __rmqueue_steal(fa, zone, pa, order, mt)
+        }
+    }
+}
+
+/// mm/page_alloc.c: `rmqueue_buddy` (the zone->lock path of `rmqueue`).
+fn rmqueue(
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    mt: usize,
+    flags: AllocFlags,
+) -> Option<*mut Page> {
+    let fa = zone.lock.lock();
+    let ha = pa.mt.highatomic.filter(|_| pa.rules.highatomic);
+    let mut page = None;
+    if let Some(h) = ha {
+        let want = match pa.rules.watermark {
+            WatermarkForm::V6_3 => flags.contains(AllocFlags::ALLOC_HIGHATOMIC),
+            _ => order > 0 && flags.contains(AllocFlags::ALLOC_HARDER),
+        };
+        if want {
+            page = __rmqueue_smallest(&fa, zone, pa, order, h);
+        }
+    }
+    if page.is_none() {
+        page = __rmqueue(&fa, zone, pa, sp, order, mt, flags);
+        if page.is_none() && pa.rules.watermark == WatermarkForm::V6_3 {
+            if let Some(h) =
+                ha.filter(|_| flags.intersects(AllocFlags::ALLOC_OOM | AllocFlags::ALLOC_NON_BLOCK))
+            {
+                page = __rmqueue_smallest(&fa, zone, pa, order, h);
+            }
+        }
+    }
+    page
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watermarks.
+
+/// mm/page_alloc.c: `__zone_watermark_unusable_free`.
+fn zone_watermark_unusable_free(zone: &Zone, pa: &PageAlloc, order: u32, flags: AllocFlags) -> i64 {
+    let mut unusable = (1i64 << order) - 1;
+    match pa.rules.watermark {
+        WatermarkForm::V6_3 => {
+            if !flags.intersects(AllocFlags::ALLOC_RESERVES) {
+                unusable += zone.nr_free_highatomic.load(Relaxed) as i64;
+            }
+        }
+        WatermarkForm::V4 => {
+            if !flags.intersects(AllocFlags::ALLOC_HARDER | AllocFlags::ALLOC_OOM) {
+                unusable += zone.nr_reserved_highatomic.load(Relaxed) as i64;
+            }
+        }
+        WatermarkForm::V3 => {}
+    }
+    if !flags.contains(AllocFlags::ALLOC_CMA) {
+        unusable += zone.nr_free_cma_pages.load(Relaxed);
+    }
+    unusable
+}
+
+/// mm/page_alloc.c: `__zone_watermark_ok`: may `zone` give a block of `order` and stay
+/// above `mark` plus its reserve against `highest_zoneidx` allocations?
+pub fn __zone_watermark_ok(
+    zone: &Zone,
+    pa: &PageAlloc,
+    order: u32,
+    mark: u64,
+    highest_zoneidx: usize,
+    flags: AllocFlags,
+    free_pages: i64,
+) -> bool {
+    let mut min = mark as i64;
+    let mut free = free_pages - zone_watermark_unusable_free(zone, pa, order, flags);
+    match pa.rules.watermark {
+        WatermarkForm::V6_3 => {
+            if flags.intersects(AllocFlags::ALLOC_RESERVES) {
+                if flags.contains(AllocFlags::ALLOC_MIN_RESERVE) {
+                    min -= min / 2;
+                    if flags.contains(AllocFlags::ALLOC_NON_BLOCK) {
+                        min -= min / 4;
+                    }
+                }
+                if flags.contains(AllocFlags::ALLOC_OOM) {
+                    min -= min / 2;
+                }
+            }
+        }
+        WatermarkForm::V4 => {
+            if flags.contains(AllocFlags::ALLOC_HIGH) {
+                min -= min / 2;
+            }
+            if flags.intersects(AllocFlags::ALLOC_HARDER | AllocFlags::ALLOC_OOM) {
+                if flags.contains(AllocFlags::ALLOC_OOM) {
+                    min -= min / 2;
+                } else {
+                    min -= min / 4;
+                }
+            }
+        }
+        WatermarkForm::V3 => {
+            if flags.contains(AllocFlags::ALLOC_HIGH) {
+                min -= min / 2;
+            }
+            if flags.contains(AllocFlags::ALLOC_HARDER) {
+                min -= min / 4;
+            }
+        }
+    }
+    let reserve = zone
+        .lowmem_reserve
+        .get(highest_zoneidx)
+        .copied()
+        .unwrap_or(0) as i64;
+    if free <= min + reserve {
+        return false;
+    }
+    if order == 0 {
+        return true;
+    }
+    let fa = zone.lock.lock();
+    if pa.rules.watermark == WatermarkForm::V3 {
+        // ≤4.3: at each lower order, discount its free pages and halve the requirement.
+        for o in 0..order {
+            free -= (fa.free_area[o as usize].nr_free.get() << o) as i64;
+            min >>= 1;
+            if free <= min {
+                return false;
+            }
+        }
+        return true;
+    }
+    for o in order..NR_PAGE_ORDERS as u32 {
+        if fa.free_area[o as usize].nr_free.get() == 0 {
+            continue;
+        }
+        if (0..MIGRATE_PCPTYPES).any(|mt| !fa.free_area_empty(o, mt)) {
+            return true;
+        }
+        if let Some(c) = pa.mt.cma {
+            if flags.contains(AllocFlags::ALLOC_CMA) && !fa.free_area_empty(o, c) {
+                return true;
+            }
+        }
+        if let Some(h) = pa.mt.highatomic {
+            let allowed = match pa.rules.watermark {
+                WatermarkForm::V6_3 => {
+                    flags.intersects(AllocFlags::ALLOC_HIGHATOMIC | AllocFlags::ALLOC_OOM)
+                }
+                _ => flags.intersects(AllocFlags::ALLOC_HARDER | AllocFlags::ALLOC_OOM),
+            };
+            if allowed && !fa.free_area_empty(o, h) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// mm/page_alloc.c: `zone_watermark_fast`.
+fn zone_watermark_fast(
+    zone: &Zone,
+    pa: &PageAlloc,
+    order: u32,
+    mark: u64,
+    highest_zoneidx: usize,
+    flags: AllocFlags,
+) -> bool {
+    let free = zone.nr_free_pages.load(Relaxed);
+    if order == 0 {
+        let reserved = zone_watermark_unusable_free(zone, pa, 0, flags);
+        let usable = free - free.min(reserved);
+        let reserve = zone
+            .lowmem_reserve
+            .get(highest_zoneidx)
+            .copied()
+            .unwrap_or(0) as i64;
+        if usable > mark as i64 + reserve {
+            return true;
+        }
+    }
+    if __zone_watermark_ok(zone, pa, order, mark, highest_zoneidx, flags, free) {
+        return true;
+    }
+    if order == 0
+        && flags.contains(AllocFlags::ALLOC_MIN_RESERVE)
+        && zone.watermark_boost.load(Relaxed) != 0
+        && flags.wmark() == WMARK_MIN
+    {
+        return __zone_watermark_ok(
+            zone,
+            pa,
+            order,
+            zone._watermark[WMARK_MIN],
+            highest_zoneidx,
+            flags,
+            free,
+        );
+    }
+    false
+}
+
+/// mm/page_alloc.c: `zone_watermark_ok` (the exported check, for callers outside).
+pub fn zone_watermark_ok(
+    zone: &Zone,
+    pa: &PageAlloc,
+    order: u32,
+    mark: u64,
+    highest_zoneidx: usize,
+    flags: AllocFlags,
+) -> bool {
+    __zone_watermark_ok(
+        zone,
+        pa,
+        order,
+        mark,
+        highest_zoneidx,
+        flags,
+        zone.nr_free_pages.load(Relaxed),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The highatomic reserve.
+
+/// mm/page_alloc.c: `reserve_highatomic_pageblock`: a high-order atomic allocation
+/// succeeded; keep its pageblock for later ones (at most ~1% of the zone).
+fn reserve_highatomic_pageblock(zone: &Zone, pa: &PageAlloc, sp: &Sparse, pfn: u64, order: u32) {
+    let Some(h) = pa.mt.highatomic else { return };
+    let max_managed = if pa.rules.highatomic_align {
+        (zone.managed() / 100).div_ceil(PAGEBLOCK_NR_PAGES) * PAGEBLOCK_NR_PAGES
+    } else {
+        zone.managed() / 100 + PAGEBLOCK_NR_PAGES
+    };
+    if zone.nr_reserved_highatomic.load(Relaxed) >= max_managed {
+        return;
+    }
+    let fa = zone.lock.lock();
+    if zone.nr_reserved_highatomic.load(Relaxed) >= max_managed {
+        return;
+    }
+    let mt = sp.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+    if !pa.mt.is_mergeable(mt) || mt == h {
+        return;
+    }
+    if order < PAGEBLOCK_ORDER {
+        let start = pageblock_start_pfn(pfn);
+        if !zone.zone_spans_pfn(start) || !zone.zone_spans_pfn(start + PAGEBLOCK_NR_PAGES - 1) {
+            return;
+        }
+        move_freepages_block(&fa, zone, pa, sp, start, mt, h);
+        sp.set_pageblock_migratetype(start, h as u64);
+        zone.nr_reserved_highatomic
+            .fetch_add(PAGEBLOCK_NR_PAGES, Relaxed);
+    } else {
+        change_pageblock_range(sp, pfn, order, h);
+        zone.nr_reserved_highatomic.fetch_add(1 << order, Relaxed);
+    }
+}
+
+/// mm/page_alloc.c: `unreserve_highatomic_pageblock`: give one reserved pageblock per zone
+/// of the zonelist back to the requested type (the kernel does this when direct reclaim
+/// failed). Returns whether a block moved.
+pub fn unreserve_highatomic_pageblock(
+    k: &Kernel,
+    zonelist: &[ZoneRef],
+    highest_zoneidx: usize,
+    mt: usize,
+    force: bool,
+) -> bool {
+    let pa = &k.page_alloc;
+    let sp = &k.sparse;
+    let Some(h) = pa.mt.highatomic else {
+        return false;
+    };
+    for zone in zonelist
+        .iter()
+        .filter(|r| r.zone_idx <= highest_zoneidx)
+        .filter_map(|&r| pa.zone(r))
+    {
+        let reserved = zone.nr_reserved_highatomic.load(Relaxed);
+        if !force && reserved <= PAGEBLOCK_NR_PAGES {
+            continue;
+        }
+        let fa = zone.lock.lock();
+        for order in 0..NR_PAGE_ORDERS as u32 {
+            let Some(page) = fa.first(order, h) else {
+                continue;
+            };
+            let pfn = pfn_of(sp, page);
+            let start = pageblock_start_pfn(pfn);
+            let take = PAGEBLOCK_NR_PAGES.min(zone.nr_reserved_highatomic.load(Relaxed));
+            zone.nr_reserved_highatomic.fetch_sub(take, Relaxed);
+            let moved = if order >= PAGEBLOCK_ORDER {
+                // SAFETY: a free block of `order` on this zone's lists; lock held.
+                unsafe { move_to_free_list(&fa, page, order, mt) };
+                account_freepages(zone, pa, -(1 << order), h);
+                account_freepages(zone, pa, 1 << order, mt);
+                change_pageblock_range(sp, pfn, order, mt);
+                1
+            } else {
+                let m = move_freepages_block(&fa, zone, pa, sp, start, h, mt);
+                sp.set_pageblock_migratetype(start, mt as u64);
+                m
+            };
+            if moved > 0 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation.
+
+/// `struct alloc_context`.
+#[derive(Clone, Debug)]
+pub struct AllocContext {
+    /// `__GFP_THISNODE`: the node's ZONELIST_NOFALLBACK instead of its fallback list.
+    pub thisnode: bool,
+    pub highest_zoneidx: usize,
+    pub migratetype: usize,
+    pub preferred_nid: u32,
+}
+
+impl AllocContext {
+    /// `ac->zonelist` (`node_zonelist(preferred_nid, gfp)`), read in place.
+    pub fn zonelist<'a>(&self, pa: &'a PageAlloc) -> &'a [ZoneRef] {
+        match pa.node(self.preferred_nid) {
+            Some(n) if self.thisnode => &n.zonelist_nofallback,
+            Some(n) => &n.zonelist_fallback,
+            None => &[],
+        }
+    }
+}
+
+/// What the zonelist walk found.
+enum Walk {
+    Page(*mut Page, ZoneRef),
+    /// A zone with deferred pages could give memory after `deferred_grow_zone`.
+    Grow(ZoneRef),
+    Fail,
+}
+
+/// mm/page_alloc.c: `get_page_from_freelist`: walk the zonelist for a zone above its
+/// watermark and take a block from it.
+fn get_page_from_freelist(
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    mut flags: AllocFlags,
+    ac: &AllocContext,
+    grown: &[ZoneRef],
+) -> Walk {
+    'retry: loop {
+        let no_fallback = flags.contains(AllocFlags::ALLOC_NOFRAGMENT);
+        let zonelist = ac.zonelist(pa);
+        let preferred = zonelist
+            .iter()
+            .find(|r| r.zone_idx <= ac.highest_zoneidx)
+            .copied();
+        for &r in zonelist.iter().filter(|r| r.zone_idx <= ac.highest_zoneidx) {
+            let Some(zone) = pa.zone(r) else { continue };
+            if no_fallback
+                && pa.node_data.len() > 1
+                && Some(r) != preferred
+                && preferred.is_some_and(|p| p.nid != r.nid)
+            {
+                flags.remove(AllocFlags::ALLOC_NOFRAGMENT);
+                continue 'retry;
+            }
+            let can_grow = zone_has_deferred(pa, zone) && !grown.contains(&r);
+            if !flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
+                let mark = zone.wmark_pages(flags.wmark());
+                if !zone_watermark_fast(zone, pa, order, mark, ac.highest_zoneidx, flags) {
+                    if can_grow {
+                        return Walk::Grow(r);
+                    }
+                    continue;
+                }
+            }
+            match rmqueue(zone, pa, sp, order, ac.migratetype, flags) {
+                Some(page) => return Walk::Page(page, r),
+                None if can_grow => return Walk::Grow(r),
+                None => {}
+            }
+        }
+        if no_fallback {
+            flags.remove(AllocFlags::ALLOC_NOFRAGMENT);
+            continue 'retry;
+        }
+        return Walk::Fail;
+    }
+}
+
+/// Does the node's last zone still hold deferred pages?
+fn zone_has_deferred(pa: &PageAlloc, zone: &Zone) -> bool {
+    pa.node(zone.node).is_some_and(|n| {
+        n.first_deferred_pfn != u64::MAX
+            && zone.zone_end_pfn() == n.pgdat_end_pfn()
+            && zone.zone_spans_pfn(n.first_deferred_pfn.max(zone.zone_start_pfn))
+    })
+}
+
+/// mm/page_alloc.c: `prep_new_page` / `post_alloc_hook`: a block leaves the allocator.
+///
+/// # Safety
+/// `page` heads a block of `2^order` pages just taken off the free lists.
+unsafe fn prep_new_page(phys: &PhysMem, sp: &Sparse, page: *mut Page, order: u32, gfp: Gfp) {
+    // SAFETY: forwarded from the caller: the block is ours.
+    unsafe {
+        (*page).private = 0;
+        (*page).refcount = 1;
+        if cfg!(debug_assertions) {
+            // check_new_pages (CONFIG_DEBUG_VM).
+            for i in 0..1usize << order {
+                let p = &*page.add(i);
+                debug_assert!(
+                    p.mapcount == -1
+                        && p.mapping == 0
+                        && (i == 0 || p.refcount == 0)
+                        && p.flags & ((1 << crate::include::mm_types::NR_PAGEFLAGS) - 1) == 0,
+                    "check_new_page: bad page {:?}",
+                    p
+                );
+            }
+        }
+        if gfp.contains(Gfp::__GFP_ZERO) {
+            // kernel_init_pages: clear_highpage on each page.
+            let pfn = pfn_of(sp, page);
+            let _ = phys.memset(crate::PhysAddr(pfn << 12), 0, 4096 << order);
+        }
+        if order > 0 && gfp.contains(Gfp::__GFP_COMP) {
+            prep_compound_page(page, order);
+        }
+    }
+}
+
+/// `TAIL_MAPPING` (`0x400 + POISON_POINTER_DELTA`).
+pub const TAIL_MAPPING: u64 = 0xdead_0000_0000_0400;
+
+/// mm/page_alloc.c: `prep_compound_page`: PG_head on the head, `compound_head` (bit 0 set)
+/// in each tail's `lru.next`, the order in the first tail's flags (the 6.x folio encoding).
+///
+/// # Safety
+/// `page` heads a block of `2^order` pages the caller owns.
+unsafe fn prep_compound_page(page: *mut Page, order: u32) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        (*page).flags |= PageFlags::PG_HEAD.bits();
+        for i in 1..1usize << order {
+            let t = &mut *page.add(i);
+            t.lru.next = (page as usize | 1) as *mut ListHead;
+            t.mapping = TAIL_MAPPING;
+        }
+        let t1 = &mut *page.add(1);
+        t1.flags = (t1.flags & !0xff) | u64::from(order);
+    }
+}
+
+/// `PageTail`.
+#[allow(non_snake_case)]
+pub fn PageTail(page: &Page) -> bool {
+    page.lru.next as usize & 1 != 0
+}
+
+/// `PageHead`.
+#[allow(non_snake_case)]
+pub fn PageHead(page: &Page) -> bool {
+    page.flags & PageFlags::PG_HEAD.bits() != 0
+}
+
+/// `compound_order`.
+///
+/// # Safety
+/// `page` is a struct page whose successor exists when it is a head.
+pub unsafe fn compound_order(page: *const Page) -> u32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if PageHead(&*page) {
+            ((*page.add(1)).flags & 0xff) as u32
+        } else {
+            0
+        }
+    }
+}
+
+/// mm/page_alloc.c: `gfp_to_alloc_flags`: the slow path's alloc_flags.
+pub fn gfp_to_alloc_flags(era: &Era, gfp: Gfp, order: u32) -> AllocFlags {
+    let mut f = AllocFlags::ALLOC_WMARK_MIN | AllocFlags::ALLOC_CPUSET;
+    if gfp.contains(Gfp::__GFP_HIGH) {
+        f |= AllocFlags::ALLOC_MIN_RESERVE;
+    }
+    if era.at_least(6, 3) {
+        if gfp.contains(Gfp::__GFP_KSWAPD_RECLAIM) {
+            f |= AllocFlags::ALLOC_KSWAPD;
+        }
+        if !gfp.contains(Gfp::__GFP_DIRECT_RECLAIM) {
+            if !gfp.contains(Gfp::__GFP_NOMEMALLOC) {
+                f |= AllocFlags::ALLOC_NON_BLOCK;
+                if order > 0 {
+                    f |= AllocFlags::ALLOC_HIGHATOMIC;
+                }
+            }
+            if f.contains(AllocFlags::ALLOC_MIN_RESERVE) {
+                f.remove(AllocFlags::ALLOC_CPUSET);
+            }
+        }
+    } else if gfp.contains(Gfp::__GFP_ATOMIC) {
+        if !gfp.contains(Gfp::__GFP_NOMEMALLOC) {
+            f |= AllocFlags::ALLOC_HARDER;
+        }
+        f.remove(AllocFlags::ALLOC_CPUSET);
+    }
+    if gfp_migratetype(era, gfp, false) == MIGRATE_MOVABLE_OF(era) {
+        f |= AllocFlags::ALLOC_CMA;
+    }
+    f
+}
+
+#[allow(non_snake_case)]
+fn MIGRATE_MOVABLE_OF(era: &Era) -> usize {
+    crate::mm::sparse::migrate_movable(era) as usize
+}
+
+/// Why an allocation call could not be made at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// The zone modifiers combine in a way `GFP_ZONE_BAD` rejects (`VM_BUG_ON`).
+    BadZoneModifiers(u32),
+    /// No such node.
+    NoNode(i32),
+}
+
+/// mm/page_alloc.c: `__alloc_pages` (`__alloc_pages_nodemask` before 5.13): the fast path,
+/// then the slow path. bootmm's slow path retries at the min watermark with the
+/// `gfp_to_alloc_flags` reserves, grows deferred zones, releases the highatomic reserve
+/// where the kernel would after a failed direct reclaim, and stops there: no reclaim, no
+/// compaction, no OOM killer. A failure is reported by `warn_alloc` unless __GFP_NOWARN.
+pub fn __alloc_pages(
+    k: &mut Kernel,
+    gfp: Gfp,
+    order: u32,
+    preferred_nid: u32,
+    nodemask_thisnode: bool,
+) -> Result<Option<NonNull<Page>>, AllocError> {
+    if order > MAX_PAGE_ORDER {
+        if !gfp.contains(Gfp::__GFP_NOWARN) {
+            crate::pr_warn!(k.printk, "WARNING: CPU: 0 PID: 0 at mm/page_alloc.c __alloc_pages: order {order} > MAX_PAGE_ORDER\n");
+        }
+        return Ok(None);
+    }
+    let pa = &k.page_alloc;
+    let Some(ztype) = gfp_zone(gfp, pa.zones_configured) else {
+        return Err(AllocError::BadZoneModifiers(
+            crate::include::gfp::gfp_to_raw(&k.era, gfp),
+        ));
+    };
+    let highest_zoneidx = pa.zone_idx_of(ztype).unwrap_or_else(|| {
+        // A zone type the build lacks (ZONE_MOVABLE is always configured on x86_64).
+        pa.zone_types.len().saturating_sub(1)
+    });
+    let Some(node) = pa.node(preferred_nid).or_else(|| pa.node_data.first()) else {
+        // No zones at all (a bare kernel): nothing to allocate from.
+        if !gfp.contains(Gfp::__GFP_NOWARN) {
+            warn_alloc(k, gfp, order);
+        }
+        return Ok(None);
+    };
+    let ac = AllocContext {
+        thisnode: nodemask_thisnode || gfp.contains(Gfp::__GFP_THISNODE),
+        highest_zoneidx,
+        migratetype: gfp_migratetype(&k.era, gfp, pa.page_group_by_mobility_disabled),
+        preferred_nid: node.node_id,
+    };
+    // Fast path: the low watermark.
+    let mut flags = AllocFlags::ALLOC_WMARK_LOW;
+    if gfp_migratetype(&k.era, gfp, false) == MIGRATE_MOVABLE_OF(&k.era) {
+        flags |= AllocFlags::ALLOC_CMA;
+    }
+    if pa.rules.nofragment {
+        flags |= alloc_flags_nofragment(pa, &ac, gfp);
+    }
+    if let Some(p) = alloc_walk(k, gfp, order, flags, &ac) {
+        return Ok(Some(p));
+    }
+    // Slow path.
+    let slow = gfp_to_alloc_flags(&k.era, gfp, order);
+    if let Some(p) = alloc_walk(k, gfp, order, slow, &ac) {
+        return Ok(Some(p));
+    }
+    if gfp.contains(Gfp::__GFP_DIRECT_RECLAIM)
+        && unreserve_highatomic_pageblock(
+            k,
+            ac.zonelist(&k.page_alloc),
+            ac.highest_zoneidx,
+            ac.migratetype,
+            false,
+        )
+    {
+        if let Some(p) = alloc_walk(k, gfp, order, slow, &ac) {
+            return Ok(Some(p));
+        }
+    }
+    if !gfp.contains(Gfp::__GFP_NOWARN) {
+        warn_alloc(k, gfp, order);
+    }
+    Ok(None)
+}
+
+/// mm/page_alloc.c: `alloc_flags_nofragment` (5.0+): avoid mixing pageblocks when the
+/// preferred zone is Normal and DMA32 below it is populated.
+fn alloc_flags_nofragment(pa: &PageAlloc, ac: &AllocContext, gfp: Gfp) -> AllocFlags {
+    let mut f = AllocFlags::empty();
+    if gfp.contains(Gfp::__GFP_KSWAPD_RECLAIM) {
+        f |= AllocFlags::ALLOC_KSWAPD;
+    }
+    let Some(pref) = ac
+        .zonelist(pa)
+        .iter()
+        .find(|r| r.zone_idx <= ac.highest_zoneidx)
+    else {
+        return f;
+    };
+    if Some(pref.zone_idx) != pa.zone_idx_of(ZoneType::Normal) || !pa.zones_configured.dma32 {
+        return f;
+    }
+    let below = pa.zone(ZoneRef {
+        nid: pref.nid,
+        zone_idx: pref.zone_idx - 1,
+    });
+    if pa.node_data.len() > 1 && !below.is_some_and(|z| z.populated()) {
+        return f;
+    }
+    f | AllocFlags::ALLOC_NOFRAGMENT
+}
+
+/// The zonelist walk with deferred growth: `get_page_from_freelist`, and
+/// `_deferred_grow_zone` + `goto try_this_zone` when a zone with deferred pages fell short.
+fn alloc_walk(
+    k: &mut Kernel,
+    gfp: Gfp,
+    order: u32,
+    flags: AllocFlags,
+    ac: &AllocContext,
+) -> Option<NonNull<Page>> {
+    let mut grown: Vec<ZoneRef> = Vec::new();
+    loop {
+        match get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &grown) {
+            Walk::Page(page, r) => return Some(finish_alloc(k, page, r, gfp, order, flags)),
+            Walk::Grow(r) => {
+                // _deferred_grow_zone, then `goto try_this_zone` for as long as it grows.
+                while deferred_grow_zone(k, r, order) {
+                    let pa = &k.page_alloc;
+                    let page = pa
+                        .zone(r)
+                        .and_then(|z| rmqueue(z, pa, &k.sparse, order, ac.migratetype, flags));
+                    if let Some(page) = page {
+                        return Some(finish_alloc(k, page, r, gfp, order, flags));
+                    }
+                }
+                grown.push(r);
+            }
+            Walk::Fail => return None,
+        }
+    }
+}
+
+/// The end of `get_page_from_freelist`'s success: `prep_new_page`, and the highatomic
+/// reserve for a high-order atomic allocation.
+fn finish_alloc(
+    k: &Kernel,
+    page: *mut Page,
+    r: ZoneRef,
+    gfp: Gfp,
+    order: u32,
+    flags: AllocFlags,
+) -> NonNull<Page> {
+    // SAFETY: the block was just taken off the lists of zone `r`.
+    unsafe { prep_new_page(&k.phys, &k.sparse, page, order, gfp) };
+    let reserve = match k.page_alloc.rules.watermark {
+        WatermarkForm::V6_3 => flags.contains(AllocFlags::ALLOC_HIGHATOMIC),
+        WatermarkForm::V4 => order > 0 && flags.contains(AllocFlags::ALLOC_HARDER),
+        WatermarkForm::V3 => false,
+    };
+    if reserve && k.page_alloc.rules.highatomic {
+        if let Some(z) = k.page_alloc.zone(r) {
+            reserve_highatomic_pageblock(
+                z,
+                &k.page_alloc,
+                &k.sparse,
+                pfn_of(&k.sparse, page),
+                order,
+            );
+        }
+    }
+    // SAFETY: `page` came off a free list: a struct page pointer, never null.
+    unsafe { NonNull::new_unchecked(page) }
+}
+
+/// include/linux/gfp.h: `alloc_pages` (`alloc_pages_current` on NUMA before 5.x: the
+/// current node, here node 0 at boot).
+pub fn alloc_pages(
+    k: &mut Kernel,
+    gfp: Gfp,
+    order: u32,
+) -> Result<Option<NonNull<Page>>, AllocError> {
+    let nid = k.page_alloc.node_data.first().map_or(0, |n| n.node_id);
+    __alloc_pages(k, gfp, order, nid, false)
+}
+
+/// include/linux/gfp.h: `alloc_pages_node` (NUMA_NO_NODE: the current node).
+pub fn alloc_pages_node(
+    k: &mut Kernel,
+    nid: i32,
+    gfp: Gfp,
+    order: u32,
+) -> Result<Option<NonNull<Page>>, AllocError> {
+    let nid = if nid < 0 {
+        k.page_alloc.node_data.first().map_or(0, |n| n.node_id)
+    } else {
+        let n = nid as u32;
+        if k.page_alloc.node(n).is_none() {
+            return Err(AllocError::NoNode(nid));
+        }
+        n
+    };
+    __alloc_pages(k, gfp, order, nid, false)
+}
+
+/// mm/page_alloc.c: `__get_free_pages`: the block's direct-map address (0 on failure).
+pub fn __get_free_pages(k: &mut Kernel, gfp: Gfp, order: u32) -> Result<u64, AllocError> {
+    let gfp = gfp.difference(Gfp::__GFP_HIGHMEM);
+    Ok(match alloc_pages(k, gfp, order)? {
+        Some(p) => k.phys.va(crate::PhysAddr(page_to_pfn(k, p) << 12)).0,
+        None => 0,
+    })
+}
+
+/// mm/page_alloc.c: `get_zeroed_page`.
+pub fn get_zeroed_page(k: &mut Kernel, gfp: Gfp) -> Result<u64, AllocError> {
+    __get_free_pages(k, gfp | Gfp::__GFP_ZERO, 0)
+}
+
+/// `page_to_pfn` for a page this allocator handed out.
+pub fn page_to_pfn(k: &Kernel, page: NonNull<Page>) -> u64 {
+    pfn_of(&k.sparse, page.as_ptr())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Freeing.
+
+/// How a free call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeResult {
+    /// The block went back to the buddy allocator.
+    Freed,
+    /// Another reference remains (`put_page_testzero` false).
+    StillReferenced,
+    /// The checks found a bad page: the report was printed and nothing was changed.
+    BadPage,
+}
+
+/// mm/page_alloc.c: `__free_pages`: drop a reference; on the last one, free the block.
+pub fn __free_pages(k: &mut Kernel, page: NonNull<Page>, order: u32) -> FreeResult {
+    let p = page.as_ptr();
+    // SAFETY: the caller hands a struct page of this memmap (from pfn_to_page).
+    let (head, refcount) = unsafe { (PageHead(&*p), (*p).refcount) };
+    if refcount <= 0 {
+        // put_page_testzero on a free page: CONFIG_DEBUG_VM's VM_BUG_ON_PAGE. bootmm reports
+        // what the free-time checks see on such a page and leaves it as it is.
+        let pfn = page_to_pfn(k, page);
+        debug::report_free_of_free_page(k, p, pfn);
+        return FreeResult::BadPage;
+    }
+    // SAFETY: as above.
+    unsafe { (*p).refcount -= 1 };
+    // SAFETY: as above.
+    if unsafe { (*p).refcount } == 0 {
+        let r = __free_pages_ok(k, page, order, Fpi::None);
+        if r == FreeResult::BadPage {
+            // The kernel leaves the page with its reference dropped; bootmm undoes the
+            // call so that the allocator state stays as it was (docs/divergences.md).
+            // SAFETY: as above.
+            unsafe { (*p).refcount += 1 };
+        }
+        return r;
+    }
+    if !head {
+        // Someone else holds the head: free the tail halves (the kernel's split free).
+        let mut o = order;
+        while o > 0 {
+            o -= 1;
+            // SAFETY: within the block of 2^order the caller owns.
+            let tail = unsafe { NonNull::new_unchecked(p.add(1 << o)) };
+            __free_pages_ok(k, tail, o, Fpi::None);
+        }
+    }
+    FreeResult::StillReferenced
+}
+
+/// mm/page_alloc.c: `free_pages`: free by direct-map address (0 is ignored).
+pub fn free_pages(k: &mut Kernel, addr: u64, order: u32) -> Result<FreeResult, String> {
+    if addr == 0 {
+        return Ok(FreeResult::StillReferenced);
+    }
+    let pa = k.phys.pa(crate::VirtAddr(addr)).0;
+    let pfn = pa >> 12;
+    // VM_BUG_ON(!virt_addr_valid((void *)addr)).
+    if addr < k.phys.va(crate::PhysAddr(0)).0 || pfn >= k.max_pfn || !k.sparse.pfn_valid(pfn) {
+        return Err(alloc::format!("free_pages({addr:#x}, {order}): VM_BUG_ON(!virt_addr_valid(addr)): not a direct-map address of RAM"));
+    }
+    let page = k.sparse.pfn_to_page(pfn).ok_or("no struct page")?;
+    Ok(__free_pages(k, page, order))
+}
+
+/// mm/page_alloc.c: `__free_pages_ok`: the free-time checks, then `__free_one_page` with
+/// the pageblock's migrate type, under the zone lock.
+pub(crate) fn __free_pages_ok(
+    k: &mut Kernel,
+    page: NonNull<Page>,
+    order: u32,
+    fpi: Fpi,
+) -> FreeResult {
+    let p = page.as_ptr();
+    let pfn = page_to_pfn(k, page);
+    if !debug::free_pages_prepare(k, p, pfn, order) {
+        return FreeResult::BadPage;
+    }
+    // SAFETY: an initialised struct page.
+    let (nid, zidx) = unsafe {
+        (
+            crate::include::mm_types::page_to_nid(&*p),
+            page_zonenum(&*p) as usize,
+        )
+    };
+    let pa = &k.page_alloc;
+    let Some(zone) = pa.zone(ZoneRef {
+        nid,
+        zone_idx: zidx,
+    }) else {
+        return FreeResult::BadPage;
+    };
+    let mt = k.sparse.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+    let fa = zone.lock.lock();
+    // SAFETY: free_pages_prepare accepted the block: aligned, ours, not free.
+    unsafe { __free_one_page(&fa, zone, pa, &k.sparse, p, pfn, order, mt, fpi) };
+    FreeResult::Freed
+}

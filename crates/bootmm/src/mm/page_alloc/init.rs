@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `mm/memblock.c` `memblock_free_all` (`mm/nobootmem.c` `free_all_bootmem` ≤4.19), the
+//! deferred struct pages (`deferred_grow_zone`, `page_alloc_init_late`) and the "Memory:"
+//! line (`mem_init_print_info`): how free memory passes from memblock to the buddy allocator.
+//!
+//! At `mem_init` the kernel marks every memblock reservation's struct pages Reserved and
+//! frees every free memblock range into the buddy allocator in the largest aligned blocks
+//! (`__free_pages_memory`), counting `managed_pages` per zone and `totalram_pages`. Pages of
+//! a node's top zone past `first_deferred_pfn` are skipped and freed later, by pgdatinit
+//! threads in `page_alloc_init_late`, or on demand by `deferred_grow_zone`. bootmm skips and
+//! grows them the same way, but stays lazy on large machines: past
+//! [`DEFERRED_EAGER_PAGES`] pending pages it counts them in `managed_pages` and
+//! NR_FREE_PAGES as the kernel would after `page_alloc_init_late`, and puts them on the free
+//! lists a section at a time when an allocation needs them (`docs/divergences.md`).
+
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering::Relaxed;
+
+use super::{Fpi, FreeResult, ZoneRef, MAX_PAGE_ORDER};
+use crate::include::addr::{pfn_down, pfn_up};
+use crate::include::mm_types::{__ClearPageReserved, Page};
+use crate::init::main::BootError;
+use crate::kernel::Kernel;
+use crate::mm::memblock::MemblockFlags;
+use crate::mm::sparse::PAGES_PER_SECTION;
+
+/// Deferred pages bootmm frees eagerly in `page_alloc_init_late` (4 GiB worth); above this,
+/// they are accounted at once and put on the free lists on demand.
+pub const DEFERRED_EAGER_PAGES: u64 = 1 << 20;
+
+/// `__ffs`.
+fn ffs(x: u64) -> u32 {
+    x.trailing_zeros()
+}
+
+/// mm/page_alloc.c: `reset_all_zones_managed_pages` (`reset_node_managed_pages`).
+fn reset_all_zones_managed_pages(k: &Kernel) {
+    for z in k.page_alloc.zones() {
+        z.managed_pages.store(0, Relaxed);
+    }
+}
+
+/// mm/mm_init.c: `__free_pages_core` (`__free_pages_boot_core` ≤4.20, `__free_pages_bootmem`
+/// 3.x): clear PG_reserved, drop the refcounts to 0, add the block to its zone's
+/// `managed_pages`, then free it: to the list tails (FPI_TO_TAIL) from 5.10.
+fn __free_pages_core(k: &mut Kernel, page: NonNull<Page>, order: u32) -> FreeResult {
+    let p = page.as_ptr();
+    let n = 1usize << order;
+    for i in 0..n {
+        // SAFETY: the block lies in one section's memmap, its pages initialised and owned
+        // by memblock until now.
+        let pg = unsafe { &mut *p.add(i) };
+        __ClearPageReserved(pg);
+        pg.refcount = 0;
+    }
+    // SAFETY: as above.
+    let (nid, zidx) = unsafe {
+        (
+            crate::include::mm_types::page_to_nid(&*p),
+            crate::include::mm_types::page_zonenum(&*p) as usize,
+        )
+    };
+    if let Some(z) = k.page_alloc.zone(ZoneRef {
+        nid,
+        zone_idx: zidx,
+    }) {
+        z.managed_pages.fetch_add(n as u64, Relaxed);
+    }
+    let fpi = if k.page_alloc.rules.core_to_tail {
+        Fpi::ToTail
+    } else {
+        Fpi::None
+    };
+    super::__free_pages_ok(k, page, order, fpi)
+}
+
+/// mm/mm_init.c: `memblock_free_pages` (`__free_pages_bootmem` ≤4.20): free one block unless
+/// its struct pages are deferred (`early_page_initialised`).
+fn memblock_free_pages(k: &mut Kernel, pfn: u64, order: u32) {
+    if k.memmap.deferred_at(pfn).is_some() {
+        return;
+    }
+    if let Some(page) = k.sparse.pfn_to_page(pfn) {
+        __free_pages_core(k, page, order);
+    }
+}
+
+/// mm/memblock.c: `__free_pages_memory`: free `[start, end)` in the largest naturally
+/// aligned blocks (6.x: pfn 0 as MAX_PAGE_ORDER; `__ffs(0)` is undefined before).
+fn __free_pages_memory(k: &mut Kernel, mut start: u64, end: u64) {
+    while start < end {
+        let mut order = if start == 0 {
+            MAX_PAGE_ORDER
+        } else {
+            MAX_PAGE_ORDER.min(ffs(start))
+        };
+        while start + (1 << order) > end {
+            order -= 1;
+        }
+        memblock_free_pages(k, start, order);
+        start += 1 << order;
+    }
+}
+
+/// mm/memblock.c: `__free_memory_core`: one free range, clipped to `max_low_pfn`.
+fn __free_memory_core(k: &mut Kernel, start: u64, end: u64) -> u64 {
+    let spfn = pfn_up(start);
+    let epfn = pfn_down(end).min(k.max_low_pfn);
+    let empty = if k.era.at_least(6, 0) {
+        spfn >= epfn
+    } else {
+        spfn > epfn
+    };
+    if empty {
+        return 0;
+    }
+    __free_pages_memory(k, spfn, epfn);
+    epfn - spfn
+}
+
+/// mm/memblock.c: `free_low_memory_core_early`: reservations become Reserved pages, free
+/// ranges go to the buddy allocator. Returns the pages counted for `totalram_pages`.
+fn free_low_memory_core_early(k: &mut Kernel) -> Result<u64, BootError> {
+    let _t = k.trace.enter("free_low_memory_core_early", "mm/memblock.c");
+    let _ = k.memblock.memblock_clear_hotplug(0, u64::MAX);
+    if k.era.at_least(4, 2) {
+        // memmap_init_reserved_pages (6.x) / for_each_reserved_mem_region +
+        // reserve_bootmem_region: before 4.2 every page was Reserved from memmap_init.
+        let name = if k.era.at_least(6, 4) {
+            "memmap_init_reserved_pages"
+        } else {
+            "reserve_bootmem_region"
+        };
+        let _t2 = k.trace.enter(name, "mm/memblock.c");
+        let reserved: Vec<(u64, u64, i32, MemblockFlags)> = k
+            .memblock
+            .reserved
+            .regions
+            .iter()
+            .map(|r| (r.base, r.end(), r.nid, r.flags))
+            .collect();
+        for (s, e, nid, flags) in reserved {
+            if k.era.at_least(6, 5) && flags.contains(MemblockFlags::RSRV_NOINIT) {
+                continue;
+            }
+            crate::mm::mm_init::memmap::reserve_bootmem_region(k, s, e, nid)?;
+        }
+        if k.era.at_least(6, 4) {
+            let nomap: Vec<(u64, u64, i32)> = k
+                .memblock
+                .memory
+                .regions
+                .iter()
+                .filter(|r| r.flags.contains(MemblockFlags::NOMAP))
+                .map(|r| (r.base, r.end(), r.nid))
+                .collect();
+            for (s, e, nid) in nomap {
+                crate::mm::mm_init::memmap::reserve_bootmem_region(k, s, e, nid)?;
+            }
+        }
+    }
+    let free: Vec<(u64, u64)> = k
+        .memblock
+        .for_each_free_mem_range(crate::include::NUMA_NO_NODE, MemblockFlags::empty())
+        .into_iter()
+        .map(|r| (r.start, r.end))
+        .collect();
+    // Remember the free parts of deferred ranges for deferred_grow_zone.
+    k.page_alloc.deferred_free_ranges.clear();
+    for &(s, e) in &free {
+        let (s, e) = (pfn_up(s), pfn_down(e).min(k.max_low_pfn));
+        for d in &k.memmap.deferred {
+            let (a, b) = (s.max(d.first_deferred_pfn), e.min(d.end_pfn));
+            if a < b {
+                k.page_alloc.deferred_free_ranges.push((a, b));
+            }
+        }
+    }
+    let mut count = 0;
+    {
+        let _t2 = k.trace.enter("__free_memory_core", "mm/memblock.c");
+        let _t3 = k.trace.enter("__free_pages_memory", "mm/memblock.c");
+        let (f, c) = if k.era.at_least(4, 20) {
+            ("memblock_free_pages", "__free_pages_core")
+        } else if k.era.at_least(4, 2) {
+            ("__free_pages_bootmem", "__free_pages_boot_core")
+        } else {
+            ("__free_pages_bootmem", "__free_pages")
+        };
+        let file = if k.era.at_least(6, 3) {
+            "mm/mm_init.c"
+        } else {
+            "mm/page_alloc.c"
+        };
+        let _t4 = k.trace.enter(f, file);
+        let _t5 = k.trace.enter(c, file);
+        for (s, e) in free {
+            count += __free_memory_core(k, s, e);
+        }
+    }
+    Ok(count)
+}
+
+/// mm/memblock.c: `memblock_free_all` (4.20+).
+pub fn memblock_free_all(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("memblock_free_all", "mm/memblock.c");
+    hand_over(k)
+}
+
+/// mm/nobootmem.c: `free_all_bootmem` (≤4.19).
+pub fn free_all_bootmem(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("free_all_bootmem", "mm/nobootmem.c");
+    hand_over(k)
+}
+
+fn hand_over(k: &mut Kernel) -> Result<(), BootError> {
+    if k.page_alloc.node_data.is_empty() || k.page_alloc.initialised {
+        return Ok(());
+    }
+    reset_all_zones_managed_pages(k);
+    let pages = free_low_memory_core_early(k)?;
+    k.page_alloc.totalram_pages.fetch_add(pages, Relaxed);
+    k.page_alloc.initialised = true;
+    Ok(())
+}
+
+/// Free the deferred pages of `[spfn, epfn)` that memblock had free: initialise their struct
+/// pages (`deferred_init_pages`) and free them (`deferred_free_pages`). Returns how many.
+fn deferred_init_memmap_chunk(
+    k: &mut Kernel,
+    r: ZoneRef,
+    spfn: u64,
+    epfn: u64,
+) -> Result<u64, BootError> {
+    let ranges: Vec<(u64, u64)> = k
+        .page_alloc
+        .deferred_free_ranges
+        .iter()
+        .map(|&(s, e)| (s.max(spfn), e.min(epfn)))
+        .filter(|(s, e)| s < e)
+        .collect();
+    let n: u64 = ranges.iter().map(|(s, e)| e - s).sum();
+    if n == 0 {
+        return Ok(0);
+    }
+    if let Some(z) = k.page_alloc.zone(r) {
+        // Pages counted ahead by the lazy page_alloc_init_late are now really freed.
+        let ahead = z.deferred_unlisted.load(Relaxed).min(n);
+        if ahead > 0 {
+            z.deferred_unlisted.fetch_sub(ahead, Relaxed);
+            z.managed_pages.fetch_sub(ahead, Relaxed);
+            z.nr_free_pages.fetch_sub(ahead as i64, Relaxed);
+        }
+    }
+    for (s, e) in ranges {
+        crate::mm::mm_init::memmap::deferred_init_pages(k, s, e)?;
+        // Mark them done for memblock_free_pages' deferred test: free directly.
+        let mut start = s;
+        while start < e {
+            let mut order = MAX_PAGE_ORDER.min(ffs(start));
+            while start + (1 << order) > e {
+                order -= 1;
+            }
+            if let Some(page) = k.sparse.pfn_to_page(start) {
+                __free_pages_core(k, page, order);
+            }
+            start += 1 << order;
+        }
+    }
+    Ok(n)
+}
+
+/// mm/mm_init.c: `deferred_grow_zone`: initialise and free deferred pages of the node's
+/// last zone, a section at a time, until at least `1 << order` pages (rounded up to a
+/// section) were freed. Returns whether any were.
+pub fn deferred_grow_zone(k: &mut Kernel, r: ZoneRef, order: u32) -> bool {
+    let Some(node) = k.page_alloc.node(r.nid) else {
+        return false;
+    };
+    let Some(zone) = node.node_zones.get(r.zone_idx) else {
+        return false;
+    };
+    let first = node.first_deferred_pfn;
+    let zone_end = zone.zone_end_pfn();
+    if first == u64::MAX || zone_end != node.pgdat_end_pfn() {
+        return false;
+    }
+    let needed = (1u64 << order).div_ceil(PAGES_PER_SECTION) * PAGES_PER_SECTION;
+    let _t = k.trace.enter("deferred_grow_zone", "mm/mm_init.c");
+    let mut nr = 0;
+    let mut spfn = first;
+    while nr < needed && spfn < zone_end {
+        let epfn = (spfn / PAGES_PER_SECTION + 1) * PAGES_PER_SECTION;
+        match deferred_init_memmap_chunk(k, r, spfn, epfn.min(zone_end)) {
+            Ok(n) => nr += n,
+            Err(_) => break,
+        }
+        spfn = epfn;
+    }
+    if let Some(n) = k
+        .page_alloc
+        .node_data
+        .iter_mut()
+        .find(|n| n.node_id == r.nid)
+    {
+        n.first_deferred_pfn = if spfn >= zone_end { u64::MAX } else { spfn };
+    }
+    nr > 0
+}
+
+/// Free memblock pages still waiting in a node's deferred part.
+fn deferred_pending_free(k: &Kernel, nid: u32) -> u64 {
+    let Some(n) = k.page_alloc.node(nid) else {
+        return 0;
+    };
+    if n.first_deferred_pfn == u64::MAX {
+        return 0;
+    }
+    k.page_alloc
+        .deferred_free_ranges
+        .iter()
+        .map(|&(s, e)| (s.max(n.first_deferred_pfn), e.min(n.deferred_end_pfn)))
+        .filter(|(s, e)| s < e)
+        .map(|(s, e)| e - s)
+        .sum()
+}
+
+/// mm/mm_init.c (mm/page_alloc.c before 6.3): `page_alloc_init_late`: the deferred struct
+/// pages (the kernel's pgdatinit threads, `deferred_init_memmap`), then, from 6.9 (between
+/// 6.6 and 6.12; not confirmed), the "Memory:" line.
+pub fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
+    let file = if k.era.at_least(6, 3) {
+        "mm/mm_init.c"
+    } else {
+        "mm/page_alloc.c"
+    };
+    let _t = k.trace.enter("page_alloc_init_late", file);
+    if k.page_alloc.init_late_done || !k.page_alloc.initialised {
+        return Ok(());
+    }
+    let nids: Vec<u32> = k.page_alloc.node_data.iter().map(|n| n.node_id).collect();
+    let pending: u64 = nids.iter().map(|&n| deferred_pending_free(k, n)).sum();
+    let vendor_lazy = crate::klib::cmdline::early_param_values(&k.machine.cmdline, "deferred_init")
+        .into_iter()
+        .any(|v| v == Some("lazy"));
+    if vendor_lazy && pending > 0 {
+        // A vendor option seen in the corpus: leave them all to deferred_grow_zone.
+        crate::pr_info!(
+            k.printk,
+            "deferred_init=lazy: {pending} pages left to deferred_grow_zone()\n"
+        );
+        k.page_alloc.deferred_lazy = true;
+    } else {
+        for &nid in &nids {
+            let Some(n) = k.page_alloc.node(nid) else {
+                continue;
+            };
+            if n.first_deferred_pfn == u64::MAX {
+                continue;
+            }
+            let Some(zi) = n.node_zones.iter().rposition(|z| z.populated()) else {
+                continue;
+            };
+            let r = ZoneRef { nid, zone_idx: zi };
+            let _t2 = k.trace.enter("deferred_init_memmap", "mm/mm_init.c");
+            let node_pending = deferred_pending_free(k, nid);
+            if pending <= DEFERRED_EAGER_PAGES {
+                while deferred_grow_zone(k, r, MAX_PAGE_ORDER) {}
+            } else {
+                // Count the node's deferred free pages now, free them on demand.
+                let c = deferred_pending_free(k, nid);
+                if let Some(z) = k.page_alloc.zone(r) {
+                    z.managed_pages.fetch_add(c, Relaxed);
+                    z.nr_free_pages.fetch_add(c as i64, Relaxed);
+                    z.deferred_unlisted.fetch_add(c, Relaxed);
+                }
+                k.page_alloc.deferred_lazy = true;
+            }
+            // The kernel times the threads; bootmm's clock does not run.
+            if k.era.at_least(5, 7) {
+                crate::pr_info!(k.printk, "node {nid} deferred pages initialised in 0ms\n");
+            } else {
+                crate::pr_info!(
+                    k.printk,
+                    "node {nid} initialised, {node_pending} pages in 0ms\n"
+                );
+            }
+        }
+    }
+    k.page_alloc.init_late_done = true;
+    if k.era.at_least(6, 9) {
+        mem_init_print_info(k);
+    }
+    Ok(())
+}
+
+/// mm/mm_init.c (mm/page_alloc.c before 6.3): `mem_init_print_info`: the "Memory:" line.
+/// "available" is `nr_free_pages()` now; physpages is every node's present pages; the kernel
+/// section sizes are the image's; reserved is what never reached the buddy allocator.
+pub fn mem_init_print_info(k: &mut Kernel) {
+    if !k.era.at_least(3, 10) {
+        // The older per-arch "Memory: %luk/%luk available (… absent …)" line is not modelled.
+        return;
+    }
+    let physpages: u64 = k
+        .page_alloc
+        .node_data
+        .iter()
+        .map(|n| n.node_present_pages)
+        .sum();
+    let available = super::nr_free_pages(k);
+    let totalram = k.page_alloc.totalram_pages();
+    let totalcma = k.page_alloc.totalcma_pages;
+    let img = &k.machine.image;
+    let kk = |pages: u64| pages << 2;
+    let mut line = alloc::format!(
+        "Memory: {}K/{}K available ({}K kernel code, {}K rwdata, {}K rodata, {}K init, {}K bss, {}K reserved",
+        kk(available),
+        kk(physpages),
+        img.text >> 10,
+        img.rwdata >> 10,
+        img.rodata >> 10,
+        img.init >> 10,
+        img.bss >> 10,
+        kk(physpages.saturating_sub(totalram).saturating_sub(totalcma)),
+    );
+    if k.era.at_least(3, 19) {
+        line.push_str(&alloc::format!(", {}K cma-reserved", kk(totalcma)));
+    }
+    line.push(')');
+    if k.era.at_least(4, 0) {
+        crate::pr_info!(k.printk, "{line}\n");
+    } else {
+        crate::printk_default!(k.printk, "{line}\n");
+    }
+}

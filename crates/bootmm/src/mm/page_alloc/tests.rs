@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Tests of the buddy allocator: splitting and merging, fallback stealing, watermarks,
+//! the bad-page checks, the hand-over at boot, and allocator invariants under random
+//! call sequences.
+
+#![cfg(feature = "std")]
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering::Relaxed;
+
+use super::*;
+use crate::era::{Arch, KernelVersion};
+use crate::include::gfp::gfp_constant;
+use crate::init::main::start_kernel;
+use crate::machine::Machine;
+
+fn boot(m: Machine) -> Kernel {
+    let mut k = Kernel::new(m).expect("simulated RAM");
+    start_kernel(&mut k).expect("boot");
+    k
+}
+
+fn small(v: (u32, u32, u32)) -> Kernel {
+    let mut m = Machine::qemu(128 << 20, 1).unwrap();
+    m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
+    boot(m)
+}
+
+fn gfp(k: &Kernel, name: &str) -> Gfp {
+    gfp_constant(&k.era, name).unwrap()
+}
+
+/// One free block: (zone, pfn, order, list type).
+type Block = (ZoneRef, u64, u32, usize);
+
+/// Every free block on every list, checked as it is collected.
+fn free_blocks(k: &Kernel) -> Vec<Block> {
+    let mut out = Vec::new();
+    for n in &k.page_alloc.node_data {
+        for z in &n.node_zones {
+            let fa = z.lock.lock();
+            for o in 0..NR_PAGE_ORDERS as u32 {
+                let mut count = 0;
+                for mt in 0..k.page_alloc.mt.nr() {
+                    let h = fa.head(o, mt);
+                    // SAFETY: walking a list under its zone lock.
+                    unsafe {
+                        let mut p = (*h).next;
+                        while !core::ptr::eq(p, h) {
+                            let page = lru_to_page(p);
+                            let pg = &*page;
+                            assert!(PageBuddy(pg), "listed page without PageBuddy");
+                            assert_eq!(pg.private, u64::from(o), "order mismatch");
+                            assert_eq!(pg.refcount, 0);
+                            assert!(core::ptr::eq((*pg.lru.next).prev, p), "broken list");
+                            let pfn = pfn_of(&k.sparse, page);
+                            out.push((
+                                ZoneRef {
+                                    nid: n.node_id,
+                                    zone_idx: z.idx,
+                                },
+                                pfn,
+                                o,
+                                mt,
+                            ));
+                            count += 1;
+                            p = (*p).next;
+                        }
+                    }
+                }
+                assert_eq!(fa.free_area[o as usize].nr_free.get(), count, "nr_free");
+            }
+        }
+    }
+    out
+}
+
+/// The allocator's invariants: blocks aligned, in their zone, on one list each, merged as
+/// far as the kernel would, and counted exactly by NR_FREE_PAGES.
+fn check_invariants(k: &Kernel) {
+    let blocks = free_blocks(k);
+    let mut by_start: BTreeMap<u64, (u32, ZoneRef)> = BTreeMap::new();
+    for &(r, pfn, o, _) in &blocks {
+        assert_eq!(
+            pfn & ((1 << o) - 1),
+            0,
+            "pfn {pfn:#x} not aligned to order {o}"
+        );
+        let z = k.page_alloc.zone(r).unwrap();
+        assert!(z.zone_spans_pfn(pfn) && z.zone_spans_pfn(pfn + (1 << o) - 1));
+        assert!(
+            by_start.insert(pfn, (o, r)).is_none(),
+            "pfn {pfn:#x} on two lists"
+        );
+    }
+    let mut end = 0;
+    for (&pfn, &(o, _)) in &by_start {
+        assert!(pfn >= end, "free blocks overlap at {pfn:#x}");
+        end = pfn + (1 << o);
+    }
+    for (&pfn, &(o, r)) in &by_start {
+        if o < MAX_PAGE_ORDER {
+            let b = pfn ^ (1 << o);
+            if let Some(&(bo, br)) = by_start.get(&b) {
+                assert!(
+                    !(bo == o && br == r),
+                    "free buddies {pfn:#x}/{b:#x} of order {o} not merged"
+                );
+            }
+        }
+    }
+    for z in k.page_alloc.zones() {
+        let r = ZoneRef {
+            nid: z.node,
+            zone_idx: z.idx,
+        };
+        let listed: u64 = blocks
+            .iter()
+            .filter(|b| b.0 == r)
+            .map(|b| 1u64 << b.2)
+            .sum();
+        assert_eq!(
+            listed + z.deferred_unlisted.load(Relaxed),
+            z.free_pages(),
+            "{} NR_FREE_PAGES",
+            z.name
+        );
+    }
+}
+
+fn managed_total(k: &Kernel) -> u64 {
+    k.page_alloc.zones().map(|z| z.managed()).sum()
+}
+
+#[test]
+fn boot_hands_memory_over_and_prints_memory_line() {
+    let k = boot(Machine::qemu_4g());
+    check_invariants(&k);
+    // Everything managed is free except the vmalloc page-table pages mem_init took.
+    assert_eq!(managed_total(&k) - nr_free_pages(&k), 64);
+    // totalram counts what memblock freed (deferred pages included).
+    assert_eq!(k.page_alloc.totalram_pages(), managed_total(&k));
+    let physpages: u64 = k
+        .zones
+        .as_ref()
+        .unwrap()
+        .nodes
+        .iter()
+        .map(|n| n.node_present_pages)
+        .sum();
+    let line = k
+        .printk
+        .lines()
+        .into_iter()
+        .find(|l| l.text.starts_with("Memory: "))
+        .unwrap()
+        .text;
+    assert!(
+        line.starts_with(&alloc::format!(
+            "Memory: {}K/{}K available (",
+            nr_free_pages(&k) * 4,
+            physpages * 4
+        )),
+        "{line}"
+    );
+    assert!(line.ends_with("K cma-reserved)"));
+    // Reserved pages stay Reserved and off the lists; the kernel image is among them.
+    let img = k.machine.image.phys_start >> 12;
+    // SAFETY: reading a struct page of the memmap.
+    assert!(crate::include::mm_types::PageReserved(unsafe {
+        k.sparse.pfn_to_page(img).unwrap().as_ref()
+    }));
+    // The swiotlb buffer (memory above 4 GiB, no IOMMU) is reserved below 4 GiB.
+    assert!(k
+        .printk
+        .lines()
+        .iter()
+        .any(|l| l.text.starts_with("software IO TLB: mapped [mem ")));
+}
+
+#[test]
+fn split_then_merge_restores_the_free_lists() {
+    let mut k = small((6, 6, 0));
+    let before = crate::mm::vmstat::buddyinfo(&k);
+    let free0 = nr_free_pages(&k);
+    let g = gfp(&k, "GFP_KERNEL");
+    let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+    assert_eq!(nr_free_pages(&k), free0 - 1);
+    // The order-0 page came from splitting a bigger block: one block at each order below.
+    check_invariants(&k);
+    let q = alloc_pages(&mut k, g, 3).unwrap().unwrap();
+    // SAFETY: reading a page we own.
+    assert_eq!(unsafe { q.as_ref() }.refcount, 1);
+    check_invariants(&k);
+    assert_eq!(__free_pages(&mut k, p, 0), FreeResult::Freed);
+    assert_eq!(__free_pages(&mut k, q, 3), FreeResult::Freed);
+    check_invariants(&k);
+    assert_eq!(nr_free_pages(&k), free0);
+    assert_eq!(crate::mm::vmstat::buddyinfo(&k), before);
+}
+
+#[test]
+fn zero_and_compound_pages() {
+    let mut k = small((6, 6, 0));
+    let g = gfp(&k, "GFP_KERNEL");
+    let p = alloc_pages(&mut k, g, 1).unwrap().unwrap();
+    let pa = page_to_pfn(&k, p) << 12;
+    k.phys.memset(crate::PhysAddr(pa), 0xaa, 8192).unwrap();
+    __free_pages(&mut k, p, 1);
+    let z = alloc_pages(&mut k, g | Gfp::__GFP_ZERO | Gfp::__GFP_COMP, 1)
+        .unwrap()
+        .unwrap();
+    let zpa = page_to_pfn(&k, z) << 12;
+    assert_eq!(
+        k.phys.memchr_inv(crate::PhysAddr(zpa), 0, 8192).unwrap(),
+        None
+    );
+    // SAFETY: reading the pages we own.
+    unsafe {
+        assert!(PageHead(z.as_ref()));
+        assert!(PageTail(&*z.as_ptr().add(1)));
+        assert_eq!(compound_order(z.as_ptr()), 1);
+    }
+    // A compound page freed with the wrong order is refused.
+    let free0 = nr_free_pages(&k);
+    assert_eq!(__free_pages(&mut k, z, 0), FreeResult::BadPage);
+    assert_eq!(nr_free_pages(&k), free0);
+    assert_eq!(__free_pages(&mut k, z, 1), FreeResult::Freed);
+    check_invariants(&k);
+}
+
+#[test]
+fn get_free_pages_returns_direct_map_addresses() {
+    let mut k = small((6, 6, 0));
+    let g = gfp(&k, "GFP_KERNEL");
+    let a = get_zeroed_page(&mut k, g).unwrap();
+    assert!(a >= 0xffff_8880_0000_0000);
+    assert_eq!(free_pages(&mut k, a, 0).unwrap(), FreeResult::Freed);
+    assert!(free_pages(&mut k, 0x1000, 0).is_err());
+    check_invariants(&k);
+}
+
+#[test]
+fn bad_page_reports_leave_the_state_intact() {
+    let mut k = small((6, 6, 0));
+    let g = gfp(&k, "GFP_KERNEL");
+    let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+    let q = alloc_pages(&mut k, g, 2).unwrap().unwrap();
+    let snapshot = |k: &Kernel| (crate::mm::vmstat::buddyinfo(k), nr_free_pages(k));
+    // Double free.
+    assert_eq!(__free_pages(&mut k, p, 0), FreeResult::Freed);
+    let s = snapshot(&k);
+    let n = k.printk.len();
+    assert_eq!(__free_pages(&mut k, p, 0), FreeResult::BadPage);
+    let log: Vec<String> = k.printk.lines_from(n).into_iter().map(|l| l.text).collect();
+    assert!(
+        log[0].starts_with("BUG: Bad page state in process swapper/0  pfn:"),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|l| l.starts_with(
+        "page:(____ptrval____) refcount:0 mapcount:-128 mapping:0000000000000000 index:0x0 pfn:0x"
+    )));
+    assert!(log.iter().any(|l| l.starts_with("flags: 0x")));
+    assert!(
+        log.iter()
+            .any(|l| l == "page dumped because: nonzero mapcount"),
+        "{log:?}"
+    );
+    assert!(log
+        .iter()
+        .any(|l| l == "Disabling lock debugging due to kernel taint"));
+    assert_eq!(snapshot(&k), s);
+    check_invariants(&k);
+    // Wrong order: too large (the tail pages beyond the block are someone else's or free).
+    let qpfn = page_to_pfn(&k, q);
+    let big = if qpfn & 7 == 0 { 3 } else { 4 };
+    let n = k.printk.len();
+    assert_eq!(__free_pages(&mut k, q, big), FreeResult::BadPage);
+    assert!(k
+        .printk
+        .lines_from(n)
+        .iter()
+        .any(|l| l.text.starts_with("page dumped because: ")));
+    assert_eq!(snapshot(&k), s);
+    // SAFETY: reading a page we own.
+    assert_eq!(
+        unsafe { q.as_ref() }.refcount,
+        1,
+        "the reference is given back"
+    );
+    assert_eq!(__free_pages(&mut k, q, 2), FreeResult::Freed);
+    check_invariants(&k);
+    // A reserved page (the kernel image).
+    let s = snapshot(&k);
+    let img = k
+        .sparse
+        .pfn_to_page(k.machine.image.phys_start >> 12)
+        .unwrap();
+    let n = k.printk.len();
+    assert_eq!(__free_pages(&mut k, img, 0), FreeResult::BadPage);
+    let log: Vec<String> = k.printk.lines_from(n).into_iter().map(|l| l.text).collect();
+    assert!(
+        log.iter()
+            .any(|l| l == "page dumped because: PAGE_FLAGS_CHECK_AT_FREE flag(s) set"),
+        "{log:?}"
+    );
+    assert!(log.iter().any(|l| l.contains("(reserved|")));
+    // SAFETY: reading a struct page.
+    assert_eq!(unsafe { img.as_ref() }.refcount, 1);
+    assert_eq!(snapshot(&k), s);
+    check_invariants(&k);
+}
+
+#[test]
+fn old_era_reports_use_the_old_formats() {
+    let mut k = small((4, 4, 0));
+    let g = gfp(&k, "GFP_KERNEL");
+    let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+    __free_pages(&mut k, p, 0);
+    let n = k.printk.len();
+    __free_pages(&mut k, p, 0);
+    let log: Vec<String> = k.printk.lines_from(n).into_iter().map(|l| l.text).collect();
+    assert!(
+        log.iter().any(|l| l.starts_with("page:ffffea")
+            && l.contains(" count:0 mapcount:-128 mapping:          (null) index:0x0")),
+        "{log:?}"
+    );
+    check_invariants(&k);
+}
+
+#[test]
+fn oom_reports_and_returns_null() {
+    let mut k = small((6, 6, 0));
+    let g = gfp(&k, "GFP_KERNEL");
+    let mut held = Vec::new();
+    while let Some(p) = alloc_pages(&mut k, g | Gfp::__GFP_NOWARN, 10).unwrap() {
+        held.push(p);
+    }
+    let n = k.printk.len();
+    assert_eq!(alloc_pages(&mut k, g, 10).unwrap(), None);
+    let log: Vec<String> = k.printk.lines_from(n).into_iter().map(|l| l.text).collect();
+    assert_eq!(
+        log[0],
+        "swapper/0: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null),cpuset=/,mems_allowed=0"
+    );
+    assert!(log.iter().any(|l| l == "Mem-Info:"));
+    assert!(log
+        .iter()
+        .any(|l| l.starts_with("Node 0 DMA32 free:") && l.contains(" managed:")));
+    assert!(log
+        .iter()
+        .any(|l| l.starts_with("Node 0 DMA32: ") && l.ends_with("kB")));
+    // __GFP_NOWARN: silent.
+    let n = k.printk.len();
+    assert_eq!(
+        alloc_pages(&mut k, g | Gfp::__GFP_NOWARN, 10).unwrap(),
+        None
+    );
+    assert_eq!(k.printk.len(), n);
+    for p in held {
+        __free_pages(&mut k, p, 10);
+    }
+    check_invariants(&k);
+}
+
+#[test]
+fn unmovable_fallback_claims_a_movable_pageblock() {
+    for v in [(4, 9, 0), (5, 10, 0), (6, 6, 0), (6, 18, 0), (3, 18, 0)] {
+        let mut k = small(v);
+        let mt = k.page_alloc.mt.clone();
+        let g = gfp(&k, "GFP_KERNEL");
+        // Boot left every free pageblock MOVABLE; the first unmovable allocation that finds
+        // no unmovable block takes a whole movable block (order >= pageblock_order).
+        let mut pages = Vec::new();
+        for _ in 0..600 {
+            pages.push(alloc_pages(&mut k, g, 0).unwrap().unwrap());
+        }
+        for &p in &pages {
+            let pfn = page_to_pfn(&k, p);
+            assert_eq!(
+                k.sparse.get_pfnblock_migratetype(pfn),
+                Some(mt.unmovable as u64),
+                "{v:?} {pfn:#x}"
+            );
+        }
+        check_invariants(&k);
+        for p in pages {
+            __free_pages(&mut k, p, 0);
+        }
+        check_invariants(&k);
+    }
+}
+
+#[test]
+fn small_steal_keeps_the_block_type() {
+    // A movable order-0 request that must fall back takes one block without claiming its
+    // unmovable pageblock (movable requests below pageblock_order/2 do not claim).
+    let mut k = small((6, 6, 0));
+    let pa = &k.page_alloc;
+    assert!(!can_steal_fallback(pa, 0, pa.mt.movable));
+    assert!(can_steal_fallback(pa, 0, pa.mt.unmovable));
+    assert!(can_steal_fallback(pa, 0, pa.mt.reclaimable));
+    assert!(can_steal_fallback(pa, PAGEBLOCK_ORDER / 2, pa.mt.movable));
+    let g = gfp(&k, "GFP_HIGHUSER_MOVABLE");
+    let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+    let pfn = page_to_pfn(&k, p);
+    assert_eq!(
+        k.sparse.get_pfnblock_migratetype(pfn),
+        Some(k.page_alloc.mt.movable as u64)
+    );
+    __free_pages(&mut k, p, 0);
+    check_invariants(&k);
+}
+
+#[test]
+fn watermarks_and_lowmem_reserve() {
+    let mut k = small((6, 6, 0));
+    let dma = ZoneRef {
+        nid: 0,
+        zone_idx: 0,
+    };
+    let free = k.page_alloc.zone(dma).unwrap().free_pages() as i64;
+    k.page_alloc
+        .set_zone_watermarks(dma, [100, 125, 150], &[0, 1000, 1000, 1000, 1000]);
+    let pa = &k.page_alloc;
+    let z = pa.zone(dma).unwrap();
+    let low = AllocFlags::ALLOC_WMARK_LOW;
+    // From DMA itself: free must exceed the mark.
+    assert!(__zone_watermark_ok(z, pa, 0, 125, 0, low, free));
+    assert!(!__zone_watermark_ok(z, pa, 0, 125, 0, low, 125));
+    assert!(__zone_watermark_ok(z, pa, 0, 125, 0, low, 126));
+    // For a Normal-zone request falling back to DMA, the reserve is added.
+    assert!(!__zone_watermark_ok(z, pa, 0, 125, 2, low, 1125));
+    assert!(__zone_watermark_ok(z, pa, 0, 125, 2, low, 1126));
+    // __GFP_HIGH (ALLOC_MIN_RESERVE) may dip to half of min; atomic to 3/8.
+    let min = AllocFlags::ALLOC_WMARK_MIN;
+    assert!(!__zone_watermark_ok(z, pa, 0, 100, 0, min, 60));
+    assert!(__zone_watermark_ok(
+        z,
+        pa,
+        0,
+        100,
+        0,
+        min | AllocFlags::ALLOC_MIN_RESERVE,
+        60
+    ));
+    assert!(!__zone_watermark_ok(
+        z,
+        pa,
+        0,
+        100,
+        0,
+        min | AllocFlags::ALLOC_MIN_RESERVE,
+        50
+    ));
+    assert!(__zone_watermark_ok(
+        z,
+        pa,
+        0,
+        100,
+        0,
+        min | AllocFlags::ALLOC_MIN_RESERVE | AllocFlags::ALLOC_NON_BLOCK,
+        50
+    ));
+    // High orders also need a free block of that order.
+    assert!(__zone_watermark_ok(z, pa, 10, 0, 0, low, free));
+    // The watermark is what get_page_from_freelist uses: a GFP_DMA allocation under it fails.
+    let g = gfp(&k, "GFP_KERNEL") | Gfp::__GFP_DMA | Gfp::__GFP_NOWARN;
+    k.page_alloc
+        .set_zone_watermarks(dma, [free as u64, free as u64, free as u64], &[0; 5]);
+    assert_eq!(alloc_pages(&mut k, g, 0).unwrap(), None);
+    // GFP_ATOMIC may go below min (to 3/8 of it here).
+    let atomic = gfp(&k, "GFP_ATOMIC") | Gfp::__GFP_DMA;
+    assert!(alloc_pages(&mut k, atomic, 0).unwrap().is_some());
+}
+
+#[test]
+fn highatomic_reserve_for_high_order_atomic() {
+    let mut k = small((6, 6, 0));
+    let dma32 = ZoneRef {
+        nid: 0,
+        zone_idx: 1,
+    };
+    // Put the zone below its low mark so the slow path (with ALLOC_HIGHATOMIC) runs.
+    let free = k.page_alloc.zone(dma32).unwrap().free_pages();
+    k.page_alloc
+        .set_zone_watermarks(dma32, [free / 4, free, free], &[0; 5]);
+    let dma = ZoneRef {
+        nid: 0,
+        zone_idx: 0,
+    };
+    let f = k.page_alloc.zone(dma).unwrap().free_pages();
+    k.page_alloc.set_zone_watermarks(dma, [f, f, f], &[0; 5]);
+    let atomic = gfp(&k, "GFP_ATOMIC");
+    let p = alloc_pages(&mut k, atomic, 2).unwrap().unwrap();
+    let h = k.page_alloc.mt.highatomic.unwrap() as u64;
+    assert_eq!(
+        k.sparse.get_pfnblock_migratetype(page_to_pfn(&k, p)),
+        Some(h)
+    );
+    assert_eq!(
+        k.page_alloc
+            .zone(dma32)
+            .unwrap()
+            .nr_reserved_highatomic
+            .load(Relaxed),
+        PAGEBLOCK_NR_PAGES
+    );
+    __free_pages(&mut k, p, 2);
+    check_invariants(&k);
+    // Giving it back.
+    let zl = k.page_alloc.node(0).unwrap().zonelist_fallback.clone();
+    assert!(unreserve_highatomic_pageblock(&k, &zl, 1, 0, true));
+    assert_eq!(
+        k.page_alloc
+            .zone(dma32)
+            .unwrap()
+            .nr_reserved_highatomic
+            .load(Relaxed),
+        0
+    );
+    check_invariants(&k);
+}
+
+#[test]
+fn deferred_pages_grow_on_demand_when_lazy() {
+    // A machine whose deferred part is larger than the eager limit stays lazy.
+    let mut m = Machine::qemu(8 << 30, 1).unwrap();
+    m.era = Era::new(KernelVersion::new(6, 6, 0), Arch::X86_64);
+    let mut k = boot(m);
+    assert!(
+        k.page_alloc.deferred_lazy || k.page_alloc.node(0).unwrap().first_deferred_pfn == u64::MAX
+    );
+    check_invariants(&k);
+    let managed = managed_total(&k);
+    let g = gfp(&k, "GFP_KERNEL");
+    let mut held = Vec::new();
+    // Exhaust what is listed; allocations then grow the Normal zone section by section.
+    for _ in 0..2500 {
+        match alloc_pages(&mut k, g | Gfp::__GFP_NOWARN, 10).unwrap() {
+            Some(p) => held.push(p),
+            None => break,
+        }
+    }
+    assert!(held.len() > 1800, "{}", held.len());
+    assert_eq!(
+        managed_total(&k),
+        managed,
+        "growth moves pages, it does not count them again"
+    );
+    check_invariants(&k);
+    for p in held {
+        __free_pages(&mut k, p, 10);
+    }
+    check_invariants(&k);
+}
+
+#[test]
+fn eras_boot_and_hand_over() {
+    for v in [
+        (3, 18, 0),
+        (4, 4, 0),
+        (4, 19, 0),
+        (5, 10, 0),
+        (6, 1, 0),
+        (6, 12, 0),
+    ] {
+        let mut m = Machine::qemu(2 << 30, 1).unwrap();
+        m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
+        let k = boot(m);
+        check_invariants(&k);
+        let lines = k.printk.lines();
+        let mem: Vec<_> = lines
+            .iter()
+            .filter(|l| l.text.starts_with("Memory: "))
+            .collect();
+        assert_eq!(mem.len(), 1, "{v:?}");
+        assert_eq!(mem[0].text.contains("cma-reserved"), v.0 > 3, "{v:?}");
+        let trace = k.trace.render_tree();
+        let name = if v >= (4, 20, 0) {
+            "memblock_free_all"
+        } else {
+            "free_all_bootmem"
+        };
+        assert!(trace.contains(name), "{v:?}");
+    }
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Alloc { order: u32, gfp: u8 },
+        Free { idx: usize },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u32..=10, 0u8..6).prop_map(|(order, gfp)| Op::Alloc { order, gfp }),
+            2 => any::<usize>().prop_map(|idx| Op::Free { idx }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn random_alloc_free_keeps_the_invariants(ops in proptest::collection::vec(op(), 1..160), era in 0usize..3) {
+            let v = [(6, 6, 0), (5, 4, 0), (6, 18, 0)][era];
+            let mut k = small(v);
+            let masks = [
+                gfp(&k, "GFP_KERNEL"),
+                gfp(&k, "GFP_HIGHUSER_MOVABLE"),
+                gfp(&k, "GFP_KERNEL") | Gfp::__GFP_RECLAIMABLE,
+                gfp(&k, "GFP_ATOMIC"),
+                gfp(&k, "GFP_KERNEL") | Gfp::__GFP_DMA,
+                gfp(&k, "GFP_KERNEL") | Gfp::__GFP_COMP | Gfp::__GFP_ZERO,
+            ];
+            let managed = managed_total(&k);
+            let base_alloc = managed - nr_free_pages(&k);
+            let mut held: Vec<(NonNull<Page>, u32)> = Vec::new();
+            for o in ops {
+                match o {
+                    Op::Alloc { order, gfp } => {
+                        if let Some(p) = alloc_pages(&mut k, masks[gfp as usize] | Gfp::__GFP_NOWARN, order).unwrap() {
+                            held.push((p, order));
+                        }
+                    }
+                    Op::Free { idx } if !held.is_empty() => {
+                        let (p, order) = held.swap_remove(idx % held.len());
+                        prop_assert_eq!(__free_pages(&mut k, p, order), FreeResult::Freed);
+                    }
+                    Op::Free { .. } => {}
+                }
+                let allocated: u64 = held.iter().map(|(_, o)| 1u64 << o).sum();
+                prop_assert_eq!(nr_free_pages(&k) + allocated + base_alloc, managed_total(&k));
+            }
+            check_invariants(&k);
+            for (p, o) in held {
+                prop_assert_eq!(__free_pages(&mut k, p, o), FreeResult::Freed);
+            }
+            check_invariants(&k);
+            prop_assert_eq!(managed_total(&k) - nr_free_pages(&k), base_alloc);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The page allocator calls a script can make (include/linux/gfp.h, mm/page_alloc.c), and
+//! `cat` of the /proc files that show the free lists.
+//!
+//! A `struct page *` is returned as `page:pfn 0x… (0x<physical address>)` and a script
+//! variable holds its physical address; `__free_pages` takes that physical address.
+//! `__get_free_pages` and `get_zeroed_page` return the direct-map (kernel virtual) address,
+//! as the kernel does, and `free_pages` takes it back. A free the kernel would report as a
+//! "Bad page state" (or a `VM_BUG_ON_PAGE`) is an error line carrying the report; the page is
+//! left as it was and the script goes on.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::ptr::NonNull;
+
+use super::{Args, CallSpec, Ret};
+use crate::include::mm_types::Page;
+use crate::kernel::Kernel;
+use crate::mm::page_alloc::{self, AllocError, FreeResult};
+use crate::param;
+
+/// A file `cat` can show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcFile {
+    Buddyinfo,
+    Pagetypeinfo,
+}
+
+impl ProcFile {
+    pub fn from_path(p: &str) -> Option<Self> {
+        match p {
+            "/proc/buddyinfo" => Some(ProcFile::Buddyinfo),
+            "/proc/pagetypeinfo" => Some(ProcFile::Pagetypeinfo),
+            _ => None,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            ProcFile::Buddyinfo => "/proc/buddyinfo",
+            ProcFile::Pagetypeinfo => "/proc/pagetypeinfo",
+        }
+    }
+}
+
+fn alloc_err(e: AllocError) -> String {
+    match e {
+        AllocError::BadZoneModifiers(raw) => format!(
+            "VM_BUG_ON((GFP_ZONE_BAD >> bit) & 1): gfp {raw:#x} combines zone modifiers the kernel rejects"
+        ),
+        AllocError::NoNode(n) => format!("node {n} does not exist"),
+    }
+}
+
+fn page_ret(k: &Kernel, p: Option<NonNull<Page>>) -> Ret {
+    match p {
+        Some(p) => Ret::Page(page_alloc::page_to_pfn(k, p) << 12),
+        None => Ret::Null,
+    }
+}
+
+fn free_ret(r: FreeResult, call: &str) -> Result<Ret, String> {
+    match r {
+        FreeResult::Freed | FreeResult::StillReferenced => Ok(Ret::Void),
+        FreeResult::BadPage => Err(format!(
+            "{call}: the kernel's checks reject this free (report above); nothing was freed"
+        )),
+    }
+}
+
+/// `__free_pages(page, order)` with the page given by its physical address.
+fn free_by_phys(k: &mut Kernel, a: &Args<'_>) -> Result<Ret, String> {
+    let (pa, order) = (a.u64(0), a.order(1));
+    let call = format!("__free_pages({pa:#x}, {order})");
+    if pa & 0xfff != 0 {
+        return Err(format!(
+            "{call}: not a page address (takes the physical address alloc_pages returned)"
+        ));
+    }
+    let pfn = pa >> 12;
+    let Some(page) = k
+        .sparse
+        .pfn_to_page(pfn)
+        .filter(|_| k.memmap.page_initialised(pfn))
+    else {
+        return Err(format!("{call}: pfn {pfn:#x} has no struct page"));
+    };
+    free_ret(page_alloc::__free_pages(k, page, order), &call)
+}
+
+/// The page allocator calls, as include/linux/gfp.h declares them.
+pub static PAGE_CALLS: &[CallSpec] = &[
+    CallSpec {
+        name: "alloc_pages",
+        params: &[param!("gfp", Gfp), param!("order", Order)],
+        run: |k, a, _| {
+            let p = page_alloc::alloc_pages(k, a.gfp(0), a.order(1)).map_err(alloc_err)?;
+            Ok(page_ret(k, p))
+        },
+    },
+    CallSpec {
+        name: "alloc_pages_node",
+        params: &[
+            param!("nid", Nid),
+            param!("gfp", Gfp),
+            param!("order", Order),
+        ],
+        run: |k, a, _| {
+            let p = page_alloc::alloc_pages_node(k, a.nid(0), a.gfp(1), a.order(2))
+                .map_err(alloc_err)?;
+            Ok(page_ret(k, p))
+        },
+    },
+    CallSpec {
+        name: "__free_pages",
+        params: &[param!("page", U64), param!("order", Order)],
+        run: |k, a, _| free_by_phys(k, a),
+    },
+    CallSpec {
+        name: "__get_free_pages",
+        params: &[param!("gfp", Gfp), param!("order", Order)],
+        run: |k, a, _| {
+            let v = page_alloc::__get_free_pages(k, a.gfp(0), a.order(1)).map_err(alloc_err)?;
+            Ok(if v == 0 { Ret::Null } else { Ret::Addr(v) })
+        },
+    },
+    CallSpec {
+        name: "get_zeroed_page",
+        params: &[param!("gfp", Gfp)],
+        run: |k, a, _| {
+            let v = page_alloc::get_zeroed_page(k, a.gfp(0)).map_err(alloc_err)?;
+            Ok(if v == 0 { Ret::Null } else { Ret::Addr(v) })
+        },
+    },
+    CallSpec {
+        name: "free_pages",
+        params: &[param!("addr", U64), param!("order", Order)],
+        run: |k, a, _| {
+            let (addr, order) = (a.u64(0), a.order(1));
+            let r = page_alloc::free_pages(k, addr, order)?;
+            free_ret(r, &format!("free_pages({addr:#x}, {order})"))
+        },
+    },
+    CallSpec {
+        name: "nr_free_pages",
+        params: &[],
+        run: |k, _, _| Ok(Ret::Int(page_alloc::nr_free_pages(k) as i64)),
+    },
+    CallSpec {
+        name: "cat",
+        params: &[param!("file", File)],
+        run: |k, a, extra| {
+            let text = match a.file(0) {
+                Some(ProcFile::Buddyinfo) => crate::mm::vmstat::buddyinfo(k),
+                Some(ProcFile::Pagetypeinfo) => crate::mm::vmstat::pagetypeinfo(k),
+                None => return Err("cat: no file".to_string()),
+            };
+            extra.output = Some(text);
+            Ok(Ret::Void)
+        },
+    },
+];
