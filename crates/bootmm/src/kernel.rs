@@ -61,6 +61,8 @@ pub struct Kernel {
     /// The zones' free lists and the buddy allocator's globals (`node_data[]`,
     /// `totalram_pages`).
     pub page_alloc: PageAlloc,
+    /// The page allocator's tunables and totals (`min_free_kbytes`, …).
+    pub vm: crate::mm::page_alloc_init::VmGlobals,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -107,6 +109,7 @@ impl Kernel {
             sparse: Sparse::default(),
             memmap: Memmap::default(),
             page_alloc: PageAlloc::default(),
+            vm: Default::default(),
         }
     }
 

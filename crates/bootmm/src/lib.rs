@@ -15,6 +15,7 @@ pub mod trace;
 
 pub mod arch;
 pub mod era;
+pub mod fs;
 pub mod include;
 pub mod init;
 pub mod kernel;

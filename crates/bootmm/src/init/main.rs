@@ -51,12 +51,20 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     pr_notice!(k.printk, "Linux version {}\n", k.era.release);
     setup_arch(k)?;
     if k.era.at_least(6, 6) {
+        // 6.6 moved build_all_zonelists into mm_core_init, after the early VFS hashes.
+        crate::fs::vfs_caches_init_early(k)?;
         mm_core_init(k)?;
     } else {
+        // setup_per_cpu_areas (percpu) is not modelled yet.
+        crate::mm::page_alloc_init::build_all_zonelists_init(k);
+        crate::fs::vfs_caches_init_early(k)?;
         mm_init(k)?;
     }
+    crate::fs::vfs_caches_init(k)?;
     // rest_init → kernel_init → kernel_init_freeable, after SMP bring-up.
     crate::mm::page_alloc::page_alloc_init_late(k)?;
+    // do_basic_setup → the initcalls.
+    crate::mm::page_alloc_init::init_per_zone_wmark_min_initcall(k);
     Ok(())
 }
 
@@ -81,6 +89,7 @@ fn mm_core_init(k: &mut Kernel) -> Result<(), BootError> {
         return Ok(());
     }
     let _t = k.trace.enter("mm_core_init", "mm/mm_init.c");
+    crate::mm::page_alloc_init::build_all_zonelists_init(k);
     if k.era.at_least(6, 18) {
         {
             let _t2 = k.trace.enter("arch_mm_preinit", "arch/x86/mm/init_64.c");

@@ -3,6 +3,7 @@ pub mod large_hash;
 pub mod memblock;
 pub mod mm_init;
 pub mod page_alloc;
+pub mod page_alloc_init;
 pub mod sparse;
 pub mod vmstat;
 pub mod watermark;
