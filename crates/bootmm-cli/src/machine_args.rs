@@ -49,6 +49,10 @@ pub struct MachineArgs {
     /// giving any distance gives the machine a SLIT)
     #[arg(long = "numa-distance", value_name = "A,B=D")]
     pub numa_distance: Vec<String>,
+    /// A sysctl applied as boot finishes, e.g. `vm.min_free_kbytes=65536`,
+    /// `vm.watermark_scale_factor=100`, `vm.lowmem_reserve_ratio="256 256 32 0 0"`. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub sysctl: Vec<String>,
 }
 
 /// One `--numa-node` value: `(nid, Some((start, end, hotplug)))`, or `None` for `NID:none`.
@@ -263,6 +267,25 @@ impl MachineArgs {
                 }
                 fw.slit = Some(slit);
             }
+        }
+        for kv in &self.sysctl {
+            let (key, val) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("--sysctl {kv:?}: expected KEY=VALUE"))?;
+            let key = key.trim().replace('/', ".");
+            const KNOWN: [&str; 3] = [
+                "vm.min_free_kbytes",
+                "vm.watermark_scale_factor",
+                "vm.lowmem_reserve_ratio",
+            ];
+            if !KNOWN.contains(&key.as_str()) {
+                return Err(format!(
+                    "--sysctl {key}: not modelled (known: {})",
+                    KNOWN.join(", ")
+                ));
+            }
+            m.sysctl
+                .push((key, val.trim().trim_matches('"').to_string()));
         }
         if let Some(extra) = &self.cmdline {
             if !m.cmdline.is_empty() {

@@ -193,6 +193,9 @@ pub struct Machine {
     pub e820_ops: Vec<E820LogOp>,
     /// The ACPI SRAT/SLIT the firmware provides; `None` when it has no SRAT.
     pub srat: Option<FirmwareNuma>,
+    /// `sysctl` settings applied as boot finishes (`vm.min_free_kbytes`,
+    /// `vm.watermark_scale_factor`, `vm.lowmem_reserve_ratio`), in the order given.
+    pub sysctl: Vec<(String, String)>,
 }
 
 /// One memory affinity entry of the ACPI SRAT: `[start, end)` belongs to proximity domain
@@ -414,6 +417,7 @@ impl Machine {
             legacy_mem: None,
             setup_data: Vec::new(),
             e820_ops: Vec::new(),
+            sysctl: Vec::new(),
             srat: None,
         }
     }

@@ -64,7 +64,7 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     // rest_init → kernel_init → kernel_init_freeable, after SMP bring-up.
     crate::mm::page_alloc::page_alloc_init_late(k)?;
     // do_basic_setup → the initcalls.
-    crate::mm::page_alloc_init::init_per_zone_wmark_min_initcall(k);
+    crate::mm::page_alloc_init::init_per_zone_wmark_min_initcall(k)?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 
 use alloc::vec::Vec;
 
+use crate::init::main::BootError;
 use crate::kernel::Kernel;
 use crate::mm::page_alloc::ZoneRef;
 use crate::mm::watermark::{self, MinFreeParams, WmZone};
@@ -100,9 +101,9 @@ pub fn build_all_zonelists_init(k: &mut Kernel) {
 /// pages, every zone's min/low/high, and `lowmem_reserve`, on the managed counts after the
 /// hand-over. With THP (`transparent_hugepage=always|madvise` on the command line),
 /// khugepaged's `set_recommended_min_free_kbytes` raise follows, as the era orders it.
-pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) {
+pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) -> Result<(), BootError> {
     if k.page_alloc.node_data.is_empty() {
-        return;
+        return Ok(());
     }
     let _t = k.trace.enter("init_per_zone_wmark_min", FILE);
     let live = live_zones(k);
@@ -120,7 +121,8 @@ pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) {
             _ => {}
         }
     }
-    let t = watermark::init_per_zone_wmark_min(&k.era, &zones, &p);
+    let mut t = watermark::init_per_zone_wmark_min(&k.era, &zones, &p);
+    apply_sysctls(k, &zones, &mut t, p.watermark_scale_factor)?;
     for l in &t.lines {
         pr_info!(k.printk, "{l}\n");
     }
@@ -131,6 +133,69 @@ pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) {
     k.vm.min_free_kbytes = t.min_free_kbytes;
     k.vm.totalreserve_pages = t.totalreserve_pages;
     k.vm.watermark_scale_factor = p.watermark_scale_factor;
+    Ok(())
+}
+
+/// The machine's `--sysctl` settings, written as boot finishes: each handler recomputes what
+/// the kernel's does (`min_free_kbytes_sysctl_handler` → `setup_per_zone_wmarks`,
+/// `watermark_scale_factor_sysctl_handler` → `setup_per_zone_wmarks`,
+/// `lowmem_reserve_ratio_sysctl_handler` → `setup_per_zone_lowmem_reserve`).
+fn apply_sysctls(
+    k: &Kernel,
+    zones: &[WmZone],
+    t: &mut watermark::ZoneTuning,
+    mut wsf: u64,
+) -> Result<(), BootError> {
+    for (key, val) in &k.machine.sysctl {
+        let bad = || BootError::Param(alloc::format!("sysctl {key}={val}: not a valid value"));
+        match key.as_str() {
+            "vm.min_free_kbytes" => {
+                t.min_free_kbytes = val.parse().map_err(|_| bad())?;
+                t.wmarks =
+                    watermark::__setup_per_zone_wmarks(&k.era, zones, t.min_free_kbytes, wsf);
+            }
+            "vm.watermark_scale_factor" => {
+                wsf = val.parse().map_err(|_| bad())?;
+                if !(1..=3000).contains(&wsf) {
+                    return Err(bad());
+                }
+                t.wmarks =
+                    watermark::__setup_per_zone_wmarks(&k.era, zones, t.min_free_kbytes, wsf);
+            }
+            "vm.lowmem_reserve_ratio" => {
+                let given: Vec<u64> = val
+                    .split_whitespace()
+                    .map(|v| v.parse().map_err(|_| bad()))
+                    .collect::<Result<_, _>>()?;
+                let mut out = Vec::new();
+                let mut i = 0;
+                while i < zones.len() {
+                    let n = zones[i..]
+                        .iter()
+                        .take_while(|z| z.nid == zones[i].nid)
+                        .count();
+                    let managed: Vec<u64> = zones[i..i + n].iter().map(|z| z.managed).collect();
+                    let mut ratio = watermark::lowmem_reserve_ratio(
+                        &k.era,
+                        &zones[i..i + n]
+                            .iter()
+                            .map(|z| z.zone_type)
+                            .collect::<Vec<_>>(),
+                    );
+                    for (r, g) in ratio.iter_mut().zip(&given) {
+                        *r = *g;
+                    }
+                    out.extend(watermark::setup_per_zone_lowmem_reserve(
+                        &k.era, &managed, &ratio,
+                    ));
+                    i += n;
+                }
+                t.protection = out;
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
 }
 
 /// The page allocator's tunables and totals, globals of mm/page_alloc.c in the kernel.
@@ -146,3 +211,74 @@ pub struct VmGlobals {
 
 /// The file `build_all_zonelists` and `init_per_zone_wmark_min` live in.
 const FILE: &str = "mm/page_alloc.c";
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::machine::Machine;
+
+    fn boot(m: Machine) -> Kernel {
+        let mut k = Kernel::new(m).unwrap();
+        crate::init::main::start_kernel(&mut k).unwrap();
+        k
+    }
+
+    /// Σ min over the lowmem zones (highmem and, from 6.6, movable zones get a clamped
+    /// min of their own, even when empty).
+    fn min_sum(k: &Kernel) -> u64 {
+        k.page_alloc
+            .zones()
+            .filter(|z| z.zone_type <= crate::mm::mm_init::ZoneType::Normal)
+            .map(|z| z._watermark[0])
+            .sum()
+    }
+
+    #[test]
+    fn the_initcall_sets_min_free_kbytes_from_lowmem_and_spreads_it_over_zones() {
+        let k = boot(Machine::qemu_4g());
+        // int_sqrt(lowmem_kbytes * 16), clamped: 4 GiB of lowmem gives a few MiB.
+        let lowmem_kb: u64 = k.page_alloc.zones().map(|z| z.managed()).sum::<u64>() * 4;
+        assert_eq!(k.vm.min_free_kbytes, watermark::int_sqrt(lowmem_kb * 16));
+        // Each zone's min is its share, floored: the sum is within one page per zone.
+        let pages_min = k.vm.min_free_kbytes / 4;
+        let zones = k.page_alloc.zones().filter(|z| z.managed() > 0).count() as u64;
+        assert!(min_sum(&k) <= pages_min && min_sum(&k) + zones >= pages_min);
+        assert!(k
+            .printk
+            .lines()
+            .iter()
+            .any(|l| l.text.starts_with("Built 1 zonelists")));
+    }
+
+    #[test]
+    fn sysctls_recompute_watermarks_and_protection() {
+        let mut m = Machine::qemu_4g();
+        m.sysctl.push(("vm.min_free_kbytes".into(), "65536".into()));
+        m.sysctl
+            .push(("vm.lowmem_reserve_ratio".into(), "1 1 1 0 0".into()));
+        let k = boot(m);
+        assert_eq!(k.vm.min_free_kbytes, 65536);
+        let s = min_sum(&k);
+        assert!(s <= 16384 && s + 4 >= 16384, "{s}");
+        // Ratio 1: the DMA zone reserves everything above it.
+        let dma = k.page_alloc.zones().next().unwrap();
+        let above: u64 = k
+            .page_alloc
+            .zones()
+            .skip(1)
+            .take(2)
+            .map(|z| z.managed())
+            .sum();
+        assert_eq!(dma.lowmem_reserve[2], above);
+    }
+
+    #[test]
+    fn a_bad_sysctl_value_stops_with_a_clear_error() {
+        let mut m = Machine::qemu_4g();
+        m.sysctl
+            .push(("vm.watermark_scale_factor".into(), "0".into()));
+        let mut k = Kernel::new(m).unwrap();
+        let e = crate::init::main::start_kernel(&mut k).unwrap_err();
+        assert!(e.to_string().contains("vm.watermark_scale_factor=0"), "{e}");
+    }
+}
