@@ -146,7 +146,14 @@ fn boot_hands_memory_over_and_prints_memory_line() {
         .lines()
         .iter()
         .filter(|l| l.text.starts_with("Mount"))
-        .filter_map(|l| l.text.split(", ").nth(1)?.strip_suffix(" bytes")?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.text
+                .split(", ")
+                .nth(1)?
+                .strip_suffix(" bytes")?
+                .parse::<u64>()
+                .ok()
+        })
         .map(|b| b.div_ceil(4096))
         .sum();
     assert!(late_hash_pages > 0);
