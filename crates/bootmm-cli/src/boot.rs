@@ -62,12 +62,18 @@ pub fn run(args: &BootArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let shown = if files.is_empty() {
+        Ok(())
+    } else {
+        crate::cat::zones_ready(&k).map_err(|e| format!("--show: {e}"))
+    };
     if args.json {
         let log: Vec<String> = k.printk.lines().iter().map(|l| l.text.clone()).collect();
         let mut o = serde_json::json!({ "log": log });
-        match &booted {
-            Ok(()) => o["proc"] = crate::cat::files_json(&k, &files),
-            Err(e) => o["error"] = serde_json::json!(e.to_string()),
+        match (&booted, &shown) {
+            (Err(e), _) => o["error"] = serde_json::json!(e.to_string()),
+            (Ok(()), Err(e)) => o["error"] = serde_json::json!(e),
+            (Ok(()), Ok(())) => o["proc"] = crate::cat::files_json(&k, &files),
         }
         match serde_json::to_string_pretty(&o) {
             Ok(s) => println!("{s}"),
@@ -80,6 +86,10 @@ pub fn run(args: &BootArgs) -> ExitCode {
             eprintln!("bootmm: boot stopped: {e}");
             return ExitCode::FAILURE;
         }
+        if let Err(e) = shown {
+            eprintln!("bootmm: {e}");
+            return ExitCode::FAILURE;
+        }
     } else {
         // What the kernel printed before a failure is shown too, as a console would.
         for line in k.printk.lines() {
@@ -87,6 +97,10 @@ pub fn run(args: &BootArgs) -> ExitCode {
         }
         if let Err(e) = booted {
             eprintln!("bootmm: boot stopped: {e}");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = shown {
+            eprintln!("bootmm: {e}");
             return ExitCode::FAILURE;
         }
         print!("{}", crate::cat::files_text(&k, &files, true));

@@ -199,3 +199,14 @@ fn script_cat_zoneinfo_and_meminfo() {
     assert!(!ok);
     assert!(err.contains("/proc/zoneinfo, /proc/meminfo"), "{err}");
 }
+
+#[test]
+fn eras_without_zones_say_so() {
+    let (ok, out, err) = bootmm(
+        &["cat", "/proc/meminfo", "--i386", "pae", "--mem", "2G"],
+        "",
+    );
+    assert!(!ok);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("no zones to show"), "{err}");
+}
