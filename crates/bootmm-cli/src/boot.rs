@@ -18,6 +18,13 @@ pub struct BootArgs {
     /// Write the call tree as a Chrome trace (opens in Perfetto).
     #[arg(long, value_name = "FILE")]
     pub trace_json: Option<PathBuf>,
+    /// After the log, print these /proc files (comma-separated: buddyinfo, pagetypeinfo,
+    /// zoneinfo, meminfo), each after a `==> /proc/NAME <==` line
+    #[arg(long, value_name = "FILES", value_delimiter = ',')]
+    pub show: Vec<String>,
+    /// Print one JSON object instead: the log's lines and the --show files as structures
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Build the machine the options describe and boot it.
@@ -36,6 +43,13 @@ pub fn boot(machine: Machine) -> Result<(Kernel, Result<(), BootError>), String>
 }
 
 pub fn run(args: &BootArgs) -> ExitCode {
+    let files = match crate::cat::parse_files(args.show.iter().map(String::as_str)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("bootmm: --show: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (k, booted) = match args.machine.build_with_notes().and_then(|(m, notes)| {
         for n in notes {
             eprintln!("bootmm: {n}");
@@ -48,13 +62,48 @@ pub fn run(args: &BootArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // What the kernel printed before a failure is shown too, as a console would.
-    for line in k.printk.lines() {
-        println!("{}", line.text);
-    }
-    if let Err(e) = booted {
-        eprintln!("bootmm: boot stopped: {e}");
-        return ExitCode::FAILURE;
+    let shown = if files.is_empty() {
+        Ok(())
+    } else {
+        crate::cat::zones_ready(&k).map_err(|e| format!("--show: {e}"))
+    };
+    if args.json {
+        let log: Vec<String> = k.printk.lines().iter().map(|l| l.text.clone()).collect();
+        let mut o = serde_json::json!({ "log": log });
+        match (&booted, &shown) {
+            (Err(e), _) => o["error"] = serde_json::json!(e.to_string()),
+            (Ok(()), Err(e)) => o["error"] = serde_json::json!(e),
+            (Ok(()), Ok(())) => o["proc"] = crate::cat::files_json(&k, &files),
+        }
+        match serde_json::to_string_pretty(&o) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("bootmm: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if let Err(e) = booted {
+            eprintln!("bootmm: boot stopped: {e}");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = shown {
+            eprintln!("bootmm: {e}");
+            return ExitCode::FAILURE;
+        }
+    } else {
+        // What the kernel printed before a failure is shown too, as a console would.
+        for line in k.printk.lines() {
+            println!("{}", line.text);
+        }
+        if let Err(e) = booted {
+            eprintln!("bootmm: boot stopped: {e}");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = shown {
+            eprintln!("bootmm: {e}");
+            return ExitCode::FAILURE;
+        }
+        print!("{}", crate::cat::files_text(&k, &files, true));
     }
     if args.trace {
         print!("{}", k.trace.render_tree());

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod boot;
+mod cat;
 mod check;
 mod check_zoneinfo;
 mod logconfig;
@@ -27,6 +28,8 @@ enum Command {
     Boot(boot::BootArgs),
     /// Drive the model with kernel calls, one per line (FILE, or - / nothing for stdin).
     Script(script::ScriptArgs),
+    /// Boot the machine and print /proc files (/proc/zoneinfo, /proc/meminfo, …).
+    Cat(cat::CatArgs),
     /// Compare the model with a real boot log, line by line.
     Check(check::CheckArgs),
     /// List the inputs a real boot log gives (and what it lacks).
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
             let machine = a.machine.clone();
             script::run(a, move || boot::boot_machine(&machine))
         }
+        Command::Cat(a) => cat::run(a),
         Command::Check(a) => check::run(a),
         Command::Inputs { log } => inputs(log),
     }

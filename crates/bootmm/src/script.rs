@@ -813,9 +813,9 @@ impl Parser<'_> {
         self.pos += 1;
         match &t.tok {
             Tok::Num(n) => Ok(Value::Int(*n)),
-            Tok::Str(s) => ProcFile::from_path(s).map(Value::File).ok_or_else(|| {
-                format!("no such file: \"{s}\" (known: /proc/buddyinfo, /proc/pagetypeinfo)")
-            }),
+            Tok::Str(s) => ProcFile::from_path(s)
+                .map(Value::File)
+                .ok_or_else(|| format!("no such file: \"{s}\" (known: {})", ProcFile::known())),
             Tok::LParen => {
                 let v = self.expr()?;
                 if self.peek() != Some(&Tok::RParen) {

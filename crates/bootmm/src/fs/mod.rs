@@ -1,4 +1,5 @@
-//! `fs/`: the VFS hash tables sized at boot (fs/dcache.c, fs/inode.c, fs/namespace.c).
+//! `fs/`: the VFS hash tables sized at boot (fs/dcache.c, fs/inode.c, fs/namespace.c), and
+//! the /proc files (`proc`).
 //!
 //! The dentry and inode hashes are sized from memory by `alloc_large_system_hash`; without
 //! `hashdist` they are allocated early from memblock (`vfs_caches_init_early`), otherwise
@@ -6,6 +7,9 @@
 //! where the kernel takes it; a vmalloc'd table is backed by order-0 pages from the buddy
 //! allocator, as vmalloc backs it, but is not mapped (vmalloc comes later in the model).
 
+pub mod proc;
+
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use crate::include::gfp::{gfp_constant, Gfp};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The page allocator calls a script can make (include/linux/gfp.h, mm/page_alloc.c), and
-//! `cat` of the /proc files that show the free lists.
+//! `cat` of the /proc files (`/proc/buddyinfo`, `pagetypeinfo`, `zoneinfo`, `meminfo`).
 //!
 //! A `struct page *` is returned as `page:pfn 0x… (0x<physical address>)` and a script
 //! variable holds its physical address; `__free_pages` takes that physical address.
@@ -19,29 +19,7 @@ use crate::kernel::Kernel;
 use crate::mm::page_alloc::{self, AllocError, FreeResult};
 use crate::param;
 
-/// A file `cat` can show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcFile {
-    Buddyinfo,
-    Pagetypeinfo,
-}
-
-impl ProcFile {
-    pub fn from_path(p: &str) -> Option<Self> {
-        match p {
-            "/proc/buddyinfo" => Some(ProcFile::Buddyinfo),
-            "/proc/pagetypeinfo" => Some(ProcFile::Pagetypeinfo),
-            _ => None,
-        }
-    }
-
-    pub fn path(self) -> &'static str {
-        match self {
-            ProcFile::Buddyinfo => "/proc/buddyinfo",
-            ProcFile::Pagetypeinfo => "/proc/pagetypeinfo",
-        }
-    }
-}
+pub use crate::fs::proc::ProcFile;
 
 fn alloc_err(e: AllocError) -> String {
     match e {
@@ -151,8 +129,7 @@ pub static PAGE_CALLS: &[CallSpec] = &[
         params: &[param!("file", File)],
         run: |k, a, extra| {
             let text = match a.file(0) {
-                Some(ProcFile::Buddyinfo) => crate::mm::vmstat::buddyinfo(k),
-                Some(ProcFile::Pagetypeinfo) => crate::mm::vmstat::pagetypeinfo(k),
+                Some(f) => f.show(k),
                 None => return Err("cat: no file".to_string()),
             };
             extra.output = Some(text);
