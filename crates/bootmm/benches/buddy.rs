@@ -6,10 +6,17 @@
 //! 1024 blocks of random orders 0–6 (mostly small) live and replaces a random one. bootmm
 //! runs them through `alloc_pages`/`__free_pages` on a booted 1 GiB machine;
 //! `buddy_system_allocator`'s FrameAllocator, `talc` and `rlsf` serve the same page counts
-//! from a 1 GiB pool, naturally aligned as buddy blocks are. Criterion measures each; a
-//! table of ns per pair and ratios is printed at the end.
+//! from a 1 GiB pool, naturally aligned as buddy blocks are, on the same sequence of
+//! requests. Every allocation's result goes through `black_box`.
 //!
-//! Run: `cargo bench -p bootmm --bench buddy`.
+//! bootmm takes `zone->lock` on every call, as the kernel does; the peers are measured
+//! bare, as their crates' unsynchronised types are used, and again behind the same kind
+//! of spin lock, as a kernel would share them. Criterion measures each; then a table of
+//! ns per pair and ratios is printed, from interleaved rounds (each allocator in turn, the
+//! best round counting) so that a change in the machine's load touches them all alike.
+//!
+//! Run: `cargo bench -p bootmm --bench buddy` (`-- zzz` skips criterion's part and prints
+//! only the table).
 
 use std::alloc::Layout;
 use std::hint::black_box;
@@ -201,13 +208,17 @@ impl<A: PageAllocator> Run<A> {
         }
     }
 
-    /// One alloc+free pair.
+    /// One alloc+free pair. The slot is picked without a division (a multiply-shift for
+    /// the random one), so that the harness adds as little as possible to every allocator.
     #[inline]
     fn step(&mut self) {
         let idx = if self.mixed {
-            (self.rng.next() % self.live.len() as u64) as usize
+            ((u128::from(self.rng.next()) * self.live.len() as u128) >> 64) as usize
         } else {
-            self.i = (self.i + 1) % self.live.len();
+            self.i += 1;
+            if self.i == self.live.len() {
+                self.i = 0;
+            }
             self.i
         };
         let (h, o) = self.live[idx];
@@ -217,67 +228,103 @@ impl<A: PageAllocator> Run<A> {
     }
 }
 
-/// Sets up one allocator with a workload and hands its step function to a callback.
-type Starter = Box<dyn FnMut(bool, &mut dyn FnMut(&mut dyn FnMut()))>;
+/// An allocator with a workload set up, ready to step.
+type Stepper = Box<dyn FnMut()>;
 
-fn allocators() -> Vec<Starter> {
-    fn one<A: PageAllocator + 'static>(make: fn() -> A) -> Starter {
-        Box::new(move |mixed, f| {
-            let mut r = Run::new(make(), mixed);
-            f(&mut || r.step());
-        })
-    }
-    vec![
-        one(Bootmm::new),
-        one(Bsa::new),
-        one(Talc::new),
-        one(Rlsf::new),
-    ]
+fn start<A: PageAllocator + 'static>(a: A, mixed: bool) -> Stepper {
+    let mut r = Run::new(a, mixed);
+    Box::new(move || r.step())
 }
 
-const NAMES: [&str; 4] = ["bootmm buddy", "buddy_system_allocator", "talc", "rlsf"];
+/// A peer behind the same kind of lock as bootmm's `zone->lock` (a `spin::Mutex`), taken
+/// for every call as a kernel would take it around a shared allocator.
+struct Locked<A>(spin::Mutex<A>);
+
+impl<A: PageAllocator> PageAllocator for Locked<A> {
+    fn alloc(&mut self, order: u32) -> usize {
+        self.0.lock().alloc(order)
+    }
+    fn free(&mut self, h: usize, order: u32) {
+        self.0.lock().free(h, order)
+    }
+}
+
+fn locked<A>(a: A) -> Locked<A> {
+    Locked(spin::Mutex::new(a))
+}
+
+/// How to start an allocator on a workload (`true`: mixed).
+type Make = fn(bool) -> Stepper;
+
+/// Every allocator compared, with its name. The peers run bare (as the crates'
+/// unsynchronised types are used) and then locked.
+fn allocators() -> Vec<(&'static str, Make)> {
+    vec![
+        ("bootmm buddy", |m| start(Bootmm::new(), m)),
+        ("buddy_system_allocator", |m| start(Bsa::new(), m)),
+        ("talc", |m| start(Talc::new(), m)),
+        ("rlsf", |m| start(Rlsf::new(), m)),
+        ("buddy_system_allocator+lock", |m| {
+            start(locked(Bsa::new()), m)
+        }),
+        ("talc+lock", |m| start(locked(Talc::new()), m)),
+        ("rlsf+lock", |m| start(locked(Rlsf::new()), m)),
+    ]
+}
 
 fn benches(c: &mut Criterion) {
     for (w, mixed) in [("churn0", false), ("mixed", true)] {
         let mut g = c.benchmark_group(w);
-        for (name, mut run) in NAMES.iter().zip(allocators()) {
-            run(mixed, &mut |step| {
-                g.bench_function(*name, |b| b.iter(&mut *step));
-            });
+        for (name, make) in allocators() {
+            let mut step = make(mixed);
+            g.bench_function(name, |b| b.iter(&mut step));
         }
         g.finish();
     }
 }
 
-/// ns per pair over `n` steps, best of three.
-fn time_it(step: &mut dyn FnMut(), n: u32) -> f64 {
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let t = Instant::now();
-        for _ in 0..n {
-            step();
-        }
-        best = best.min(t.elapsed().as_nanos() as f64 / f64::from(n));
+/// ns per pair over `n` steps.
+fn time_steps(step: &mut Stepper, n: u64) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        step();
     }
-    best
+    t.elapsed().as_nanos() as f64 / n as f64
 }
 
+/// Rounds of the table; in each, every allocator runs for about `ROUND_NS` in turn, so
+/// that a change in the machine's load touches them all alike. The best round counts.
+const ROUNDS: usize = 7;
+const ROUND_NS: f64 = 100e6;
+
 fn table() {
-    let n = 1_000_000;
-    println!("\nns per alloc+free pair (best of 3 x {n} pairs) and ratio to bootmm:");
-    println!(
-        "{:<24} {:>10} {:>8} {:>10} {:>8}",
-        "allocator", "churn0", "ratio", "mixed", "ratio"
-    );
-    let mut res = [[0f64; 2]; 4];
+    let all = allocators();
+    let mut res = vec![[0f64; 2]; all.len()];
     for (w, mixed) in [(0, false), (1, true)] {
-        for (i, mut run) in allocators().into_iter().enumerate() {
-            run(mixed, &mut |step| res[i][w] = time_it(step, n));
+        let mut steps: Vec<Stepper> = all.iter().map(|(_, make)| make(mixed)).collect();
+        // Calibrate: how many pairs make a round.
+        let n: Vec<u64> = steps
+            .iter_mut()
+            .map(|s| ((ROUND_NS / time_steps(s, 2000)) as u64).clamp(2000, 5_000_000))
+            .collect();
+        let mut best = vec![f64::MAX; all.len()];
+        for _ in 0..ROUNDS {
+            for (i, s) in steps.iter_mut().enumerate() {
+                best[i] = best[i].min(time_steps(s, n[i]));
+            }
+        }
+        for (r, b) in res.iter_mut().zip(best) {
+            r[w] = b;
         }
     }
-    for (i, name) in NAMES.iter().enumerate() {
+    println!("\nns per alloc+free pair (best of {ROUNDS} interleaved rounds of ~{} ms) and ratio to bootmm (>1: bootmm is faster):", ROUND_NS / 1e6);
+    println!(
+        "{:<28} {:>10} {:>8} {:>10} {:>8}",
+        "allocator", "churn0", "ratio", "mixed", "ratio"
+    );
+    for (i, (name, _)) in all.iter().enumerate() {
         println!(
-            "{name:<24} {:>10.1} {:>8.2} {:>10.1} {:>8.2}",
+            "{name:<28} {:>10.1} {:>8.2} {:>10.1} {:>8.2}",
             res[i][0],
             res[i][0] / res[0][0],
             res[i][1],
@@ -296,10 +343,15 @@ criterion_group! {
 }
 
 fn main() {
-    // BUDDY_PROFILE=churn0|mixed: only run bootmm's loop, for a profiler.
+    // BUDDY_PROFILE=churn0|mixed: only run bootmm's loop, for a profiler (BUDDY_STEPS pairs,
+    // 20 million unless set).
     if let Ok(w) = std::env::var("BUDDY_PROFILE") {
+        let steps: u64 = std::env::var("BUDDY_STEPS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20_000_000);
         let mut r = Run::new(Bootmm::new(), w == "mixed");
-        for _ in 0..20_000_000 {
+        for _ in 0..steps {
             r.step();
         }
         return;

@@ -352,20 +352,58 @@ pub struct ZonesConfigured {
     pub highmem: bool,
 }
 
-/// include/linux/gfp.h: `gfp_zone` (the GFP_ZONE_TABLE and GFP_ZONE_BAD logic): the
-/// highest zone the mask may use, `None` for the combinations `GFP_ZONE_BAD` lists (the
-/// kernel's `VM_BUG_ON`).
+/// `GFP_ZONES_SHIFT`: bits per `GFP_ZONE_TABLE` entry. The kernel uses `ZONES_SHIFT` (2 on
+/// most x86_64 builds); bootmm takes 3 so that any build's zone numbers fit.
+pub const GFP_ZONES_SHIFT: u32 = 3;
+
+/// include/linux/gfp.h: `GFP_ZONE_BAD`: one bit per zone-modifier combination that makes
+/// no sense (DMA with DMA32, anything with HIGHMEM but MOVABLE alone, …).
+pub const GFP_ZONE_BAD: u16 =
+    1 << 0x3 | 1 << 0x5 | 1 << 0x6 | 1 << 0x7 | 1 << 0xb | 1 << 0xd | 1 << 0xe | 1 << 0xf;
+
+/// include/linux/gfp.h: `GFP_ZONE_TABLE`: for each of the 16 combinations of the zone
+/// modifiers, the number of the highest zone an allocation may use, `GFP_ZONES_SHIFT` bits
+/// apiece. The numbers are the build's (`zone_num` of a zone type); an `OPT_ZONE_*` the
+/// build lacks is ZONE_NORMAL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GfpZoneTable(u64);
+
+impl GfpZoneTable {
+    pub fn new(cfg: ZonesConfigured, zone_num: impl Fn(ZoneType) -> u64) -> Self {
+        let opt = |on: bool, z: ZoneType| zone_num(if on { z } else { ZoneType::Normal });
+        let (normal, movable) = (zone_num(ZoneType::Normal), zone_num(ZoneType::Movable));
+        let (dma, dma32) = (opt(cfg.dma, ZoneType::Dma), opt(cfg.dma32, ZoneType::Dma32));
+        let highmem = opt(cfg.highmem, ZoneType::HighMem);
+        let entry = |bit: u32, z: u64| z << (bit * GFP_ZONES_SHIFT);
+        GfpZoneTable(
+            entry(0, normal)
+                | entry(0x1, dma)
+                | entry(0x2, highmem)
+                | entry(0x4, dma32)
+                | entry(0x8, normal)
+                | entry(0x8 | 0x1, dma)
+                | entry(0x8 | 0x2, movable)
+                | entry(0x8 | 0x4, dma32),
+        )
+    }
+
+    /// `gfp_zone` as the kernel computes it: a shift and a mask, and `VM_BUG_ON(GFP_ZONE_BAD
+    /// >> bit & 1)` as `None`.
+    #[inline]
+    pub fn gfp_zone(self, gfp: Gfp) -> Option<u64> {
+        let bit = (gfp & Gfp::GFP_ZONEMASK).bits();
+        if (GFP_ZONE_BAD >> bit) & 1 != 0 {
+            return None;
+        }
+        Some((self.0 >> (bit * GFP_ZONES_SHIFT)) & ((1 << GFP_ZONES_SHIFT) - 1))
+    }
+}
+
+/// include/linux/gfp.h: `gfp_zone`: the highest zone the mask may use (a `GFP_ZONE_TABLE`
+/// look-up), `None` for the combinations `GFP_ZONE_BAD` lists (the kernel's `VM_BUG_ON`).
 pub fn gfp_zone(gfp: Gfp, cfg: ZonesConfigured) -> Option<ZoneType> {
-    let opt = |on: bool, z: ZoneType| if on { z } else { ZoneType::Normal };
-    let bits = (gfp & Gfp::GFP_ZONEMASK).bits();
-    Some(match bits {
-        0x0 | 0x8 => ZoneType::Normal,
-        0x1 | 0x9 => opt(cfg.dma, ZoneType::Dma),
-        0x2 => opt(cfg.highmem, ZoneType::HighMem),
-        0x4 | 0xc => opt(cfg.dma32, ZoneType::Dma32),
-        0xa => ZoneType::Movable,
-        _ => return None,
-    })
+    let table = GfpZoneTable::new(cfg, |z| z as u64);
+    table.gfp_zone(gfp).map(|z| ZoneType::ALL[z as usize])
 }
 
 /// include/linux/gfp.h: `gfp_migratetype` (4.4+; `gfpflags_to_migratetype` and 3.x
@@ -467,6 +505,33 @@ mod tests {
         assert_eq!(gfp_zone(Gfp::__GFP_DMA | Gfp::__GFP_DMA32, all), None);
         let no_dma = ZonesConfigured { dma: false, ..all };
         assert_eq!(gfp_zone(Gfp::__GFP_DMA, no_dma), Some(ZoneType::Normal));
+    }
+
+    #[test]
+    fn zone_table_matches_the_modifier_rules() {
+        // gfp.h's table, written out case by case.
+        fn by_cases(bits: u32, cfg: ZonesConfigured) -> Option<ZoneType> {
+            let opt = |on: bool, z: ZoneType| if on { z } else { ZoneType::Normal };
+            Some(match bits {
+                0x0 | 0x8 => ZoneType::Normal,
+                0x1 | 0x9 => opt(cfg.dma, ZoneType::Dma),
+                0x2 => opt(cfg.highmem, ZoneType::HighMem),
+                0x4 | 0xc => opt(cfg.dma32, ZoneType::Dma32),
+                0xa => ZoneType::Movable,
+                _ => return None,
+            })
+        }
+        for c in 0..8 {
+            let cfg = ZonesConfigured {
+                dma: c & 1 != 0,
+                dma32: c & 2 != 0,
+                highmem: c & 4 != 0,
+            };
+            for bits in 0..16 {
+                let g = Gfp::from_bits_truncate(bits) | Gfp::__GFP_IO;
+                assert_eq!(gfp_zone(g, cfg), by_cases(bits, cfg), "{bits:#x} {cfg:?}");
+            }
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use core::mem::offset_of;
 use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 
 /// `struct list_head` (include/linux/types.h): an intrusive doubly linked list node. The
 /// pointers are host addresses of other `ListHead`s inside simulated RAM.
@@ -110,39 +111,46 @@ pub const PAGE_TYPE_BASE: u32 = 0xf000_0000;
 pub const PG_BUDDY: u32 = 0x0000_0080;
 
 /// include/linux/mm.h: `page_zonenum`.
+#[inline]
 pub fn page_zonenum(page: &Page) -> u32 {
     ((page.flags >> ZONES_PGOFF) & ZONES_MASK) as u32
 }
 
 /// include/linux/mm.h: `page_to_nid` (NODE_NOT_IN_PAGE_FLAGS is not set on x86_64).
+#[inline]
 pub fn page_to_nid(page: &Page) -> u32 {
     ((page.flags >> NODES_PGOFF) & NODES_MASK) as u32
 }
 
 /// include/linux/mm.h: `page_to_section` (SECTION_IN_PAGE_FLAGS).
+#[inline]
 pub fn page_to_section(page: &Page) -> u64 {
     (page.flags >> SECTIONS_PGOFF) & SECTIONS_MASK
 }
 
 /// include/linux/mm.h: `set_page_zone`.
+#[inline]
 pub fn set_page_zone(page: &mut Page, zone: u32) {
     page.flags &= !(ZONES_MASK << ZONES_PGOFF);
     page.flags |= (u64::from(zone) & ZONES_MASK) << ZONES_PGOFF;
 }
 
 /// include/linux/mm.h: `set_page_node`.
+#[inline]
 pub fn set_page_node(page: &mut Page, nid: u32) {
     page.flags &= !(NODES_MASK << NODES_PGOFF);
     page.flags |= (u64::from(nid) & NODES_MASK) << NODES_PGOFF;
 }
 
 /// include/linux/mm.h: `set_page_section`.
+#[inline]
 pub fn set_page_section(page: &mut Page, section: u64) {
     page.flags &= !(SECTIONS_MASK << SECTIONS_PGOFF);
     page.flags |= (section & SECTIONS_MASK) << SECTIONS_PGOFF;
 }
 
 /// include/linux/mm.h: `set_page_links`.
+#[inline]
 pub fn set_page_links(page: &mut Page, zone: u32, nid: u32, pfn: u64) {
     set_page_zone(page, zone);
     set_page_node(page, nid);
@@ -150,67 +158,79 @@ pub fn set_page_links(page: &mut Page, zone: u32, nid: u32, pfn: u64) {
 }
 
 /// The PG_* bits of `flags`.
+#[inline]
 pub fn page_flags(page: &Page) -> PageFlags {
     PageFlags::from_bits_truncate(page.flags & ((1 << NR_PAGEFLAGS) - 1))
 }
 
 /// `PageReserved`.
 #[allow(non_snake_case)]
+#[inline]
 pub fn PageReserved(page: &Page) -> bool {
     page.flags & PageFlags::PG_RESERVED.bits() != 0
 }
 
 /// `SetPageReserved` (atomic in the kernel; bootmm is single-threaded).
 #[allow(non_snake_case)]
+#[inline]
 pub fn SetPageReserved(page: &mut Page) {
     page.flags |= PageFlags::PG_RESERVED.bits();
 }
 
 /// `__SetPageReserved`.
 #[allow(non_snake_case)]
+#[inline]
 pub fn __SetPageReserved(page: &mut Page) {
     page.flags |= PageFlags::PG_RESERVED.bits();
 }
 
 /// `__ClearPageReserved`.
 #[allow(non_snake_case)]
+#[inline]
 pub fn __ClearPageReserved(page: &mut Page) {
     page.flags &= !PageFlags::PG_RESERVED.bits();
 }
 
 /// include/linux/page_ref.h: `page_count` (of a head page; compound pages come later).
+#[inline]
 pub fn page_count(page: &Page) -> i32 {
     page.refcount
 }
 
 /// include/linux/page_ref.h: `set_page_count`.
+#[inline]
 pub fn set_page_count(page: &mut Page, v: i32) {
     page.refcount = v;
 }
 
 /// include/linux/page_ref.h: `init_page_count`.
+#[inline]
 pub fn init_page_count(page: &mut Page) {
     set_page_count(page, 1);
 }
 
 /// include/linux/mm.h: `page_mapcount_reset` (`_mapcount = -1`: no type, not mapped).
+#[inline]
 pub fn page_mapcount_reset(page: &mut Page) {
     page.mapcount = -1;
 }
 
 /// `page_type` as the union views it.
+#[inline]
 fn page_type(page: &Page) -> u32 {
     page.mapcount as u32
 }
 
 /// include/linux/page-flags.h: `PageBuddy` (6.6 encoding: base bits set, PG_buddy clear).
 #[allow(non_snake_case)]
+#[inline]
 pub fn PageBuddy(page: &Page) -> bool {
     page_type(page) & (PAGE_TYPE_BASE | PG_BUDDY) == PAGE_TYPE_BASE
 }
 
 /// include/linux/page-flags.h: `__SetPageBuddy`.
 #[allow(non_snake_case)]
+#[inline]
 pub fn __SetPageBuddy(page: &mut Page) {
     debug_assert!(page_type(page) & (PAGE_TYPE_BASE | PG_BUDDY) == PAGE_TYPE_BASE | PG_BUDDY);
     page.mapcount = (page_type(page) & !PG_BUDDY) as i32;
@@ -218,22 +238,26 @@ pub fn __SetPageBuddy(page: &mut Page) {
 
 /// include/linux/page-flags.h: `__ClearPageBuddy`.
 #[allow(non_snake_case)]
+#[inline]
 pub fn __ClearPageBuddy(page: &mut Page) {
     debug_assert!(PageBuddy(page));
     page.mapcount = (page_type(page) | PG_BUDDY) as i32;
 }
 
 /// include/linux/mm.h: `set_page_private`.
+#[inline]
 pub fn set_page_private(page: &mut Page, v: u64) {
     page.private = v;
 }
 
 /// include/linux/mm.h: `page_private`.
+#[inline]
 pub fn page_private(page: &Page) -> u64 {
     page.private
 }
 
 /// include/linux/mm.h: `mm_zero_struct_page`.
+#[inline]
 pub fn mm_zero_struct_page(page: &mut Page) {
     *page = Page {
         flags: 0,
@@ -251,40 +275,68 @@ pub fn mm_zero_struct_page(page: &mut Page) {
 }
 
 // ----- include/linux/list.h ----------------------------------------------------------------
+//
+// As in the kernel, the `next` pointer that links a list forward is written with WRITE_ONCE
+// and `list_empty` reads it with READ_ONCE, so that a reader without the list's lock (the
+// watermark check looking at the free lists) sees either the old or the new pointer. Here
+// both are relaxed atomic accesses: plain moves on x86, and no data race for Rust.
+
+/// `WRITE_ONCE(*p, v)` of a list pointer.
+///
+/// # Safety
+/// `p` must be valid for writes and aligned.
+#[inline(always)]
+unsafe fn write_once(p: *mut *mut ListHead, v: *mut ListHead) {
+    // SAFETY: forwarded from the caller; every access that may race with this one is atomic.
+    unsafe { AtomicPtr::from_ptr(p) }.store(v, Relaxed);
+}
+
+/// `READ_ONCE(*p)` of a list pointer.
+///
+/// # Safety
+/// `p` must be valid for reads and aligned.
+#[inline(always)]
+unsafe fn read_once(p: *mut *mut ListHead) -> *mut ListHead {
+    // SAFETY: as in `write_once`.
+    unsafe { AtomicPtr::from_ptr(p) }.load(Relaxed)
+}
 
 /// `INIT_LIST_HEAD`.
 ///
 /// # Safety
 /// `list` must be valid for writes.
 #[allow(non_snake_case)]
+#[inline]
 pub unsafe fn INIT_LIST_HEAD(list: *mut ListHead) {
     // SAFETY: the caller guarantees `list` is writable.
     unsafe {
-        (*list).next = list;
-        (*list).prev = list;
+        write_once(ptr::addr_of_mut!((*list).next), list);
+        write_once(ptr::addr_of_mut!((*list).prev), list);
     }
 }
 
-/// `list_empty`.
+/// `list_empty` (`READ_ONCE(head->next) == head`).
 ///
 /// # Safety
 /// `head` must point to an initialised list head.
+#[inline]
 pub unsafe fn list_empty(head: *const ListHead) -> bool {
     // SAFETY: the caller guarantees `head` is initialised.
-    unsafe { ptr::eq((*head).next, head) }
+    unsafe { ptr::eq(read_once(ptr::addr_of!((*head).next).cast_mut()), head) }
 }
 
 /// `__list_add`: insert `new` between two consecutive entries.
 ///
 /// # Safety
 /// All three must be valid, and `prev`/`next` adjacent on one list.
+#[inline(always)]
 unsafe fn __list_add(new: *mut ListHead, prev: *mut ListHead, next: *mut ListHead) {
     // SAFETY: the caller guarantees validity and adjacency.
     unsafe {
         (*next).prev = new;
         (*new).next = next;
         (*new).prev = prev;
-        (*prev).next = new;
+        write_once(ptr::addr_of_mut!((*prev).next), new);
     }
 }
 
@@ -292,6 +344,7 @@ unsafe fn __list_add(new: *mut ListHead, prev: *mut ListHead, next: *mut ListHea
 ///
 /// # Safety
 /// `head` must be an initialised list; `new` must be valid and on no list.
+#[inline]
 pub unsafe fn list_add(new: *mut ListHead, head: *mut ListHead) {
     // SAFETY: forwarded from the caller.
     unsafe { __list_add(new, head, (*head).next) }
@@ -301,6 +354,7 @@ pub unsafe fn list_add(new: *mut ListHead, head: *mut ListHead) {
 ///
 /// # Safety
 /// As [`list_add`].
+#[inline]
 pub unsafe fn list_add_tail(new: *mut ListHead, head: *mut ListHead) {
     // SAFETY: forwarded from the caller.
     unsafe { __list_add(new, (*head).prev, head) }
@@ -311,18 +365,21 @@ pub unsafe fn list_add_tail(new: *mut ListHead, head: *mut ListHead) {
 ///
 /// # Safety
 /// `entry` must be on a well-formed list.
+#[inline]
 pub unsafe fn list_del(entry: *mut ListHead) {
     // SAFETY: the caller guarantees `entry` and its neighbours are valid.
     unsafe {
         let (prev, next) = ((*entry).prev, (*entry).next);
+        // __list_del.
         (*next).prev = prev;
-        (*prev).next = next;
+        write_once(ptr::addr_of_mut!((*prev).next), next);
         (*entry).next = ptr::null_mut();
         (*entry).prev = ptr::null_mut();
     }
 }
 
 /// `list_entry(ptr, struct page, lru)`: the page whose `lru` is `lru`.
+#[inline]
 pub fn lru_to_page(lru: *mut ListHead) -> *mut Page {
     lru.cast::<u8>().wrapping_sub(offset_of!(Page, lru)).cast()
 }

@@ -20,16 +20,16 @@ mod tests;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::{Cell, UnsafeCell};
+use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use crate::era::Era;
-use crate::include::gfp::{gfp_migratetype, gfp_zone, Gfp, ZonesConfigured};
+use crate::include::gfp::{gfp_migratetype, Gfp, GfpZoneTable, ZonesConfigured};
 use crate::include::mm_types::ListHead;
 use crate::include::mm_types::{
-    __ClearPageBuddy, __SetPageBuddy, list_add, list_add_tail, list_del, lru_to_page, page_zonenum,
-    Page, PageBuddy, PageFlags, INIT_LIST_HEAD, NODES_MASK, ZONES_MASK, ZONES_PGOFF,
+    __ClearPageBuddy, __SetPageBuddy, list_add, list_add_tail, list_del, list_empty, lru_to_page,
+    page_zonenum, Page, PageBuddy, PageFlags, INIT_LIST_HEAD, NODES_MASK, ZONES_MASK, ZONES_PGOFF,
 };
 use crate::kernel::Kernel;
 use crate::mm::mm_init::{ZoneLayout, ZoneType};
@@ -327,7 +327,23 @@ impl Default for BuddyRules {
 /// `struct free_area`.
 pub struct FreeArea {
     pub free_list: [UnsafeCell<ListHead>; MIGRATE_TYPES_MAX],
-    pub nr_free: Cell<u64>,
+    pub nr_free: NrFree,
+}
+
+/// `free_area->nr_free`: written under the zone lock, read by the watermark check without
+/// it (as the kernel reads it). A relaxed atomic, which costs what a plain counter does.
+#[derive(Debug, Default)]
+pub struct NrFree(AtomicU64);
+
+impl NrFree {
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+    #[inline]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Relaxed);
+    }
 }
 
 /// What `zone->lock` protects: the free areas.
@@ -349,7 +365,7 @@ impl FreeAreas {
                         prev: ptr::null_mut(),
                     })
                 }),
-                nr_free: Cell::new(0),
+                nr_free: NrFree::default(),
             }),
         }
     }
@@ -363,9 +379,8 @@ impl FreeAreas {
     /// `free_area_empty`.
     #[inline]
     pub fn free_area_empty(&self, order: u32, mt: usize) -> bool {
-        let h = self.head(order, mt);
         // SAFETY: heads are initialised by `zone_init_free_lists` before the zone is used.
-        unsafe { ptr::eq((*h).next, h) }
+        unsafe { list_empty(self.head(order, mt)) }
     }
 
     /// `get_page_from_free_area`: the first page on a list.
@@ -424,7 +439,7 @@ pub struct Zone {
     /// `vm_stat[NR_FREE_CMA_PAGES]`.
     pub nr_free_cma_pages: AtomicI64,
     /// `zone->lock` and what it protects.
-    pub lock: spin::Mutex<FreeAreas>,
+    pub lock: spin::mutex::SpinMutex<FreeAreas>,
     /// Deferred pages already counted in `managed_pages` and NR_FREE_PAGES but not yet on a
     /// free list (bootmm's lazy `page_alloc_init_late`, see `docs/divergences.md`).
     pub deferred_unlisted: AtomicU64,
@@ -458,7 +473,7 @@ impl Zone {
             cma_pages: 0,
             nr_free_pages: AtomicI64::new(0),
             nr_free_cma_pages: AtomicI64::new(0),
-            lock: spin::Mutex::new(FreeAreas::new()),
+            lock: spin::mutex::SpinMutex::new(FreeAreas::new()),
             deferred_unlisted: AtomicU64::new(0),
         });
         zone_init_free_lists(&z);
@@ -506,6 +521,16 @@ impl Zone {
         self.wmark_pages(WMARK_HIGH)
     }
 
+    /// The free areas as `__zone_watermark_ok` reads them: without the lock.
+    #[inline]
+    fn free_area_lockless(&self) -> LocklessFreeAreas<'_> {
+        // SAFETY: the pointer is to the data of our own lock, valid for as long as `self`.
+        // Nothing ever takes `&mut FreeAreas` (every operation goes through `&FreeAreas`),
+        // and the view only reads `nr_free` and the heads' `next` (`list_empty`), which
+        // every writer writes atomically (WRITE_ONCE); so reading them unlocked is no race.
+        LocklessFreeAreas(unsafe { &*self.lock.as_mut_ptr() })
+    }
+
     /// Set the watermarks (`__setup_per_zone_wmarks` computes them elsewhere).
     pub fn set_watermarks(&mut self, min: u64, low: u64, high: u64) {
         self._watermark[WMARK_MIN] = min;
@@ -520,6 +545,24 @@ impl Zone {
     fn mod_free(&self, nr: i64) {
         self.nr_free_pages
             .store(self.nr_free_pages.load(Relaxed) + nr, Relaxed);
+    }
+}
+
+/// A zone's free areas read without `zone->lock`: the counters and whether a list is
+/// empty, which may be stale but are never torn.
+struct LocklessFreeAreas<'a>(&'a FreeAreas);
+
+impl LocklessFreeAreas<'_> {
+    /// `zone->free_area[order].nr_free`.
+    #[inline]
+    fn nr_free(&self, order: u32) -> u64 {
+        self.0.free_area[order as usize].nr_free.get()
+    }
+
+    /// `free_area_empty(&zone->free_area[order], mt)`.
+    #[inline]
+    fn free_area_empty(&self, order: u32, mt: usize) -> bool {
+        self.0.free_area_empty(order, mt)
     }
 }
 
@@ -542,14 +585,62 @@ pub struct ZoneRef {
     pub zone_idx: usize,
 }
 
+/// `struct zonelist`: the zones an allocation may use, best first. It reads as a slice of
+/// [`ZoneRef`]s; like the kernel's `_zonerefs[]`, each entry also caches the zone's address,
+/// so that the allocation path walks pointers instead of looking zones up.
+#[derive(Clone, Debug, Default)]
+pub struct Zonelist {
+    refs: Vec<ZoneRef>,
+    /// `zoneref->zone` for each of `refs` (null where no such zone exists).
+    zones: Vec<*const Zone>,
+}
+
+// SAFETY: the pointers name zones boxed in the `PageAlloc` that owns this zonelist; they are
+// only turned into `&Zone` (and `Zone` is `Sync`) while that `PageAlloc` is borrowed.
+unsafe impl Send for Zonelist {}
+// SAFETY: as above.
+unsafe impl Sync for Zonelist {}
+
+impl core::ops::Deref for Zonelist {
+    type Target = [ZoneRef];
+    fn deref(&self) -> &[ZoneRef] {
+        &self.refs
+    }
+}
+
+impl Zonelist {
+    /// `build_zonerefs_node` for an order computed elsewhere: record each zone's address.
+    fn new(pa: &PageAlloc, refs: Vec<ZoneRef>) -> Self {
+        let zones = refs
+            .iter()
+            .map(|&r| pa.zone(r).map_or(ptr::null(), |z| z as *const Zone))
+            .collect();
+        Zonelist { refs, zones }
+    }
+
+    /// `zonelist_zone(z)` of entry `i`, if the zone exists.
+    #[inline]
+    fn zone<'a>(&self, pa: &'a PageAlloc, i: usize) -> Option<&'a Zone> {
+        let z = *self.zones.get(i)?;
+        // SAFETY: `z` is null or the address of a zone boxed in `pa` (see the Send impl),
+        // which lives as long as the borrow of `pa`.
+        let zone = unsafe { z.as_ref() };
+        debug_assert!(
+            zone.map(|z| z as *const Zone) == pa.zone(self.refs[i]).map(|z| z as *const Zone),
+            "stale zonelist entry"
+        );
+        zone
+    }
+}
+
 /// `pg_data_t` (the allocator's part).
 pub struct PglistData {
     pub node_id: u32,
     pub node_zones: Vec<Box<Zone>>,
     /// `node_zonelists[ZONELIST_FALLBACK]`: every zone the node may fall back to, best first.
-    pub zonelist_fallback: Vec<ZoneRef>,
+    pub zonelist_fallback: Zonelist,
     /// `node_zonelists[ZONELIST_NOFALLBACK]` (NUMA; `__GFP_THISNODE`): the node's own zones.
-    pub zonelist_nofallback: Vec<ZoneRef>,
+    pub zonelist_nofallback: Zonelist,
     pub node_start_pfn: u64,
     pub node_spanned_pages: u64,
     pub node_present_pages: u64,
@@ -583,6 +674,8 @@ pub struct PageAlloc {
     pub zones_configured: ZonesConfigured,
     /// The configured zone types (`node_zones[]` order).
     pub zone_types: Vec<ZoneType>,
+    /// `GFP_ZONE_TABLE` with this build's zone numbers.
+    pub gfp_zone_table: GfpZoneTable,
     /// `current->comm` of whoever calls the allocator ("swapper/0" during boot).
     pub comm: String,
     /// `memblock_free_all` has run (the buddy allocator owns the free memory).
@@ -617,6 +710,14 @@ impl Default for PageAlloc {
                 highmem: false,
             },
             zone_types: Vec::new(),
+            gfp_zone_table: GfpZoneTable::new(
+                ZonesConfigured {
+                    dma: true,
+                    dma32: true,
+                    highmem: false,
+                },
+                |_| 0,
+            ),
             comm: String::from("swapper/0"),
             initialised: false,
             init_late_done: false,
@@ -630,13 +731,29 @@ impl Default for PageAlloc {
 }
 
 impl PageAlloc {
-    /// `NODE_DATA(nid)`.
+    /// `NODE_DATA(nid)`: an index when the nodes are numbered densely (they are unless a
+    /// node has no memory), a search otherwise.
+    #[inline]
     pub fn node(&self, nid: u32) -> Option<&PglistData> {
-        self.node_data.iter().find(|n| n.node_id == nid)
+        match self.node_data.get(nid as usize) {
+            Some(n) if n.node_id == nid => Some(n),
+            _ => self.node_data.iter().find(|n| n.node_id == nid),
+        }
     }
 
+    /// `&NODE_DATA(nid)->node_zones[zone_idx]`.
+    #[inline]
     pub fn zone(&self, r: ZoneRef) -> Option<&Zone> {
         self.node(r.nid)?.node_zones.get(r.zone_idx).map(|z| &**z)
+    }
+
+    /// `page_zone`: the zone a struct page's links name.
+    #[inline]
+    pub fn page_zone(&self, page: &Page) -> Option<&Zone> {
+        self.zone(ZoneRef {
+            nid: crate::include::mm_types::page_to_nid(page),
+            zone_idx: page_zonenum(page) as usize,
+        })
     }
 
     /// Every zone of every node.
@@ -663,8 +780,9 @@ impl PageAlloc {
 
     /// Replace a node's zonelist with an order computed elsewhere (`build_zonelists`).
     pub fn set_zonelist(&mut self, nid: u32, fallback: Vec<ZoneRef>) {
+        let zl = Zonelist::new(self, fallback);
         if let Some(n) = self.node_data.iter_mut().find(|n| n.node_id == nid) {
-            n.zonelist_fallback = fallback;
+            n.zonelist_fallback = zl;
         }
     }
 
@@ -711,6 +829,12 @@ pub fn init_zones(k: &mut Kernel) {
         zone_types: layout.zones.clone(),
         ..PageAlloc::default()
     };
+    pa.gfp_zone_table = GfpZoneTable::new(pa.zones_configured, |t| {
+        // A zone type the build lacks (ZONE_MOVABLE is always configured on x86_64) counts
+        // as the highest one.
+        pa.zone_idx_of(t)
+            .unwrap_or(pa.zone_types.len().saturating_sub(1)) as u64
+    });
     for node in &layout.nodes {
         let zones: Vec<Box<Zone>> = node
             .zones
@@ -732,8 +856,8 @@ pub fn init_zones(k: &mut Kernel) {
         pa.node_data.push(PglistData {
             node_id: node.nid,
             node_zones: zones,
-            zonelist_fallback: Vec::new(),
-            zonelist_nofallback: Vec::new(),
+            zonelist_fallback: Zonelist::default(),
+            zonelist_nofallback: Zonelist::default(),
             node_start_pfn: node.node_start_pfn,
             node_spanned_pages: node.node_spanned_pages,
             node_present_pages: node.node_present_pages,
@@ -760,12 +884,14 @@ fn default_zonelists(pa: &mut PageAlloc, layout: &ZoneLayout) {
             .map(|zone_idx| ZoneRef { nid, zone_idx })
             .collect()
     };
-    for n in pa.node_data.iter_mut() {
-        let own = zonerefs(n.node_id);
+    for (i, &nid) in nids.iter().enumerate() {
+        let own = zonerefs(nid);
         let mut all = own.clone();
-        for &other in nids.iter().filter(|&&o| o != n.node_id) {
+        for &other in nids.iter().filter(|&&o| o != nid) {
             all.extend(zonerefs(other));
         }
+        let (own, all) = (Zonelist::new(pa, own), Zonelist::new(pa, all));
+        let n = &mut pa.node_data[i];
         n.zonelist_nofallback = own;
         n.zonelist_fallback = all;
     }
@@ -836,6 +962,11 @@ unsafe fn find_buddy_page_pfn(page: *mut Page, pfn: u64, order: u32) -> (u64, Op
 /// `account_freepages`.
 #[inline]
 fn account_freepages(zone: &Zone, pa: &PageAlloc, nr: i64, mt: usize) {
+    if mt < MIGRATE_PCPTYPES {
+        // Unmovable, movable or reclaimable (in every era): none of the special types.
+        zone.mod_free(nr);
+        return;
+    }
     if Some(mt) == pa.mt.isolate {
         return;
     }
@@ -934,6 +1065,7 @@ pub enum Fpi {
 /// `page` is the initialised struct page of `pfn` in `zone`, the head of a block of
 /// `2^order` pages that are not free, `pfn` aligned to the order; the zone lock is held.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub unsafe fn __free_one_page(
     fa: &FreeAreas,
     zone: &Zone,
@@ -1038,6 +1170,7 @@ unsafe fn page_del_and_expand(
 }
 
 /// mm/page_alloc.c: `__rmqueue_smallest`: the smallest block of `mt` that fits.
+#[inline]
 fn __rmqueue_smallest(
     fa: &FreeAreas,
     zone: &Zone,
@@ -1438,6 +1571,7 @@ fn __rmqueue_steal(
 }
 
 /// mm/page_alloc.c: `__rmqueue`: the requested type, then the era's fallbacks.
+#[inline(always)]
 fn __rmqueue(
     fa: &FreeAreas,
     zone: &Zone,
@@ -1450,6 +1584,21 @@ fn __rmqueue(
     if let Some(p) = __rmqueue_smallest(fa, zone, pa, order, mt) {
         return Some(p);
     }
+    __rmqueue_fallbacks(fa, zone, pa, sp, order, mt, flags)
+}
+
+/// The part of `__rmqueue` after `__rmqueue_smallest` found nothing of the requested type.
+#[cold]
+#[inline(never)]
+fn __rmqueue_fallbacks(
+    fa: &FreeAreas,
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    mt: usize,
+    flags: AllocFlags,
+) -> Option<*mut Page> {
     match pa.rules.fallback {
         FallbackForm::V3 => {
             if let Some(p) = rmqueue_fallback_v3(fa, zone, pa, sp, order, mt) {
@@ -1491,6 +1640,7 @@ fn __rmqueue(
 }
 
 /// mm/page_alloc.c: `rmqueue_buddy` (the zone->lock path of `rmqueue`).
+#[inline(always)]
 fn rmqueue(
     zone: &Zone,
     pa: &PageAlloc,
@@ -1501,24 +1651,27 @@ fn rmqueue(
 ) -> Option<*mut Page> {
     let fa = zone.lock.lock();
     let ha = pa.mt.highatomic.filter(|_| pa.rules.highatomic);
-    let mut page = None;
-    if let Some(h) = ha {
-        let want = match pa.rules.watermark {
-            WatermarkForm::V6_3 => flags.contains(AllocFlags::ALLOC_HIGHATOMIC),
-            _ => order > 0 && flags.contains(AllocFlags::ALLOC_HARDER),
-        };
-        if want {
-            page = __rmqueue_smallest(&fa, zone, pa, order, h);
+    // Only ALLOC_HIGHATOMIC (6.3+) or ALLOC_HARDER (before) sends a request to the
+    // highatomic reserve first; one test of the flags decides for every era.
+    if flags.intersects(AllocFlags::ALLOC_HIGHATOMIC | AllocFlags::ALLOC_HARDER) {
+        if let Some(h) = ha {
+            let want = match pa.rules.watermark {
+                WatermarkForm::V6_3 => flags.contains(AllocFlags::ALLOC_HIGHATOMIC),
+                _ => order > 0 && flags.contains(AllocFlags::ALLOC_HARDER),
+            };
+            if want {
+                if let Some(page) = __rmqueue_smallest(&fa, zone, pa, order, h) {
+                    return Some(page);
+                }
+            }
         }
     }
-    if page.is_none() {
-        page = __rmqueue(&fa, zone, pa, sp, order, mt, flags);
-        if page.is_none() && pa.rules.watermark == WatermarkForm::V6_3 {
-            if let Some(h) =
-                ha.filter(|_| flags.intersects(AllocFlags::ALLOC_OOM | AllocFlags::ALLOC_NON_BLOCK))
-            {
-                page = __rmqueue_smallest(&fa, zone, pa, order, h);
-            }
+    let page = __rmqueue(&fa, zone, pa, sp, order, mt, flags);
+    if page.is_none() && pa.rules.watermark == WatermarkForm::V6_3 {
+        if let Some(h) =
+            ha.filter(|_| flags.intersects(AllocFlags::ALLOC_OOM | AllocFlags::ALLOC_NON_BLOCK))
+        {
+            return __rmqueue_smallest(&fa, zone, pa, order, h);
         }
     }
     page
@@ -1528,6 +1681,7 @@ fn rmqueue(
 // Watermarks.
 
 /// mm/page_alloc.c: `__zone_watermark_unusable_free`.
+#[inline]
 fn zone_watermark_unusable_free(zone: &Zone, pa: &PageAlloc, order: u32, flags: AllocFlags) -> i64 {
     let mut unusable = (1i64 << order) - 1;
     match pa.rules.watermark {
@@ -1608,11 +1762,12 @@ pub fn __zone_watermark_ok(
     if order == 0 {
         return true;
     }
-    let fa = zone.lock.lock();
+    // The kernel reads the free areas here without zone->lock.
+    let fa = zone.free_area_lockless();
     if pa.rules.watermark == WatermarkForm::V3 {
         // ≤4.3: at each lower order, discount its free pages and halve the requirement.
         for o in 0..order {
-            free -= (fa.free_area[o as usize].nr_free.get() << o) as i64;
+            free -= (fa.nr_free(o) << o) as i64;
             min >>= 1;
             if free <= min {
                 return false;
@@ -1621,7 +1776,7 @@ pub fn __zone_watermark_ok(
         return true;
     }
     for o in order..NR_PAGE_ORDERS as u32 {
-        if fa.free_area[o as usize].nr_free.get() == 0 {
+        if fa.nr_free(o) == 0 {
             continue;
         }
         if (0..MIGRATE_PCPTYPES).any(|mt| !fa.free_area_empty(o, mt)) {
@@ -1648,6 +1803,7 @@ pub fn __zone_watermark_ok(
 }
 
 /// mm/page_alloc.c: `zone_watermark_fast`.
+#[inline]
 fn zone_watermark_fast(
     zone: &Zone,
     pa: &PageAlloc,
@@ -1812,16 +1968,25 @@ pub struct AllocContext {
     pub highest_zoneidx: usize,
     pub migratetype: usize,
     pub preferred_nid: u32,
+    /// `ac->preferred_zoneref` (`first_zones_zonelist`): the index of the first zonelist
+    /// entry at or below `highest_zoneidx` (the zonelist's length when there is none).
+    pub preferred_zoneref: usize,
 }
 
 impl AllocContext {
     /// `ac->zonelist` (`node_zonelist(preferred_nid, gfp)`), read in place.
     pub fn zonelist<'a>(&self, pa: &'a PageAlloc) -> &'a [ZoneRef] {
-        match pa.node(self.preferred_nid) {
-            Some(n) if self.thisnode => &n.zonelist_nofallback,
-            Some(n) => &n.zonelist_fallback,
-            None => &[],
-        }
+        self.zonelist_in(pa).map_or(&[], |z| &z[..])
+    }
+
+    #[inline]
+    fn zonelist_in<'a>(&self, pa: &'a PageAlloc) -> Option<&'a Zonelist> {
+        let n = pa.node(self.preferred_nid)?;
+        Some(if self.thisnode {
+            &n.zonelist_nofallback
+        } else {
+            &n.zonelist_fallback
+        })
     }
 }
 
@@ -1835,6 +2000,7 @@ enum Walk {
 
 /// mm/page_alloc.c: `get_page_from_freelist`: walk the zonelist for a zone above its
 /// watermark and take a block from it.
+#[inline]
 fn get_page_from_freelist(
     pa: &PageAlloc,
     sp: &Sparse,
@@ -1843,28 +2009,35 @@ fn get_page_from_freelist(
     ac: &AllocContext,
     grown: &[ZoneRef],
 ) -> Walk {
+    let Some(zonelist) = ac.zonelist_in(pa) else {
+        return Walk::Fail;
+    };
+    let start = ac.preferred_zoneref.min(zonelist.len());
+    let preferred = zonelist.get(start).copied();
+    // The deferred-growth escape (`_deferred_grow_zone` + `goto try_this_zone`), looked at
+    // only when a zone falls short, as the kernel does.
+    let grow = |zone: &Zone, r: ZoneRef| zone_has_deferred(pa, zone) && !grown.contains(&r);
     'retry: loop {
         let no_fallback = flags.contains(AllocFlags::ALLOC_NOFRAGMENT);
-        let zonelist = ac.zonelist(pa);
-        let preferred = zonelist
-            .iter()
-            .find(|r| r.zone_idx <= ac.highest_zoneidx)
-            .copied();
-        for &r in zonelist.iter().filter(|r| r.zone_idx <= ac.highest_zoneidx) {
-            let Some(zone) = pa.zone(r) else { continue };
+        for (i, &r) in zonelist.iter().enumerate().skip(start) {
+            if r.zone_idx > ac.highest_zoneidx {
+                continue;
+            }
+            let Some(zone) = zonelist.zone(pa, i) else {
+                continue;
+            };
             if no_fallback
                 && pa.node_data.len() > 1
-                && Some(r) != preferred
+                && i != start
                 && preferred.is_some_and(|p| p.nid != r.nid)
             {
                 flags.remove(AllocFlags::ALLOC_NOFRAGMENT);
                 continue 'retry;
             }
-            let can_grow = zone_has_deferred(pa, zone) && !grown.contains(&r);
             if !flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
                 let mark = zone.wmark_pages(flags.wmark());
                 if !zone_watermark_fast(zone, pa, order, mark, ac.highest_zoneidx, flags) {
-                    if can_grow {
+                    if grow(zone, r) {
                         return Walk::Grow(r);
                     }
                     continue;
@@ -1872,7 +2045,7 @@ fn get_page_from_freelist(
             }
             match rmqueue(zone, pa, sp, order, ac.migratetype, flags) {
                 Some(page) => return Walk::Page(page, r),
-                None if can_grow => return Walk::Grow(r),
+                None if grow(zone, r) => return Walk::Grow(r),
                 None => {}
             }
         }
@@ -1885,6 +2058,7 @@ fn get_page_from_freelist(
 }
 
 /// Does the node's last zone still hold deferred pages?
+#[cold]
 fn zone_has_deferred(pa: &PageAlloc, zone: &Zone) -> bool {
     pa.node(zone.node).is_some_and(|n| {
         n.first_deferred_pfn != u64::MAX
@@ -1897,6 +2071,7 @@ fn zone_has_deferred(pa: &PageAlloc, zone: &Zone) -> bool {
 ///
 /// # Safety
 /// `page` heads a block of `2^order` pages just taken off the free lists.
+#[inline(always)]
 unsafe fn prep_new_page(phys: &PhysMem, sp: &Sparse, page: *mut Page, order: u32, gfp: Gfp) {
     // SAFETY: forwarded from the caller: the block is ours.
     unsafe {
@@ -2042,15 +2217,12 @@ pub fn __alloc_pages(
         return Ok(None);
     }
     let pa = &k.page_alloc;
-    let Some(ztype) = gfp_zone(gfp, pa.zones_configured) else {
+    let Some(highest_zoneidx) = pa.gfp_zone_table.gfp_zone(gfp) else {
         return Err(AllocError::BadZoneModifiers(
             crate::include::gfp::gfp_to_raw(&k.era, gfp),
         ));
     };
-    let highest_zoneidx = pa.zone_idx_of(ztype).unwrap_or_else(|| {
-        // A zone type the build lacks (ZONE_MOVABLE is always configured on x86_64).
-        pa.zone_types.len().saturating_sub(1)
-    });
+    let highest_zoneidx = highest_zoneidx as usize;
     let Some(node) = pa.node(preferred_nid).or_else(|| pa.node_data.first()) else {
         // No zones at all (a bare kernel): nothing to allocate from.
         if !gfp.contains(Gfp::__GFP_NOWARN) {
@@ -2058,26 +2230,55 @@ pub fn __alloc_pages(
         }
         return Ok(None);
     };
+    let thisnode = nodemask_thisnode || gfp.contains(Gfp::__GFP_THISNODE);
+    let zonelist = if thisnode {
+        &node.zonelist_nofallback
+    } else {
+        &node.zonelist_fallback
+    };
+    let migratetype = gfp_migratetype(&k.era, gfp, false);
     let ac = AllocContext {
-        thisnode: nodemask_thisnode || gfp.contains(Gfp::__GFP_THISNODE),
+        thisnode,
         highest_zoneidx,
-        migratetype: gfp_migratetype(&k.era, gfp, pa.page_group_by_mobility_disabled),
+        // gfp_migratetype with page_group_by_mobility_disabled: everything UNMOVABLE.
+        migratetype: if pa.page_group_by_mobility_disabled {
+            0
+        } else {
+            migratetype
+        },
         preferred_nid: node.node_id,
+        preferred_zoneref: zonelist
+            .iter()
+            .position(|r| r.zone_idx <= highest_zoneidx)
+            .unwrap_or(zonelist.len()),
     };
     // Fast path: the low watermark.
     let mut flags = AllocFlags::ALLOC_WMARK_LOW;
-    if gfp_migratetype(&k.era, gfp, false) == MIGRATE_MOVABLE_OF(&k.era) {
+    if migratetype == pa.mt.movable {
+        // gfp_to_alloc_flags_cma.
         flags |= AllocFlags::ALLOC_CMA;
     }
     if pa.rules.nofragment {
-        flags |= alloc_flags_nofragment(pa, &ac, gfp);
+        flags |= alloc_flags_nofragment(pa, zonelist.get(ac.preferred_zoneref), gfp);
     }
     if let Some(p) = alloc_walk(k, gfp, order, flags, &ac) {
         return Ok(Some(p));
     }
-    // Slow path.
+    __alloc_pages_slowpath(k, gfp, order, &ac)
+}
+
+/// mm/page_alloc.c: `__alloc_pages_slowpath`, as far as bootmm takes it (see
+/// [`__alloc_pages`]).
+#[cold]
+#[inline(never)]
+fn __alloc_pages_slowpath(
+    k: &mut Kernel,
+    gfp: Gfp,
+    order: u32,
+    ac: &AllocContext,
+) -> Result<Option<NonNull<Page>>, AllocError> {
     let slow = gfp_to_alloc_flags(&k.era, gfp, order);
-    if let Some(p) = alloc_walk(k, gfp, order, slow, &ac) {
+    if let Some(p) = alloc_walk(k, gfp, order, slow, ac) {
         return Ok(Some(p));
     }
     if gfp.contains(Gfp::__GFP_DIRECT_RECLAIM)
@@ -2089,7 +2290,7 @@ pub fn __alloc_pages(
             false,
         )
     {
-        if let Some(p) = alloc_walk(k, gfp, order, slow, &ac) {
+        if let Some(p) = alloc_walk(k, gfp, order, slow, ac) {
             return Ok(Some(p));
         }
     }
@@ -2101,33 +2302,35 @@ pub fn __alloc_pages(
 
 /// mm/page_alloc.c: `alloc_flags_nofragment` (5.0+): avoid mixing pageblocks when the
 /// preferred zone is Normal and DMA32 below it is populated.
-fn alloc_flags_nofragment(pa: &PageAlloc, ac: &AllocContext, gfp: Gfp) -> AllocFlags {
+#[inline]
+fn alloc_flags_nofragment(pa: &PageAlloc, preferred: Option<&ZoneRef>, gfp: Gfp) -> AllocFlags {
     let mut f = AllocFlags::empty();
     if gfp.contains(Gfp::__GFP_KSWAPD_RECLAIM) {
         f |= AllocFlags::ALLOC_KSWAPD;
     }
-    let Some(pref) = ac
-        .zonelist(pa)
-        .iter()
-        .find(|r| r.zone_idx <= ac.highest_zoneidx)
-    else {
+    let Some(&pref) = preferred else {
         return f;
     };
-    if Some(pref.zone_idx) != pa.zone_idx_of(ZoneType::Normal) || !pa.zones_configured.dma32 {
+    // ZONE_NORMAL's number is what GFP_ZONE_TABLE gives a mask without zone modifiers.
+    let normal = pa.gfp_zone_table.gfp_zone(Gfp::empty()).map(|z| z as usize);
+    if !pa.zones_configured.dma32 || Some(pref.zone_idx) != normal {
         return f;
     }
-    let below = pa.zone(ZoneRef {
-        nid: pref.nid,
-        zone_idx: pref.zone_idx - 1,
-    });
-    if pa.node_data.len() > 1 && !below.is_some_and(|z| z.populated()) {
-        return f;
+    if pa.node_data.len() > 1 {
+        let below = pa.zone(ZoneRef {
+            nid: pref.nid,
+            zone_idx: pref.zone_idx - 1,
+        });
+        if !below.is_some_and(|z| z.populated()) {
+            return f;
+        }
     }
     f | AllocFlags::ALLOC_NOFRAGMENT
 }
 
 /// The zonelist walk with deferred growth: `get_page_from_freelist`, and
 /// `_deferred_grow_zone` + `goto try_this_zone` when a zone with deferred pages fell short.
+#[inline(always)]
 fn alloc_walk(
     k: &mut Kernel,
     gfp: Gfp,
@@ -2135,9 +2338,28 @@ fn alloc_walk(
     flags: AllocFlags,
     ac: &AllocContext,
 ) -> Option<NonNull<Page>> {
+    match get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &[]) {
+        Walk::Page(page, r) => Some(finish_alloc(k, page, r, gfp, order, flags)),
+        Walk::Grow(r) => alloc_walk_grow(k, gfp, order, flags, ac, r),
+        Walk::Fail => None,
+    }
+}
+
+/// [`alloc_walk`] once a zone with deferred pages fell short.
+#[cold]
+#[inline(never)]
+fn alloc_walk_grow(
+    k: &mut Kernel,
+    gfp: Gfp,
+    order: u32,
+    flags: AllocFlags,
+    ac: &AllocContext,
+    first: ZoneRef,
+) -> Option<NonNull<Page>> {
     let mut grown: Vec<ZoneRef> = Vec::new();
+    let mut walk = Walk::Grow(first);
     loop {
-        match get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &grown) {
+        match walk {
             Walk::Page(page, r) => return Some(finish_alloc(k, page, r, gfp, order, flags)),
             Walk::Grow(r) => {
                 // _deferred_grow_zone, then `goto try_this_zone` for as long as it grows.
@@ -2154,11 +2376,13 @@ fn alloc_walk(
             }
             Walk::Fail => return None,
         }
+        walk = get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &grown);
     }
 }
 
 /// The end of `get_page_from_freelist`'s success: `prep_new_page`, and the highatomic
 /// reserve for a high-order atomic allocation.
+#[inline(always)]
 fn finish_alloc(
     k: &Kernel,
     page: *mut Page,
@@ -2175,18 +2399,19 @@ fn finish_alloc(
         WatermarkForm::V3 => false,
     };
     if reserve && k.page_alloc.rules.highatomic {
-        if let Some(z) = k.page_alloc.zone(r) {
-            reserve_highatomic_pageblock(
-                z,
-                &k.page_alloc,
-                &k.sparse,
-                pfn_of(&k.sparse, page),
-                order,
-            );
-        }
+        finish_alloc_highatomic(k, page, r, order);
     }
     // SAFETY: `page` came off a free list: a struct page pointer, never null.
     unsafe { NonNull::new_unchecked(page) }
+}
+
+/// The `reserve_highatomic_pageblock` call of [`finish_alloc`].
+#[cold]
+#[inline(never)]
+fn finish_alloc_highatomic(k: &Kernel, page: *mut Page, r: ZoneRef, order: u32) {
+    if let Some(z) = k.page_alloc.zone(r) {
+        reserve_highatomic_pageblock(z, &k.page_alloc, &k.sparse, pfn_of(&k.sparse, page), order);
+    }
 }
 
 /// include/linux/gfp.h: `alloc_pages` (`alloc_pages_current` on NUMA before 5.x: the
@@ -2307,6 +2532,7 @@ pub fn free_pages(k: &mut Kernel, addr: u64, order: u32) -> Result<FreeResult, S
 
 /// mm/page_alloc.c: `__free_pages_ok`: the free-time checks, then `__free_one_page` with
 /// the pageblock's migrate type, under the zone lock.
+#[inline]
 pub(crate) fn __free_pages_ok(
     k: &mut Kernel,
     page: NonNull<Page>,
@@ -2315,22 +2541,21 @@ pub(crate) fn __free_pages_ok(
 ) -> FreeResult {
     let p = page.as_ptr();
     let pfn = page_to_pfn(k, page);
-    if !debug::free_pages_prepare(k, p, pfn, order) {
-        return FreeResult::BadPage;
-    }
-    // SAFETY: an initialised struct page.
-    let (nid, zidx) = unsafe {
-        (
-            crate::include::mm_types::page_to_nid(&*p),
-            page_zonenum(&*p) as usize,
-        )
-    };
     let pa = &k.page_alloc;
-    let Some(zone) = pa.zone(ZoneRef {
-        nid,
-        zone_idx: zidx,
-    }) else {
-        return FreeResult::BadPage;
+    // SAFETY: an initialised struct page.
+    let zone = match pa.page_zone(unsafe { &*p }) {
+        // SAFETY: `p` is the struct page of `pfn`.
+        Some(z) if unsafe { debug::free_pages_prepare_fast(z, p, pfn, order) } => z,
+        _ => {
+            if !debug::free_pages_prepare(k, p, pfn, order) {
+                return FreeResult::BadPage;
+            }
+            // SAFETY: as above.
+            let Some(z) = k.page_alloc.page_zone(unsafe { &*p }) else {
+                return FreeResult::BadPage;
+            };
+            z
+        }
     };
     let mt = k.sparse.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
     let fa = zone.lock.lock();

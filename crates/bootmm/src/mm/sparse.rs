@@ -160,6 +160,10 @@ pub struct Sparse {
     page_offset: u64,
     /// The memblock buffers holding struct pages: (node, start, end) of what is in use.
     pub memmap_buffers: Vec<(i32, u64, u64)>,
+    /// Host address of physical address 0 and the bytes behind it (from `phys`, which keeps
+    /// the mapping alive), so that the O(1) accessors need no handle look-up.
+    host_base: usize,
+    host_len: u64,
 }
 
 impl Sparse {
@@ -167,17 +171,35 @@ impl Sparse {
         self.phys.as_ref()
     }
 
+    #[inline]
     fn ms_pa(&self, nr: u64) -> Option<u64> {
         let root = *self.roots.get((nr / SECTIONS_PER_ROOT) as usize)?;
         (root != 0).then(|| root + (nr % SECTIONS_PER_ROOT) * MEM_SECTION_SIZE)
     }
 
+    /// The host pointer of `len` bytes at `pa`, if they lie in simulated RAM: one compare
+    /// against the cached size instead of a look-up through the `PhysMem` handle.
+    #[inline]
+    fn host(&self, pa: u64, len: u64) -> Option<*mut u8> {
+        // `host_len` is 0 until `memblocks_present` set the table up, so nothing passes then.
+        (pa <= self.host_len && len <= self.host_len - pa)
+            .then(|| (self.host_base + pa as usize) as *mut u8)
+    }
+
+    /// Read the u64 at `pa` (a `mem_section` word or a usemap word).
+    #[inline]
+    fn read_word(&self, pa: u64) -> Option<u64> {
+        let p = self.host(pa, 8)?;
+        // SAFETY: `host` checked that the 8 bytes lie in the live mapping `phys` keeps.
+        Some(unsafe { p.cast::<u64>().read_unaligned() })
+    }
+
     /// `__nr_to_section(nr)->section_mem_map` (0 when there is no such section).
+    #[inline]
     pub fn section_mem_map(&self, nr: u64) -> u64 {
-        match (self.ms_pa(nr), self.phys()) {
-            (Some(pa), Some(p)) => p.read_u64(PhysAddr(pa)).unwrap_or(0),
-            _ => 0,
-        }
+        self.ms_pa(nr)
+            .and_then(|pa| self.read_word(pa))
+            .unwrap_or(0)
     }
 
     fn set_section_mem_map(&self, nr: u64, v: u64) -> Result<(), BootError> {
@@ -226,6 +248,7 @@ impl Sparse {
 
     /// The host pointer of the struct page of `pfn`'s section start, or `None` when the
     /// section has no memmap. The section's 32768 struct pages follow it contiguously.
+    #[inline]
     pub fn section_memmap(&self, nr: u64) -> Option<NonNull<Page>> {
         let smm = self.section_mem_map(nr);
         if smm & SECTION_HAS_MEM_MAP == 0 {
@@ -234,15 +257,14 @@ impl Sparse {
         let mask = !((1u64 << self.nid_shift) - 1);
         let va = (smm & mask).wrapping_add(section_nr_to_pfn(nr) * STRUCT_PAGE_SIZE);
         let pa = va.wrapping_sub(self.page_offset);
-        let p = self
-            .phys()?
-            .host_ptr(PhysAddr(pa), PAGES_PER_SECTION * STRUCT_PAGE_SIZE)
-            .ok()?;
-        Some(p.cast())
+        let p = self.host(pa, PAGES_PER_SECTION * STRUCT_PAGE_SIZE)?;
+        NonNull::new(p.cast())
     }
 
     /// include/asm-generic/memory_model.h: `pfn_to_page` (classic SPARSEMEM form:
-    /// `__section_mem_map_addr(__pfn_to_section(pfn)) + pfn`). O(1): two loads.
+    /// `__section_mem_map_addr(__pfn_to_section(pfn)) + pfn`). O(1): the root, the section
+    /// word, and a range compare.
+    #[inline]
     pub fn pfn_to_page(&self, pfn: u64) -> Option<NonNull<Page>> {
         let nr = pfn_to_section_nr(pfn);
         let base = self.section_memmap(nr)?;
@@ -256,6 +278,7 @@ impl Sparse {
     ///
     /// # Safety
     /// `page` must be a struct page of this memmap, initialised (its links set).
+    #[inline]
     pub unsafe fn page_to_pfn(&self, page: NonNull<Page>) -> Option<u64> {
         // SAFETY: the caller guarantees `page` is an initialised struct page.
         let nr = page_to_section(unsafe { page.as_ref() });
@@ -267,39 +290,42 @@ impl Sparse {
     }
 
     /// The physical address of `pfn`'s usage struct (`ms->usage`), if it has one.
+    #[inline]
     fn usage_pa(&self, nr: u64) -> Option<u64> {
-        let pa = self.ms_pa(nr)?;
-        let va = self.phys()?.read_u64(PhysAddr(pa + 8)).ok()?;
+        let va = self.read_word(self.ms_pa(nr)? + 8)?;
         (va != 0).then(|| va.wrapping_sub(self.page_offset))
     }
 
     /// Word address and shift of `pfn`'s pageblock bits (`pfn_to_bitidx`, 5.9+ bit order).
-    fn pageblock_word(&self, pfn: u64) -> Option<(PhysAddr, u32)> {
+    #[inline]
+    fn pageblock_word(&self, pfn: u64) -> Option<(u64, u32)> {
         let usage = self.usage_pa(pfn_to_section_nr(pfn))?;
         let bitidx = ((pfn & (PAGES_PER_SECTION - 1)) >> PAGEBLOCK_ORDER) * self.pageblock_bits;
         Some((
-            PhysAddr(usage + self.usage_header + (bitidx / 64) * 8),
+            usage + self.usage_header + (bitidx / 64) * 8,
             (bitidx % 64) as u32,
         ))
     }
 
-    /// mm/page_alloc.c: `get_pfnblock_flags_mask(…, MIGRATETYPE_MASK)`.
+    /// mm/page_alloc.c: `get_pfnblock_flags_mask(…, MIGRATETYPE_MASK)`: one word of the
+    /// usemap, shifted and masked.
+    #[inline]
     pub fn get_pfnblock_migratetype(&self, pfn: u64) -> Option<u64> {
         let (w, sh) = self.pageblock_word(pfn)?;
-        let word = self.phys()?.read_u64(w).ok()?;
-        Some((word >> sh) & 0x7)
+        Some((self.read_word(w)? >> sh) & 0x7)
     }
 
     /// mm/page_alloc.c: `set_pageblock_migratetype`.
     pub fn set_pageblock_migratetype(&self, pfn: u64, mt: u64) -> bool {
-        let (Some((w, sh)), Some(p)) = (self.pageblock_word(pfn), self.phys()) else {
+        let Some((w, sh)) = self.pageblock_word(pfn) else {
             return false;
         };
-        let Ok(word) = p.read_u64(w) else {
+        let Some(p) = self.host(w, 8).map(|p| p.cast::<u64>()) else {
             return false;
         };
-        p.write_u64(w, (word & !(0x7 << sh)) | ((mt & 0x7) << sh))
-            .is_ok()
+        // SAFETY: `host` checked that the word lies in the live mapping `phys` keeps.
+        unsafe { p.write_unaligned((p.read_unaligned() & !(0x7 << sh)) | ((mt & 0x7) << sh)) };
+        true
     }
 
     /// Walk the vmemmap page tables bootmm built: the physical address the kernel's
@@ -413,6 +439,11 @@ pub fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
         usage_header: mem_section_usage_header(&k.era),
         pageblock_bits: nr_pageblock_bits(&k.era),
         page_offset: k.phys.va(PhysAddr(0)).0,
+        host_base: k
+            .phys
+            .host_ptr(PhysAddr(0), 0)
+            .map_or(0, |p| p.as_ptr() as usize),
+        host_len: k.phys.end().0,
         ..Sparse::default()
     };
     if k.era.at_least(4, 15) {

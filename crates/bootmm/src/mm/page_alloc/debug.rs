@@ -12,10 +12,10 @@ use alloc::string::String;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use super::{compound_order, PageHead, PageTail, Zone, ZoneRef, TAIL_MAPPING};
+use super::{compound_order, PageHead, PageTail, Zone, TAIL_MAPPING};
 use crate::include::mm_types::{
-    page_to_nid, page_zonenum, Page, PageBuddy, PageFlags, NODES_MASK, NODES_PGOFF, NR_PAGEFLAGS,
-    SECTIONS_MASK, SECTIONS_PGOFF, ZONES_MASK, ZONES_PGOFF,
+    Page, PageBuddy, PageFlags, NODES_MASK, NODES_PGOFF, NR_PAGEFLAGS, SECTIONS_MASK,
+    SECTIONS_PGOFF, ZONES_MASK, ZONES_PGOFF,
 };
 use crate::kernel::Kernel;
 use crate::mm::sparse::VMEMMAP_START;
@@ -108,6 +108,14 @@ fn format_page_flags(flags: u64) -> String {
         (flags >> ZONES_PGOFF) & ZONES_MASK
     );
     s
+}
+
+/// mm/page_alloc.c: `page_expected_state`: what a page being freed must look like, tested
+/// as the kernel tests it, with one comparison over the OR of the fields that must be zero.
+#[inline]
+fn page_expected_state(page: &Page, check_flags: u64) -> bool {
+    page.mapcount == -1
+        && (page.mapping | page.refcount as u32 as u64 | (page.flags & check_flags)) == 0
 }
 
 /// `page_bad_reason` (`free_pages_check_bad` / `free_pages_check` before): the last check
@@ -273,11 +281,9 @@ fn vm_bug_on_page(k: &Kernel, page: &Page, pfn: u64, cond: &str, file: &str) {
 }
 
 /// The zone a struct page's links name.
+#[inline]
 fn page_zone<'a>(k: &'a Kernel, page: &Page) -> Option<&'a Zone> {
-    k.page_alloc.zone(ZoneRef {
-        nid: page_to_nid(page),
-        zone_idx: page_zonenum(page) as usize,
-    })
+    k.page_alloc.page_zone(page)
 }
 
 /// `__free_pages` of a page whose reference count is already 0: a double free. With
@@ -292,11 +298,44 @@ pub(crate) fn report_free_of_free_page(k: &Kernel, page: *mut Page, pfn: u64) {
     bad_page(k, pg, pfn, Some(reason), 0);
 }
 
+/// The common case of [`free_pages_prepare`], decided without reporting anything: a block
+/// that is no compound page, aligned, inside `zone` (the zone its head's links name), and
+/// whose every page is in the expected state (`free_page_is_bad` false), needs no clean-up.
+/// Whatever this does not accept, [`free_pages_prepare`] looks at again and reports.
+///
+/// # Safety
+/// `page` is the initialised struct page of `pfn`, and the memmap of its MAX_PAGE_ORDER
+/// block exists (as for any block the allocator handed out).
+#[inline(always)]
+pub(crate) unsafe fn free_pages_prepare_fast(
+    zone: &Zone,
+    page: *mut Page,
+    pfn: u64,
+    order: u32,
+) -> bool {
+    // SAFETY: forwarded from the caller.
+    let head = unsafe { &*page };
+    let check = PAGE_FLAGS_CHECK_AT_FREE.bits();
+    if PageTail(head)
+        || PageHead(head)
+        || pfn & ((1u64 << order) - 1) != 0
+        || !zone.zone_spans_pfn(pfn)
+        || !zone.zone_spans_pfn(pfn + (1 << order) - 1)
+        || !page_expected_state(head, check)
+    {
+        return false;
+    }
+    // SAFETY: the block lies inside the zone's memmap (checked above).
+    (1..1usize << order).all(|i| page_expected_state(unsafe { &*page.add(i) }, check))
+}
+
 /// mm/page_alloc.c: `free_pages_prepare`: the checks a block passes before it is freed
 /// (`VM_BUG_ON_PAGE(PageTail)`, the compound order, the pfn alignment `__free_one_page`
 /// asserts, the zone range, then `free_page_is_bad` on every page), and the clean-up of a
 /// compound page. Returns false (after reporting) when the block must not be freed; nothing
 /// is changed then.
+#[cold]
+#[inline(never)]
 pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u32) -> bool {
     // SAFETY: a struct page of this memmap.
     let head = unsafe { &*page };
@@ -378,13 +417,18 @@ pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u
             }
             continue;
         }
+        if page_expected_state(t, PAGE_FLAGS_CHECK_AT_FREE.bits()) {
+            continue;
+        }
         if let Some(r) = page_bad_reason(k, t) {
             let flags = t.flags & PAGE_FLAGS_CHECK_AT_FREE.bits();
             bad_page(k, t, pfn + i as u64, Some(r), flags);
             bad += 1;
         }
     }
-    if let Some(r) = page_bad_reason(k, head) {
+    if page_expected_state(head, PAGE_FLAGS_CHECK_AT_FREE.bits()) {
+        // free_page_is_bad: the common case, decided without looking for a reason.
+    } else if let Some(r) = page_bad_reason(k, head) {
         let flags = head.flags & PAGE_FLAGS_CHECK_AT_FREE.bits();
         bad_page(k, head, pfn, Some(r), flags);
         bad += 1;
