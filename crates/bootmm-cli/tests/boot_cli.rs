@@ -2,32 +2,8 @@
 
 use std::path::PathBuf;
 
-use assert_cmd::Command;
-
-fn corpus(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "corpus file missing: {} (../shared/corpus from the repository root)",
-        p.display()
-    );
-    p
-}
-
-fn bootmm(args: &[&str]) -> (bool, String, String) {
-    let out = Command::cargo_bin("bootmm")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{bootmm, corpus};
 
 /// The log's lines of the e820 families, console prefixes removed.
 fn e820_lines(text: &str) -> Vec<String> {

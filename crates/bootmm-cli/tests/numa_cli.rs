@@ -1,29 +1,7 @@
 //! NUMA from the command line and against real multi-node and single-node logs.
 
-use std::path::PathBuf;
-
-use assert_cmd::Command;
-
-fn corpus(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(rel);
-    assert!(p.exists(), "corpus file missing: {}", p.display());
-    p
-}
-
-fn bootmm(args: &[&str]) -> (bool, String, String) {
-    let out = Command::cargo_bin("bootmm")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{bootmm, corpus};
 
 #[test]
 fn boot_with_two_nodes_prints_each_node() {

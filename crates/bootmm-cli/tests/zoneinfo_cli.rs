@@ -1,28 +1,7 @@
 //! `bootmm check --zoneinfo`: the exit status, the summary, and clear errors.
 
-use assert_cmd::Command;
-use std::path::PathBuf;
-
-fn corpus(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(rel);
-    assert!(p.exists(), "corpus file missing: {}", p.display());
-    p
-}
-
-fn bootmm(args: &[&str]) -> (bool, String, String) {
-    let out = Command::cargo_bin("bootmm")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{bootmm, corpus};
 
 #[test]
 fn host_zoneinfo_is_reproduced_with_the_thp_raise() {

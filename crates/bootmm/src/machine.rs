@@ -133,8 +133,11 @@ impl KernelConfig {
             zone_device: x86_64 && era.at_least(4, 3),
             numa: x86_64,
             struct_page_size: if x86_64 { 64 } else { 32 },
-            // pg_data_t of a NODES_SHIFT=10 x86_64 build of 6.x (two zonelists of
-            // MAX_NUMNODES * MAX_NR_ZONES entries dominate it).
+            // A build input, not a prediction: sizeof(pg_data_t) of one real 6.18 x86_64
+            // distribution build (NODES_SHIFT=10: its two zonelists of MAX_NUMNODES *
+            // MAX_NR_ZONES entries dominate it), read off that kernel's NODE_DATA line.
+            // A log supplies its own build's size instead; the i386 figure is an estimate.
+            // See docs/divergences.md.
             pglist_data_size: if x86_64 { 0x2ab00 } else { 0x3000 },
             deferred_struct_page_init: x86_64 && era.at_least(4, 2),
             memory_hotremove: x86_64,

@@ -1,0 +1,32 @@
+//! Helpers the CLI tests share: the shared corpus and running the built `bootmm`.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+/// A file of `../shared/corpus` (from the repository root); a missing corpus fails loudly.
+pub fn corpus(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "corpus file missing: {} (../shared/corpus from the repository root)",
+        p.display()
+    );
+    p
+}
+
+/// Run `bootmm ARGS`: (success, stdout, stderr).
+pub fn bootmm(args: &[&str]) -> (bool, String, String) {
+    let out = Command::cargo_bin("bootmm")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
