@@ -343,16 +343,22 @@ criterion_group! {
 }
 
 fn main() {
-    // BUDDY_PROFILE=churn0|mixed: only run bootmm's loop, for a profiler (BUDDY_STEPS pairs,
+    // BUDDY_PROFILE=churn0|mixed: only run one allocator's loop, for a profiler (BUDDY_STEPS pairs,
     // 20 million unless set).
     if let Ok(w) = std::env::var("BUDDY_PROFILE") {
         let steps: u64 = std::env::var("BUDDY_STEPS")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(20_000_000);
-        let mut r = Run::new(Bootmm::new(), w == "mixed");
+        // BUDDY_ALLOC names another allocator of the table to profile instead.
+        let who = std::env::var("BUDDY_ALLOC").unwrap_or_else(|_| "bootmm buddy".into());
+        let Some((_, make)) = allocators().into_iter().find(|(n, _)| *n == who) else {
+            eprintln!("BUDDY_ALLOC: no allocator named {who:?}");
+            std::process::exit(2);
+        };
+        let mut step = make(w == "mixed");
         for _ in 0..steps {
-            r.step();
+            step();
         }
         return;
     }

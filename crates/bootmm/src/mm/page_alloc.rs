@@ -633,6 +633,36 @@ impl Zonelist {
     }
 }
 
+/// The zones by `page_zone_id`, filled by [`init_zones`] once the zones are boxed.
+#[derive(Default)]
+struct ZoneTable(Vec<*const Zone>);
+
+// SAFETY: the pointers name zones boxed in the `PageAlloc` that owns this table; they are
+// only turned into `&Zone` (and `Zone` is `Sync`) while that `PageAlloc` is borrowed.
+unsafe impl Send for ZoneTable {}
+// SAFETY: as above.
+unsafe impl Sync for ZoneTable {}
+
+impl ZoneTable {
+    fn new(nodes: &[PglistData]) -> Self {
+        let ids = nodes.iter().flat_map(|n| {
+            n.node_zones.iter().map(move |z| {
+                let id =
+                    (u64::from(n.node_id) << crate::include::mm_types::ZONES_WIDTH) | z.idx as u64;
+                (id as usize, &**z as *const Zone)
+            })
+        });
+        let mut t = Vec::new();
+        for (id, z) in ids {
+            if t.len() <= id {
+                t.resize(id + 1, ptr::null());
+            }
+            t[id] = z;
+        }
+        ZoneTable(t)
+    }
+}
+
 /// `pg_data_t` (the allocator's part).
 pub struct PglistData {
     pub node_id: u32,
@@ -661,6 +691,9 @@ impl PglistData {
 /// boot code sets, and the bad-page report state.
 pub struct PageAlloc {
     pub node_data: Vec<PglistData>,
+    /// Every zone's address by `page_zone_id` (node and zone bits of `page->flags`), so that
+    /// `page_zone` is one load, as `&NODE_DATA(nid)->node_zones[zid]` is in the kernel.
+    zone_table: ZoneTable,
     /// `_totalram_pages`.
     pub totalram_pages: AtomicU64,
     /// `totalcma_pages`.
@@ -698,6 +731,7 @@ impl Default for PageAlloc {
     fn default() -> Self {
         PageAlloc {
             node_data: Vec::new(),
+            zone_table: ZoneTable::default(),
             totalram_pages: AtomicU64::new(0),
             totalcma_pages: 0,
             page_group_by_mobility_disabled: false,
@@ -750,10 +784,20 @@ impl PageAlloc {
     /// `page_zone`: the zone a struct page's links name.
     #[inline]
     pub fn page_zone(&self, page: &Page) -> Option<&Zone> {
-        self.zone(ZoneRef {
-            nid: crate::include::mm_types::page_to_nid(page),
-            zone_idx: page_zonenum(page) as usize,
-        })
+        let z = *self.zone_table.0.get(page_zone_id(page) as usize)?;
+        // SAFETY: `z` is null or the address of a zone boxed in `self` (see ZoneTable).
+        let zone = unsafe { z.as_ref() };
+        debug_assert!(
+            zone.map(|z| z as *const Zone)
+                == self
+                    .zone(ZoneRef {
+                        nid: crate::include::mm_types::page_to_nid(page),
+                        zone_idx: page_zonenum(page) as usize,
+                    })
+                    .map(|z| z as *const Zone),
+            "stale zone table"
+        );
+        zone
     }
 
     /// Every zone of every node.
@@ -866,6 +910,7 @@ pub fn init_zones(k: &mut Kernel) {
         });
     }
     default_zonelists(&mut pa, &layout);
+    pa.zone_table = ZoneTable::new(&pa.node_data);
     k.page_alloc = pa;
 }
 
@@ -1170,7 +1215,7 @@ unsafe fn page_del_and_expand(
 }
 
 /// mm/page_alloc.c: `__rmqueue_smallest`: the smallest block of `mt` that fits.
-#[inline]
+#[inline(always)]
 fn __rmqueue_smallest(
     fa: &FreeAreas,
     zone: &Zone,
@@ -2312,8 +2357,7 @@ fn alloc_flags_nofragment(pa: &PageAlloc, preferred: Option<&ZoneRef>, gfp: Gfp)
         return f;
     };
     // ZONE_NORMAL's number is what GFP_ZONE_TABLE gives a mask without zone modifiers.
-    let normal = pa.gfp_zone_table.gfp_zone(Gfp::empty()).map(|z| z as usize);
-    if !pa.zones_configured.dma32 || Some(pref.zone_idx) != normal {
+    if !pa.zones_configured.dma32 || Some(pref.zone_idx) != pa.gfp_zone_table.normal() {
         return f;
     }
     if pa.node_data.len() > 1 {

@@ -164,6 +164,20 @@ pub struct Sparse {
     /// the mapping alive), so that the O(1) accessors need no handle look-up.
     host_base: usize,
     host_len: u64,
+    /// What each section's `mem_section` entry decodes to, as host addresses, so that the
+    /// page allocator's `page_to_pfn` / `pfn_to_page` / pageblock look-ups cost what the
+    /// kernel's do: [`SectionFast`] per section number, written together with the entry in
+    /// simulated RAM by `sparse_init_one_section` (and checked against it in debug builds).
+    fast: Vec<SectionFast>,
+}
+
+/// A section's decoded `mem_section` entry: the host address of the encoded memmap
+/// (`mem_map - section_nr_to_pfn(nr)`, so that `pfn_to_page` is one add) and of the
+/// section's `pageblock_flags[]` (0: the section has no memmap).
+#[derive(Clone, Copy, Debug, Default)]
+struct SectionFast {
+    memmap: usize,
+    usemap: usize,
 }
 
 impl Sparse {
@@ -266,11 +280,20 @@ impl Sparse {
     /// word, and a range compare.
     #[inline]
     pub fn pfn_to_page(&self, pfn: u64) -> Option<NonNull<Page>> {
-        let nr = pfn_to_section_nr(pfn);
-        let base = self.section_memmap(nr)?;
-        // SAFETY: section_memmap validated the whole section's memmap inside simulated RAM,
-        // and pfn - section start < PAGES_PER_SECTION.
-        Some(unsafe { base.add((pfn - section_nr_to_pfn(nr)) as usize) })
+        let e = self.fast.get(pfn_to_section_nr(pfn) as usize)?;
+        if e.memmap == 0 {
+            return None;
+        }
+        let p = e
+            .memmap
+            .wrapping_add(pfn as usize * STRUCT_PAGE_SIZE as usize) as *mut Page;
+        debug_assert_eq!(
+            self.section_memmap(pfn_to_section_nr(pfn))
+                .map(|b| b.as_ptr().wrapping_add((pfn % PAGES_PER_SECTION) as usize)),
+            Some(p),
+            "mem_section entry and its decoded copy disagree"
+        );
+        NonNull::new(p)
     }
 
     /// include/asm-generic/memory_model.h: `page_to_pfn` (classic SPARSEMEM form: the section
@@ -282,11 +305,11 @@ impl Sparse {
     pub unsafe fn page_to_pfn(&self, page: NonNull<Page>) -> Option<u64> {
         // SAFETY: the caller guarantees `page` is an initialised struct page.
         let nr = page_to_section(unsafe { page.as_ref() });
-        let base = self.section_memmap(nr)?;
-        let off = (page.as_ptr() as usize).checked_sub(base.as_ptr() as usize)? as u64;
-        let idx = off / STRUCT_PAGE_SIZE;
-        (off % STRUCT_PAGE_SIZE == 0 && idx < PAGES_PER_SECTION)
-            .then_some(section_nr_to_pfn(nr) + idx)
+        let e = self.fast.get(nr as usize)?;
+        let off = (page.as_ptr() as usize).wrapping_sub(e.memmap) as u64;
+        let pfn = off / STRUCT_PAGE_SIZE;
+        (e.memmap != 0 && off % STRUCT_PAGE_SIZE == 0 && pfn_to_section_nr(pfn) == nr)
+            .then_some(pfn)
     }
 
     /// The physical address of `pfn`'s usage struct (`ms->usage`), if it has one.
@@ -307,23 +330,40 @@ impl Sparse {
         ))
     }
 
+    /// The host pointer and shift of `pfn`'s pageblock bits, through the decoded entry.
+    #[inline]
+    fn pageblock_ptr(&self, pfn: u64) -> Option<(*mut u64, u32)> {
+        let e = self.fast.get(pfn_to_section_nr(pfn) as usize)?;
+        if e.usemap == 0 {
+            return None;
+        }
+        let bitidx = ((pfn & (PAGES_PER_SECTION - 1)) >> PAGEBLOCK_ORDER) * self.pageblock_bits;
+        let p = (e.usemap + (bitidx / 64) as usize * 8) as *mut u64;
+        debug_assert_eq!(
+            self.pageblock_word(pfn)
+                .and_then(|(w, _)| self.host(w, 8))
+                .map(|h| h as usize),
+            Some(p as usize),
+            "mem_section usage and its decoded copy disagree"
+        );
+        Some((p, (bitidx % 64) as u32))
+    }
+
     /// mm/page_alloc.c: `get_pfnblock_flags_mask(…, MIGRATETYPE_MASK)`: one word of the
     /// usemap, shifted and masked.
     #[inline]
     pub fn get_pfnblock_migratetype(&self, pfn: u64) -> Option<u64> {
-        let (w, sh) = self.pageblock_word(pfn)?;
-        Some((self.read_word(w)? >> sh) & 0x7)
+        let (p, sh) = self.pageblock_ptr(pfn)?;
+        // SAFETY: the usemap lies in simulated RAM, which `phys` keeps mapped.
+        Some((unsafe { p.read_unaligned() } >> sh) & 0x7)
     }
 
     /// mm/page_alloc.c: `set_pageblock_migratetype`.
     pub fn set_pageblock_migratetype(&self, pfn: u64, mt: u64) -> bool {
-        let Some((w, sh)) = self.pageblock_word(pfn) else {
+        let Some((p, sh)) = self.pageblock_ptr(pfn) else {
             return false;
         };
-        let Some(p) = self.host(w, 8).map(|p| p.cast::<u64>()) else {
-            return false;
-        };
-        // SAFETY: `host` checked that the word lies in the live mapping `phys` keeps.
+        // SAFETY: as in `get_pfnblock_migratetype`.
         unsafe { p.write_unaligned((p.read_unaligned() & !(0x7 << sh)) | ((mt & 0x7) << sh)) };
         true
     }
@@ -657,6 +697,24 @@ fn sparse_init_one_section(
     let ms = k.sparse.ms_pa(pnum).unwrap_or(0);
     k.phys
         .write_u64(PhysAddr(ms + 8), k.phys.va(PhysAddr(usage_pa)).0)?;
+    // The decoded copy the hot paths read.
+    let (Some(map), Some(usemap)) = (
+        k.sparse
+            .host(memmap_pa, PAGES_PER_SECTION * STRUCT_PAGE_SIZE),
+        k.sparse.host(usage_pa + k.sparse.usage_header, 8),
+    ) else {
+        return Err(BootError::NoMemory(alloc::format!(
+            "section {pnum}: memmap or usage outside simulated RAM"
+        )));
+    };
+    let fast = &mut k.sparse.fast;
+    if fast.len() <= pnum as usize {
+        fast.resize(pnum as usize + 1, SectionFast::default());
+    }
+    fast[pnum as usize] = SectionFast {
+        memmap: (map as usize).wrapping_sub((section_nr_to_pfn(pnum) * STRUCT_PAGE_SIZE) as usize),
+        usemap: usemap as usize,
+    };
     Ok(())
 }
 
