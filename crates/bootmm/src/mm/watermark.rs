@@ -218,7 +218,7 @@ fn mult_frac(x: u64, numer: u64, denom: u64) -> u64 {
 /// Zones whose min watermark is the SWAP_CLUSTER_MAX..128 clamp instead of a share of
 /// `min_free_kbytes`: HighMem, and from 6.6 also Movable (changed between the 6.1 and 6.6
 /// trees; not pinned to a release).
-fn wmark_clamped_zone(era: &Era, z: ZoneType) -> bool {
+pub fn wmark_clamped_zone(era: &Era, z: ZoneType) -> bool {
     z.is_highmem() || (era.at_least(6, 6) && z == ZoneType::Movable)
 }
 

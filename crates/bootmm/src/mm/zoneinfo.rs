@@ -18,8 +18,8 @@ use crate::mm::mm_init::{zone_batchsize, ZoneType};
 use crate::mm::watermark::{
     __setup_per_zone_wmarks, calculate_min_free_kbytes, calculate_normal_threshold,
     lowmem_reserve_ratio, node_spans, nr_free_buffer_pages, pageblock_nr_pages, protection_all,
-    set_recommended_min_free_kbytes, thp_raise_survives_boot, zone_set_pageset_high_and_batch,
-    WmZone, ZoneWatermarks, DEFAULT_WATERMARK_SCALE_FACTOR,
+    set_recommended_min_free_kbytes, thp_raise_survives_boot, wmark_clamped_zone,
+    zone_set_pageset_high_and_batch, WmZone, ZoneWatermarks, DEFAULT_WATERMARK_SCALE_FACTOR,
 };
 
 /// One CPU's pageset lines.
@@ -592,7 +592,22 @@ fn protection_intervals(
     zones: &[WmZone],
     map: &[Option<usize>],
 ) -> Vec<(u64, u64)> {
-    let mut iv: Vec<(u64, u64)> = zones.iter().map(|z| (z.managed, z.managed)).collect();
+    protection_bounds(era, f, zones, map)
+        .iter()
+        .zip(zones)
+        .map(|(b, z)| b.unwrap_or((z.managed, z.managed)))
+        .collect()
+}
+
+/// Per zone, the managed range the protection arrays allow, or `None` when no array
+/// constrains the zone (the lowest populated zone of a node, empty zones).
+fn protection_bounds(
+    era: &Era,
+    f: &ZoneinfoFile,
+    zones: &[WmZone],
+    map: &[Option<usize>],
+) -> Vec<Option<(u64, u64)>> {
+    let mut iv: Vec<Option<(u64, u64)>> = alloc::vec![None; zones.len()];
     for (s, n) in node_spans(zones) {
         let types: Vec<ZoneType> = zones[s..s + n].iter().map(|z| z.zone_type).collect();
         let ratio = lowmem_reserve_ratio(era, &types);
@@ -620,7 +635,7 @@ fn protection_intervals(
                 constrained = true;
             }
             if constrained && lo <= hi {
-                iv[s + j] = (lo, hi);
+                iv[s + j] = Some((lo, hi));
             }
         }
     }
@@ -634,6 +649,9 @@ struct SnapshotFit {
     /// to the current counts.
     ranges: Vec<(u64, u64)>,
     closest: Vec<u64>,
+    /// The protection arrays were left out of the fit: they match today's managed counts,
+    /// so `lowmem_reserve` was recomputed after the watermarks were last set.
+    protection_now: bool,
 }
 
 fn search_boot_snapshot(
@@ -732,6 +750,7 @@ fn search_boot_snapshot(
                             way,
                             ranges: managed.iter().map(|&m| (m, m)).collect(),
                             closest: managed.clone(),
+                            protection_now: false,
                         });
                         best_dist = dist;
                     }
@@ -753,6 +772,180 @@ fn search_boot_snapshot(
         }
     }
     best
+}
+
+/// The managed counts of `var` zones closest to `now` within `iv` that sum to `total`
+/// (`None` when the intervals cannot reach it).
+fn assign_closest(iv: &[(u64, u64)], now: &[u64], total: u64) -> Option<Vec<u64>> {
+    let lo: u64 = iv.iter().map(|r| r.0).sum();
+    let hi: u64 = iv.iter().map(|r| r.1).sum();
+    if total < lo || total > hi {
+        return None;
+    }
+    let mut m: Vec<u64> = iv
+        .iter()
+        .zip(now)
+        .map(|(r, &c)| c.clamp(r.0, r.1))
+        .collect();
+    let mut sum: u64 = m.iter().sum();
+    for (k, r) in iv.iter().enumerate() {
+        if sum < total {
+            let d = (total - sum).min(r.1 - m[k]);
+            m[k] += d;
+            sum += d;
+        } else if sum > total {
+            let d = (sum - total).min(m[k] - r.0);
+            m[k] -= d;
+            sum -= d;
+        }
+    }
+    (sum == total).then_some(m)
+}
+
+/// The boot snapshot solved from the min watermarks. `__setup_per_zone_wmarks` gives each
+/// lowmem zone `floor(pages_min * managed / lowmem_pages)`, so the printed mins sum to
+/// `pages_min` less under one page per zone, and for a given `lowmem_pages` each zone's
+/// managed count lies in the interval its min allows; a snapshot must also sum to
+/// `lowmem_pages`. Unlike the enumeration, zones no protection array constrains (the lowest
+/// populated zone of every node) are free here. Every snapshot reported is recomputed in
+/// full (min_free_kbytes the chosen way, all watermarks, and with `use_protection` the
+/// protection arrays); without it the arrays are not part of the fit (the caller checked
+/// that they match today's managed counts).
+#[allow(clippy::too_many_arguments)]
+fn solve_boot_snapshot(
+    era: &Era,
+    f: &ZoneinfoFile,
+    zones: &[WmZone],
+    map: &[Option<usize>],
+    ways: &[MinFreeWay],
+    wsf: u64,
+    use_protection: bool,
+) -> Option<SnapshotFit> {
+    let bounds = if use_protection {
+        protection_bounds(era, f, zones, map)
+    } else {
+        alloc::vec![None; zones.len()]
+    };
+    let var: Vec<usize> = (0..zones.len())
+        .filter(|&k| {
+            map[k].is_some() && zones[k].managed > 0 && !wmark_clamped_zone(era, zones[k].zone_type)
+        })
+        .collect();
+    if var.is_empty() {
+        return None;
+    }
+    let mut mins = Vec::new();
+    let mut boxes = Vec::new();
+    for &k in &var {
+        let z = &f.zones[map[k]?];
+        mins.push(z.min?.checked_sub(z.boost.unwrap_or(0))?);
+        let cap = zones[k].present.max(zones[k].managed);
+        boxes.push(match bounds[k] {
+            Some((lo, hi)) => (lo, hi.min(cap)),
+            None => (1, cap),
+        });
+    }
+    let now: Vec<u64> = var.iter().map(|&k| zones[k].managed).collect();
+    let fixed: u64 = zones
+        .iter()
+        .enumerate()
+        .filter(|(k, z)| !var.contains(k) && !wmark_clamped_zone(era, z.zone_type))
+        .map(|(_, z)| z.managed)
+        .sum();
+    let now_sum: u64 = now.iter().sum();
+    let t_lo = boxes
+        .iter()
+        .map(|b| b.0)
+        .sum::<u64>()
+        .max(now_sum - now_sum / 4);
+    let t_hi: u64 = boxes.iter().map(|b| b.1).sum();
+    let min_sum: u64 = mins.iter().sum();
+    let snapshot = |m: &[u64]| -> Vec<WmZone> {
+        let mut snap = zones.to_vec();
+        for (i, &k) in var.iter().enumerate() {
+            snap[k].managed = m[i];
+        }
+        snap
+    };
+    let fits = |m: &[u64], pages_min: u64| -> Option<MinFreeWay> {
+        let snap = snapshot(m);
+        ways.iter().copied().find(|&way| {
+            let mfk = min_free_for(era, &snap, way, wsf);
+            if mfk >> 2 != pages_min {
+                return false;
+            }
+            let w = __setup_per_zone_wmarks(era, &snap, mfk, wsf);
+            wmarks_match(era, f, map, &w)
+                && (!use_protection || protection_match(f, map, &protection_all(era, &snap)))
+        })
+    };
+    let mut best: Option<(u64, SnapshotFit)> = None;
+    for pages_min in min_sum.max(1)..min_sum + var.len() as u64 {
+        for tv in t_lo..=t_hi {
+            let t = (tv + fixed) as u128;
+            let p = pages_min as u128;
+            let mut iv = Vec::with_capacity(var.len());
+            for (i, &m) in mins.iter().enumerate() {
+                // floor(p * managed / t) == m
+                let lo = ((m as u128 * t).div_ceil(p) as u64).max(boxes[i].0);
+                let hi = ((((m as u128 + 1) * t).div_ceil(p) - 1) as u64).min(boxes[i].1);
+                if lo > hi {
+                    break;
+                }
+                iv.push((lo, hi));
+            }
+            if iv.len() != var.len() {
+                continue;
+            }
+            let Some(m) = assign_closest(&iv, &now, tv) else {
+                continue;
+            };
+            let Some(way) = fits(&m, pages_min) else {
+                continue;
+            };
+            let dist: u64 = m.iter().zip(&now).map(|(a, b)| a.abs_diff(*b)).sum();
+            let full: Vec<u64> = snapshot(&m).iter().map(|z| z.managed).collect();
+            let entry = best.get_or_insert_with(|| {
+                (
+                    u64::MAX,
+                    SnapshotFit {
+                        way,
+                        ranges: full.iter().map(|&x| (x, x)).collect(),
+                        closest: full.clone(),
+                        protection_now: !use_protection,
+                    },
+                )
+            });
+            if dist < entry.0 {
+                entry.0 = dist;
+                entry.1.way = way;
+                entry.1.closest = full.clone();
+            }
+            // Each zone's extremes for this lowmem total, kept only where they fit too.
+            for i in 0..var.len() {
+                for end in [iv[i].0, iv[i].1] {
+                    let mut pinned = iv.clone();
+                    pinned[i] = (end, end);
+                    let Some(pm) = assign_closest(&pinned, &now, tv) else {
+                        continue;
+                    };
+                    if fits(&pm, pages_min).is_some() {
+                        for (j, &k) in var.iter().enumerate() {
+                            let r = &mut entry.1.ranges[k];
+                            r.0 = r.0.min(pm[j]);
+                            r.1 = r.1.max(pm[j]);
+                        }
+                    }
+                }
+            }
+            for (j, &k) in var.iter().enumerate() {
+                let r = &mut entry.1.ranges[k];
+                r.0 = r.0.min(m[j]);
+                r.1 = r.1.max(m[j]);
+            }
+        }
+    }
+    best.map(|b| b.1)
 }
 
 /// Recompute every watermark, protection, pageset and threshold number of a zoneinfo.
@@ -858,9 +1051,17 @@ fn check_one(
         model_w = __setup_per_zone_wmarks(era, zones, mfk, wsf);
         now_w = model_w.clone();
     }
+    let mut pcp_zones: Vec<WmZone> = zones.to_vec();
     // 2. A boot-time snapshot reproducing everything at once.
     if chosen.is_none() || !prot_ok {
-        if let Some(fit) = search_boot_snapshot(era, f, zones, map, ways, wsf) {
+        let fit = search_boot_snapshot(era, f, zones, map, ways, wsf)
+            .or_else(|| solve_boot_snapshot(era, f, zones, map, ways, wsf, true))
+            .or_else(|| {
+                prot_ok
+                    .then(|| solve_boot_snapshot(era, f, zones, map, ways, wsf, false))
+                    .flatten()
+            });
+        if let Some(fit) = fit {
             let mut parts = Vec::new();
             let mut grew = 0i64;
             for (k, z) in zones.iter().enumerate() {
@@ -881,14 +1082,24 @@ fn check_one(
                 }
             }
             let why = if grew >= 0 {
-                "managed changed since boot (pages freed after init: initrd, init sections)"
+                alloc::format!(
+                    "managed changed since boot (+{grew} pages, {} MiB: pages freed after init, e.g. initrd, init sections)",
+                    grew >> 8
+                )
             } else {
-                "managed changed since boot (pages taken away after init: balloon or offlined memory)"
+                alloc::format!(
+                    "managed changed since boot ({grew} pages: pages taken away after init, e.g. balloon or offlined memory)"
+                )
             };
             let mut text = alloc::format!("{why}; boot-time managed {}", parts.join(", "));
             if fit.way != MinFreeWay::Plain {
                 text.push_str("; min_free_kbytes: ");
                 text.push_str(fit.way.label());
+            }
+            if fit.protection_now {
+                text.push_str(
+                    "; protection matches today's managed counts, not these: lowmem_reserve was recomputed after managed changed and the watermarks were not (the file does not show what recomputed it)",
+                );
             }
             notes.push(text);
             let snap: Vec<WmZone> = zones
@@ -900,7 +1111,14 @@ fn check_one(
             mfk_source = alloc::format!("{}, boot-time managed", fit.way.label());
             mfk_value = Some(mfk);
             model_w = __setup_per_zone_wmarks(era, &snap, mfk, wsf);
-            model_p = protection_all(era, &snap);
+            if !fit.protection_now {
+                model_p = protection_all(era, &snap);
+            }
+            // 5.14+: setup_per_zone_wmarks ends with zone_pcp_update() on every zone, so
+            // batch and high come from the managed counts of the last watermark setup.
+            if era.at_least(5, 14) {
+                pcp_zones = snap.clone();
+            }
             let short = match fit.way {
                 MinFreeWay::Thp => "boot-time managed, THP raise (khugepaged)",
                 MinFreeWay::ThpOverwritten => "boot-time managed, recomputed after a THP raise",
@@ -986,7 +1204,7 @@ fn check_one(
             }
         }
     }
-    let extras = check_pagesets(era, f, zones, map, &model_w, cpus, nodes, &mut notes);
+    let extras = check_pagesets(era, f, &pcp_zones, map, &model_w, cpus, nodes, &mut notes);
     ZoneinfoReport {
         era: era.version,
         era_reason: reason.to_string(),

@@ -38,19 +38,7 @@ fn corpus_files() -> Vec<(String, String)> {
 
 /// Files whose numbers no single managed snapshot reproduces, with the reason (see
 /// docs/divergences.md). Everything else must be exact or explained.
-const UNEXPLAINED: &[(&str, &str)] = &[
-    (
-        "002-digitalocean-1g-1cpu-5.14-el9.txt",
-        "protection matches today's managed pages, but the watermarks need a DMA32 zone about \
-         23000 pages smaller (consistent with a crashkernel shrink after boot, if this vendor \
-         kernel recomputes lowmem_reserve on managed-page changes as 6.18 does); not claimed",
-    ),
-    (
-        "012-pcp-qa-i7-4810mq-2node-8cpu-8g.txt",
-        "the watermarks need node 1's Normal zone (constrained by no protection array) to \
-         have held more pages at boot than today; not claimed",
-    ),
-];
+const UNEXPLAINED: &[(&str, &str)] = &[];
 
 #[test]
 fn corpus_zoneinfo_watermarks_and_protection() {
