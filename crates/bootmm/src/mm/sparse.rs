@@ -691,7 +691,9 @@ fn sparse_init_one_section(
     } else {
         0
     };
-    let keep = k.sparse.section_mem_map(pnum) & (SECTION_MARKED_PRESENT | SECTION_IS_ONLINE);
+    // ms->section_mem_map &= ~SECTION_MAP_MASK: keep the flag bits below SECTION_NID_SHIFT,
+    // dropping the early nid. (Before 4.13 bit 2 is not SECTION_IS_ONLINE but nid bit 0.)
+    let keep = k.sparse.section_mem_map(pnum) & !mask;
     k.sparse
         .set_section_mem_map(pnum, coded | keep | SECTION_HAS_MEM_MAP | early)?;
     let ms = k.sparse.ms_pa(pnum).unwrap_or(0);

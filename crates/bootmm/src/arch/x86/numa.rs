@@ -1678,6 +1678,29 @@ mod tests {
     }
 
     #[test]
+    fn node_one_memmap_keeps_its_pmd_alignment_before_4_13() {
+        // Before 4.13 SECTION_NID_SHIFT is 2, so node 1's early nid sits in bit 2 of
+        // section_mem_map; sparse_init_one_section must clear it with the other map bits.
+        let m = Machine::qemu_numa(4 << 30, 2, &[2 << 30, 2 << 30]).unwrap();
+        let k = boot(m, (4, 9), 0x4000);
+        let hi = k.sparse.highest_present_section_nr.unwrap();
+        let mut node1 = 0;
+        for nr in 0..=hi {
+            let Some(map) = k.sparse.section_memmap(nr) else {
+                continue;
+            };
+            let pa = k.sparse.host_to_phys(map).unwrap();
+            assert_eq!(
+                pa % crate::mm::sparse::PMD_SIZE,
+                0,
+                "section {nr} memmap at {pa:#x}"
+            );
+            node1 += u64::from(pa >= 2 << 30);
+        }
+        assert!(node1 > 0);
+    }
+
+    #[test]
     fn bad_node_descriptions_are_errors() {
         let mut fw = FirmwareNuma::default();
         fw.memory.push(SratMemory {
