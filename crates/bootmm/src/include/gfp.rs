@@ -387,15 +387,15 @@ impl GfpZoneTable {
         )
     }
 
-    /// `gfp_zone` as the kernel computes it: a shift and a mask, and `VM_BUG_ON(GFP_ZONE_BAD
-    /// >> bit & 1)` as `None`.
-    #[inline]
     /// The zone a mask without zone modifiers gets: ZONE_NORMAL's number in this build.
     #[inline]
     pub fn normal(self) -> Option<usize> {
         self.gfp_zone(Gfp::empty()).map(|z| z as usize)
     }
 
+    /// `gfp_zone` as the kernel computes it: a shift and a mask, and `VM_BUG_ON(GFP_ZONE_BAD
+    /// >> bit & 1)` as `None`.
+    #[inline]
     pub fn gfp_zone(self, gfp: Gfp) -> Option<u64> {
         let bit = (gfp & Gfp::GFP_ZONEMASK).bits();
         if (GFP_ZONE_BAD >> bit) & 1 != 0 {
