@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! The buddy allocator's zone->lock path against other allocators serving page blocks.
 //!
-//! Two workloads, each step one free and one allocation (an "alloc+free pair"):
-//! `churn0` keeps 4096 order-0 pages live and replaces the oldest each step; `mixed` keeps
-//! 1024 blocks of random orders 0–6 (mostly small) live and replaces a random one. bootmm
+//! Three workloads, each step one free and one allocation (an "alloc+free pair"):
+//! `churn0` keeps 4096 order-0 pages live and replaces the oldest each step; `split0`
+//! allocates one order-0 page from an otherwise untouched pool and frees it at once (a buddy
+//! allocator splits a MAX_ORDER block down and merges it back every time: the slow path of
+//! an allocator without a per-CPU cache); `mixed` keeps 1024 blocks of random orders 0–6
+//! (mostly small) live and replaces a random one. bootmm
 //! runs them through `alloc_pages`/`__free_pages` on a booted 1 GiB machine;
 //! `buddy_system_allocator`'s FrameAllocator, `talc` and `rlsf` serve the same page counts
 //! from a 1 GiB pool, naturally aligned as buddy blocks are, on the same sequence of
@@ -84,14 +87,30 @@ impl PageAllocator for Bsa {
     }
 }
 
-/// A 1 GiB host pool, page aligned, lazily backed.
-fn pool() -> &'static mut [u8] {
-    let layout = Layout::from_size_align(POOL, 1 << 22).unwrap();
-    // SAFETY: a fresh zeroed allocation of a non-zero size, leaked for the process lifetime.
+/// The layout of a peer's 1 GiB host pool.
+fn pool_layout() -> Layout {
+    Layout::from_size_align(POOL, 1 << 22).unwrap()
+}
+
+/// A 1 GiB host pool, page aligned, lazily backed; given back by [`PoolGuard`] when the
+/// allocator that uses it is dropped, so that the table's many runs do not pile up memory.
+fn pool() -> (&'static mut [u8], PoolGuard) {
+    // SAFETY: a fresh zeroed allocation of a non-zero size.
     unsafe {
-        let p = std::alloc::alloc_zeroed(layout);
+        let p = std::alloc::alloc_zeroed(pool_layout());
         assert!(!p.is_null());
-        std::slice::from_raw_parts_mut(p, POOL)
+        (std::slice::from_raw_parts_mut(p, POOL), PoolGuard(p))
+    }
+}
+
+/// Frees a pool on drop. Declared after the allocator in its owner, so it drops last.
+struct PoolGuard(*mut u8);
+
+impl Drop for PoolGuard {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `pool` with this layout; the allocator that used it is gone
+        // (it is dropped first), and nothing else points into it.
+        unsafe { std::alloc::dealloc(self.0, pool_layout()) }
     }
 }
 
@@ -100,15 +119,18 @@ fn block(order: u32) -> Layout {
     Layout::from_size_align(size, size).unwrap()
 }
 
-struct Talc(talc::base::Talc<talc::source::Manual, talc::DefaultBinning>);
+struct Talc(
+    talc::base::Talc<talc::source::Manual, talc::DefaultBinning>,
+    #[allow(dead_code)] PoolGuard,
+);
 
 impl Talc {
     fn new() -> Self {
-        let mem = pool();
+        let (mem, guard) = pool();
         let mut t = talc::base::Talc::new(talc::source::Manual);
         // SAFETY: the pool is ours for the rest of the process.
         unsafe { t.claim(mem.as_mut_ptr(), mem.len()).unwrap() };
-        Talc(t)
+        Talc(t, guard)
     }
 }
 
@@ -125,11 +147,11 @@ impl PageAllocator for Talc {
 
 type TlsfPool = rlsf::Tlsf<'static, u32, u32, 28, 32>;
 
-struct Rlsf(TlsfPool);
+struct Rlsf(TlsfPool, #[allow(dead_code)] PoolGuard);
 
 impl Rlsf {
     fn new() -> Self {
-        let mem = pool();
+        let (mem, guard) = pool();
         let mut t = TlsfPool::new();
         let blk = NonNull::new(std::ptr::slice_from_raw_parts_mut(
             mem.as_mut_ptr(),
@@ -138,7 +160,7 @@ impl Rlsf {
         .unwrap();
         // SAFETY: the pool is ours for the rest of the process.
         unsafe { t.insert_free_block_ptr(blk).unwrap() };
-        Rlsf(t)
+        Rlsf(t, guard)
     }
 }
 
@@ -180,19 +202,38 @@ impl Rng {
     }
 }
 
+/// The workloads of the table, in its column order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Churn0,
+    Split0,
+    Mixed,
+}
+
+const WORKLOADS: [(Workload, &str); 3] = [
+    (Workload::Churn0, "churn0"),
+    (Workload::Split0, "split0"),
+    (Workload::Mixed, "mixed"),
+];
+
 /// A workload in progress on one allocator.
 struct Run<A: PageAllocator> {
     a: A,
     live: Vec<(usize, u32)>,
     i: usize,
     rng: Rng,
-    mixed: bool,
+    w: Workload,
 }
 
 impl<A: PageAllocator> Run<A> {
-    fn new(mut a: A, mixed: bool) -> Self {
+    fn new(mut a: A, w: Workload) -> Self {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let n = if mixed { 1024 } else { 4096 };
+        let mixed = w == Workload::Mixed;
+        let n = match w {
+            Workload::Churn0 => 4096,
+            Workload::Split0 => 0,
+            Workload::Mixed => 1024,
+        };
         let live = (0..n)
             .map(|_| {
                 let o = if mixed { rng.order() } else { 0 };
@@ -204,7 +245,7 @@ impl<A: PageAllocator> Run<A> {
             live,
             i: 0,
             rng,
-            mixed,
+            w,
         }
     }
 
@@ -212,7 +253,13 @@ impl<A: PageAllocator> Run<A> {
     /// the random one), so that the harness adds as little as possible to every allocator.
     #[inline]
     fn step(&mut self) {
-        let idx = if self.mixed {
+        if self.w == Workload::Split0 {
+            let h = black_box(self.a.alloc(0));
+            self.a.free(h, 0);
+            return;
+        }
+        let mixed = self.w == Workload::Mixed;
+        let idx = if mixed {
             ((u128::from(self.rng.next()) * self.live.len() as u128) >> 64) as usize
         } else {
             self.i += 1;
@@ -223,7 +270,7 @@ impl<A: PageAllocator> Run<A> {
         };
         let (h, o) = self.live[idx];
         self.a.free(h, o);
-        let o = if self.mixed { self.rng.order() } else { 0 };
+        let o = if mixed { self.rng.order() } else { 0 };
         self.live[idx] = (black_box(self.a.alloc(o)), o);
     }
 }
@@ -231,8 +278,8 @@ impl<A: PageAllocator> Run<A> {
 /// An allocator with a workload set up, ready to step.
 type Stepper = Box<dyn FnMut()>;
 
-fn start<A: PageAllocator + 'static>(a: A, mixed: bool) -> Stepper {
-    let mut r = Run::new(a, mixed);
+fn start<A: PageAllocator + 'static>(a: A, w: Workload) -> Stepper {
+    let mut r = Run::new(a, w);
     Box::new(move || r.step())
 }
 
@@ -253,8 +300,8 @@ fn locked<A>(a: A) -> Locked<A> {
     Locked(spin::Mutex::new(a))
 }
 
-/// How to start an allocator on a workload (`true`: mixed).
-type Make = fn(bool) -> Stepper;
+/// How to start an allocator on a workload.
+type Make = fn(Workload) -> Stepper;
 
 /// Every allocator compared, with its name. The peers run bare (as the crates'
 /// unsynchronised types are used) and then locked.
@@ -273,10 +320,10 @@ fn allocators() -> Vec<(&'static str, Make)> {
 }
 
 fn benches(c: &mut Criterion) {
-    for (w, mixed) in [("churn0", false), ("mixed", true)] {
-        let mut g = c.benchmark_group(w);
+    for (w, name) in WORKLOADS {
+        let mut g = c.benchmark_group(name);
         for (name, make) in allocators() {
-            let mut step = make(mixed);
+            let mut step = make(w);
             g.bench_function(name, |b| b.iter(&mut step));
         }
         g.finish();
@@ -299,9 +346,9 @@ const ROUND_NS: f64 = 100e6;
 
 fn table() {
     let all = allocators();
-    let mut res = vec![[0f64; 2]; all.len()];
-    for (w, mixed) in [(0, false), (1, true)] {
-        let mut steps: Vec<Stepper> = all.iter().map(|(_, make)| make(mixed)).collect();
+    let mut res = vec![[0f64; WORKLOADS.len()]; all.len()];
+    for (col, (w, _)) in WORKLOADS.into_iter().enumerate() {
+        let mut steps: Vec<Stepper> = all.iter().map(|(_, make)| make(w)).collect();
         // Calibrate: how many pairs make a round.
         let n: Vec<u64> = steps
             .iter_mut()
@@ -314,22 +361,21 @@ fn table() {
             }
         }
         for (r, b) in res.iter_mut().zip(best) {
-            r[w] = b;
+            r[col] = b;
         }
     }
     println!("\nns per alloc+free pair (best of {ROUNDS} interleaved rounds of ~{} ms) and ratio to bootmm (>1: bootmm is faster):", ROUND_NS / 1e6);
-    println!(
-        "{:<28} {:>10} {:>8} {:>10} {:>8}",
-        "allocator", "churn0", "ratio", "mixed", "ratio"
-    );
+    let mut head = format!("{:<28}", "allocator");
+    for (_, name) in WORKLOADS {
+        head += &format!(" {name:>10} {:>8}", "ratio");
+    }
+    println!("{head}");
     for (i, (name, _)) in all.iter().enumerate() {
-        println!(
-            "{name:<28} {:>10.1} {:>8.2} {:>10.1} {:>8.2}",
-            res[i][0],
-            res[i][0] / res[0][0],
-            res[i][1],
-            res[i][1] / res[0][1]
-        );
+        let mut row = format!("{name:<28}");
+        for (col, r) in res[i].iter().enumerate() {
+            row += &format!(" {r:>10.1} {:>8.2}", r / res[0][col]);
+        }
+        println!("{row}");
     }
 }
 
@@ -343,7 +389,7 @@ criterion_group! {
 }
 
 fn main() {
-    // BUDDY_PROFILE=churn0|mixed: only run one allocator's loop, for a profiler (BUDDY_STEPS pairs,
+    // BUDDY_PROFILE=churn0|split0|mixed: only run one allocator's loop, for a profiler (BUDDY_STEPS pairs,
     // 20 million unless set).
     if let Ok(w) = std::env::var("BUDDY_PROFILE") {
         let steps: u64 = std::env::var("BUDDY_STEPS")
@@ -356,7 +402,11 @@ fn main() {
             eprintln!("BUDDY_ALLOC: no allocator named {who:?}");
             std::process::exit(2);
         };
-        let mut step = make(w == "mixed");
+        let Some((w, _)) = WORKLOADS.into_iter().find(|(_, n)| *n == w) else {
+            eprintln!("BUDDY_PROFILE: no workload named {w:?}");
+            std::process::exit(2);
+        };
+        let mut step = make(w);
         for _ in 0..steps {
             step();
         }
