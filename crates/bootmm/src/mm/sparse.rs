@@ -7,7 +7,8 @@
 //! the virtually contiguous vmemmap. bootmm makes the same memblock calls, builds the same
 //! vmemmap page tables in simulated RAM, and keeps the struct pages in the buffer; but it finds
 //! a pfn's struct page through `section_mem_map` as classic SPARSEMEM does (section number in
-//! `page->flags`), since the host has no vmemmap window to index (`docs/divergences.md`).
+//! `page->flags`), since the host has no vmemmap window to index; the hot paths read a
+//! decoded copy of each section's entry (`docs/divergences.md`).
 
 use alloc::string::ToString;
 use alloc::vec;
