@@ -14,6 +14,7 @@
 mod debug;
 mod init;
 mod report;
+mod reserve;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +43,7 @@ pub use init::{
     page_alloc_init_late, DEFERRED_EAGER_PAGES,
 };
 pub use report::{show_free_areas, warn_alloc};
+pub use reserve::{migrate_reserve_blocks, setup_zone_migrate_reserve, ReserveForm};
 
 /// `MAX_PAGE_ORDER` (`MAX_ORDER - 1` before 6.4): the largest block, 4 MiB.
 pub const MAX_PAGE_ORDER: u32 = 10;
@@ -285,6 +287,8 @@ pub struct BuddyRules {
     pub highatomic: bool,
     /// 6.0+: the `max_managed` of `reserve_highatomic_pageblock` is rounded to a pageblock.
     pub highatomic_align: bool,
+    /// Before 4.4: how `setup_zone_migrate_reserve` picks the MIGRATE_RESERVE pageblocks.
+    pub migrate_reserve: Option<ReserveForm>,
 }
 
 impl BuddyRules {
@@ -311,6 +315,7 @@ impl BuddyRules {
             strict_freelist_type: era.at_least(6, 10),
             highatomic: era.at_least(4, 4),
             highatomic_align: era.at_least(6, 0),
+            migrate_reserve: ReserveForm::new(era),
         }
     }
 }
@@ -416,6 +421,8 @@ pub struct Zone {
     pub watermark_boost: AtomicU64,
     /// `nr_reserved_highatomic`.
     pub nr_reserved_highatomic: AtomicU64,
+    /// `nr_migrate_reserve_block` (3.13–4.3): the MIGRATE_RESERVE pageblocks last wanted.
+    pub nr_migrate_reserve_block: AtomicU64,
     /// `nr_free_highatomic` (6.x; free pages on HIGHATOMIC lists).
     pub nr_free_highatomic: AtomicU64,
     /// `lowmem_reserve[MAX_NR_ZONES]`, set by the lowmem reserve computation.
@@ -460,6 +467,7 @@ impl Zone {
             _watermark: [0; NR_WMARK],
             watermark_boost: AtomicU64::new(0),
             nr_reserved_highatomic: AtomicU64::new(0),
+            nr_migrate_reserve_block: AtomicU64::new(0),
             nr_free_highatomic: AtomicU64::new(0),
             lowmem_reserve: [0; MAX_NR_ZONES],
             node,

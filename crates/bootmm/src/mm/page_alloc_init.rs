@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use crate::init::main::BootError;
 use crate::kernel::Kernel;
-use crate::mm::page_alloc::ZoneRef;
+use crate::mm::page_alloc::{self, ZoneRef};
 use crate::mm::watermark::{self, MinFreeParams, WmZone};
 use crate::mm::zonelist::{self, ZlNode, ZonelistConfig};
 use crate::pr_info;
@@ -129,6 +129,9 @@ pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) -> Result<(), BootError>
     for (((r, _), w), prot) in live.iter().zip(&t.wmarks).zip(&t.protection) {
         k.page_alloc
             .set_zone_watermarks(*r, [w.min, w.low, w.high], prot);
+        // Before 4.4 `__setup_per_zone_wmarks` ends each zone with its MIGRATE_RESERVE
+        // pageblocks (once here, with the final min: see docs/divergences.md).
+        page_alloc::setup_zone_migrate_reserve(&k.page_alloc, &k.sparse, *r);
     }
     k.vm.min_free_kbytes = t.min_free_kbytes;
     k.vm.totalreserve_pages = t.totalreserve_pages;
