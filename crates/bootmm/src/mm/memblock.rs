@@ -370,6 +370,31 @@ impl Memblock {
 
     // ----- small API ------------------------------------------------------------------------
 
+    /// mm/memblock.c: `get_allocated_memblock_reserved_regions_info` /
+    /// `get_allocated_memblock_memory_regions_info` (3.x–4.12; `memblock_discard` does the
+    /// same test inline from 4.13): where a doubled array lives and its `PAGE_ALIGN`ed size,
+    /// or `None` while it is still the static one.
+    pub fn allocated_regions_info(&self, which: RegionType) -> Option<(u64, u64)> {
+        let t = self.ty(which);
+        let addr = t.array?;
+        Some((
+            addr.0,
+            crate::include::addr::page_align(t.max as u64 * self.sizeof_region()),
+        ))
+    }
+
+    /// The `memblock_dbg` line of `memblock_free_late` (`__memblock_free_late` before 5.16):
+    /// `"%s: [%pa-%pa] %pS"`, `[%#016llx-%#016llx] %pF` before 4.19. The caller is the
+    /// innermost recorded call, so this is printed before the function's own span opens.
+    pub fn dbg_free_late(&self, func: &str, base: u64, size: u64) {
+        if !self.debug {
+            return;
+        }
+        let caller = self.caller();
+        let r = self.range_text(base, size);
+        self.dbg(format_args!("{func}: {r}{caller}\n"));
+    }
+
     /// mm/memblock.c: memblock_allow_resize
     pub fn memblock_allow_resize(&mut self) {
         self.can_resize = true;

@@ -22,7 +22,7 @@ use crate::include::addr::{pfn_down, pfn_up};
 use crate::include::mm_types::{__ClearPageReserved, Page};
 use crate::init::main::BootError;
 use crate::kernel::Kernel;
-use crate::mm::memblock::MemblockFlags;
+use crate::mm::memblock::{MemblockFlags, RegionType};
 use crate::mm::sparse::PAGES_PER_SECTION;
 
 /// Deferred pages bootmm frees eagerly in `page_alloc_init_late` (4 GiB worth); above this,
@@ -181,25 +181,111 @@ fn free_low_memory_core_early(k: &mut Kernel) -> Result<u64, BootError> {
     {
         let _t2 = k.trace.enter("__free_memory_core", "mm/memblock.c");
         let _t3 = k.trace.enter("__free_pages_memory", "mm/memblock.c");
-        let (f, c) = if k.era.at_least(4, 20) {
-            ("memblock_free_pages", "__free_pages_core")
-        } else if k.era.at_least(4, 2) {
-            ("__free_pages_bootmem", "__free_pages_boot_core")
-        } else {
-            ("__free_pages_bootmem", "__free_pages")
-        };
-        let file = if k.era.at_least(6, 3) {
-            "mm/mm_init.c"
-        } else {
-            "mm/page_alloc.c"
-        };
+        let (f, c, file) = free_pages_names(k);
         let _t4 = k.trace.enter(f, file);
         let _t5 = k.trace.enter(c, file);
         for (s, e) in free {
             count += __free_memory_core(k, s, e);
         }
     }
+    count += free_allocated_memblock_arrays(k);
     Ok(count)
+}
+
+/// The names of the `memblock_free_pages` / `__free_pages_core` pair of the era, and their
+/// file.
+fn free_pages_names(k: &Kernel) -> (&'static str, &'static str, &'static str) {
+    let (f, c) = if k.era.at_least(4, 20) {
+        ("memblock_free_pages", "__free_pages_core")
+    } else if k.era.at_least(4, 2) {
+        ("__free_pages_bootmem", "__free_pages_boot_core")
+    } else {
+        ("__free_pages_bootmem", "__free_pages")
+    };
+    let file = if k.era.at_least(6, 3) {
+        "mm/mm_init.c"
+    } else {
+        "mm/page_alloc.c"
+    };
+    (f, c, file)
+}
+
+/// mm/nobootmem.c: the tail of `free_low_memory_core_early` before 4.13: the doubled
+/// `memblock.reserved` array (seen in 3.10; from 3.5, believed) and, from 3.14, the doubled
+/// `memblock.memory` array (under CONFIG_ARCH_DISCARD_MEMBLOCK, which x86 selects) go to the
+/// buddy allocator like free memory, though they stay in `memblock.reserved`. Their pages
+/// count towards `totalram_pages` even where `__free_pages_bootmem` skips them as deferred
+/// (4.2+), as the kernel's do. From 4.13 `memblock_discard` frees them later.
+fn free_allocated_memblock_arrays(k: &mut Kernel) -> u64 {
+    if !k.era.at_least(3, 5) || k.era.at_least(4, 13) {
+        return 0;
+    }
+    let mut kinds = alloc::vec![(
+        RegionType::Reserved,
+        "get_allocated_memblock_reserved_regions_info"
+    )];
+    if k.era.at_least(3, 14) {
+        kinds.push((
+            RegionType::Memory,
+            "get_allocated_memblock_memory_regions_info",
+        ));
+    }
+    let mut count = 0;
+    for (which, name) in kinds {
+        let info = {
+            let _t = k.trace.enter(name, "mm/memblock.c");
+            k.memblock.allocated_regions_info(which)
+        };
+        let Some((start, size)) = info else {
+            continue;
+        };
+        let _t2 = k.trace.enter("__free_memory_core", "mm/nobootmem.c");
+        let _t3 = k.trace.enter("__free_pages_memory", "mm/nobootmem.c");
+        let (f, c, file) = free_pages_names(k);
+        let _t4 = k.trace.enter(f, file);
+        let _t5 = k.trace.enter(c, file);
+        count += __free_memory_core(k, start, start + size);
+    }
+    count
+}
+
+/// mm/memblock.c: `memblock_free_late` (`__memblock_free_late` before 5.16): free
+/// `[base, base + size)` page by page straight to the buddy allocator, each page counted in
+/// `totalram_pages`. Only the struct pages change hands: the range stays in
+/// `memblock.reserved`, as in the kernel. Every struct page is initialised by now (the
+/// deferred ones in `page_alloc_init_late`, reserved ones by `reserve_bootmem_region`), so
+/// `memblock_free_pages`' deferred test never skips one.
+fn memblock_free_late(k: &mut Kernel, base: u64, size: u64) {
+    let name = if k.era.at_least(5, 16) {
+        "memblock_free_late"
+    } else {
+        "__memblock_free_late"
+    };
+    k.memblock.dbg_free_late(name, base, size);
+    let _t = k.trace.enter(name, "mm/memblock.c");
+    let (f, c, file) = free_pages_names(k);
+    let _t2 = k.trace.enter(f, file);
+    let _t3 = k.trace.enter(c, file);
+    for pfn in pfn_up(base)..pfn_down(base + size) {
+        if let Some(page) = k.sparse.pfn_to_page(pfn) {
+            __free_pages_core(k, page, 0);
+        }
+        k.page_alloc.totalram_pages.fetch_add(1, Relaxed);
+    }
+}
+
+/// mm/memblock.c: `memblock_discard` (4.13+, called from `page_alloc_init_late`; x86 never
+/// sets CONFIG_ARCH_KEEP_MEMBLOCK): the arrays `memblock_double_array` allocated are freed
+/// to the buddy allocator, `memblock.reserved`'s first. Static arrays are left alone; the
+/// kernel's slab-allocated case (`kfree`) does not arise, as bootmm never doubles an array
+/// once slab is up.
+pub fn memblock_discard(k: &mut Kernel) {
+    let _t = k.trace.enter("memblock_discard", "mm/memblock.c");
+    for which in [RegionType::Reserved, RegionType::Memory] {
+        if let Some((addr, size)) = k.memblock.allocated_regions_info(which) {
+            memblock_free_late(k, addr, size);
+        }
+    }
 }
 
 /// mm/memblock.c: `memblock_free_all` (4.20+).
@@ -391,6 +477,10 @@ pub fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
     k.page_alloc.init_late_done = true;
     if k.era.at_least(6, 9) {
         mem_init_print_info(k);
+    }
+    if k.era.at_least(4, 13) {
+        // "Discard memblock private memory", after the "Memory:" line.
+        memblock_discard(k);
     }
     Ok(())
 }

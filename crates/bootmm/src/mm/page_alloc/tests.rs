@@ -606,6 +606,176 @@ fn eras_boot_and_hand_over() {
     }
 }
 
+/// A 2 GiB QEMU guest whose RAM from 1 GiB up comes in 200 pieces with a page-sized hole
+/// after each: 200 more memblock.memory regions than the 128 static slots hold, so
+/// `e820__memblock_setup` doubles the memory array into memblock-allocated pages.
+fn fragmented(v: (u32, u32, u32), cmdline: &str) -> Kernel {
+    use crate::arch::x86::e820::{E820Entry, E820Type};
+    let mut m = Machine::qemu(2 << 30, 1).unwrap();
+    m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
+    m.cmdline = cmdline.into();
+    let big = m
+        .e820
+        .iter()
+        .position(|e| e.addr == 0x10_0000 && e.typ == E820Type::Ram)
+        .unwrap();
+    let end = m.e820[big].addr + m.e820[big].size;
+    m.e820[big].size = (1 << 30) - 0x10_0000;
+    let piece = 4 << 20;
+    let mut a = 1u64 << 30;
+    for _ in 0..200 {
+        m.e820.push(E820Entry::new(a, piece - 4096, E820Type::Ram));
+        a += piece;
+    }
+    assert!(a <= end);
+    boot(m)
+}
+
+/// The "Memory:" line's available and reserved figures, in pages.
+fn memory_line(k: &Kernel) -> (u64, u64) {
+    let lines = k.printk.lines();
+    let l = lines
+        .iter()
+        .find(|l| l.text.starts_with("Memory: "))
+        .expect("Memory: line");
+    let avail = l.text["Memory: ".len()..].split('K').next().unwrap();
+    let reserved = l
+        .text
+        .split(", ")
+        .find_map(|f| f.strip_suffix("K reserved"))
+        .unwrap();
+    (
+        avail.parse::<u64>().unwrap() / 4,
+        reserved.parse::<u64>().unwrap() / 4,
+    )
+}
+
+/// Pages of the doubled arrays, and whether every one of them is inside a free block.
+fn array_pages_free(k: &Kernel) -> (u64, bool) {
+    use crate::mm::memblock::RegionType;
+    let blocks = free_blocks(k);
+    let mut pages = 0;
+    let mut all_free = true;
+    for which in [RegionType::Reserved, RegionType::Memory] {
+        let Some((addr, size)) = k.memblock.allocated_regions_info(which) else {
+            continue;
+        };
+        for pfn in addr >> 12..(addr + size) >> 12 {
+            pages += 1;
+            all_free &= blocks
+                .iter()
+                .any(|&(_, s, o, _)| (s..s + (1 << o)).contains(&pfn));
+        }
+    }
+    (pages, all_free)
+}
+
+#[test]
+fn memblock_discard_frees_the_doubled_arrays_after_the_memory_line() {
+    // 6.12 prints "Memory:" in page_alloc_init_late right before memblock_discard: what is
+    // free afterwards is exactly what it printed plus the array pages.
+    let k = fragmented((6, 12, 0), "memblock=debug");
+    check_invariants(&k);
+    let (pages, all_free) = array_pages_free(&k);
+    assert_eq!(pages, 2, "256 regions of 24 bytes: 6 KiB in two pages");
+    assert!(all_free, "the array pages are on the free lists");
+    let (avail, reserved) = memory_line(&k);
+    assert_eq!(nr_free_pages(&k), avail + pages);
+    let physpages: u64 = k
+        .page_alloc
+        .node_data
+        .iter()
+        .map(|n| n.node_present_pages)
+        .sum();
+    assert_eq!(physpages - k.page_alloc.totalram_pages(), reserved - pages);
+    assert_eq!(managed_total(&k), k.page_alloc.totalram_pages());
+    let trace = k.trace.render_tree();
+    let discard = trace
+        .find("memblock_discard")
+        .expect("memblock_discard ran");
+    assert!(trace[discard..].contains("memblock_free_late"));
+    let dbg: Vec<_> = k
+        .printk
+        .lines()
+        .iter()
+        .filter(|l| l.text.starts_with("memblock_free_late: ["))
+        .map(|l| l.text.clone())
+        .collect();
+    assert_eq!(dbg.len(), 1, "{dbg:?}");
+    assert!(dbg[0].ends_with("] memblock_discard"), "{}", dbg[0]);
+}
+
+#[test]
+fn memblock_discard_in_each_era() {
+    for v in [(4, 19, 0), (5, 10, 0), (6, 1, 0), (6, 18, 0)] {
+        let k = fragmented(v, "");
+        check_invariants(&k);
+        let (pages, all_free) = array_pages_free(&k);
+        assert!(pages > 0, "{v:?}: the memory array doubled");
+        assert!(all_free, "{v:?}");
+        // The "Memory:" line came before the discard: totalram grew by the array since.
+        let (_, reserved) = memory_line(&k);
+        let physpages: u64 = k
+            .page_alloc
+            .node_data
+            .iter()
+            .map(|n| n.node_present_pages)
+            .sum();
+        assert_eq!(
+            physpages - k.page_alloc.totalram_pages(),
+            reserved - pages,
+            "{v:?}"
+        );
+        let trace = k.trace.render_tree();
+        let late = if v >= (5, 16, 0) {
+            "memblock_free_late"
+        } else {
+            "__memblock_free_late"
+        };
+        assert!(trace.contains(late), "{v:?}");
+    }
+}
+
+#[test]
+fn before_4_13_free_all_bootmem_frees_the_doubled_arrays() {
+    // 4.4 sanitizes the zero page's 128 entries first, so the map is split from the command
+    // line instead: 127 one-page holes (16 characters each, inside COMMAND_LINE_SIZE) make
+    // 129 memory regions. free_low_memory_core_early hands the doubled array over with the
+    // free memory, so the "Memory:" line already counts it and nothing changes later.
+    let mut m = Machine::qemu(2 << 30, 1).unwrap();
+    m.era = Era::new(KernelVersion::new(4, 4, 0), Arch::X86_64);
+    let holes: Vec<_> = (0..127)
+        .map(|i| alloc::format!("memmap=4K${}M", 1028 + 4 * i))
+        .collect();
+    m.cmdline = holes.join(" ");
+    assert!(m.cmdline.len() < 2048);
+    let k = boot(m);
+    check_invariants(&k);
+    let (pages, all_free) = array_pages_free(&k);
+    assert_eq!(pages, 2, "256 regions of 32 bytes: 8 KiB");
+    assert!(all_free);
+    let (_, reserved) = memory_line(&k);
+    let physpages: u64 = k
+        .page_alloc
+        .node_data
+        .iter()
+        .map(|n| n.node_present_pages)
+        .sum();
+    assert_eq!(physpages - k.page_alloc.totalram_pages(), reserved);
+    let trace = k.trace.render_tree();
+    assert!(trace.contains("get_allocated_memblock_memory_regions_info"));
+    assert!(!trace.contains("memblock_discard"));
+}
+
+#[test]
+fn static_arrays_are_not_discarded() {
+    let k = small((6, 12, 0));
+    assert_eq!(array_pages_free(&k).0, 0);
+    let (avail, _) = memory_line(&k);
+    assert_eq!(nr_free_pages(&k), avail);
+    assert!(k.trace.render_tree().contains("memblock_discard"));
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
