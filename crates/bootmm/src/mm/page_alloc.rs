@@ -1013,13 +1013,20 @@ unsafe fn find_buddy_page_pfn(page: *mut Page, pfn: u64, order: u32) -> (u64, Op
 // Free lists under the zone lock.
 
 /// `account_freepages`.
-#[inline]
+#[inline(always)]
 fn account_freepages(zone: &Zone, pa: &PageAlloc, nr: i64, mt: usize) {
     if mt < MIGRATE_PCPTYPES {
         // Unmovable, movable or reclaimable (in every era): none of the special types.
         zone.mod_free(nr);
         return;
     }
+    account_freepages_special(zone, pa, nr, mt);
+}
+
+/// [`account_freepages`] for the types past the per-CPU ones (isolate, CMA, highatomic).
+#[cold]
+#[inline(never)]
+fn account_freepages_special(zone: &Zone, pa: &PageAlloc, nr: i64, mt: usize) {
     if Some(mt) == pa.mt.isolate {
         return;
     }
@@ -1111,6 +1118,25 @@ pub enum Fpi {
     ToTail,
 }
 
+/// The pageblock rule of `__free_one_page`'s merge loop at pageblock order and above: 6.10+
+/// does not merge pageblocks that must not mix, and gives the buddy block the merging
+/// block's type. False: stop merging.
+#[cold]
+#[inline(never)]
+fn merge_pageblocks(pa: &PageAlloc, sp: &Sparse, buddy_pfn: u64, mt: usize) -> bool {
+    if !pa.rules.strict_freelist_type {
+        return true;
+    }
+    let buddy_mt = sp.get_pfnblock_migratetype(buddy_pfn).unwrap_or(0) as usize;
+    if buddy_mt != mt && (!pa.mt.is_mergeable(mt) || !pa.mt.is_mergeable(buddy_mt)) {
+        return false;
+    }
+    if buddy_mt != mt {
+        sp.set_pageblock_migratetype(buddy_pfn, mt as u64);
+    }
+    true
+}
+
 /// mm/page_alloc.c: `__free_one_page`: put a block back, merging it with its buddy for as
 /// long as the buddy is free, up to MAX_PAGE_ORDER.
 ///
@@ -1146,15 +1172,8 @@ pub unsafe fn __free_one_page(
         let (bp, buddy) = unsafe { find_buddy_page_pfn(page, pfn, order) };
         buddy_pfn = bp;
         let Some(buddy) = buddy else { break };
-        if pa.rules.strict_freelist_type && order >= PAGEBLOCK_ORDER {
-            // 6.10+: do not merge across pageblocks that must not mix; match the buddy's type.
-            let buddy_mt = sp.get_pfnblock_migratetype(bp).unwrap_or(0) as usize;
-            if buddy_mt != mt && (!pa.mt.is_mergeable(mt) || !pa.mt.is_mergeable(buddy_mt)) {
-                break;
-            }
-            if buddy_mt != mt {
-                sp.set_pageblock_migratetype(bp, mt as u64);
-            }
+        if order >= PAGEBLOCK_ORDER && !merge_pageblocks(pa, sp, bp, mt) {
+            break;
         }
         // SAFETY: `buddy` is a free block of this order on one of this zone's lists.
         unsafe { del_page_from_free_list(fa, buddy, order) };
@@ -1855,8 +1874,9 @@ pub fn __zone_watermark_ok(
     false
 }
 
-/// mm/page_alloc.c: `zone_watermark_fast`.
-#[inline]
+/// mm/page_alloc.c: `zone_watermark_fast`: the order-0 shortcut inline, the full check
+/// out of line.
+#[inline(always)]
 fn zone_watermark_fast(
     zone: &Zone,
     pa: &PageAlloc,
@@ -1878,6 +1898,20 @@ fn zone_watermark_fast(
             return true;
         }
     }
+    zone_watermark_full(zone, pa, order, mark, highest_zoneidx, flags, free)
+}
+
+/// The part of [`zone_watermark_fast`] after the order-0 shortcut.
+#[inline(never)]
+fn zone_watermark_full(
+    zone: &Zone,
+    pa: &PageAlloc,
+    order: u32,
+    mark: u64,
+    highest_zoneidx: usize,
+    flags: AllocFlags,
+    free: i64,
+) -> bool {
     if __zone_watermark_ok(zone, pa, order, mark, highest_zoneidx, flags, free) {
         return true;
     }
@@ -2032,6 +2066,14 @@ impl AllocContext {
         self.zonelist_in(pa).map_or(&[], |z| &z[..])
     }
 
+    /// `ac->preferred_zoneref` and its zone, if there is one.
+    #[inline(always)]
+    fn preferred_zone<'a>(&self, pa: &'a PageAlloc) -> Option<(ZoneRef, &'a Zone)> {
+        let zl = self.zonelist_in(pa)?;
+        let r = *zl.refs.get(self.preferred_zoneref)?;
+        Some((r, zl.zone(pa, self.preferred_zoneref)?))
+    }
+
     #[inline]
     fn zonelist_in<'a>(&self, pa: &'a PageAlloc) -> Option<&'a Zonelist> {
         let n = pa.node(self.preferred_nid)?;
@@ -2053,8 +2095,43 @@ enum Walk {
 
 /// mm/page_alloc.c: `get_page_from_freelist`: walk the zonelist for a zone above its
 /// watermark and take a block from it.
-#[inline]
+///
+/// The walk's first step, the preferred zone (`ac->preferred_zoneref`, which is at or below
+/// `highest_zoneidx` and which ALLOC_NOFRAGMENT never skips), is taken here without the
+/// rest of the walk; if it gives no page, the whole walk runs, the preferred zone again
+/// included, as nothing changed in between.
+#[inline(always)]
 fn get_page_from_freelist(
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    flags: AllocFlags,
+    ac: &AllocContext,
+    grown: &[ZoneRef],
+) -> Walk {
+    if let Some((r, zone)) = ac.preferred_zone(pa) {
+        let ok = flags.contains(AllocFlags::ALLOC_NO_WATERMARKS)
+            || zone_watermark_fast(
+                zone,
+                pa,
+                order,
+                zone.wmark_pages(flags.wmark()),
+                ac.highest_zoneidx,
+                flags,
+            );
+        if ok {
+            if let Some(page) = rmqueue(zone, pa, sp, order, ac.migratetype, flags) {
+                return Walk::Page(page, r);
+            }
+        }
+    }
+    get_page_from_freelist_walk(pa, sp, order, flags, ac, grown)
+}
+
+/// The zonelist walk of [`get_page_from_freelist`].
+#[cold]
+#[inline(never)]
+fn get_page_from_freelist_walk(
     pa: &PageAlloc,
     sp: &Sparse,
     order: u32,
