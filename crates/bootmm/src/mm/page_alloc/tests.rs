@@ -631,6 +631,15 @@ fn fragmented(v: (u32, u32, u32), cmdline: &str) -> Kernel {
     boot(m)
 }
 
+/// The pages present in every node (the "Memory:" line's second figure).
+fn present_pages(k: &Kernel) -> u64 {
+    k.page_alloc
+        .node_data
+        .iter()
+        .map(|n| n.node_present_pages)
+        .sum()
+}
+
 /// The "Memory:" line's available and reserved figures, in pages.
 fn memory_line(k: &Kernel) -> (u64, u64) {
     let lines = k.printk.lines();
@@ -681,12 +690,7 @@ fn memblock_discard_frees_the_doubled_arrays_after_the_memory_line() {
     assert!(all_free, "the array pages are on the free lists");
     let (avail, reserved) = memory_line(&k);
     assert_eq!(nr_free_pages(&k), avail + pages);
-    let physpages: u64 = k
-        .page_alloc
-        .node_data
-        .iter()
-        .map(|n| n.node_present_pages)
-        .sum();
+    let physpages = present_pages(&k);
     assert_eq!(physpages - k.page_alloc.totalram_pages(), reserved - pages);
     assert_eq!(managed_total(&k), k.page_alloc.totalram_pages());
     let trace = k.trace.render_tree();
@@ -715,12 +719,7 @@ fn memblock_discard_in_each_era() {
         assert!(all_free, "{v:?}");
         // The "Memory:" line came before the discard: totalram grew by the array since.
         let (_, reserved) = memory_line(&k);
-        let physpages: u64 = k
-            .page_alloc
-            .node_data
-            .iter()
-            .map(|n| n.node_present_pages)
-            .sum();
+        let physpages = present_pages(&k);
         assert_eq!(
             physpages - k.page_alloc.totalram_pages(),
             reserved - pages,
@@ -755,12 +754,7 @@ fn before_4_13_free_all_bootmem_frees_the_doubled_arrays() {
     assert_eq!(pages, 2, "256 regions of 32 bytes: 8 KiB");
     assert!(all_free);
     let (_, reserved) = memory_line(&k);
-    let physpages: u64 = k
-        .page_alloc
-        .node_data
-        .iter()
-        .map(|n| n.node_present_pages)
-        .sum();
+    let physpages = present_pages(&k);
     assert_eq!(physpages - k.page_alloc.totalram_pages(), reserved);
     let trace = k.trace.render_tree();
     assert!(trace.contains("get_allocated_memblock_memory_regions_info"));
