@@ -19,7 +19,8 @@
 //! best round counting) so that a change in the machine's load touches them all alike.
 //!
 //! Run: `cargo bench -p bootmm --bench buddy` (`-- zzz` skips criterion's part and prints
-//! only the table).
+//! only the table). `scripts/buddy-instructions.sh` counts instructions per pair instead,
+//! which does not depend on the machine's load.
 
 use std::alloc::Layout;
 use std::hint::black_box;
