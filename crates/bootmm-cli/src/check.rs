@@ -358,6 +358,16 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             ));
         }
     }
+    if let Some((n, _)) = log.iter().find(|(_, l)| l.starts_with("log_buf_len: ")) {
+        // setup_log_buf(1) takes the bigger buffer from the top of memblock after
+        // init_mem_mapping, before NODE_DATA; bootmm does not allocate it.
+        for (_, l) in model.iter().filter(|(_, l)| l.starts_with("NODE_DATA(")) {
+            caveats.push((
+                l.clone(),
+                format!("the early log buffer (line {n}) is taken from memblock before NODE_DATA; bootmm does not allocate it"),
+            ));
+        }
+    }
     let cmp = compare(&k.era, &log, &model, &caveats);
     let count = |s: Status| {
         cmp.iter()

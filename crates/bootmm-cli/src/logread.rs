@@ -87,6 +87,11 @@ pub struct LogInputs {
     /// The bytes the first `NODE_DATA` line covers: `sizeof(pg_data_t)` rounded as that
     /// era's `alloc_node_data` rounds it.
     pub node_data_size: Option<Sourced<u64>>,
+    /// `Using GB pages for direct mapping` (printed whenever the direct map uses 1 GiB pages).
+    pub gbpages_line: Option<Sourced<()>>,
+    /// `BRK [a, b] PGTABLE` lines (KERN_DEBUG, until 5.6): the first one's address (the
+    /// start of the brk page-table buffer) and how many there are.
+    pub brk_pgtable: Option<Sourced<(u64, u64)>>,
 }
 
 /// `[a - b]` with inclusive 2.6.x hex bounds (`  NODE_DATA [0000000000009000 - 0000000000010fff]`).
@@ -528,6 +533,24 @@ impl LogInputs {
                 inp.srat_memory.push(mk(cl, m));
                 continue;
             }
+            if t == "Using GB pages for direct mapping" {
+                if inp.gbpages_line.is_none() {
+                    inp.gbpages_line = Some(mk(cl, ()));
+                }
+                continue;
+            }
+            if let Some(r) = t
+                .strip_prefix("BRK [")
+                .and_then(|r| r.strip_suffix("] PGTABLE"))
+            {
+                if let Some(a) = r.split(',').next().and_then(|a| hex_num(a.trim())) {
+                    match &mut inp.brk_pgtable {
+                        Some(b) => b.value.1 += 1,
+                        None => inp.brk_pgtable = Some(mk(cl, (a, 1))),
+                    }
+                }
+                continue;
+            }
             if t.starts_with("ACPI: SLIT ") && inp.slit.is_none() {
                 inp.slit = Some(mk(cl, ()));
                 continue;
@@ -756,6 +779,7 @@ impl LogInputs {
                 ));
             }
         }
+        self.direct_map_inputs(m, notes);
         if let Some(sz) = &self.node_data_size {
             m.config.pglist_data_size = Some(sz.value);
             notes.push(format!(
@@ -803,6 +827,32 @@ impl LogInputs {
     #[allow(dead_code)] // the checker's entry point
     pub fn to_machine(&self) -> Result<Machine, String> {
         self.to_machine_with_report().map(|(m, _)| m)
+    }
+
+    /// What the log tells about the direct map's page tables: whether 1 GiB pages were used
+    /// (the kernel prints a line when they are, so a log that covers init_mem_mapping and
+    /// lacks it says they were not) and, before 5.7, the brk buffer's place and use.
+    fn direct_map_inputs(&self, m: &mut Machine, notes: &mut Vec<String>) {
+        let covers = |p: &dyn Fn(&str) -> bool| self.lines.iter().any(|l| p(&l.text));
+        let before =
+            covers(&|t| t.starts_with("last_pfn = ") || t.starts_with("e820: last_pfn = "));
+        let after = covers(&|t| t == "Zone ranges:");
+        if self.gbpages_line.is_some() {
+            m.cpu_gbpages = Some(true);
+        } else if before && after {
+            m.cpu_gbpages = Some(false);
+            notes.push(String::from(
+                "no 'Using GB pages for direct mapping' line: the direct map used no 1 GiB pages",
+            ));
+        } else {
+            notes.push(String::from(
+                "the log does not cover init_mem_mapping: 1 GiB pages assumed for the direct map",
+            ));
+        }
+        if let Some(b) = &self.brk_pgtable {
+            m.pgt_buf_at = Some(b.value.0);
+            m.pgt_buf_used = Some(b.value.1);
+        }
     }
 
     /// A listing of every input with its source line, for reports.
@@ -859,6 +909,19 @@ impl LogInputs {
                 "CONFIG_NUMA",
                 x.line,
                 &format!("{} (inferred from: {})", x.value, x.text),
+            );
+        }
+        if let Some(x) = &self.gbpages_line {
+            one("GB pages", x.line, &x.text);
+        }
+        if let Some(x) = &self.brk_pgtable {
+            one(
+                "brk pgtables",
+                x.line,
+                &format!(
+                    "{} pages from {:#x} (first: {})",
+                    x.value.1, x.value.0, x.text
+                ),
             );
         }
         if let Some(x) = &self.node_data_size {

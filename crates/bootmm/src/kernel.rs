@@ -48,6 +48,8 @@ pub struct Kernel {
     pub max_possible_pfn: u64,
     /// `max_pfn_mapped`: the end of the direct map built so far.
     pub max_pfn_mapped: u64,
+    /// The direct map `init_mem_mapping` built (x86_64).
+    pub direct_map: crate::arch::x86::direct_map::DirectMap,
     /// Nodes, as `initmem_init` found them.
     pub numa: Numa,
     /// `dma_reserve` (x86_64 `memblock_find_dma_reserve`, before 6.11).
@@ -103,6 +105,7 @@ impl Kernel {
             max_low_pfn: 0,
             max_possible_pfn: 0,
             max_pfn_mapped: 0,
+            direct_map: Default::default(),
             numa: Numa::default(),
             dma_reserve: 0,
             zones: None,

@@ -158,6 +158,8 @@ pub struct ConfigFacts {
     pub pglist_data_size: Option<u64>,
     pub deferred_struct_page_init: Option<bool>,
     pub memory_hotremove: Option<bool>,
+    /// `INIT_PGT_BUF_SIZE / PAGE_SIZE`: the brk buffer for the first direct-map page tables.
+    pub init_pgt_buf_pages: Option<u64>,
 }
 
 /// A machine description.
@@ -199,6 +201,15 @@ pub struct Machine {
     /// `sysctl` settings applied as boot finishes (`vm.min_free_kbytes`,
     /// `vm.watermark_scale_factor`, `vm.lowmem_reserve_ratio`), in the order given.
     pub sysctl: Vec<(String, String)>,
+    /// Whether the CPU has 1 GiB pages (`X86_FEATURE_GBPAGES`, cpuinfo's `pdpe1gb`);
+    /// `None`: not known (1 GiB pages assumed).
+    pub cpu_gbpages: Option<bool>,
+    /// Whether memory KASLR is on (4.8+); `None`: the era's default for the command line.
+    pub kaslr: Option<bool>,
+    /// Where the brk page-table buffer starts, when a log shows it (`BRK [...] PGTABLE`).
+    pub pgt_buf_at: Option<u64>,
+    /// How many brk page-table pages `init_mem_mapping` used, when a log shows it.
+    pub pgt_buf_used: Option<u64>,
 }
 
 /// One memory affinity entry of the ACPI SRAT: `[start, end)` belongs to proximity domain
@@ -422,6 +433,10 @@ impl Machine {
             e820_ops: Vec::new(),
             sysctl: Vec::new(),
             srat: None,
+            cpu_gbpages: None,
+            kaslr: None,
+            pgt_buf_at: None,
+            pgt_buf_used: None,
         }
     }
 }

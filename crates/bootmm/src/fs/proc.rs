@@ -121,9 +121,8 @@ pub struct MeminfoConfig {
     pub unaccepted_memory: bool,
     /// CONFIG_HUGETLB_PAGE: the HugePages_* block.
     pub hugetlb: bool,
-    /// `direct_gbpages`: the direct map may use 1 GiB pages (x86_64 CPUs with pdpe1gb;
-    /// bootmm's machines do not describe CPU features, so x86_64 assumes it unless the
-    /// command line says `nogbpages`).
+    /// `direct_gbpages`: the direct map may use 1 GiB pages (x86_64 CPUs with pdpe1gb), as
+    /// `init_mem_mapping` decided it (the machine's `cpu_gbpages`, `nogbpages`).
     pub direct_gbpages: bool,
 }
 
@@ -135,6 +134,10 @@ impl MeminfoConfig {
         let nogbpages = crate::klib::cmdline::split_args(&k.machine.cmdline)
             .iter()
             .any(|a| a.param == "nogbpages");
+        let direct_gbpages = match k.direct_map.inputs {
+            Some(i) => i.gbpages,
+            None => x86_64 && !nogbpages,
+        };
         MeminfoConfig {
             highmem: cfg.highmem,
             zswap: true,
@@ -143,7 +146,7 @@ impl MeminfoConfig {
             cma: cfg.cma,
             unaccepted_memory: false,
             hugetlb: true,
-            direct_gbpages: x86_64 && !nogbpages,
+            direct_gbpages,
         }
     }
 }
@@ -467,7 +470,14 @@ pub fn meminfo_lines_with(k: &Kernel, c: &MeminfoConfig) -> Vec<MeminfoLine> {
             });
         }
     }
-    let dm = direct_map_kb(k, c.direct_gbpages);
+    // The counts init_mem_mapping's mapping functions kept, where the direct map was built.
+    let dm = match k.direct_map.inputs {
+        Some(_) => {
+            let n = k.direct_map.pages_count;
+            [n[0] << 2, n[1] << 11, n[2] << 20]
+        }
+        None => direct_map_kb(k, c.direct_gbpages),
+    };
     let big = if era.is_64bit() || matches!(era.arch, Arch::I386 { pae: true }) {
         "DirectMap2M:    "
     } else {

@@ -302,6 +302,24 @@ impl Memblock {
         }
     }
 
+    /// A copy of the regions and settings with its own log and recorder and no simulated
+    /// RAM: for trying out what a step would do under other inputs without printing anything.
+    pub fn quiet_copy(&self) -> Self {
+        let mut m = Memblock::new(self.era.clone(), Printk::new(), Trace::new(), None);
+        m.memory = self.memory.clone();
+        m.reserved = self.reserved.clone();
+        m.bottom_up = self.bottom_up;
+        m.current_limit = self.current_limit;
+        m.can_resize = self.can_resize;
+        m.movable_node = self.movable_node;
+        m.mirrored_kernelcore = self.mirrored_kernelcore;
+        m.system_has_some_mirror = self.system_has_some_mirror;
+        m.arch_low_address_limit = self.arch_low_address_limit;
+        m.smp_cache_bytes = self.smp_cache_bytes;
+        m.kernel_end = self.kernel_end;
+        m
+    }
+
     // ----- era questions -------------------------------------------------------------------
 
     /// 6.11 "mm/memblock: remove empty dummy entry": empty arrays have cnt 0.

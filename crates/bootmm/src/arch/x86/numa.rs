@@ -1266,10 +1266,13 @@ fn early_pfn_to_nid(k: &Kernel, pa: u64) -> u32 {
 }
 
 /// Where the kernel's direct-map page tables go: `init_mem_mapping` takes its page-table
-/// pages top-down from mapped RAM, which the model does not do (docs/divergences.md). A
-/// NODE_DATA placed at the top of mapped RAM therefore sits a few pages higher in the model
-/// than in a kernel whose page tables did not fit in the brk buffer.
+/// pages top-down from mapped RAM. When inputs the log does not give (GB pages, memory
+/// KASLR, the brk buffer size) would change those pages, a NODE_DATA placed at the top of
+/// mapped RAM may sit a few pages off the kernel's (docs/divergences.md).
 fn note_page_table_caveat(k: &mut Kernel, line: String, nid: u32) {
+    let Some(why) = k.direct_map.uncertain.clone() else {
+        return;
+    };
     let top = k
         .memblock
         .memory
@@ -1288,9 +1291,7 @@ fn note_page_table_caveat(k: &mut Kernel, line: String, nid: u32) {
     if holds_top {
         k.numa.caveats.push((
             line,
-            String::from(
-                "this node holds the top of mapped RAM, where init_mem_mapping's page-table pages go (not modeled: their number depends on the CPU's GB-page support and the brk buffer, neither printed)",
-            ),
+            format!("this node holds the top of mapped RAM, where {why}"),
         ));
     }
 }
@@ -1670,8 +1671,15 @@ mod tests {
         );
         assert_eq!(k.numa.node_distance(0, 1), 21);
         assert_eq!(k.numa.node_distance(1, 1), 10);
-        // The table takes the top page of RAM; node 1's NODE_DATA goes under it.
-        let top = 0x1_4000_0000u64;
+        // init_mem_mapping's page-table pages from memblock sit at the top of RAM; the
+        // table takes the page under them, and node 1's NODE_DATA goes under it.
+        let pt: u64 = k.direct_map.memblock_pages.iter().map(|p| p.1).sum();
+        let top = 0x1_4000_0000u64 - pt;
+        assert!(k
+            .direct_map
+            .memblock_pages
+            .iter()
+            .all(|p| p.0 >= top && p.0 < 0x1_4000_0000));
         assert_eq!(k.numa.distance_pa, Some(top - PAGE_SIZE));
         let n1 = k.numa.node_data.iter().find(|n| n.nid == 1).unwrap();
         assert_eq!(n1.pa, top - PAGE_SIZE - 0x4000);

@@ -3,8 +3,8 @@
 //! `setup_arch` turns the firmware's e820 map into memblock, reserves what the kernel,
 //! the bootloader and the BIOS still occupy, and sizes memory (`max_pfn`, `max_low_pfn`).
 //! bootmm runs the memory steps in each era's order; steps with no memory effect (CPU
-//! feature setup, ACPI parsing, consoles) are left out, and so is the `brk` area and the
-//! early page-table buffer (see docs/divergences.md).
+//! feature setup, ACPI parsing, consoles) are left out; the `brk` area is part of the kernel
+//! image reservation (see docs/divergences.md).
 
 // Model functions keep the kernel's names, double underscores included.
 #![allow(non_snake_case)]
@@ -165,7 +165,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     if !k.era.at_least(5, 13) {
         trim_low_memory_range(k)?;
     }
-    init_mem_mapping(k);
+    init_mem_mapping(k)?;
     k.memblock
         .memblock_set_current_limit(k.max_pfn_mapped << 12);
 
@@ -189,16 +189,26 @@ fn memblock_find_dma_reserve(k: &mut Kernel) {
     k.dma_reserve = crate::mm::mm_init::memblock_find_dma_reserve(&mem, &free);
 }
 
-/// arch/x86/mm/init.c: `init_mem_mapping`. The direct map covers all RAM up to `max_pfn`
-/// on x86_64 (`max_low_pfn` becomes `max_pfn`). The page tables themselves are not built
-/// yet, so the memory they take from memblock is not reserved (docs/divergences.md).
-fn init_mem_mapping(k: &mut Kernel) {
-    let _t = k.trace.enter("init_mem_mapping", "arch/x86/mm/init.c");
-    if k.era.is_64bit() {
+/// arch/x86/mm/init.c: `init_mem_mapping`. On x86_64 the direct map of all RAM up to
+/// `max_pfn` is built (arch/x86/direct_map.rs); i386's lowmem map comes with its era, and
+/// only `max_pfn_mapped` is set there.
+fn init_mem_mapping(k: &mut Kernel) -> Result<(), BootError> {
+    if k.era.is_64bit() && k.era.at_least(3, 9) {
+        crate::arch::x86::direct_map::init_mem_mapping(k).map_err(BootError::NoMemory)
+    } else if k.era.is_64bit() {
+        // Before 3.9 find_early_table_space sized one block for all the tables up front;
+        // that scheme is not modelled.
+        let _t = k.trace.enter("init_mem_mapping", "arch/x86/mm/init.c");
         k.max_pfn_mapped = k.max_pfn;
         k.max_low_pfn = k.max_pfn;
+        k.direct_map.uncertain = Some(String::from(
+            "init_memory_mapping's page-table block (find_early_table_space, before 3.9) is not modeled",
+        ));
+        Ok(())
     } else {
+        let _t = k.trace.enter("init_mem_mapping", "arch/x86/mm/init.c");
         k.max_pfn_mapped = k.max_low_pfn;
+        Ok(())
     }
 }
 

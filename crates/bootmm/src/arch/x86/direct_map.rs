@@ -1,0 +1,876 @@
+//! `arch/x86/mm/init.c` (`init_mem_mapping`) and `arch/x86/mm/init_64.c`
+//! (`kernel_physical_mapping_init`): the x86_64 direct map of RAM.
+//!
+//! The ISA range is mapped first, then RAM top-down in growing steps (bottom-up above the
+//! kernel when memblock allocates bottom-up). Page-table pages come from the brk buffer
+//! (`pgt_buf`, `INIT_PGT_BUF_SIZE`) while it lasts and while the range being mapped does not
+//! hold it, then from memblock inside what is already mapped (`min_pfn_mapped` to
+//! `max_pfn_mapped`, top-down). The tables are written into simulated RAM; the PGD page
+//! (`init_top_pgt`, in the kernel image) is kept host-side as its entries only.
+//!
+//! Three inputs no log prints directly decide how many pages the tables take: whether the CPU
+//! has 1 GiB pages (`X86_FEATURE_GBPAGES`; the kernel prints "Using GB pages for direct
+//! mapping" when it uses them), whether memory KASLR is on (`init_trampoline_kaslr` takes one
+//! more page), and the size of the brk buffer (a build fact). Where the machine leaves one of
+//! them open, `init_mem_mapping` also maps under the other values on a quiet copy of memblock
+//! and records when the reservations would differ (see [`DirectMap::uncertain`]).
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::era::Era;
+use crate::include::PhysAddr;
+use crate::kernel::Kernel;
+use crate::mm::memblock::{Memblock, MAX_NUMNODES};
+use crate::phys::PhysMem;
+use crate::printk::Printk;
+use crate::trace::Trace;
+use crate::{pr_debug, pr_info};
+
+const PAGE: u64 = 4096;
+const PMD_SIZE: u64 = 2 << 20;
+const PUD_SIZE: u64 = 1 << 30;
+const PGDIR_SIZE: u64 = 1 << 39;
+/// `ISA_END_ADDRESS`.
+const ISA_END: u64 = 0x10_0000;
+/// `_PAGE_PRESENT`.
+const PRESENT: u64 = 0x001;
+/// `_PAGE_PSE`: a 2 MiB or 1 GiB page.
+const PSE: u64 = 0x080;
+/// `_KERNPG_TABLE`: the entry pointing at a page-table page.
+const KERNPG_TABLE: u64 = 0x063;
+/// `__PAGE_KERNEL_LARGE` (without NX and global, which nothing here reads).
+const PAGE_KERNEL_LARGE: u64 = 0x0e3;
+/// `__PAGE_KERNEL` for a 4 KiB page.
+const PAGE_KERNEL: u64 = 0x063;
+const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+/// `PG_LEVEL_2M` / `PG_LEVEL_1G` bits of `page_size_mask`.
+pub const MASK_2M: u32 = 1 << 2;
+pub const MASK_1G: u32 = 1 << 3;
+
+/// The inputs that decide how many page-table pages the direct map takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapInputs {
+    /// `direct_gbpages && boot_cpu_has(X86_FEATURE_GBPAGES)`.
+    pub gbpages: bool,
+    /// `kaslr_memory_enabled()` (4.8+).
+    pub kaslr: bool,
+    /// `INIT_PGT_BUF_SIZE / PAGE_SIZE`.
+    pub pgt_buf_pages: u64,
+}
+
+/// What `init_mem_mapping` left behind.
+#[derive(Clone, Debug, Default)]
+pub struct DirectMap {
+    /// `init_top_pgt` entries of the direct map: (index from `PAGE_OFFSET`, PUD page).
+    pub pgd: Vec<(u64, u64)>,
+    /// `direct_pages_count[PG_LEVEL_4K]`, `[PG_LEVEL_2M]`, `[PG_LEVEL_1G]` as the mapping
+    /// functions counted them (an existing large page met again is counted again, as there).
+    pub pages_count: [u64; 3],
+    /// Page-table pages taken from the brk buffer.
+    pub brk_pages: u64,
+    /// Page-table blocks taken from memblock: (base, bytes).
+    pub memblock_pages: Vec<(u64, u64)>,
+    /// The inputs the map was built with.
+    pub inputs: Option<MapInputs>,
+    /// Why the page-table pages taken from memblock may not be the kernel's: the inputs left
+    /// open that change them.
+    pub uncertain: Option<String>,
+}
+
+/// The mapping code's state (`pgt_buf_*`, `min_pfn_mapped`, `max_pfn_mapped`,
+/// `can_use_brk_pgt`, `page_size_mask`) over one memblock.
+struct Mapper<'a> {
+    era: &'a Era,
+    mb: &'a mut Memblock,
+    /// Simulated RAM; `None` keeps the tables in `shadow` (a trial run).
+    ram: Option<&'a PhysMem>,
+    shadow: BTreeMap<u64, u64>,
+    printk: Option<&'a Printk>,
+    trace: Trace,
+    pgd: Vec<(u64, u64)>,
+    pgt_buf_end: u64,
+    pgt_buf_top: u64,
+    can_use_brk_pgt: bool,
+    /// The buffer lies in no range being mapped (a kernel KASLR placed elsewhere).
+    buf_elsewhere: bool,
+    min_pfn_mapped: u64,
+    max_pfn_mapped: u64,
+    page_size_mask: u32,
+    pages: [u64; 3],
+    brk_pages: u64,
+    taken: Vec<(u64, u64)>,
+}
+
+type MapResult<T> = Result<T, String>;
+
+impl Mapper<'_> {
+    fn read(&self, pa: u64) -> MapResult<u64> {
+        match self.ram {
+            Some(r) => r.read_u64(PhysAddr(pa)).map_err(|e| format!("{e}")),
+            None => Ok(self.shadow.get(&pa).copied().unwrap_or(0)),
+        }
+    }
+
+    fn write(&mut self, pa: u64, v: u64) -> MapResult<()> {
+        match self.ram {
+            Some(r) => r.write_u64(PhysAddr(pa), v).map_err(|e| format!("{e}")),
+            None => {
+                self.shadow.insert(pa, v);
+                Ok(())
+            }
+        }
+    }
+
+    /// arch/x86/mm/init.c: `alloc_low_pages(1)` (`alloc_low_page`), zeroed.
+    fn alloc_low_page(&mut self) -> MapResult<u64> {
+        let _t = self.trace.enter("alloc_low_pages", "arch/x86/mm/init.c");
+        let num = 1;
+        let pfn = if self.pgt_buf_end + num > self.pgt_buf_top || !self.can_use_brk_pgt {
+            let mut ret = 0;
+            if self.min_pfn_mapped < self.max_pfn_mapped {
+                let (start, end) = (self.min_pfn_mapped << 12, self.max_pfn_mapped << 12);
+                if self.era.at_least(5, 15) {
+                    ret = self
+                        .mb
+                        .memblock_phys_alloc_range(PAGE * num, PAGE, start, end)
+                        .map_err(|e| format!("{e}"))?
+                        .map_or(0, |p| p.0);
+                } else {
+                    ret = self.mb.memblock_find_in_range(start, end, PAGE * num, PAGE);
+                    if ret != 0 {
+                        self.mb
+                            .memblock_reserve(ret, PAGE * num)
+                            .map_err(|e| format!("{e}"))?;
+                    }
+                }
+            }
+            if ret == 0 {
+                // extend_brk past the reserved brk area is a BUG in the kernel.
+                return Err(String::from("alloc_low_pages: can not alloc memory"));
+            }
+            self.taken.push((ret, PAGE * num));
+            ret >> 12
+        } else {
+            let pfn = self.pgt_buf_end;
+            self.pgt_buf_end += num;
+            self.brk_pages += num;
+            // The KERN_DEBUG line was dropped in 5.7 (seen in 5.6, not in 5.8).
+            if !self.era.at_least(5, 7) {
+                if let Some(p) = self.printk {
+                    pr_debug!(
+                        p,
+                        "BRK [{:#010x}, {:#010x}] PGTABLE\n",
+                        pfn << 12,
+                        (self.pgt_buf_end << 12) - 1
+                    );
+                }
+            }
+            pfn
+        };
+        let pa = pfn << 12;
+        match self.ram {
+            Some(r) => r
+                .memset(PhysAddr(pa), 0, PAGE)
+                .map_err(|e| format!("{e}"))?,
+            None => {
+                let keys: Vec<u64> = self.shadow.range(pa..pa + PAGE).map(|(k, _)| *k).collect();
+                for key in keys {
+                    self.shadow.remove(&key);
+                }
+            }
+        }
+        Ok(pa)
+    }
+
+    /// arch/x86/mm/init_64.c: `phys_pte_init`.
+    fn phys_pte_init(&mut self, pte_page: u64, mut paddr: u64, paddr_end: u64) -> MapResult<u64> {
+        let mut last = paddr_end;
+        let mut i = (paddr >> 12) & 511;
+        while i < 512 {
+            let next = (paddr & !(PAGE - 1)) + PAGE;
+            if paddr >= paddr_end {
+                break;
+            }
+            let at = pte_page + i * 8;
+            if self.read(at)? & PRESENT != 0 {
+                // An existing mapping is kept (and counted).
+                self.pages[0] += 1;
+            } else {
+                self.pages[0] += 1;
+                self.write(at, (paddr & PTE_PFN_MASK) | PAGE_KERNEL)?;
+                last = next;
+            }
+            i += 1;
+            paddr = next;
+        }
+        Ok(last)
+    }
+
+    /// arch/x86/mm/init_64.c: `phys_pmd_init`.
+    fn phys_pmd_init(
+        &mut self,
+        pmd_page: u64,
+        mut paddr: u64,
+        paddr_end: u64,
+        mask: u32,
+    ) -> MapResult<u64> {
+        let mut last = paddr_end;
+        let mut i = (paddr >> 21) & 511;
+        while i < 512 {
+            let next = (paddr & !(PMD_SIZE - 1)) + PMD_SIZE;
+            if paddr >= paddr_end {
+                break;
+            }
+            let at = pmd_page + i * 8;
+            let e = self.read(at)?;
+            let mut split = false;
+            if e & PRESENT != 0 {
+                if e & PSE == 0 {
+                    last = self.phys_pte_init(e & PTE_PFN_MASK, paddr, paddr_end)?;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                if mask & MASK_2M != 0 {
+                    self.pages[1] += 1;
+                    last = next;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                split = true;
+            }
+            if mask & MASK_2M != 0 && !split {
+                self.pages[1] += 1;
+                self.write(at, (paddr & !(PMD_SIZE - 1)) | PAGE_KERNEL_LARGE)?;
+                last = next;
+            } else {
+                let pte = self.alloc_low_page()?;
+                last = self.phys_pte_init(pte, paddr, paddr_end)?;
+                self.write(at, pte | KERNPG_TABLE)?;
+            }
+            i += 1;
+            paddr = next;
+        }
+        Ok(last)
+    }
+
+    /// arch/x86/mm/init_64.c: `phys_pud_init`.
+    fn phys_pud_init(
+        &mut self,
+        pud_page: u64,
+        mut paddr: u64,
+        paddr_end: u64,
+        mask: u32,
+    ) -> MapResult<u64> {
+        let mut last = paddr_end;
+        let mut i = (paddr >> 30) & 511;
+        while i < 512 {
+            let next = (paddr & !(PUD_SIZE - 1)) + PUD_SIZE;
+            if paddr >= paddr_end {
+                break;
+            }
+            let at = pud_page + i * 8;
+            let e = self.read(at)?;
+            let mut split = false;
+            if e & PRESENT != 0 {
+                if e & PSE == 0 {
+                    last = self.phys_pmd_init(e & PTE_PFN_MASK, paddr, paddr_end, mask)?;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                if mask & MASK_1G != 0 {
+                    self.pages[2] += 1;
+                    last = next;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                split = true;
+            }
+            if mask & MASK_1G != 0 && !split {
+                self.pages[2] += 1;
+                self.write(at, (paddr & !(PUD_SIZE - 1)) | PAGE_KERNEL_LARGE)?;
+                last = next;
+            } else {
+                let pmd = self.alloc_low_page()?;
+                last = self.phys_pmd_init(pmd, paddr, paddr_end, mask)?;
+                self.write(at, pmd | KERNPG_TABLE)?;
+            }
+            i += 1;
+            paddr = next;
+        }
+        Ok(last)
+    }
+
+    /// arch/x86/mm/init_64.c: `kernel_physical_mapping_init` (4-level paging: the P4D level
+    /// folds into the PGD and `phys_p4d_init` goes straight to `phys_pud_init`).
+    fn kernel_physical_mapping_init(&mut self, start: u64, end: u64, mask: u32) -> MapResult<u64> {
+        let mut last = end;
+        let mut paddr = start;
+        while paddr < end {
+            let next = (paddr & !(PGDIR_SIZE - 1)) + PGDIR_SIZE;
+            let idx = paddr >> 39;
+            let pud = match self.pgd.iter().find(|e| e.0 == idx) {
+                Some(e) => e.1,
+                None => {
+                    let p = self.alloc_low_page()?;
+                    self.pgd.push((idx, p));
+                    p
+                }
+            };
+            last = self.phys_pud_init(pud, paddr, end, mask)?;
+            paddr = next;
+        }
+        Ok(last)
+    }
+
+    /// arch/x86/mm/init.c: `init_memory_mapping`. Returns the end pfn mapped.
+    fn init_memory_mapping(&mut self, start: u64, end: u64) -> MapResult<u64> {
+        let _t = self
+            .trace
+            .enter("init_memory_mapping", "arch/x86/mm/init.c");
+        // KERN_INFO until 4.2 (pr_debug in 4.4; taken as 4.3).
+        let loud = !self.era.at_least(4, 3);
+        if loud {
+            if let Some(p) = self.printk {
+                pr_info!(
+                    p,
+                    "init_memory_mapping: [mem {:#010x}-{:#010x}]\n",
+                    start,
+                    end - 1
+                );
+            }
+        }
+        let mr = split_mem_range(start, end, self.page_size_mask, |b, s| {
+            self.mb.memblock_is_region_memory(b, s)
+        });
+        if loud {
+            if let Some(p) = self.printk {
+                for &(s, e, m) in &mr {
+                    let size = if m & MASK_1G != 0 {
+                        "1G"
+                    } else if m & MASK_2M != 0 {
+                        "2M"
+                    } else {
+                        "4k"
+                    };
+                    pr_debug!(p, " [mem {:#010x}-{:#010x}] page {}\n", s, e - 1, size);
+                }
+            }
+        }
+        let mut ret = 0;
+        for (s, e, m) in mr {
+            ret = self.kernel_physical_mapping_init(s, e, m)?;
+        }
+        // add_pfn_range_mapped
+        self.max_pfn_mapped = self.max_pfn_mapped.max(ret >> 12);
+        Ok(ret >> 12)
+    }
+
+    /// arch/x86/mm/init.c: `init_range_memory_mapping`: the RAM of `[r_start, r_end)`.
+    fn init_range_memory_mapping(&mut self, r_start: u64, r_end: u64) -> MapResult<u64> {
+        let mut mapped = 0;
+        for (spfn, epfn, _) in self.mb.for_each_mem_pfn_range(MAX_NUMNODES) {
+            let start = (spfn << 12).clamp(r_start, r_end);
+            let end = (epfn << 12).clamp(r_start, r_end);
+            if start >= end {
+                continue;
+            }
+            // A range holding the brk buffer takes its tables from memblock.
+            self.can_use_brk_pgt = self.buf_elsewhere
+                || start.max(self.pgt_buf_end << 12) >= end.min(self.pgt_buf_top << 12);
+            self.init_memory_mapping(start, end)?;
+            mapped += end - start;
+            self.can_use_brk_pgt = true;
+        }
+        Ok(mapped)
+    }
+
+    /// `get_new_step_size`: `<< 5` until 3.17, `<< (PMD_SHIFT - PAGE_SHIFT - 1)` from 3.18
+    /// (seen as 64 MiB steps in 3.16, 512 MiB in 3.19).
+    fn new_step(&self, step: u64) -> u64 {
+        if self.era.at_least(3, 18) {
+            step << 8
+        } else {
+            step << 5
+        }
+    }
+
+    /// arch/x86/mm/init.c: `memory_map_top_down`.
+    fn memory_map_top_down(&mut self, map_start: u64, map_end: u64) -> MapResult<()> {
+        let _t = self
+            .trace
+            .enter("memory_map_top_down", "arch/x86/mm/init.c");
+        // The top-most free 2 MiB block; 5.15+ allocates and frees it.
+        let real_end = if self.era.at_least(5, 15) {
+            let a = self
+                .mb
+                .memblock_phys_alloc_range(PMD_SIZE, PMD_SIZE, map_start, map_end)
+                .map_err(|e| format!("{e}"))?;
+            match a {
+                Some(a) => {
+                    self.mb
+                        .memblock_phys_free(a.0, PMD_SIZE)
+                        .map_err(|e| format!("{e}"))?;
+                    a.0 + PMD_SIZE
+                }
+                None => map_start.max(map_end / PMD_SIZE * PMD_SIZE),
+            }
+        } else {
+            self.mb
+                .memblock_find_in_range(map_start, map_end, PMD_SIZE, PMD_SIZE)
+                + PMD_SIZE
+        };
+        let mut step = PMD_SIZE;
+        self.max_pfn_mapped = 0;
+        self.min_pfn_mapped = real_end >> 12;
+        let mut last_start = real_end;
+        let mut mapped = 0u64;
+        let new_rule = self.era.at_least(3, 18);
+        while last_start > map_start {
+            let start = if last_start > step {
+                ((last_start - 1) / step * step).max(map_start)
+            } else {
+                map_start
+            };
+            let new = self.init_range_memory_mapping(start, last_start)?;
+            last_start = start;
+            self.min_pfn_mapped = last_start >> 12;
+            if new_rule {
+                mapped += new;
+                if mapped >= step {
+                    step = self.new_step(step);
+                }
+            } else {
+                // Only grow the step after a bigger range got mapped.
+                if new > mapped {
+                    step = self.new_step(step);
+                }
+                mapped += new;
+            }
+        }
+        if real_end < map_end {
+            self.init_range_memory_mapping(real_end, map_end)?;
+        }
+        Ok(())
+    }
+
+    /// arch/x86/mm/init.c: `memory_map_bottom_up`.
+    fn memory_map_bottom_up(&mut self, map_start: u64, map_end: u64) -> MapResult<()> {
+        let _t = self
+            .trace
+            .enter("memory_map_bottom_up", "arch/x86/mm/init.c");
+        let mut step = PMD_SIZE;
+        let mut start = map_start;
+        let mut mapped = 0u64;
+        self.min_pfn_mapped = start >> 12;
+        while start < map_end {
+            let next = if step != 0 && map_end - start > step {
+                (start + 1).div_ceil(step).saturating_mul(step).min(map_end)
+            } else {
+                map_end
+            };
+            mapped += self.init_range_memory_mapping(start, next)?;
+            start = next;
+            if mapped >= step {
+                step = self.new_step(step);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// arch/x86/mm/init.c: `split_mem_range` (x86_64) with `adjust_range_page_size_mask` and the
+/// merge of neighbours: the pieces of `[start, end)` as (start, end, page_size_mask).
+/// `is_memory(base, size)` is `memblock_is_region_memory`.
+pub fn split_mem_range(
+    start: u64,
+    end: u64,
+    page_size_mask: u32,
+    mut is_memory: impl FnMut(u64, u64) -> bool,
+) -> Vec<(u64, u64, u32)> {
+    let up = |x: u64, a: u64| x.div_ceil(a) * a;
+    let down = |x: u64, a: u64| x / a * a;
+    let limit = down(end, PAGE);
+    let mut mr: Vec<(u64, u64, u32)> = Vec::new();
+    let mut save = |s: u64, e: u64, m: u32| {
+        if s < e {
+            mr.push((s, e, m));
+        }
+    };
+    // head if not big page alignment
+    let mut pos = down(start, PAGE);
+    let e = up(pos, PMD_SIZE).min(limit);
+    if pos < e {
+        save(pos, e, 0);
+        pos = e;
+    }
+    // big page (2M) range
+    let s = up(pos, PMD_SIZE);
+    let e = up(pos, PUD_SIZE).min(down(limit, PMD_SIZE));
+    if s < e {
+        save(s, e, page_size_mask & MASK_2M);
+        pos = e;
+    }
+    // big page (1G) range
+    let s = up(pos, PUD_SIZE);
+    let e = down(limit, PUD_SIZE);
+    if s < e {
+        save(s, e, page_size_mask & (MASK_2M | MASK_1G));
+        pos = e;
+    }
+    // tail is not big page (1G) alignment
+    let s = up(pos, PMD_SIZE);
+    let e = down(limit, PMD_SIZE);
+    if s < e {
+        save(s, e, page_size_mask & MASK_2M);
+        pos = e;
+    }
+    // tail is not big page (2M) alignment
+    save(pos, limit, 0);
+    // adjust_range_page_size_mask
+    for r in mr.iter_mut() {
+        if page_size_mask & MASK_2M != 0 && r.2 & MASK_2M == 0 {
+            let (s, e) = (down(r.0, PMD_SIZE), up(r.1, PMD_SIZE));
+            if is_memory(s, e - s) {
+                r.2 |= MASK_2M;
+            }
+        }
+        if page_size_mask & MASK_1G != 0 && r.2 & MASK_1G == 0 {
+            let (s, e) = (down(r.0, PUD_SIZE), up(r.1, PUD_SIZE));
+            if is_memory(s, e - s) {
+                r.2 |= MASK_1G;
+            }
+        }
+    }
+    // try to merge same page size and continuous
+    let mut i = 0;
+    while mr.len() > 1 && i + 1 < mr.len() {
+        if mr[i].1 == mr[i + 1].0 && mr[i].2 == mr[i + 1].2 {
+            mr[i].1 = mr[i + 1].1;
+            mr.remove(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    mr
+}
+
+/// `INIT_PGT_BUF_SIZE / PAGE_SIZE` of a distribution build: 6 pages until 4.7; 12 from 4.8
+/// with CONFIG_RANDOMIZE_MEMORY. (4.14+ builds with CONFIG_X86_5LEVEL have 16.)
+pub fn default_pgt_buf_pages(era: &Era) -> u64 {
+    if era.at_least(4, 8) {
+        12
+    } else {
+        6
+    }
+}
+
+/// The values of `INIT_PGT_BUF_SIZE / PAGE_SIZE` builds of `era` can have.
+fn possible_pgt_buf_pages(era: &Era) -> &'static [u64] {
+    if era.at_least(4, 14) {
+        &[12, 16, 6, 8]
+    } else if era.at_least(4, 8) {
+        &[12, 6]
+    } else {
+        &[6]
+    }
+}
+
+/// Whether memory KASLR is on when nothing says: from 4.12 (KASLR on by default) unless
+/// `nokaslr`; 4.8–4.11 only with `kaslr`; never before 4.8 (no memory randomization).
+pub fn default_kaslr(era: &Era, cmdline: &str) -> bool {
+    let args = crate::klib::cmdline::split_args(cmdline);
+    let has = |p: &str| args.iter().any(|a| a.param == p);
+    if !era.at_least(4, 8) || has("nokaslr") {
+        false
+    } else if era.at_least(4, 12) {
+        true
+    } else {
+        has("kaslr")
+    }
+}
+
+/// What the machine says, or `None` where the input is left open.
+fn given_inputs(k: &Kernel) -> (Option<bool>, Option<bool>, Option<u64>) {
+    let m = &k.machine;
+    let nogb = crate::klib::cmdline::split_args(&m.cmdline)
+        .iter()
+        .any(|a| a.param == "nogbpages");
+    let gb = if nogb { Some(false) } else { m.cpu_gbpages };
+    let args = crate::klib::cmdline::split_args(&m.cmdline);
+    let kaslr = if !k.era.at_least(4, 8) || args.iter().any(|a| a.param == "nokaslr") {
+        Some(false)
+    } else if !k.era.at_least(4, 12) {
+        Some(args.iter().any(|a| a.param == "kaslr"))
+    } else {
+        m.kaslr
+    };
+    let buf = m.config.init_pgt_buf_pages.or_else(|| {
+        let p = possible_pgt_buf_pages(&k.era);
+        (p.len() == 1).then(|| p[0])
+    });
+    (gb, kaslr, buf)
+}
+
+/// The inputs used: the machine's, else the documented defaults (1 GiB pages: most x86_64
+/// CPUs since 2010 and KVM guests have them).
+pub fn resolve_inputs(k: &Kernel) -> MapInputs {
+    let (gb, kaslr, buf) = given_inputs(k);
+    MapInputs {
+        gbpages: gb.unwrap_or(true),
+        kaslr: kaslr.unwrap_or_else(|| default_kaslr(&k.era, &k.machine.cmdline)),
+        pgt_buf_pages: buf.unwrap_or_else(|| default_pgt_buf_pages(&k.era)),
+    }
+}
+
+/// Where `early_alloc_pgt_buf` puts the buffer: the first brk allocation, at the end of the
+/// kernel image (brk follows bss). Only whether a mapped range holds it matters here.
+fn pgt_buf_at_image(k: &Kernel, pages: u64) -> u64 {
+    let end = k.machine.image.reserve_end() / PAGE * PAGE;
+    end.saturating_sub(pages * PAGE) >> 12
+}
+
+/// Where the brk buffer is, as far as the machine tells: `Some(pfn)` when known (a log's BRK
+/// lines, a memblock=debug kernel reservation, or a kernel at its link address), `None` when
+/// KASLR put the kernel somewhere unprinted.
+fn known_pgt_buf(k: &Kernel, pages: u64, kaslr: Option<bool>) -> Option<u64> {
+    if let Some(a) = k.machine.pgt_buf_at {
+        return Some(a >> 12);
+    }
+    let placed = k.machine.image.reserve_end.is_some();
+    // Physical KASLR: opt-in (`kaslr`) from 3.14, on by default from 4.12.
+    let args = crate::klib::cmdline::split_args(&k.machine.cmdline);
+    let has = |p: &str| args.iter().any(|a| a.param == p);
+    let random = k.era.at_least(3, 14)
+        && !has("nokaslr")
+        && (has("kaslr") || (k.era.at_least(4, 12) && kaslr != Some(false)));
+    (placed || !random).then(|| pgt_buf_at_image(k, pages))
+}
+
+/// What one mapping run produced.
+struct RunOut {
+    pgd: Vec<(u64, u64)>,
+    pages: [u64; 3],
+    brk_pages: u64,
+    taken: Vec<(u64, u64)>,
+    max_pfn_mapped: u64,
+}
+
+/// Map RAM below `end` as `init_mem_mapping` does, on `mb`, with `inputs`.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    era: &Era,
+    mb: &mut Memblock,
+    ram: Option<&PhysMem>,
+    printk: Option<&Printk>,
+    trace: Trace,
+    inputs: MapInputs,
+    buf: (u64, bool),
+    kernel_end: u64,
+    end: u64,
+) -> MapResult<RunOut> {
+    let (buf_start, buf_elsewhere) = buf;
+    let bottom_up = mb.memblock_bottom_up();
+    let mut m = Mapper {
+        era,
+        mb,
+        ram,
+        shadow: BTreeMap::new(),
+        printk,
+        trace,
+        pgd: Vec::new(),
+        pgt_buf_end: buf_start,
+        pgt_buf_top: buf_start + inputs.pgt_buf_pages,
+        can_use_brk_pgt: true,
+        buf_elsewhere,
+        min_pfn_mapped: 0,
+        max_pfn_mapped: 0,
+        // PSE: 2 MiB pages always on x86_64.
+        page_size_mask: MASK_2M | if inputs.gbpages { MASK_1G } else { 0 },
+        pages: [0; 3],
+        brk_pages: 0,
+        taken: Vec::new(),
+    };
+    // The ISA range is always mapped regardless of memory holes.
+    m.init_memory_mapping(0, ISA_END)?;
+    // init_trampoline: with memory KASLR, a PUD page of its own (init_trampoline_kaslr).
+    if inputs.kaslr {
+        m.alloc_low_page()?;
+    }
+    if bottom_up {
+        m.memory_map_bottom_up(kernel_end, end)?;
+        m.memory_map_bottom_up(ISA_END, kernel_end)?;
+    } else {
+        m.memory_map_top_down(ISA_END, end)?;
+    }
+    Ok(RunOut {
+        pgd: m.pgd,
+        pages: m.pages,
+        brk_pages: m.brk_pages,
+        taken: m.taken,
+        max_pfn_mapped: m.max_pfn_mapped,
+    })
+}
+
+/// arch/x86/mm/init.c: `init_mem_mapping` (x86_64). Builds the direct map, takes its
+/// page-table pages from the brk buffer and memblock, and sets `max_pfn_mapped` and
+/// `max_low_pfn`.
+pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
+    let _t = k.trace.enter("init_mem_mapping", "arch/x86/mm/init.c");
+    let end = k.max_pfn << 12;
+    let kernel_end = k.machine.image.reserve_end();
+    let default = resolve_inputs(k);
+
+    // Every value of the inputs the machine leaves open, the defaults first; each mapped on a
+    // quiet copy of memblock. A log's BRK lines rule out those using another number of brk
+    // pages.
+    let (gb, kaslr, buf) = given_inputs(k);
+    let one = |v: bool| alloc::vec![v];
+    let gbs = gb.map_or(alloc::vec![default.gbpages, !default.gbpages], one);
+    let kaslrs = kaslr.map_or(alloc::vec![default.kaslr, !default.kaslr], one);
+    let mut bufs = alloc::vec![default.pgt_buf_pages];
+    if buf.is_none() {
+        bufs.extend(
+            possible_pgt_buf_pages(&k.era)
+                .iter()
+                .filter(|&&b| b != default.pgt_buf_pages),
+        );
+    }
+    struct Trial {
+        inputs: MapInputs,
+        buf: (u64, bool),
+        located: bool,
+        reserved: Option<Vec<crate::mm::memblock::MemblockRegion>>,
+    }
+    let mut trials: Vec<Trial> = Vec::new();
+    for &g in &gbs {
+        for &ka in &kaslrs {
+            for &b in &bufs {
+                let inputs = MapInputs {
+                    gbpages: g,
+                    kaslr: ka,
+                    pgt_buf_pages: b,
+                };
+                // Unknown place: first a kernel away from the ranges that need new tables,
+                // then one at its link address.
+                let places = match known_pgt_buf(k, b, Some(ka)) {
+                    Some(p) => alloc::vec![((p, false), true)],
+                    None => {
+                        let p = pgt_buf_at_image(k, b);
+                        alloc::vec![((p, true), false), ((p, false), false)]
+                    }
+                };
+                for (buf, located) in places {
+                    let mut mb = k.memblock.quiet_copy();
+                    let r = run(
+                        &k.era,
+                        &mut mb,
+                        None,
+                        None,
+                        Trace::new(),
+                        inputs,
+                        buf,
+                        kernel_end,
+                        end,
+                    );
+                    let fits = match (&r, k.machine.pgt_buf_used) {
+                        (Ok(o), Some(used)) => o.brk_pages == used,
+                        _ => true,
+                    };
+                    if fits {
+                        trials.push(Trial {
+                            inputs,
+                            buf,
+                            located,
+                            reserved: r.ok().map(|_| mb.reserved.regions.clone()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let (inputs, buf) = trials.first().map_or(
+        (default, (pgt_buf_at_image(k, default.pgt_buf_pages), false)),
+        |t| (t.inputs, t.buf),
+    );
+    let mut open: Vec<&'static str> = Vec::new();
+    if let Some(first) = trials.first() {
+        for t in &trials[1..] {
+            if t.reserved == first.reserved {
+                continue;
+            }
+            for (differs, what) in [
+                (t.inputs.gbpages != first.inputs.gbpages, "GB pages"),
+                (t.inputs.kaslr != first.inputs.kaslr, "memory KASLR"),
+                (
+                    t.inputs.pgt_buf_pages != first.inputs.pgt_buf_pages,
+                    "the brk buffer size",
+                ),
+                (
+                    !t.located && t.buf != first.buf,
+                    "where KASLR put the kernel",
+                ),
+            ] {
+                if differs && !open.contains(&what) {
+                    open.push(what);
+                }
+            }
+        }
+    }
+
+    if inputs.gbpages {
+        pr_info!(k.printk, "Using GB pages for direct mapping\n");
+    }
+    let trace = k.trace.clone();
+    let printk = k.printk.clone();
+    let out = run(
+        &k.era,
+        &mut k.memblock,
+        Some(&k.phys),
+        Some(&printk),
+        trace,
+        inputs,
+        buf,
+        kernel_end,
+        end,
+    )?;
+    k.max_pfn_mapped = out.max_pfn_mapped;
+    if k.max_pfn > k.max_low_pfn {
+        k.max_low_pfn = k.max_pfn;
+    }
+    k.direct_map = DirectMap {
+        pgd: out.pgd,
+        pages_count: out.pages,
+        brk_pages: out.brk_pages,
+        memblock_pages: out.taken,
+        inputs: Some(inputs),
+        uncertain: (!open.is_empty()).then(|| {
+            format!(
+                "init_mem_mapping's page-table pages go, and their number depends on {} (not in the log; {} assumed)",
+                open.join(", "),
+                describe(&inputs)
+            )
+        }),
+    };
+    Ok(())
+}
+
+/// The inputs in words.
+pub fn describe(i: &MapInputs) -> String {
+    format!(
+        "GB pages {}, memory KASLR {}, brk buffer {} pages",
+        if i.gbpages { "on" } else { "off" },
+        if i.kaslr { "on" } else { "off" },
+        i.pgt_buf_pages
+    )
+}
+
+#[cfg(test)]
+mod tests;

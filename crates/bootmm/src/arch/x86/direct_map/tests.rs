@@ -1,0 +1,152 @@
+use super::*;
+use crate::era::{Arch, KernelVersion};
+
+/// memblock as a QEMU 4 GiB guest's 6.6 kernel has it when init_mem_mapping starts (the
+/// memory and reservations of a memblock=debug log of such a guest).
+fn qemu_4g(release: &str) -> (Era, Memblock) {
+    let era = Era::new(KernelVersion::parse(release).unwrap(), Arch::X86_64);
+    let mut mb = Memblock::new(era.clone(), Printk::new(), Trace::new(), None);
+    mb.memblock_add(0x1000, 0x9e000).unwrap();
+    mb.memblock_add(0x10_0000, 0xbfee_0000).unwrap();
+    mb.memblock_add(0x1_0000_0000, 0x4000_0000).unwrap();
+    mb.memblock_reserve(0, 0x10_0000).unwrap();
+    mb.memblock_reserve(0x100_0000, 0x260_9000).unwrap();
+    (era, mb)
+}
+
+fn map(release: &str, gbpages: bool, kaslr: bool, buf: (u64, bool)) -> (RunOut, Memblock) {
+    let (era, mut mb) = qemu_4g(release);
+    let inputs = MapInputs {
+        gbpages,
+        kaslr,
+        pgt_buf_pages: 6,
+    };
+    let out = run(
+        &era,
+        &mut mb,
+        None,
+        None,
+        Trace::new(),
+        inputs,
+        buf,
+        0x360_9000,
+        0x1_4000_0000,
+    )
+    .unwrap();
+    (out, mb)
+}
+
+/// The brk buffer inside the kernel image (at its link address).
+const BUF: (u64, bool) = (0x3603, false);
+
+#[test]
+fn a_4g_guest_with_gb_pages_takes_two_pages_from_the_top_of_ram() {
+    // [1 MiB, 3 GiB) holds the brk buffer, so its PMD page (2-3 GiB) and PTE page (the
+    // 4 KiB tail below 0xbffe0000) come from memblock, top-down under 5 GiB: the two
+    // allocations a 6.6 memblock=debug log of this guest shows.
+    let (out, _) = map("6.6.0", true, false, BUF);
+    assert_eq!(
+        out.taken,
+        alloc::vec![(0x1_3fff_f000, 4096), (0x1_3fff_e000, 4096)]
+    );
+    // ISA: PUD, PMD and PTE pages; the first 2 MiB step becomes a 1 GiB page (all of
+    // 4-5 GiB is RAM) and needs none.
+    assert_eq!(out.brk_pages, 3);
+    assert_eq!(out.max_pfn_mapped, 0x14_0000);
+}
+
+#[test]
+fn without_gb_pages_the_second_gigabyte_needs_a_pmd_page_too() {
+    let (out, _) = map("6.6.0", false, false, BUF);
+    assert_eq!(out.taken.len(), 3);
+    assert_eq!(out.pages[2], 0);
+    // Every RAM page is mapped exactly once when no large page is met twice.
+    let kb = out.pages[0] * 4 + out.pages[1] * 2048;
+    assert_eq!(kb, (0xbffe_0000 + 0x4000_0000) >> 10);
+}
+
+#[test]
+fn memory_kaslr_takes_a_brk_page_for_the_trampoline() {
+    let (plain, _) = map("6.6.0", true, false, BUF);
+    let (kaslr, _) = map("6.6.0", true, true, BUF);
+    assert_eq!(kaslr.brk_pages, plain.brk_pages + 1);
+    assert_eq!(kaslr.taken, plain.taken);
+}
+
+#[test]
+fn a_kernel_elsewhere_leaves_the_tables_in_the_brk_buffer() {
+    let (out, mb) = map("6.6.0", true, false, (0x3603, true));
+    assert!(out.taken.is_empty());
+    assert_eq!(out.brk_pages, 3 + 2);
+    assert!(!mb.memblock_is_region_reserved(0x1_3ff0_0000, 0x10_0000));
+}
+
+#[test]
+fn a_gigabyte_page_met_again_is_counted_again() {
+    // [4 GiB, 5 GiB) is one 1 GiB page that three steps of memory_map_top_down reach
+    // (adjust_range_page_size_mask widens each piece to it); phys_pud_init counts it each time.
+    let (out, _) = map("6.6.0", true, false, BUF);
+    assert_eq!(out.pages[2], 1 + 3);
+}
+
+#[test]
+fn split_mem_range_cuts_and_widens_as_the_kernel_prints() {
+    // 3.19: "[mem 0x00100000-0xcff8ffff]" printed as 4k / 2M / 1G / 2M / 4k pieces.
+    let all = |_: u64, _: u64| false;
+    let mr = split_mem_range(0x10_0000, 0xcff9_0000, MASK_2M | MASK_1G, all);
+    assert_eq!(
+        mr,
+        alloc::vec![
+            (0x10_0000, 0x20_0000, 0),
+            (0x20_0000, 0x4000_0000, MASK_2M),
+            (0x4000_0000, 0xc000_0000, MASK_2M | MASK_1G),
+            (0xc000_0000, 0xcfe0_0000, MASK_2M),
+            (0xcfe0_0000, 0xcff9_0000, 0),
+        ]
+    );
+    // A 2 MiB piece inside a gigabyte that is all RAM becomes a 1 GiB one.
+    let ram = |b: u64, s: u64| b >= 0x1_0000_0000 && b + s <= 0x1_4000_0000;
+    let mr = split_mem_range(0x1_3fe0_0000, 0x1_4000_0000, MASK_2M | MASK_1G, ram);
+    assert_eq!(
+        mr,
+        alloc::vec![(0x1_3fe0_0000, 0x1_4000_0000, MASK_2M | MASK_1G)]
+    );
+}
+
+#[test]
+fn steps_grow_by_32_before_3_18_and_by_256_after() {
+    // 3.16 maps [0x15c000000, 0x15fe00000) after the first 2 MiB (64 MiB steps); 3.19
+    // maps down to the 512 MiB boundary.
+    for (release, second) in [("3.16.0", 0x1_3c00_0000u64), ("3.19.0", 0x1_2000_0000)] {
+        let (era, mut mb) = qemu_4g(release);
+        let printk = Printk::new();
+        let inputs = MapInputs {
+            gbpages: false,
+            kaslr: false,
+            pgt_buf_pages: 6,
+        };
+        run(
+            &era,
+            &mut mb,
+            None,
+            Some(&printk),
+            Trace::new(),
+            inputs,
+            BUF,
+            0x360_9000,
+            0x1_4000_0000,
+        )
+        .unwrap();
+        let lines: Vec<String> = printk
+            .lines()
+            .into_iter()
+            .map(|l| l.text)
+            .filter(|t| t.starts_with("init_memory_mapping"))
+            .collect();
+        assert_eq!(
+            lines[2],
+            format!("init_memory_mapping: [mem {second:#010x}-0x13fdfffff]"),
+            "{release}"
+        );
+    }
+}
