@@ -15,6 +15,7 @@
 //! them open, `init_mem_mapping` also maps under the other values on a quiet copy of memblock
 //! and records when the reservations would differ (see [`DirectMap::uncertain`]).
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -88,7 +89,8 @@ struct Mapper<'a> {
     mb: &'a mut Memblock,
     /// Simulated RAM; `None` keeps the tables in `shadow` (a trial run).
     ram: Option<&'a PhysMem>,
-    shadow: BTreeMap<u64, u64>,
+    /// A trial run's page-table pages by physical address, 512 entries each.
+    shadow: BTreeMap<u64, Box<[u64; 512]>>,
     printk: Option<&'a Printk>,
     trace: Trace,
     pgd: Vec<(u64, u64)>,
@@ -111,7 +113,10 @@ impl Mapper<'_> {
     fn read(&self, pa: u64) -> MapResult<u64> {
         match self.ram {
             Some(r) => r.read_u64(PhysAddr(pa)).map_err(|e| format!("{e}")),
-            None => Ok(self.shadow.get(&pa).copied().unwrap_or(0)),
+            None => Ok(self
+                .shadow
+                .get(&(pa & !(PAGE - 1)))
+                .map_or(0, |t| t[((pa & (PAGE - 1)) / 8) as usize])),
         }
     }
 
@@ -119,7 +124,11 @@ impl Mapper<'_> {
         match self.ram {
             Some(r) => r.write_u64(PhysAddr(pa), v).map_err(|e| format!("{e}")),
             None => {
-                self.shadow.insert(pa, v);
+                let t = self
+                    .shadow
+                    .entry(pa & !(PAGE - 1))
+                    .or_insert_with(|| Box::new([0; 512]));
+                t[((pa & (PAGE - 1)) / 8) as usize] = v;
                 Ok(())
             }
         }
@@ -177,10 +186,7 @@ impl Mapper<'_> {
                 .memset(PhysAddr(pa), 0, PAGE)
                 .map_err(|e| format!("{e}"))?,
             None => {
-                let keys: Vec<u64> = self.shadow.range(pa..pa + PAGE).map(|(k, _)| *k).collect();
-                for key in keys {
-                    self.shadow.remove(&key);
-                }
+                self.shadow.remove(&pa);
             }
         }
         Ok(pa)
