@@ -49,7 +49,7 @@ pub struct Kernel {
     /// `max_pfn_mapped`: the end of the direct map built so far.
     pub max_pfn_mapped: u64,
     /// The direct map `init_mem_mapping` built (x86_64).
-    pub direct_map: crate::arch::x86::direct_map::DirectMap,
+    pub direct_map: crate::arch::x86::init::DirectMap,
     /// Nodes, as `initmem_init` found them.
     pub numa: Numa,
     /// `dma_reserve` (x86_64 `memblock_find_dma_reserve`, before 6.11).

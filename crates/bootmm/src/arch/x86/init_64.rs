@@ -2,7 +2,8 @@
 //!
 //! On x86_64 `paging_init` sets up the sparse memory model (the struct page array) and then
 //! sizes the zones: `zone_sizes_init` fills `max_zone_pfns` and hands them to the core's
-//! `free_area_init`. The kernel page tables themselves are not modelled yet.
+//! `free_area_init`. `kernel_physical_mapping_init` and the `phys_*_init` walkers write the
+//! direct map's page tables for `init_mem_mapping` ([`super::init`]).
 
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -12,6 +13,11 @@ use crate::kernel::Kernel;
 use crate::mm::memblock::{MemblockFlags, MAX_NUMNODES};
 use crate::mm::mm_init::{self, FreeAreaInit, MemRange, MovableParams, ZoneConfig};
 use crate::pr_warn;
+
+use super::init::{
+    MapResult, Mapper, KERNPG_TABLE, MASK_1G, MASK_2M, PAGE, PAGE_KERNEL, PAGE_KERNEL_LARGE,
+    PGDIR_SIZE, PMD_SIZE, PRESENT, PSE, PTE_PFN_MASK, PUD_SIZE,
+};
 
 /// arch/x86/mm/init_64.c: `paging_init` (x86_64; i386 comes with its era).
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
@@ -181,5 +187,159 @@ fn preallocate_vmalloc_pages(k: &mut Kernel) {
             // The kernel panics: "Failed to pre-allocate p4d/pud pages for vmalloc area".
             break;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The direct map's page-table walkers (`init_mem_mapping` in [`super::init`] drives them).
+
+impl Mapper<'_> {
+    /// arch/x86/mm/init_64.c: `phys_pte_init`.
+    fn phys_pte_init(&mut self, pte_page: u64, mut paddr: u64, paddr_end: u64) -> MapResult<u64> {
+        let mut last = paddr_end;
+        let mut i = (paddr >> 12) & 511;
+        while i < 512 {
+            let next = (paddr & !(PAGE - 1)) + PAGE;
+            if paddr >= paddr_end {
+                break;
+            }
+            let at = pte_page + i * 8;
+            if self.read(at)? & PRESENT != 0 {
+                // An existing mapping is kept (and counted).
+                self.pages[0] += 1;
+            } else {
+                self.pages[0] += 1;
+                self.write(at, (paddr & PTE_PFN_MASK) | PAGE_KERNEL)?;
+                last = next;
+            }
+            i += 1;
+            paddr = next;
+        }
+        Ok(last)
+    }
+
+    /// arch/x86/mm/init_64.c: `phys_pmd_init`.
+    fn phys_pmd_init(
+        &mut self,
+        pmd_page: u64,
+        mut paddr: u64,
+        paddr_end: u64,
+        mask: u32,
+    ) -> MapResult<u64> {
+        let mut last = paddr_end;
+        let mut i = (paddr >> 21) & 511;
+        while i < 512 {
+            let next = (paddr & !(PMD_SIZE - 1)) + PMD_SIZE;
+            if paddr >= paddr_end {
+                break;
+            }
+            let at = pmd_page + i * 8;
+            let e = self.read(at)?;
+            let mut split = false;
+            if e & PRESENT != 0 {
+                if e & PSE == 0 {
+                    last = self.phys_pte_init(e & PTE_PFN_MASK, paddr, paddr_end)?;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                if mask & MASK_2M != 0 {
+                    self.pages[1] += 1;
+                    last = next;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                split = true;
+            }
+            if mask & MASK_2M != 0 && !split {
+                self.pages[1] += 1;
+                self.write(at, (paddr & !(PMD_SIZE - 1)) | PAGE_KERNEL_LARGE)?;
+                last = next;
+            } else {
+                let pte = self.alloc_low_page()?;
+                last = self.phys_pte_init(pte, paddr, paddr_end)?;
+                self.write(at, pte | KERNPG_TABLE)?;
+            }
+            i += 1;
+            paddr = next;
+        }
+        Ok(last)
+    }
+
+    /// arch/x86/mm/init_64.c: `phys_pud_init`.
+    fn phys_pud_init(
+        &mut self,
+        pud_page: u64,
+        mut paddr: u64,
+        paddr_end: u64,
+        mask: u32,
+    ) -> MapResult<u64> {
+        let mut last = paddr_end;
+        let mut i = (paddr >> 30) & 511;
+        while i < 512 {
+            let next = (paddr & !(PUD_SIZE - 1)) + PUD_SIZE;
+            if paddr >= paddr_end {
+                break;
+            }
+            let at = pud_page + i * 8;
+            let e = self.read(at)?;
+            let mut split = false;
+            if e & PRESENT != 0 {
+                if e & PSE == 0 {
+                    last = self.phys_pmd_init(e & PTE_PFN_MASK, paddr, paddr_end, mask)?;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                if mask & MASK_1G != 0 {
+                    self.pages[2] += 1;
+                    last = next;
+                    i += 1;
+                    paddr = next;
+                    continue;
+                }
+                split = true;
+            }
+            if mask & MASK_1G != 0 && !split {
+                self.pages[2] += 1;
+                self.write(at, (paddr & !(PUD_SIZE - 1)) | PAGE_KERNEL_LARGE)?;
+                last = next;
+            } else {
+                let pmd = self.alloc_low_page()?;
+                last = self.phys_pmd_init(pmd, paddr, paddr_end, mask)?;
+                self.write(at, pmd | KERNPG_TABLE)?;
+            }
+            i += 1;
+            paddr = next;
+        }
+        Ok(last)
+    }
+
+    /// arch/x86/mm/init_64.c: `kernel_physical_mapping_init` (4-level paging: the P4D level
+    /// folds into the PGD and `phys_p4d_init` goes straight to `phys_pud_init`).
+    pub(super) fn kernel_physical_mapping_init(
+        &mut self,
+        start: u64,
+        end: u64,
+        mask: u32,
+    ) -> MapResult<u64> {
+        let mut last = end;
+        let mut paddr = start;
+        while paddr < end {
+            let next = (paddr & !(PGDIR_SIZE - 1)) + PGDIR_SIZE;
+            let idx = paddr >> 39;
+            let pud = match self.pgd.iter().find(|e| e.0 == idx) {
+                Some(e) => e.1,
+                None => {
+                    let p = self.alloc_low_page()?;
+                    self.pgd.push((idx, p));
+                    p
+                }
+            };
+            last = self.phys_pud_init(pud, paddr, end, mask)?;
+            paddr = next;
+        }
+        Ok(last)
     }
 }

@@ -1,6 +1,6 @@
 //! `arch/x86`: the firmware memory map and the early boot steps that feed memblock.
-pub mod direct_map;
 pub mod e820;
+pub mod init;
 pub mod init_64;
 pub mod numa;
 pub mod pci_dma;

@@ -190,11 +190,11 @@ fn memblock_find_dma_reserve(k: &mut Kernel) {
 }
 
 /// arch/x86/mm/init.c: `init_mem_mapping`. On x86_64 the direct map of all RAM up to
-/// `max_pfn` is built (arch/x86/direct_map.rs); i386's lowmem map comes with its era, and
+/// `max_pfn` is built (arch/x86/init.rs); i386's lowmem map comes with its era, and
 /// only `max_pfn_mapped` is set there.
 fn init_mem_mapping(k: &mut Kernel) -> Result<(), BootError> {
     if k.era.is_64bit() && k.era.at_least(3, 9) {
-        crate::arch::x86::direct_map::init_mem_mapping(k).map_err(BootError::NoMemory)
+        crate::arch::x86::init::init_mem_mapping(k).map_err(BootError::NoMemory)
     } else if k.era.is_64bit() {
         // Before 3.9 find_early_table_space sized one block for all the tables up front;
         // that scheme is not modelled.

@@ -1,5 +1,6 @@
-//! `arch/x86/mm/init.c` (`init_mem_mapping`) and `arch/x86/mm/init_64.c`
-//! (`kernel_physical_mapping_init`): the x86_64 direct map of RAM.
+//! `arch/x86/mm/init.c`: `init_mem_mapping`, the x86_64 direct map of RAM (the page-table
+//! walkers of `arch/x86/mm/init_64.c`, `kernel_physical_mapping_init` and `phys_*_init`, are
+//! in [`super::init_64`]).
 //!
 //! The ISA range is mapped first, then RAM top-down in growing steps (bottom-up above the
 //! kernel when memblock allocates bottom-up). Page-table pages come from the brk buffer
@@ -30,23 +31,23 @@ use crate::printk::Printk;
 use crate::trace::Trace;
 use crate::{pr_debug, pr_info};
 
-const PAGE: u64 = 4096;
-const PMD_SIZE: u64 = 2 << 20;
-const PUD_SIZE: u64 = 1 << 30;
-const PGDIR_SIZE: u64 = 1 << 39;
+pub(super) const PAGE: u64 = 4096;
+pub(super) const PMD_SIZE: u64 = 2 << 20;
+pub(super) const PUD_SIZE: u64 = 1 << 30;
+pub(super) const PGDIR_SIZE: u64 = 1 << 39;
 /// `ISA_END_ADDRESS`.
 const ISA_END: u64 = 0x10_0000;
 /// `_PAGE_PRESENT`.
-const PRESENT: u64 = 0x001;
+pub(super) const PRESENT: u64 = 0x001;
 /// `_PAGE_PSE`: a 2 MiB or 1 GiB page.
-const PSE: u64 = 0x080;
+pub(super) const PSE: u64 = 0x080;
 /// `_KERNPG_TABLE`: the entry pointing at a page-table page.
-const KERNPG_TABLE: u64 = 0x063;
+pub(super) const KERNPG_TABLE: u64 = 0x063;
 /// `__PAGE_KERNEL_LARGE` (without NX and global, which nothing here reads).
-const PAGE_KERNEL_LARGE: u64 = 0x0e3;
+pub(super) const PAGE_KERNEL_LARGE: u64 = 0x0e3;
 /// `__PAGE_KERNEL` for a 4 KiB page.
-const PAGE_KERNEL: u64 = 0x063;
-const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
+pub(super) const PAGE_KERNEL: u64 = 0x063;
+pub(super) const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 /// `PG_LEVEL_2M` / `PG_LEVEL_1G` bits of `page_size_mask`.
 pub const MASK_2M: u32 = 1 << 2;
@@ -84,33 +85,33 @@ pub struct DirectMap {
 
 /// The mapping code's state (`pgt_buf_*`, `min_pfn_mapped`, `max_pfn_mapped`,
 /// `can_use_brk_pgt`, `page_size_mask`) over one memblock.
-struct Mapper<'a> {
-    era: &'a Era,
-    mb: &'a mut Memblock,
+pub(super) struct Mapper<'a> {
+    pub(super) era: &'a Era,
+    pub(super) mb: &'a mut Memblock,
     /// Simulated RAM; `None` keeps the tables in `shadow` (a trial run).
-    ram: Option<&'a PhysMem>,
+    pub(super) ram: Option<&'a PhysMem>,
     /// A trial run's page-table pages by physical address, 512 entries each.
-    shadow: BTreeMap<u64, Box<[u64; 512]>>,
-    printk: Option<&'a Printk>,
-    trace: Trace,
-    pgd: Vec<(u64, u64)>,
-    pgt_buf_end: u64,
-    pgt_buf_top: u64,
-    can_use_brk_pgt: bool,
+    pub(super) shadow: BTreeMap<u64, Box<[u64; 512]>>,
+    pub(super) printk: Option<&'a Printk>,
+    pub(super) trace: Trace,
+    pub(super) pgd: Vec<(u64, u64)>,
+    pub(super) pgt_buf_end: u64,
+    pub(super) pgt_buf_top: u64,
+    pub(super) can_use_brk_pgt: bool,
     /// The buffer lies in no range being mapped (a kernel KASLR placed elsewhere).
-    buf_elsewhere: bool,
-    min_pfn_mapped: u64,
-    max_pfn_mapped: u64,
-    page_size_mask: u32,
-    pages: [u64; 3],
-    brk_pages: u64,
-    taken: Vec<(u64, u64)>,
+    pub(super) buf_elsewhere: bool,
+    pub(super) min_pfn_mapped: u64,
+    pub(super) max_pfn_mapped: u64,
+    pub(super) page_size_mask: u32,
+    pub(super) pages: [u64; 3],
+    pub(super) brk_pages: u64,
+    pub(super) taken: Vec<(u64, u64)>,
 }
 
-type MapResult<T> = Result<T, String>;
+pub(super) type MapResult<T> = Result<T, String>;
 
 impl Mapper<'_> {
-    fn read(&self, pa: u64) -> MapResult<u64> {
+    pub(super) fn read(&self, pa: u64) -> MapResult<u64> {
         match self.ram {
             Some(r) => r.read_u64(PhysAddr(pa)).map_err(|e| format!("{e}")),
             None => Ok(self
@@ -120,7 +121,7 @@ impl Mapper<'_> {
         }
     }
 
-    fn write(&mut self, pa: u64, v: u64) -> MapResult<()> {
+    pub(super) fn write(&mut self, pa: u64, v: u64) -> MapResult<()> {
         match self.ram {
             Some(r) => r.write_u64(PhysAddr(pa), v).map_err(|e| format!("{e}")),
             None => {
@@ -135,7 +136,7 @@ impl Mapper<'_> {
     }
 
     /// arch/x86/mm/init.c: `alloc_low_pages(1)` (`alloc_low_page`), zeroed.
-    fn alloc_low_page(&mut self) -> MapResult<u64> {
+    pub(super) fn alloc_low_page(&mut self) -> MapResult<u64> {
         let _t = self.trace.enter("alloc_low_pages", "arch/x86/mm/init.c");
         let num = 1;
         let pfn = if self.pgt_buf_end + num > self.pgt_buf_top || !self.can_use_brk_pgt {
@@ -190,150 +191,6 @@ impl Mapper<'_> {
             }
         }
         Ok(pa)
-    }
-
-    /// arch/x86/mm/init_64.c: `phys_pte_init`.
-    fn phys_pte_init(&mut self, pte_page: u64, mut paddr: u64, paddr_end: u64) -> MapResult<u64> {
-        let mut last = paddr_end;
-        let mut i = (paddr >> 12) & 511;
-        while i < 512 {
-            let next = (paddr & !(PAGE - 1)) + PAGE;
-            if paddr >= paddr_end {
-                break;
-            }
-            let at = pte_page + i * 8;
-            if self.read(at)? & PRESENT != 0 {
-                // An existing mapping is kept (and counted).
-                self.pages[0] += 1;
-            } else {
-                self.pages[0] += 1;
-                self.write(at, (paddr & PTE_PFN_MASK) | PAGE_KERNEL)?;
-                last = next;
-            }
-            i += 1;
-            paddr = next;
-        }
-        Ok(last)
-    }
-
-    /// arch/x86/mm/init_64.c: `phys_pmd_init`.
-    fn phys_pmd_init(
-        &mut self,
-        pmd_page: u64,
-        mut paddr: u64,
-        paddr_end: u64,
-        mask: u32,
-    ) -> MapResult<u64> {
-        let mut last = paddr_end;
-        let mut i = (paddr >> 21) & 511;
-        while i < 512 {
-            let next = (paddr & !(PMD_SIZE - 1)) + PMD_SIZE;
-            if paddr >= paddr_end {
-                break;
-            }
-            let at = pmd_page + i * 8;
-            let e = self.read(at)?;
-            let mut split = false;
-            if e & PRESENT != 0 {
-                if e & PSE == 0 {
-                    last = self.phys_pte_init(e & PTE_PFN_MASK, paddr, paddr_end)?;
-                    i += 1;
-                    paddr = next;
-                    continue;
-                }
-                if mask & MASK_2M != 0 {
-                    self.pages[1] += 1;
-                    last = next;
-                    i += 1;
-                    paddr = next;
-                    continue;
-                }
-                split = true;
-            }
-            if mask & MASK_2M != 0 && !split {
-                self.pages[1] += 1;
-                self.write(at, (paddr & !(PMD_SIZE - 1)) | PAGE_KERNEL_LARGE)?;
-                last = next;
-            } else {
-                let pte = self.alloc_low_page()?;
-                last = self.phys_pte_init(pte, paddr, paddr_end)?;
-                self.write(at, pte | KERNPG_TABLE)?;
-            }
-            i += 1;
-            paddr = next;
-        }
-        Ok(last)
-    }
-
-    /// arch/x86/mm/init_64.c: `phys_pud_init`.
-    fn phys_pud_init(
-        &mut self,
-        pud_page: u64,
-        mut paddr: u64,
-        paddr_end: u64,
-        mask: u32,
-    ) -> MapResult<u64> {
-        let mut last = paddr_end;
-        let mut i = (paddr >> 30) & 511;
-        while i < 512 {
-            let next = (paddr & !(PUD_SIZE - 1)) + PUD_SIZE;
-            if paddr >= paddr_end {
-                break;
-            }
-            let at = pud_page + i * 8;
-            let e = self.read(at)?;
-            let mut split = false;
-            if e & PRESENT != 0 {
-                if e & PSE == 0 {
-                    last = self.phys_pmd_init(e & PTE_PFN_MASK, paddr, paddr_end, mask)?;
-                    i += 1;
-                    paddr = next;
-                    continue;
-                }
-                if mask & MASK_1G != 0 {
-                    self.pages[2] += 1;
-                    last = next;
-                    i += 1;
-                    paddr = next;
-                    continue;
-                }
-                split = true;
-            }
-            if mask & MASK_1G != 0 && !split {
-                self.pages[2] += 1;
-                self.write(at, (paddr & !(PUD_SIZE - 1)) | PAGE_KERNEL_LARGE)?;
-                last = next;
-            } else {
-                let pmd = self.alloc_low_page()?;
-                last = self.phys_pmd_init(pmd, paddr, paddr_end, mask)?;
-                self.write(at, pmd | KERNPG_TABLE)?;
-            }
-            i += 1;
-            paddr = next;
-        }
-        Ok(last)
-    }
-
-    /// arch/x86/mm/init_64.c: `kernel_physical_mapping_init` (4-level paging: the P4D level
-    /// folds into the PGD and `phys_p4d_init` goes straight to `phys_pud_init`).
-    fn kernel_physical_mapping_init(&mut self, start: u64, end: u64, mask: u32) -> MapResult<u64> {
-        let mut last = end;
-        let mut paddr = start;
-        while paddr < end {
-            let next = (paddr & !(PGDIR_SIZE - 1)) + PGDIR_SIZE;
-            let idx = paddr >> 39;
-            let pud = match self.pgd.iter().find(|e| e.0 == idx) {
-                Some(e) => e.1,
-                None => {
-                    let p = self.alloc_low_page()?;
-                    self.pgd.push((idx, p));
-                    p
-                }
-            };
-            last = self.phys_pud_init(pud, paddr, end, mask)?;
-            paddr = next;
-        }
-        Ok(last)
     }
 
     /// arch/x86/mm/init.c: `init_memory_mapping`. Returns the end pfn mapped.
