@@ -198,6 +198,10 @@ pub struct Machine {
     pub e820_ops: Vec<E820LogOp>,
     /// The ACPI SRAT/SLIT the firmware provides; `None` when it has no SRAT.
     pub srat: Option<FirmwareNuma>,
+    /// The virtual address `FIX_APIC_BASE` maps the local APIC at (a log's "mapped APIC to"
+    /// line, printed with `apic=debug`): it depends on the fixmap layout of the build.
+    /// `None`: not known (taken to lie in the statically allocated fixmap page table).
+    pub apic_fixmap: Option<u64>,
     /// `sysctl` settings applied as boot finishes (`vm.min_free_kbytes`,
     /// `vm.watermark_scale_factor`, `vm.lowmem_reserve_ratio`), in the order given.
     pub sysctl: Vec<(String, String)>,
@@ -433,6 +437,7 @@ impl Machine {
             e820_ops: Vec::new(),
             sysctl: Vec::new(),
             srat: None,
+            apic_fixmap: None,
             cpu_gbpages: None,
             kaslr: None,
             pgt_buf_at: None,
