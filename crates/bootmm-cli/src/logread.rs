@@ -746,6 +746,7 @@ impl LogInputs {
             ));
         }
         m.config = crate::logconfig::infer(&m.era, &self.lines, &mut notes);
+        crate::logconfig::infer_log_buf(&mut m.config, &self.lines, m.cpus, &m.cmdline, &mut notes);
         m.initrd = self.ramdisk.as_ref().map(|r| r.value);
         m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);
         if m.hypervisor.is_none() {

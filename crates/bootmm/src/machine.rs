@@ -119,6 +119,10 @@ pub struct KernelConfig {
     pub cma: bool,
     /// CONFIG_MEMORY_ISOLATION: MIGRATE_ISOLATE exists.
     pub memory_isolation: bool,
+    /// CONFIG_LOG_BUF_SHIFT: the static log buffer is `1 << shift` bytes.
+    pub log_buf_shift: u32,
+    /// CONFIG_LOG_CPU_MAX_BUF_SHIFT (3.17+): each extra possible CPU's share of the log.
+    pub log_cpu_max_buf_shift: u32,
 }
 
 impl KernelConfig {
@@ -143,6 +147,9 @@ impl KernelConfig {
             memory_hotremove: x86_64,
             cma: true,
             memory_isolation: true,
+            // The Kconfig defaults (distributions differ: Ubuntu uses 18).
+            log_buf_shift: 17,
+            log_cpu_max_buf_shift: 12,
         }
     }
 }
@@ -160,6 +167,10 @@ pub struct ConfigFacts {
     pub memory_hotremove: Option<bool>,
     /// `INIT_PGT_BUF_SIZE / PAGE_SIZE`: the brk buffer for the first direct-map page tables.
     pub init_pgt_buf_pages: Option<u64>,
+    /// CONFIG_LOG_BUF_SHIFT.
+    pub log_buf_shift: Option<u32>,
+    /// CONFIG_LOG_CPU_MAX_BUF_SHIFT.
+    pub log_cpu_max_buf_shift: Option<u32>,
 }
 
 /// A machine description.
@@ -376,6 +387,12 @@ impl Machine {
         }
         if let Some(v) = f.memory_hotremove {
             c.memory_hotremove = v;
+        }
+        if let Some(v) = f.log_buf_shift {
+            c.log_buf_shift = v;
+        }
+        if let Some(v) = f.log_cpu_max_buf_shift {
+            c.log_cpu_max_buf_shift = v;
         }
         c
     }

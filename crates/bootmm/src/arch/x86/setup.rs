@@ -168,6 +168,8 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     init_mem_mapping(k)?;
     k.memblock
         .memblock_set_current_limit(k.max_pfn_mapped << 12);
+    // Allocate bigger log buffer
+    crate::kernel::printk::setup_log_buf(k, true);
     early_acpi_boot_init(k)?;
 
     crate::arch::x86::numa::initmem_init(k)?;
@@ -413,6 +415,7 @@ fn parse_early_param(k: &mut Kernel) {
                 k.e820.parse_memmap_opt(arg.val).is_empty()
             }
             "numa" => crate::arch::x86::numa::numa_setup(k, arg.val),
+            "log_buf_len" => crate::kernel::printk::log_buf_len_setup(k, arg.val),
             _ => true,
         };
         if !ok {
