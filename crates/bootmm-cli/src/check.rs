@@ -134,6 +134,16 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "log buffer",
+        matches: |l, _| {
+            let l = l.strip_prefix("printk: ").unwrap_or(l);
+            l.starts_with("log_buf_len: ")
+                || l.starts_with("log_buf_len individual max cpu contribution: ")
+                || l.starts_with("log_buf_len total cpu_extra contributions: ")
+                || l.starts_with("log_buf_len min size: ")
+        },
+    },
+    Family {
         name: "hash tables",
         matches: |l, _| {
             l.starts_with("Dentry cache hash table entries: ")
@@ -355,16 +365,6 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                     "SLIT distances are not printed (line {}): 10/20 assumed",
                     slit.line
                 ),
-            ));
-        }
-    }
-    if let Some((n, _)) = log.iter().find(|(_, l)| l.starts_with("log_buf_len: ")) {
-        // setup_log_buf(1) takes the bigger buffer from the top of memblock after
-        // init_mem_mapping, before NODE_DATA; bootmm does not allocate it.
-        for (_, l) in model.iter().filter(|(_, l)| l.starts_with("NODE_DATA(")) {
-            caveats.push((
-                l.clone(),
-                format!("the early log buffer (line {n}) is taken from memblock before NODE_DATA; bootmm does not allocate it"),
             ));
         }
     }

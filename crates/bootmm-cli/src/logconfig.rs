@@ -110,6 +110,90 @@ pub fn infer(era: &Era, lines: &[CleanLine], notes: &mut Vec<String>) -> ConfigF
     f
 }
 
+/// The printk buffer's build sizes (CONFIG_LOG_BUF_SHIFT, CONFIG_LOG_CPU_MAX_BUF_SHIFT), from
+/// the lines `setup_log_buf` and `log_buf_add_cpu` print, or from their absence: a log that
+/// shows the kernel command line and no `log_buf_len` line had a static buffer big enough
+/// for the CPU share (the smallest such size, at least the Kconfig default, is taken).
+pub fn infer_log_buf(
+    f: &mut ConfigFacts,
+    lines: &[CleanLine],
+    cpus: u32,
+    cmdline: &str,
+    notes: &mut Vec<String>,
+) {
+    let body = |l: &CleanLine| -> String {
+        let t = l.text.as_str();
+        String::from(t.strip_prefix("printk: ").unwrap_or(t))
+    };
+    let bytes = |t: &str, prefix: &str| -> Option<u64> {
+        t.strip_prefix(prefix)?.strip_suffix(" bytes")?.parse().ok()
+    };
+    let shift_of = |n: u64| (n.is_power_of_two() && n >= 1 << 12).then(|| n.trailing_zeros());
+    for l in lines {
+        let t = body(l);
+        if let Some(s) =
+            bytes(&t, "log_buf_len individual max cpu contribution: ").and_then(shift_of)
+        {
+            f.log_cpu_max_buf_shift = Some(s);
+            notes.push(format!(
+                "CONFIG_LOG_CPU_MAX_BUF_SHIFT={s} (line {}: {})",
+                l.line, l.text
+            ));
+        }
+        if let Some(s) = bytes(&t, "log_buf_len min size: ").and_then(shift_of) {
+            f.log_buf_shift = Some(s);
+            notes.push(format!(
+                "CONFIG_LOG_BUF_SHIFT={s} (line {}: {})",
+                l.line, l.text
+            ));
+        }
+    }
+    if f.log_buf_shift.is_some() {
+        return;
+    }
+    // "early log buf free: F(P%)": F of 1 << shift bytes were free, P = F * 100 >> shift.
+    for l in lines {
+        let t = body(l);
+        let Some(rest) = t.strip_prefix("early log buf free: ") else {
+            continue;
+        };
+        let Some((free, pct)) = rest.strip_suffix("%)").and_then(|r| r.split_once('(')) else {
+            continue;
+        };
+        let (Ok(free), Ok(pct)) = (free.parse::<u64>(), pct.parse::<u64>()) else {
+            continue;
+        };
+        if let Some(s) = (12..=25).find(|&s| free <= 1 << s && (free * 100) >> s == pct) {
+            f.log_buf_shift = Some(s);
+            notes.push(format!(
+                "CONFIG_LOG_BUF_SHIFT={s} (line {}: {})",
+                l.line, l.text
+            ));
+            return;
+        }
+    }
+    let said = lines
+        .iter()
+        .any(|l| body(l).starts_with("log_buf_len") || body(l).starts_with("early log buf"));
+    let cmd = lines
+        .iter()
+        .find(|l| l.text.starts_with("Kernel command line: "));
+    let asked = bootmm::klib::cmdline::split_args(cmdline)
+        .iter()
+        .any(|a| a.param == "log_buf_len");
+    if let (false, false, Some(c)) = (said, asked, cmd) {
+        let extra = u64::from(cpus.saturating_sub(1)) << f.log_cpu_max_buf_shift.unwrap_or(12);
+        let s = (17..=25).find(|&s| extra <= (1u64 << s) / 2).unwrap_or(25);
+        if s != 17 {
+            f.log_buf_shift = Some(s);
+            notes.push(format!(
+                "CONFIG_LOG_BUF_SHIFT>={s}: no log_buf_len line after line {} with {cpus} CPUs",
+                c.line
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +236,36 @@ mod tests {
         let f = infer(&era, &lines(&["Zone ranges:", "  DMA      empty"]), &mut n);
         assert_eq!(f.struct_page_size, Some(56));
         assert_eq!(f.numa, Some(false));
+    }
+
+    #[test]
+    fn log_buf_shift_from_the_printk_lines() {
+        let mut n = Vec::new();
+        let mut f = ConfigFacts::default();
+        // 2091376 bytes free of 1 << 21 is 99%; of 1 << 22 it would be 49%.
+        let l = lines(&[
+            "log_buf_len: 16777216 bytes",
+            "early log buf free: 2091376(99%)",
+        ]);
+        infer_log_buf(&mut f, &l, 4, "log_buf_len=10M", &mut n);
+        assert_eq!(f.log_buf_shift, Some(21));
+        let mut f = ConfigFacts::default();
+        let l = lines(&[
+            "printk: log_buf_len individual max cpu contribution: 8192 bytes",
+            "printk: log_buf_len min size: 262144 bytes",
+        ]);
+        infer_log_buf(&mut f, &l, 128, "", &mut n);
+        assert_eq!(
+            (f.log_buf_shift, f.log_cpu_max_buf_shift),
+            (Some(18), Some(13))
+        );
+        // No line at all past the command line: the static buffer held 31 CPUs' share.
+        let mut f = ConfigFacts::default();
+        let l = lines(&["Kernel command line: ro", "Memory: 1K/2K available"]);
+        infer_log_buf(&mut f, &l, 32, "ro", &mut n);
+        assert_eq!(f.log_buf_shift, Some(18));
+        let mut f = ConfigFacts::default();
+        infer_log_buf(&mut f, &l, 8, "ro", &mut n);
+        assert_eq!(f.log_buf_shift, None);
     }
 }

@@ -89,6 +89,8 @@ pub struct LogInputs {
     pub node_data_size: Option<Sourced<u64>>,
     /// `Using GB pages for direct mapping` (printed whenever the direct map uses 1 GiB pages).
     pub gbpages_line: Option<Sourced<()>>,
+    /// `mapped APIC to ffffffffff7fc000 (        fee00000)` (apic=debug): the fixmap address.
+    pub apic_fixmap: Option<Sourced<u64>>,
     /// `BRK [a, b] PGTABLE` lines (KERN_DEBUG, until 5.6): the first one's address (the
     /// start of the brk page-table buffer) and how many there are.
     pub brk_pgtable: Option<Sourced<(u64, u64)>>,
@@ -533,6 +535,16 @@ impl LogInputs {
                 inp.srat_memory.push(mk(cl, m));
                 continue;
             }
+            if let Some(r) = t.strip_prefix("mapped APIC to ") {
+                let va = r
+                    .split_whitespace()
+                    .next()
+                    .and_then(|a| u64::from_str_radix(a, 16).ok());
+                if let (None, Some(va)) = (&inp.apic_fixmap, va) {
+                    inp.apic_fixmap = Some(mk(cl, va));
+                }
+                continue;
+            }
             if t == "Using GB pages for direct mapping" {
                 if inp.gbpages_line.is_none() {
                     inp.gbpages_line = Some(mk(cl, ()));
@@ -734,6 +746,7 @@ impl LogInputs {
             ));
         }
         m.config = crate::logconfig::infer(&m.era, &self.lines, &mut notes);
+        crate::logconfig::infer_log_buf(&mut m.config, &self.lines, m.cpus, &m.cmdline, &mut notes);
         m.initrd = self.ramdisk.as_ref().map(|r| r.value);
         m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);
         if m.hypervisor.is_none() {
@@ -837,6 +850,7 @@ impl LogInputs {
         let before =
             covers(&|t| t.starts_with("last_pfn = ") || t.starts_with("e820: last_pfn = "));
         let after = covers(&|t| t == "Zone ranges:");
+        m.apic_fixmap = self.apic_fixmap.as_ref().map(|a| a.value);
         if self.gbpages_line.is_some() {
             m.cpu_gbpages = Some(true);
         } else if before && after {
@@ -913,6 +927,9 @@ impl LogInputs {
         }
         if let Some(x) = &self.gbpages_line {
             one("GB pages", x.line, &x.text);
+        }
+        if let Some(x) = &self.apic_fixmap {
+            one("APIC fixmap", x.line, &x.text);
         }
         if let Some(x) = &self.brk_pgtable {
             one(

@@ -230,3 +230,30 @@ fn check_finds_no_difference_in_any_shared_log() {
         failures.join("\n")
     );
 }
+
+/// Logs booted with `log_buf_len=10M` and `apic=debug`: the early log buffer (16 MiB) and the
+/// APIC's fixmap page table come from memblock before NODE_DATA, which lands exactly below them.
+#[test]
+fn check_places_the_early_log_buffer_before_node_data() {
+    for name in [
+        "022-lenovo-amd-laptop-16g-4.2-rc4.txt",
+        "023-lenovo-amd-laptop-16g-4.3-rc1.txt",
+    ] {
+        let p = corpus("dmesg").join(name);
+        let (_, out, err) = bootmm(&["check", "--json", p.to_str().unwrap()]);
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{name}: {e}: {err}"));
+        let lines = v["lines"].as_array().unwrap();
+        let find = |prefix: &str| {
+            lines
+                .iter()
+                .find(|l| l["log"].as_str().is_some_and(|t| t.starts_with(prefix)))
+                .unwrap_or_else(|| panic!("{name}: no {prefix} line"))
+        };
+        let lb = find("log_buf_len: ");
+        assert_eq!(lb["family"], "log buffer", "{name}: {lb}");
+        assert_eq!(lb["status"], "exact", "{name}: {lb}");
+        let nd = find("NODE_DATA(0)");
+        assert_eq!(nd["status"], "exact", "{name}: {nd}");
+    }
+}

@@ -5,6 +5,8 @@
 //! one value so that several machines can boot side by side in one process; each field keeps
 //! the kernel's name.
 
+pub mod printk;
+
 use crate::arch::x86::e820::E820;
 use crate::arch::x86::numa::Numa;
 use crate::era::Era;
@@ -65,6 +67,8 @@ pub struct Kernel {
     pub page_alloc: PageAlloc,
     /// The page allocator's tunables and totals (`min_free_kbytes`, …).
     pub vm: crate::mm::page_alloc_init::VmGlobals,
+    /// The log buffer's size and blocks (kernel/printk/printk.c).
+    pub log_buf: printk::LogBuf,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -113,6 +117,7 @@ impl Kernel {
             memmap: Memmap::default(),
             page_alloc: PageAlloc::default(),
             vm: Default::default(),
+            log_buf: Default::default(),
         }
     }
 

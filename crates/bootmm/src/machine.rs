@@ -119,6 +119,10 @@ pub struct KernelConfig {
     pub cma: bool,
     /// CONFIG_MEMORY_ISOLATION: MIGRATE_ISOLATE exists.
     pub memory_isolation: bool,
+    /// CONFIG_LOG_BUF_SHIFT: the static log buffer is `1 << shift` bytes.
+    pub log_buf_shift: u32,
+    /// CONFIG_LOG_CPU_MAX_BUF_SHIFT (3.17+): each extra possible CPU's share of the log.
+    pub log_cpu_max_buf_shift: u32,
 }
 
 impl KernelConfig {
@@ -143,6 +147,9 @@ impl KernelConfig {
             memory_hotremove: x86_64,
             cma: true,
             memory_isolation: true,
+            // The Kconfig defaults (distributions differ: Ubuntu uses 18).
+            log_buf_shift: 17,
+            log_cpu_max_buf_shift: 12,
         }
     }
 }
@@ -160,6 +167,10 @@ pub struct ConfigFacts {
     pub memory_hotremove: Option<bool>,
     /// `INIT_PGT_BUF_SIZE / PAGE_SIZE`: the brk buffer for the first direct-map page tables.
     pub init_pgt_buf_pages: Option<u64>,
+    /// CONFIG_LOG_BUF_SHIFT.
+    pub log_buf_shift: Option<u32>,
+    /// CONFIG_LOG_CPU_MAX_BUF_SHIFT.
+    pub log_cpu_max_buf_shift: Option<u32>,
 }
 
 /// A machine description.
@@ -198,6 +209,10 @@ pub struct Machine {
     pub e820_ops: Vec<E820LogOp>,
     /// The ACPI SRAT/SLIT the firmware provides; `None` when it has no SRAT.
     pub srat: Option<FirmwareNuma>,
+    /// The virtual address `FIX_APIC_BASE` maps the local APIC at (a log's "mapped APIC to"
+    /// line, printed with `apic=debug`): it depends on the fixmap layout of the build.
+    /// `None`: not known (taken to lie in the statically allocated fixmap page table).
+    pub apic_fixmap: Option<u64>,
     /// `sysctl` settings applied as boot finishes (`vm.min_free_kbytes`,
     /// `vm.watermark_scale_factor`, `vm.lowmem_reserve_ratio`), in the order given.
     pub sysctl: Vec<(String, String)>,
@@ -373,6 +388,12 @@ impl Machine {
         if let Some(v) = f.memory_hotremove {
             c.memory_hotremove = v;
         }
+        if let Some(v) = f.log_buf_shift {
+            c.log_buf_shift = v;
+        }
+        if let Some(v) = f.log_cpu_max_buf_shift {
+            c.log_cpu_max_buf_shift = v;
+        }
         c
     }
 
@@ -433,6 +454,7 @@ impl Machine {
             e820_ops: Vec::new(),
             sysctl: Vec::new(),
             srat: None,
+            apic_fixmap: None,
             cpu_gbpages: None,
             kaslr: None,
             pgt_buf_at: None,

@@ -52,11 +52,14 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     setup_arch(k)?;
     if k.era.at_least(6, 6) {
         // 6.6 moved build_all_zonelists into mm_core_init, after the early VFS hashes.
+        crate::kernel::printk::setup_log_buf(k, false);
         crate::fs::vfs_caches_init_early(k)?;
         mm_core_init(k)?;
     } else {
         // setup_per_cpu_areas (percpu) is not modelled yet.
         crate::mm::page_alloc_init::build_all_zonelists_init(k);
+        // parse_early_param and parse_args (the kernel command line) come here.
+        crate::kernel::printk::setup_log_buf(k, false);
         crate::fs::vfs_caches_init_early(k)?;
         mm_init(k)?;
     }

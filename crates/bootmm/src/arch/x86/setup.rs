@@ -168,6 +168,9 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     init_mem_mapping(k)?;
     k.memblock
         .memblock_set_current_limit(k.max_pfn_mapped << 12);
+    // Allocate bigger log buffer
+    crate::kernel::printk::setup_log_buf(k, true);
+    early_acpi_boot_init(k)?;
 
     crate::arch::x86::numa::initmem_init(k)?;
     if k.era.is_64bit() && !k.era.at_least(6, 11) {
@@ -175,6 +178,57 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     }
     crate::arch::x86::init_64::paging_init(k)?;
     crate::arch::x86::numa::init_cpu_to_node(k)?;
+    Ok(())
+}
+
+/// `__START_KERNEL_map + 1 GiB * 511`: the start of the 1 GiB `level2_fixmap_pgt` maps.
+const LEVEL2_FIXMAP_BASE: u64 = 0xffff_ffff_c000_0000;
+/// The `level2_fixmap_pgt` entry that points at the static `level1_fixmap_pgt`.
+const LEVEL1_FIXMAP_PMD: u64 = 506;
+
+/// arch/x86/kernel/acpi/boot.c: `early_acpi_boot_init`, for its memory effect:
+/// `register_lapic_address` maps the local APIC with `set_fixmap_nocache(FIX_APIC_BASE)`.
+/// On x86_64 the fixmap's PTE pages are static only under the PMD entries `head_64.S` fills
+/// (506; 506–507 from 4.19, `FIXMAP_PMD_NUM`); a build whose `FIX_APIC_BASE` lies elsewhere
+/// (no vsyscall page below it) takes a PTE page from memblock in `spp_getpage`. Where the
+/// APIC's fixmap address is not known it is taken to lie in the static page.
+fn early_acpi_boot_init(k: &mut Kernel) -> Result<(), BootError> {
+    let Some(va) = k.machine.apic_fixmap else {
+        return Ok(());
+    };
+    if !k.era.is_64bit() || va < LEVEL2_FIXMAP_BASE {
+        return Ok(());
+    }
+    let _t = k
+        .trace
+        .enter("early_acpi_boot_init", "arch/x86/kernel/acpi/boot.c");
+    let _t2 = k
+        .trace
+        .enter("register_lapic_address", "arch/x86/kernel/apic/apic.c");
+    let pmd = (va - LEVEL2_FIXMAP_BASE) >> 21;
+    let static_pmds = if k.era.at_least(4, 19) { 2 } else { 1 };
+    if (LEVEL1_FIXMAP_PMD..LEVEL1_FIXMAP_PMD + static_pmds).contains(&pmd) {
+        return Ok(());
+    }
+    let _t3 = k.trace.enter("set_pte_vaddr", "arch/x86/mm/init_64.c");
+    let _t4 = k.trace.enter("spp_getpage", "arch/x86/mm/init_64.c");
+    // alloc_bootmem_pages (from 16 MiB up) before 4.20, memblock_alloc after.
+    let floor = if k.era.at_least(4, 20) { 0 } else { 16 << 20 };
+    let p = k
+        .memblock
+        .memblock_alloc_try_nid(
+            PAGE_SIZE,
+            PAGE_SIZE,
+            floor,
+            crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
+            crate::include::NUMA_NO_NODE,
+        )
+        .map_err(|e| BootError::NoMemory(e.to_string()))?;
+    if p.is_none() {
+        return Err(BootError::NoMemory(String::from(
+            "spp_getpage: cannot allocate a fixmap page table",
+        )));
+    }
     Ok(())
 }
 
@@ -361,6 +415,7 @@ fn parse_early_param(k: &mut Kernel) {
                 k.e820.parse_memmap_opt(arg.val).is_empty()
             }
             "numa" => crate::arch::x86::numa::numa_setup(k, arg.val),
+            "log_buf_len" => crate::kernel::printk::log_buf_len_setup(k, arg.val),
             _ => true,
         };
         if !ok {
@@ -479,4 +534,36 @@ fn memblock_reserve(k: &mut Kernel, base: u64, size: u64) -> Result<(), BootErro
     k.memblock
         .memblock_reserve(base, size)
         .map_err(|e| BootError::NoMemory(e.to_string()))
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use crate::era::{Arch, Era, KernelVersion};
+    use crate::init::main::start_kernel;
+    use crate::kernel::Kernel;
+    use crate::machine::Machine;
+
+    fn node_data_pa(v: (u32, u32, u32), apic: Option<u64>) -> u64 {
+        let mut m = Machine::qemu(2 << 30, 1).unwrap();
+        m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
+        m.apic_fixmap = apic;
+        let mut k = Kernel::new(m).unwrap();
+        start_kernel(&mut k).unwrap();
+        k.numa.node_data[0].pa
+    }
+
+    #[test]
+    fn apic_fixmap_outside_the_static_page_table_takes_a_page() {
+        // No vsyscall page: FIX_APIC_BASE in PMD entry 507, static only from 4.19.
+        let top = 0xffff_ffff_ff7f_c000;
+        // With the vsyscall page: FIX_APIC_BASE in entry 506 (level1_fixmap_pgt).
+        let low = 0xffff_ffff_ff5f_c000;
+        let base = node_data_pa((4, 2, 0), None);
+        assert_eq!(node_data_pa((4, 2, 0), Some(top)), base - 0x1000);
+        assert_eq!(node_data_pa((4, 2, 0), Some(low)), base);
+        assert_eq!(
+            node_data_pa((4, 19, 0), Some(top)),
+            node_data_pa((4, 19, 0), None)
+        );
+    }
 }
