@@ -788,10 +788,10 @@ mod prop {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
         #[test]
-        fn random_alloc_free_keeps_the_invariants(ops in proptest::collection::vec(op(), 1..160), era in 0usize..3) {
-            let v = [(6, 6, 0), (5, 4, 0), (6, 18, 0)][era];
+        fn random_alloc_free_keeps_the_invariants(ops in proptest::collection::vec(op(), 1..160), era in 0usize..5) {
+            let v = [(6, 6, 0), (5, 4, 0), (6, 18, 0), (3, 18, 0), (4, 4, 0)][era];
             let mut k = small(v);
             let masks = [
                 gfp(&k, "GFP_KERNEL"),
