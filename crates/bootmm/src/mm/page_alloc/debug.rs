@@ -162,7 +162,7 @@ fn mapping_ptr(k: &Kernel, m: u64) -> String {
 }
 
 /// mm/debug.c: `dump_page` (`__dump_page`): the page's fields in the era's format, then
-/// "page dumped because: <reason>".
+/// `page dumped because: <reason>`.
 pub fn dump_page(k: &Kernel, page: &Page, pfn: u64, reason: Option<&str>) {
     let p = &k.printk;
     let era = &k.era;
