@@ -327,13 +327,15 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
     };
     let inputs = LogInputs::parse(&text);
-    let (machine, notes) = match inputs.to_machine_with_report() {
+    let (mut machine, notes) = match inputs.to_machine_with_report() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("bootmm: {}: {e}", log_path.display());
             return ExitCode::FAILURE;
         }
     };
+    // Which lines an unprinted input decides is part of the report.
+    machine.explain_inputs = true;
     let (k, boot) = match crate::boot::boot(machine) {
         Ok(x) => x,
         Err(e) => {

@@ -225,6 +225,10 @@ pub struct Machine {
     pub pgt_buf_at: Option<u64>,
     /// How many brk page-table pages `init_mem_mapping` used, when a log shows it.
     pub pgt_buf_used: Option<u64>,
+    /// Work out which of the inputs left open (GB pages, memory KASLR, the brk buffer)
+    /// decide a predicted line, for `bootmm check`: `init_mem_mapping` then also maps under
+    /// their other values on a quiet copy of memblock. A plain boot needs none of that.
+    pub explain_inputs: bool,
 }
 
 /// One memory affinity entry of the ACPI SRAT: `[start, end)` belongs to proximity domain
@@ -459,6 +463,7 @@ impl Machine {
             kaslr: None,
             pgt_buf_at: None,
             pgt_buf_used: None,
+            explain_inputs: false,
         }
     }
 }

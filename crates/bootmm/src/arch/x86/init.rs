@@ -594,7 +594,14 @@ pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
     // Every value of the inputs the machine leaves open, the defaults first; each mapped on a
     // quiet copy of memblock. A log's BRK lines rule out those using another number of brk
     // pages.
-    let (gb, kaslr, buf) = given_inputs(k);
+    let (mut gb, mut kaslr, mut buf) = given_inputs(k);
+    let explore = k.machine.explain_inputs || k.machine.pgt_buf_used.is_some();
+    if !explore {
+        // Nothing to explain and no BRK count to match: the defaults alone.
+        gb = gb.or(Some(default.gbpages));
+        kaslr = kaslr.or(Some(default.kaslr));
+        buf = buf.or(Some(default.pgt_buf_pages));
+    }
     let one = |v: bool| alloc::vec![v];
     let gbs = gb.map_or(alloc::vec![default.gbpages, !default.gbpages], one);
     let kaslrs = kaslr.map_or(alloc::vec![default.kaslr, !default.kaslr], one);
@@ -623,13 +630,16 @@ pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
                 };
                 // Unknown place: first a kernel away from the ranges that need new tables,
                 // then one at its link address.
-                let places = match known_pgt_buf(k, b, Some(ka)) {
+                let mut places = match known_pgt_buf(k, b, Some(ka)) {
                     Some(p) => alloc::vec![((p, false), true)],
                     None => {
                         let p = pgt_buf_at_image(k, b);
                         alloc::vec![((p, true), false), ((p, false), false)]
                     }
                 };
+                if !explore {
+                    places.truncate(1);
+                }
                 for (buf, located) in places {
                     let mut mb = k.memblock.quiet_copy();
                     let r = run(
