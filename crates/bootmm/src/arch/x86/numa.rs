@@ -1506,7 +1506,9 @@ mod tests {
 
     #[test]
     fn srat_blocks_merge_and_node_data_goes_on_top_of_each_node() {
-        let m = Machine::qemu_numa(4 << 30, 4, &[2 << 30, 2 << 30]).unwrap();
+        let mut m = Machine::qemu_numa(4 << 30, 4, &[2 << 30, 2 << 30]).unwrap();
+        // As `bootmm check` boots it: which lines unprinted inputs decide is worked out.
+        m.explain_inputs = true;
         let k = boot(m, (6, 6), 0x4000);
         // The real 6.6 guest's lines (memblock-debug/003, lines 99-102).
         assert_eq!(
@@ -1523,9 +1525,18 @@ mod tests {
         // memblock.memory now carries the node ids.
         let nids: Vec<i32> = k.memblock.memory.regions.iter().map(|r| r.nid).collect();
         assert_eq!(nids, vec![0, 0, 1, 1]);
-        // The top-of-RAM node's line is flagged: page tables are not modeled.
+        // The top-of-RAM node's line is flagged: the page-table pages below it depend on
+        // inputs no log prints (memory KASLR here).
         assert_eq!(k.numa.caveats.len(), 1);
         assert!(k.numa.caveats[0].0.starts_with("NODE_DATA(1)"));
+        // A plain boot takes the defaults without weighing the alternatives: same lines.
+        let plain = boot(
+            Machine::qemu_numa(4 << 30, 4, &[2 << 30, 2 << 30]).unwrap(),
+            (6, 6),
+            0x4000,
+        );
+        assert!(plain.numa.caveats.is_empty());
+        assert_eq!(lines(&plain, &["NODE_DATA("]), lines(&k, &["NODE_DATA("]));
         // 6.12+ trims to memblock's start of DRAM and rounds pg_data_t to a cache line.
         let m = Machine::qemu_numa(4 << 30, 4, &[2 << 30, 2 << 30]).unwrap();
         let k = boot(m, (6, 12), 0x20b8);
