@@ -175,12 +175,48 @@ impl PhysMem {
     }
 
     /// `memset(__va(pa), byte, len)`.
+    ///
+    /// Clearing many whole pages of the host mapping gives them back to the host instead
+    /// (MADV_DONTNEED on the private anonymous mapping: they read as zero again and cost
+    /// no memory until written), so that the zeroed buffers of `memblock_alloc` (swiotlb,
+    /// hash tables) stay lazily backed like the rest of simulated RAM.
     pub fn memset(&self, pa: PhysAddr, byte: u8, len: u64) -> Result<(), PhysError> {
         let p = self.host_ptr(pa, len)?;
+        #[cfg(feature = "std")]
+        if byte == 0 && self.map.owned && len >= Self::DISCARD_MIN {
+            const HOST_PAGE: usize = 4096;
+            let start = p.as_ptr() as usize;
+            let end = start + len as usize;
+            let (a, b) = (start.next_multiple_of(HOST_PAGE), end & !(HOST_PAGE - 1));
+            // SAFETY: [a, b) lies inside the validated range of our own private anonymous
+            // mapping; discarding its pages only makes them read as zero, which is what
+            // this call writes. Nothing holds references into simulated RAM across it.
+            let discarded = a < b
+                && unsafe {
+                    rustix::mm::madvise(
+                        a as *mut core::ffi::c_void,
+                        b - a,
+                        rustix::mm::Advice::LinuxDontNeed,
+                    )
+                }
+                .is_ok();
+            if discarded {
+                // SAFETY: the head and tail are inside the validated range.
+                unsafe {
+                    core::ptr::write_bytes(start as *mut u8, 0, a - start);
+                    core::ptr::write_bytes(b as *mut u8, 0, end - b);
+                }
+                return Ok(());
+            }
+        }
         // SAFETY: host_ptr validated the whole range; the mapping is writable.
         unsafe { core::ptr::write_bytes(p.as_ptr(), byte, len as usize) };
         Ok(())
     }
+
+    /// The smallest clear worth a system call instead of writing zeros.
+    #[cfg(feature = "std")]
+    const DISCARD_MIN: u64 = 256 << 10;
 
     /// `memchr_inv(__va(pa), byte, len)`: the first byte that differs from `byte`, if any.
     pub fn memchr_inv(
@@ -245,6 +281,30 @@ mod tests {
             Err(PhysError::OutOfRange { .. })
         ));
         assert!(m.read_u64(PhysAddr(u64::MAX - 3)).is_err());
+    }
+
+    #[test]
+    fn clearing_many_pages_zeroes_exactly_the_range() {
+        let m = PhysMem::map_host(8 << 20).unwrap();
+        m.memset(PhysAddr(0), 0x5a, 8 << 20).unwrap();
+        // Unaligned at both ends, large enough to give whole pages back to the host.
+        let (start, len) = (0x1_0123, 0x40_0000 + 0x567);
+        m.memset(PhysAddr(start), 0, len).unwrap();
+        assert_eq!(m.memchr_inv(PhysAddr(start), 0, len).unwrap(), None);
+        assert_eq!(
+            m.memchr_inv(PhysAddr(0), 0x5a, start).unwrap(),
+            None,
+            "the bytes before the range are kept"
+        );
+        let end = start + len;
+        assert_eq!(
+            m.memchr_inv(PhysAddr(end), 0x5a, (8 << 20) - end).unwrap(),
+            None,
+            "the bytes after the range are kept"
+        );
+        // The discarded pages are writable memory again.
+        m.write_u64(PhysAddr(0x20_0000), 9).unwrap();
+        assert_eq!(m.read_u64(PhysAddr(0x20_0000)).unwrap(), 9);
     }
 
     #[test]
