@@ -13,6 +13,15 @@ use crate::kernel::Kernel;
 use crate::machine::Machine;
 use crate::mm::vmstat::pagetypeinfo_data;
 
+/// `zone->nr_migrate_reserve_block` of each populated zone.
+fn recorded_reserve_blocks(k: &Kernel) -> Vec<u64> {
+    k.page_alloc
+        .zones()
+        .filter(|z| z.populated())
+        .map(|z| z.nr_migrate_reserve_block.load(Relaxed))
+        .collect()
+}
+
 #[test]
 fn the_reserve_is_the_min_watermark_in_pageblocks_rounded_up_at_most_two() {
     assert_eq!(migrate_reserve_blocks(0), 0);
@@ -144,14 +153,7 @@ fn reserve_blocks_of_a_3_13_boot_match_the_i7_2600_snapshot() {
     assert_eq!(real.len(), 3);
     let k = i7_2600("3.13.0-77-generic");
     assert_eq!(model_reserve(&k), real);
-    assert_eq!(
-        k.page_alloc
-            .zones()
-            .filter(|z| z.populated())
-            .map(|z| z.nr_migrate_reserve_block.load(Relaxed))
-            .collect::<Vec<_>>(),
-        [1, 2, 2]
-    );
+    assert_eq!(recorded_reserve_blocks(&k), [1, 2, 2]);
 }
 
 #[test]
@@ -186,14 +188,7 @@ fn no_reserve_blocks_from_4_2() {
         .collect();
     assert_eq!(reserve_blocks, [0, 0, 0]);
     // The count was still recorded before the loop returned.
-    assert_eq!(
-        k.page_alloc
-            .zones()
-            .filter(|z| z.populated())
-            .map(|z| z.nr_migrate_reserve_block.load(Relaxed))
-            .collect::<Vec<_>>(),
-        [1, 2, 2]
-    );
+    assert_eq!(recorded_reserve_blocks(&k), [1, 2, 2]);
     let k = i7_2600("4.4.0");
     assert!(pagetypeinfo_data(&k)
         .blocks
