@@ -61,6 +61,18 @@ const FAMILIES: &[Family] = &[
         matches: |l, _| l.starts_with("last_pfn = ") || l.starts_with("e820: last_pfn = "),
     },
     Family {
+        // init_mem_mapping's ranges and page sizes (printed up to 4.2; the BRK lines are
+        // inputs, not predictions).
+        name: "direct map",
+        matches: |l, _| {
+            l.starts_with("init_memory_mapping: [mem ")
+                || (l.starts_with(" [mem 0x")
+                    && (l.ends_with("] page 4k")
+                        || l.ends_with("] page 2M")
+                        || l.ends_with("] page 1G")))
+        },
+    },
+    Family {
         name: "NUMA",
         matches: |l, _| {
             l == "No NUMA configuration found"

@@ -257,3 +257,30 @@ fn check_places_the_early_log_buffer_before_node_data() {
         assert_eq!(nd["status"], "exact", "{name}: {nd}");
     }
 }
+
+/// Up to 4.3 the kernel prints each `init_memory_mapping` range and how `split_mem_range` cut
+/// it into 4k/2M/1G pieces: every such line of the 64-bit logs that print them is predicted.
+#[test]
+fn check_predicts_the_direct_map_lines_up_to_4_3() {
+    for (name, want) in [
+        ("010-asus-k55vd-laptop-4g-4.2.txt", 56),
+        ("019-alienware-m11x-4g-3.16.txt", 24),
+        ("023-lenovo-amd-laptop-16g-4.3-rc1.txt", 19),
+        ("043-dell-optiplex-7010-8g-3.11.txt", 23),
+    ] {
+        let p = corpus("dmesg").join(name);
+        let (_, out, err) = bootmm(&["check", "--json", p.to_str().unwrap()]);
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{name}: {e}: {err}"));
+        let direct: Vec<&serde_json::Value> = v["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["family"] == "direct map")
+            .collect();
+        assert_eq!(direct.len(), want, "{name}");
+        for l in direct {
+            assert_eq!(l["status"], "exact", "{name}: {l}");
+        }
+    }
+}

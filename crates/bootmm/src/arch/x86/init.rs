@@ -198,8 +198,9 @@ impl Mapper<'_> {
         let _t = self
             .trace
             .enter("init_memory_mapping", "arch/x86/mm/init.c");
-        // KERN_INFO until 4.2 (pr_debug in 4.4; taken as 4.3).
-        let loud = !self.era.at_least(4, 3);
+        // KERN_INFO (and the page lines KERN_DEBUG) until "x86, mm: quiet arch_add_memory()"
+        // made both pr_debug; posted after 4.3-rc1, whose logs still print them: 4.4.
+        let loud = !self.era.at_least(4, 4);
         if loud {
             if let Some(p) = self.printk {
                 pr_info!(
