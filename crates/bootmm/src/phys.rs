@@ -184,13 +184,16 @@ impl PhysMem {
         let p = self.host_ptr(pa, len)?;
         #[cfg(feature = "std")]
         if byte == 0 && self.map.owned && len >= Self::DISCARD_MIN {
-            const HOST_PAGE: usize = 4096;
+            // The host's page size (4 KiB on x86_64, 16 or 64 KiB on some arm64 and ppc64
+            // hosts): madvise works on whole host pages.
+            let host_page = rustix::param::page_size();
             let start = p.as_ptr() as usize;
             let end = start + len as usize;
-            let (a, b) = (start.next_multiple_of(HOST_PAGE), end & !(HOST_PAGE - 1));
-            // SAFETY: [a, b) lies inside the validated range of our own private anonymous
-            // mapping; discarding its pages only makes them read as zero, which is what
-            // this call writes. Nothing holds references into simulated RAM across it.
+            let (a, b) = (start.next_multiple_of(host_page), end / host_page * host_page);
+            // SAFETY: [a, b) is whole host pages inside the validated range of our own
+            // private anonymous mapping; discarding them only makes them read as zero,
+            // which is what this call writes. Nothing holds references into simulated RAM
+            // across it.
             let discarded = a < b
                 && unsafe {
                     rustix::mm::madvise(
