@@ -189,7 +189,10 @@ impl PhysMem {
             let host_page = rustix::param::page_size();
             let start = p.as_ptr() as usize;
             let end = start + len as usize;
-            let (a, b) = (start.next_multiple_of(host_page), end / host_page * host_page);
+            let (a, b) = (
+                start.next_multiple_of(host_page),
+                end / host_page * host_page,
+            );
             // SAFETY: [a, b) is whole host pages inside the validated range of our own
             // private anonymous mapping; discarding them only makes them read as zero,
             // which is what this call writes. Nothing holds references into simulated RAM

@@ -725,13 +725,21 @@ pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
         brk_pages: out.brk_pages,
         memblock_pages: out.taken,
         inputs: Some(inputs),
-        uncertain: (!open.is_empty()).then(|| {
-            format!(
-                "init_mem_mapping's page-table pages go, and their number depends on {} (not in the log; {} assumed)",
-                open.join(", "),
+        uncertain: match (trials.is_empty(), k.machine.pgt_buf_used) {
+            // The log's BRK lines say how many brk pages the tables took, and no value of
+            // the open inputs gives that many: the defaults' layout is not the kernel's.
+            (true, Some(used)) => Some(format!(
+                "init_mem_mapping's page-table pages go, and no GB-page / memory-KASLR / brk-size setting reproduces the log's {used} BRK pages ({} assumed)",
                 describe(&inputs)
-            )
-        }),
+            )),
+            _ => (!open.is_empty()).then(|| {
+                format!(
+                    "init_mem_mapping's page-table pages go, and their number depends on {} (not in the log; {} assumed)",
+                    open.join(", "),
+                    describe(&inputs)
+                )
+            }),
+        },
     };
     Ok(())
 }

@@ -150,3 +150,26 @@ fn steps_grow_by_32_before_3_18_and_by_256_after() {
         );
     }
 }
+
+/// A log whose BRK lines no setting of the open inputs can reproduce: the layout the model
+/// falls back on is flagged, not passed off as the kernel's.
+#[test]
+fn a_brk_count_no_setting_reproduces_is_flagged() {
+    let boot = |used: Option<u64>| {
+        let mut m = crate::machine::Machine::qemu(4 << 30, 2).unwrap();
+        m.era = Era::new(KernelVersion::new(4, 9, 0), Arch::X86_64);
+        m.pgt_buf_used = used;
+        let mut k = crate::kernel::Kernel::new(m).unwrap();
+        crate::init::main::start_kernel(&mut k).unwrap();
+        k
+    };
+    // What the defaults take on this machine is reproducible, so nothing is flagged.
+    let used = boot(None).direct_map.brk_pages;
+    assert!(boot(Some(used)).direct_map.uncertain.is_none());
+    let k = boot(Some(used + 100));
+    let why = k.direct_map.uncertain.expect("flagged");
+    assert!(
+        why.contains(&alloc::format!("the log's {} BRK pages", used + 100)),
+        "{why}"
+    );
+}
