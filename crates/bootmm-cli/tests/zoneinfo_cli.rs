@@ -135,3 +135,46 @@ fn two_node_thp_raise_and_boot_managed() {
     let (ok, out, _) = bootmm(&["check", "--zoneinfo", p.to_str().unwrap(), "--no-thp"]);
     assert!(!ok, "{out}");
 }
+
+/// The boot-time search explains real files, not anything: nudge one zone's watermark by a
+/// few pages and the numbers no longer fit any boot-time managed counts.
+#[test]
+fn a_nudged_watermark_is_not_explained_away() {
+    for name in [
+        "zoneinfo/002-digitalocean-1g-1cpu-5.14-el9.txt",
+        "zoneinfo/007-pcp-qa-i7-4810mq-laptop-16g.txt",
+        "zoneinfo/012-pcp-qa-i7-4810mq-2node-8cpu-8g.txt",
+    ] {
+        for field in ["min", "low", "high"] {
+            let text = std::fs::read_to_string(corpus(name)).unwrap();
+            // The second zone's value of `field`, raised by 3 pages.
+            let mut seen = 0;
+            let nudged: String = text
+                .lines()
+                .map(|l| {
+                    let mut w = l.split_whitespace();
+                    if w.next() == Some(field) && w.clone().count() == 1 {
+                        seen += 1;
+                        if seen == 2 {
+                            let v: u64 = w.next().unwrap().parse().unwrap();
+                            return l.replace(&v.to_string(), &(v + 3).to_string());
+                        }
+                    }
+                    l.to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(seen >= 2, "{name}: no second {field} line");
+            let p = std::env::temp_dir().join(format!(
+                "bootmm-nudged-{}-{field}-{}.txt",
+                std::process::id(),
+                name.replace('/', "_")
+            ));
+            std::fs::write(&p, nudged).unwrap();
+            let (ok, out, _) = bootmm(&["check", "--zoneinfo", p.to_str().unwrap()]);
+            let _ = std::fs::remove_file(&p);
+            assert!(!ok, "{name} {field}+3 was explained:\n{out}");
+            assert!(!out.contains(" 0 differ"), "{name} {field}+3:\n{out}");
+        }
+    }
+}

@@ -860,6 +860,13 @@ fn solve_boot_snapshot(
         .max(now_sum - now_sum / 4);
     let t_hi: u64 = boxes.iter().map(|b| b.1).sum();
     let min_sum: u64 = mins.iter().sum();
+    // The search walks the total lowmem page by page: cheap per step, but a terabyte host's
+    // range would take minutes. Past this many steps it gives up (nothing is explained).
+    const MAX_STEPS: u64 = 20_000_000;
+    let steps = (t_hi.saturating_sub(t_lo) + 1).saturating_mul(var.len() as u64);
+    if steps > MAX_STEPS {
+        return None;
+    }
     let snapshot = |m: &[u64]| -> Vec<WmZone> {
         let mut snap = zones.to_vec();
         for (i, &k) in var.iter().enumerate() {
