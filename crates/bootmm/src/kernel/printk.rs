@@ -163,11 +163,19 @@ fn used_bytes(k: &Kernel) -> u64 {
 
 /// One allocation of `setup_log_buf`, in each era's memblock call.
 fn alloc(k: &mut Kernel, size: u64, early: bool) -> Option<u64> {
-    let align = log_align(k);
+    // 3.14–3.16 asked for PAGE_SIZE early and for 0 (SMP_CACHE_BYTES) late; LOG_ALIGN from
+    // 3.17 ("printk: make dynamic kernel ring buffer alignment explicit").
+    let align = if k.era.at_least(3, 17) {
+        log_align(k)
+    } else if early {
+        4096
+    } else {
+        crate::include::SMP_CACHE_BYTES
+    };
     let r = if k.era.at_least(4, 20) {
         k.memblock.memblock_alloc(size, align)
-    } else if k.era.at_least(3, 13) {
-        // memblock_virt_alloc / memblock_virt_alloc_nopanic
+    } else if k.era.at_least(3, 14) {
+        // memblock_virt_alloc(_align) / memblock_virt_alloc_nopanic (the 3.14 API)
         if early {
             k.memblock.memblock_alloc_try_nid(
                 size,
@@ -186,7 +194,7 @@ fn alloc(k: &mut Kernel, size: u64, early: bool) -> Option<u64> {
             )
         }
     } else {
-        // 3.0–3.12: memblock_alloc(new_log_buf_len, PAGE_SIZE) early, alloc_bootmem_nopanic
+        // 3.0–3.13: memblock_alloc(new_log_buf_len, PAGE_SIZE) early, alloc_bootmem_nopanic
         // (from 16 MiB up) late; both come from memblock here.
         let end = k.memblock.memblock_get_current_limit();
         let floor = if early { 0 } else { BOOTMEM_LOW_LIMIT };
@@ -263,7 +271,12 @@ pub fn setup_log_buf(k: &mut Kernel, early: bool) {
     k.log_buf.log_buf_len = Some(len);
     k.log_buf.new_log_buf_len = 0;
     k.log_buf.blocks = blocks;
-    pr_info!(k.printk, "{p}log_buf_len: {len} bytes\n");
+    // " bytes" came with the 3.17 rework of the buffer's sizing.
+    if k.era.at_least(3, 17) {
+        pr_info!(k.printk, "{p}log_buf_len: {len} bytes\n");
+    } else {
+        pr_info!(k.printk, "{p}log_buf_len: {len}\n");
+    }
     pr_info!(
         k.printk,
         "{p}early log buf free: {free}({}%)\n",

@@ -120,3 +120,18 @@ fn no_early_buffer_before_3_0() {
     assert!(lines(&k, "log_buf_len").is_empty());
     assert!(k.log_buf.blocks.is_empty());
 }
+
+/// Before 3.17 the line has no " bytes" (`pr_info("log_buf_len: %d\n", …)`).
+#[test]
+fn the_line_before_3_17() {
+    for v in [(3, 10, 0), (3, 14, 0), (3, 16, 0)] {
+        let k = boot(machine(v, 2 << 30, 1, "log_buf_len=1M"));
+        assert_eq!(
+            lines(&k, "log_buf_len: "),
+            ["log_buf_len: 1048576"],
+            "{v:?}"
+        );
+    }
+    let k = boot(machine((3, 17, 0), 2 << 30, 1, "log_buf_len=1M"));
+    assert_eq!(lines(&k, "log_buf_len: "), ["log_buf_len: 1048576 bytes"]);
+}
