@@ -2098,8 +2098,8 @@ enum Walk {
 ///
 /// The walk's first step, the preferred zone (`ac->preferred_zoneref`, which is at or below
 /// `highest_zoneidx` and which ALLOC_NOFRAGMENT never skips), is taken here without the
-/// rest of the walk; if it gives no page, the whole walk runs, the preferred zone again
-/// included, as nothing changed in between.
+/// rest of the walk; if it gives no page, the walk goes on from there with what that step
+/// found.
 #[inline(always)]
 fn get_page_from_freelist(
     pa: &PageAlloc,
@@ -2124,11 +2124,14 @@ fn get_page_from_freelist(
                 return Walk::Page(page, r);
             }
         }
+        return get_page_from_freelist_walk(pa, sp, order, flags, ac, grown, true);
     }
-    get_page_from_freelist_walk(pa, sp, order, flags, ac, grown)
+    get_page_from_freelist_walk(pa, sp, order, flags, ac, grown, false)
 }
 
-/// The zonelist walk of [`get_page_from_freelist`].
+/// The zonelist walk of [`get_page_from_freelist`]. With `preferred_tried`, the preferred
+/// zone already gave no page with these flags on this pass (below its watermark, or
+/// `rmqueue` found nothing): only its deferred-growth escape is left to look at.
 #[cold]
 #[inline(never)]
 fn get_page_from_freelist_walk(
@@ -2138,6 +2141,7 @@ fn get_page_from_freelist_walk(
     mut flags: AllocFlags,
     ac: &AllocContext,
     grown: &[ZoneRef],
+    mut preferred_tried: bool,
 ) -> Walk {
     let Some(zonelist) = ac.zonelist_in(pa) else {
         return Walk::Fail;
@@ -2162,7 +2166,14 @@ fn get_page_from_freelist_walk(
                 && preferred.is_some_and(|p| p.nid != r.nid)
             {
                 flags.remove(AllocFlags::ALLOC_NOFRAGMENT);
+                preferred_tried = false;
                 continue 'retry;
+            }
+            if i == start && preferred_tried {
+                if grow(zone, r) {
+                    return Walk::Grow(r);
+                }
+                continue;
             }
             if !flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
                 let mark = zone.wmark_pages(flags.wmark());
@@ -2181,6 +2192,7 @@ fn get_page_from_freelist_walk(
         }
         if no_fallback {
             flags.remove(AllocFlags::ALLOC_NOFRAGMENT);
+            preferred_tried = false;
             continue 'retry;
         }
         return Walk::Fail;
