@@ -15,7 +15,7 @@
 use crate::include::NUMA_NO_NODE;
 use crate::kernel::Kernel;
 use crate::klib::cmdline::memparse;
-use crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE;
+use crate::mm::memblock::{Memblock, MEMBLOCK_ALLOC_ACCESSIBLE};
 use crate::{pr_err, pr_info};
 
 const FILE: &str = "kernel/printk/printk.c";
@@ -175,24 +175,20 @@ fn alloc(k: &mut Kernel, size: u64, early: bool) -> Option<u64> {
     let r = if k.era.at_least(4, 20) {
         k.memblock.memblock_alloc(size, align)
     } else if k.era.at_least(3, 14) {
-        // memblock_virt_alloc(_align) / memblock_virt_alloc_nopanic (the 3.14 API)
-        if early {
-            k.memblock.memblock_alloc_try_nid(
-                size,
-                align,
-                BOOTMEM_LOW_LIMIT,
-                MEMBLOCK_ALLOC_ACCESSIBLE,
-                NUMA_NO_NODE,
-            )
+        // memblock_virt_alloc(_align) early, memblock_virt_alloc_nopanic late (the 3.14 API)
+        let alloc = if early {
+            Memblock::memblock_alloc_try_nid
         } else {
-            k.memblock.memblock_alloc_try_nid_nopanic(
-                size,
-                align,
-                BOOTMEM_LOW_LIMIT,
-                MEMBLOCK_ALLOC_ACCESSIBLE,
-                NUMA_NO_NODE,
-            )
-        }
+            Memblock::memblock_alloc_try_nid_nopanic
+        };
+        alloc(
+            &mut k.memblock,
+            size,
+            align,
+            BOOTMEM_LOW_LIMIT,
+            MEMBLOCK_ALLOC_ACCESSIBLE,
+            NUMA_NO_NODE,
+        )
     } else {
         // 3.0–3.13: memblock_alloc(new_log_buf_len, PAGE_SIZE) early, alloc_bootmem_nopanic
         // (from 16 MiB up) late; both come from memblock here.

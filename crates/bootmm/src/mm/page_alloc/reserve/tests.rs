@@ -140,20 +140,26 @@ fn model_reserve(k: &Kernel) -> Vec<(String, u64)> {
 }
 
 #[test]
-fn reserve_blocks_of_a_3_2_boot_match_the_i7_2600_snapshot() {
-    let real = reserve_column(&corpus("pagetypeinfo/003-i7-2600-8g-3.2-ubuntu.txt"));
-    assert_eq!(real.len(), 3);
-    let k = i7_2600("3.2.0-58-generic");
-    assert_eq!(model_reserve(&k), real);
-}
-
-#[test]
-fn reserve_blocks_of_a_3_13_boot_match_the_i7_2600_snapshot() {
-    let real = reserve_column(&corpus("pagetypeinfo/013-i7-2600-8g-3.13-ubuntu.txt"));
-    assert_eq!(real.len(), 3);
-    let k = i7_2600("3.13.0-77-generic");
-    assert_eq!(model_reserve(&k), real);
-    assert_eq!(recorded_reserve_blocks(&k), [1, 2, 2]);
+fn reserve_blocks_of_3_2_and_3_13_boots_match_the_i7_2600_snapshots() {
+    for (file, release) in [
+        (
+            "pagetypeinfo/003-i7-2600-8g-3.2-ubuntu.txt",
+            "3.2.0-58-generic",
+        ),
+        (
+            "pagetypeinfo/013-i7-2600-8g-3.13-ubuntu.txt",
+            "3.13.0-77-generic",
+        ),
+    ] {
+        let real = reserve_column(&corpus(file));
+        assert_eq!(real.len(), 3, "{file}");
+        let k = i7_2600(release);
+        assert_eq!(model_reserve(&k), real, "{release}");
+        if release.starts_with("3.13") {
+            // 3.13 records the count in the zone (nr_migrate_reserve_block).
+            assert_eq!(recorded_reserve_blocks(&k), [1, 2, 2]);
+        }
+    }
 }
 
 #[test]
