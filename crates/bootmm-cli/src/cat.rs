@@ -179,7 +179,7 @@ pub fn files_text(k: &Kernel, files: &[ProcFile], always_header: bool) -> String
 /// The /proc files describe the zones; an era whose boot stops before sizing them (i386 and
 /// 2.6 for now) has none to show.
 pub fn zones_ready(k: &Kernel) -> Result<(), String> {
-    if k.page_alloc.node_data.is_empty() {
+    if k.page_alloc().nodes().is_empty() {
         return Err(format!(
             "no zones to show: the {} {} boot stops before the zones are sized (not modeled yet, see docs/divergences.md)",
             if k.era.is_64bit() { "x86_64" } else { "i386" },

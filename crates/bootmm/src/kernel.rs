@@ -58,13 +58,15 @@ pub struct Kernel {
     pub dma_reserve: u64,
     /// Nodes and zones as `free_area_init` sized them.
     pub zones: Option<ZoneLayout>,
-    /// `mem_section` and the vmemmap, as `sparse_init` built them.
-    pub sparse: Sparse,
+    /// `mem_section` and the vmemmap, as `sparse_init` built them. The allocator's struct
+    /// page pointers come from it: read it through [`Kernel::sparse`].
+    pub(crate) sparse: Sparse,
     /// What `memmap_init` initialised and what it deferred (`first_deferred_pfn`).
     pub memmap: Memmap,
     /// The zones' free lists and the buddy allocator's globals (`node_data[]`,
-    /// `totalram_pages`).
-    pub page_alloc: PageAlloc,
+    /// `totalram_pages`). Struct pages in simulated RAM link to its free-list heads, so it
+    /// is never replaced from outside: read it through [`Kernel::page_alloc`].
+    pub(crate) page_alloc: PageAlloc,
     /// The page allocator's tunables and totals (`min_free_kbytes`, …).
     pub vm: crate::mm::page_alloc_init::VmGlobals,
     /// The log buffer's size and blocks (kernel/printk/printk.c).
@@ -76,6 +78,16 @@ pub struct Kernel {
 pub const BARE_PHYS_END: u64 = 64 << 30;
 
 impl Kernel {
+    /// The buddy allocator's state (read only: its zones are linked from simulated RAM).
+    pub fn page_alloc(&self) -> &PageAlloc {
+        &self.page_alloc
+    }
+
+    /// The sections table and the vmemmap (read only).
+    pub fn sparse(&self) -> &Sparse {
+        &self.sparse
+    }
+
     /// A kernel for `machine`, before `start_kernel`: simulated RAM mapped from 0 to the end
     /// of the physical address space it can use ([`Machine::phys_end`]), everything else empty.
     #[cfg(feature = "std")]

@@ -83,7 +83,7 @@ fn place(k: &mut Kernel, h: &VfsHash) -> Result<(), BootError> {
                 // alloc_pages_exact: one block of get_order(size), the tail given back.
                 let order = pages.next_power_of_two().trailing_zeros();
                 if let Ok(Some(page)) = crate::mm::page_alloc::alloc_pages(k, gfp, order) {
-                    let pfn = Some(crate::mm::page_alloc::page_to_pfn(k, page));
+                    let pfn = crate::mm::page_alloc::page_to_pfn(k, page);
                     for i in pages..(1u64 << order) {
                         if let Some(p) = pfn.and_then(|f| k.sparse.pfn_to_page(f + i)) {
                             let _ = crate::mm::page_alloc::__free_pages(k, p, 0);

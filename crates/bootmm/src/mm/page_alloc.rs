@@ -38,10 +38,11 @@ use crate::mm::sparse::{Sparse, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER};
 use crate::phys::PhysMem;
 
 pub use debug::{bad_page, dump_page};
-pub use init::{
-    deferred_grow_zone, free_all_bootmem, mem_init_print_info, memblock_free_all,
-    page_alloc_init_late, DEFERRED_EAGER_PAGES,
+// The hand-over steps run once, in start_kernel's order: they are the model's, not an API.
+pub(crate) use init::{
+    deferred_grow_zone, free_all_bootmem, memblock_free_all, page_alloc_init_late,
 };
+pub use init::{mem_init_print_info, DEFERRED_EAGER_PAGES};
 pub use report::{show_free_areas, warn_alloc};
 pub use reserve::{migrate_reserve_blocks, setup_zone_migrate_reserve, ReserveForm};
 
@@ -674,7 +675,10 @@ impl ZoneTable {
 /// `pg_data_t` (the allocator's part).
 pub struct PglistData {
     pub node_id: u32,
-    pub node_zones: Vec<Box<Zone>>,
+    /// The zones, boxed so that their addresses stay put: the zone table and the free
+    /// lists in simulated RAM point at them. See [`PglistData::zones`].
+    #[allow(clippy::vec_box)] // the boxes keep each zone's address fixed
+    pub(crate) node_zones: Vec<Box<Zone>>,
     /// `node_zonelists[ZONELIST_FALLBACK]`: every zone the node may fall back to, best first.
     pub zonelist_fallback: Zonelist,
     /// `node_zonelists[ZONELIST_NOFALLBACK]` (NUMA; `__GFP_THISNODE`): the node's own zones.
@@ -689,6 +693,11 @@ pub struct PglistData {
 }
 
 impl PglistData {
+    /// `node_zones[]`.
+    pub fn zones(&self) -> impl ExactSizeIterator<Item = &Zone> {
+        self.node_zones.iter().map(|z| &**z)
+    }
+
     /// `pgdat_end_pfn`.
     pub fn pgdat_end_pfn(&self) -> u64 {
         self.node_start_pfn + self.node_spanned_pages
@@ -698,7 +707,9 @@ impl PglistData {
 /// The page allocator's global state: `node_data[]`, `totalram_pages`, the switches the
 /// boot code sets, and the bad-page report state.
 pub struct PageAlloc {
-    pub node_data: Vec<PglistData>,
+    /// `node_data[]`. The zone table and the free lists point into its zones, so it is
+    /// private to the model: see [`PageAlloc::nodes`].
+    pub(crate) node_data: Vec<PglistData>,
     /// Every zone's address by `page_zone_id` (node and zone bits of `page->flags`), so that
     /// `page_zone` is one load, as `&NODE_DATA(nid)->node_zones[zid]` is in the kernel.
     zone_table: ZoneTable,
@@ -773,6 +784,11 @@ impl Default for PageAlloc {
 }
 
 impl PageAlloc {
+    /// Every node's `pg_data_t`, in `node_data[]` order.
+    pub fn nodes(&self) -> &[PglistData] {
+        &self.node_data
+    }
+
     /// `NODE_DATA(nid)`: an index when the nodes are numbered densely (they are unless a
     /// node has no memory), a search otherwise.
     #[inline]
@@ -864,7 +880,7 @@ pub fn nr_free_pages(k: &Kernel) -> u64 {
 /// sizes `free_area_init` computed, empty free lists, and a fallback zonelist that visits
 /// the node's own zones from the highest down and then the other nodes' (the order
 /// `build_all_zonelists` computes replaces it through [`PageAlloc::set_zonelist`]).
-pub fn init_zones(k: &mut Kernel) {
+pub(crate) fn init_zones(k: &mut Kernel) {
     let Some(layout) = k.zones.clone() else {
         return;
     };
@@ -1127,7 +1143,7 @@ fn merge_pageblocks(pa: &PageAlloc, sp: &Sparse, buddy_pfn: u64, mt: usize) -> b
     if !pa.rules.strict_freelist_type {
         return true;
     }
-    let buddy_mt = sp.get_pfnblock_migratetype(buddy_pfn).unwrap_or(0) as usize;
+    let buddy_mt = pfnblock_mt(sp, buddy_pfn);
     if buddy_mt != mt && (!pa.mt.is_mergeable(mt) || !pa.mt.is_mergeable(buddy_mt)) {
         return false;
     }
@@ -1265,7 +1281,25 @@ fn __rmqueue_smallest(
 #[inline]
 fn pfn_of(sp: &Sparse, page: *mut Page) -> u64 {
     // SAFETY: pages on the free lists are initialised struct pages of this memmap.
-    unsafe { sp.page_to_pfn(NonNull::new_unchecked(page)) }.unwrap_or(0)
+    let pfn = unsafe { sp.page_to_pfn(NonNull::new_unchecked(page)) };
+    debug_assert!(
+        pfn.is_some(),
+        "VM_BUG_ON_PAGE: {page:p} is no struct page of this memmap"
+    );
+    pfn.unwrap_or(u64::MAX)
+}
+
+/// `get_pfnblock_migratetype` of a pfn the allocator holds. Its section has a memmap, so it
+/// has pageblock flags (a block never leaves its MAX_ORDER block, which never leaves its
+/// section); CONFIG_DEBUG_VM builds check it.
+#[inline(always)]
+fn pfnblock_mt(sp: &Sparse, pfn: u64) -> usize {
+    let mt = sp.get_pfnblock_migratetype(pfn);
+    debug_assert!(
+        mt.is_some(),
+        "VM_BUG_ON: pfn {pfn:#x} has no pageblock flags"
+    );
+    mt.unwrap_or(0) as usize
 }
 
 /// `pageblock_start_pfn`.
@@ -1414,7 +1448,7 @@ fn steal_suitable_fallback(
     whole_block: bool,
 ) {
     let pfn = pfn_of(sp, page);
-    let block_mt = sp.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+    let block_mt = pfnblock_mt(sp, pfn);
     let single = |fa: &FreeAreas| {
         // SAFETY: `page` is a free block of `current` on this zone's lists; lock held.
         unsafe { move_to_free_list(fa, page, current, start_mt) };
@@ -1526,7 +1560,7 @@ fn rmqueue_fallback_v3(
                 let moved = if zone.zone_spans_pfn(start)
                     && zone.zone_spans_pfn(start + PAGEBLOCK_NR_PAGES - 1)
                 {
-                    let block_mt = sp.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+                    let block_mt = pfnblock_mt(sp, pfn);
                     move_freepages_block(fa, zone, pa, sp, start, block_mt, start_mt)
                 } else {
                     0
@@ -1972,7 +2006,7 @@ fn reserve_highatomic_pageblock(zone: &Zone, pa: &PageAlloc, sp: &Sparse, pfn: u
     if zone.nr_reserved_highatomic.load(Relaxed) >= max_managed {
         return;
     }
-    let mt = sp.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+    let mt = pfnblock_mt(sp, pfn);
     if !pa.mt.is_mergeable(mt) || mt == h {
         return;
     }
@@ -2210,11 +2244,21 @@ fn zone_has_deferred(pa: &PageAlloc, zone: &Zone) -> bool {
 }
 
 /// mm/page_alloc.c: `prep_new_page` / `post_alloc_hook`: a block leaves the allocator.
+/// Returns false when `__GFP_ZERO` could not clear the block because its memory is not
+/// simulated RAM (a broken memmap: the kernel would fault on the direct-map address).
 ///
 /// # Safety
 /// `page` heads a block of `2^order` pages just taken off the free lists.
 #[inline(always)]
-unsafe fn prep_new_page(phys: &PhysMem, sp: &Sparse, page: *mut Page, order: u32, gfp: Gfp) {
+#[must_use]
+unsafe fn prep_new_page(
+    phys: &PhysMem,
+    sp: &Sparse,
+    page: *mut Page,
+    order: u32,
+    gfp: Gfp,
+) -> bool {
+    let mut zeroed = true;
     // SAFETY: forwarded from the caller: the block is ours.
     unsafe {
         (*page).private = 0;
@@ -2236,12 +2280,33 @@ unsafe fn prep_new_page(phys: &PhysMem, sp: &Sparse, page: *mut Page, order: u32
         if gfp.contains(Gfp::__GFP_ZERO) {
             // kernel_init_pages: clear_highpage on each page.
             let pfn = pfn_of(sp, page);
-            let _ = phys.memset(crate::PhysAddr(pfn << 12), 0, 4096 << order);
+            zeroed = phys
+                .memset(crate::PhysAddr(pfn << 12), 0, 4096 << order)
+                .is_ok();
         }
         if order > 0 && gfp.contains(Gfp::__GFP_COMP) {
             prep_compound_page(page, order);
         }
     }
+    zeroed
+}
+
+/// A `__GFP_ZERO` block whose memory lies outside simulated RAM: the kernel's
+/// `clear_highpage` would fault on its direct-map address. Reported as that oops; the block
+/// stays allocated (nothing can reach its bytes either way).
+#[cold]
+#[inline(never)]
+fn report_unbacked_block(k: &Kernel, page: *mut Page, order: u32) {
+    let pfn = pfn_of(&k.sparse, page);
+    debug_assert!(
+        false,
+        "free block at pfn {pfn:#x} order {order} is not in simulated RAM"
+    );
+    crate::pr_alert!(
+        k.printk,
+        "BUG: unable to handle page fault for address: {:016x}\n",
+        k.phys.va(crate::PhysAddr(pfn << 12)).0
+    );
 }
 
 /// `TAIL_MAPPING` (`0x400 + POISON_POINTER_DELTA`).
@@ -2533,7 +2598,9 @@ fn finish_alloc(
     flags: AllocFlags,
 ) -> NonNull<Page> {
     // SAFETY: the block was just taken off the lists of zone `r`.
-    unsafe { prep_new_page(&k.phys, &k.sparse, page, order, gfp) };
+    if !unsafe { prep_new_page(&k.phys, &k.sparse, page, order, gfp) } {
+        report_unbacked_block(k, page, order);
+    }
     let reserve = match k.page_alloc.rules.watermark {
         WatermarkForm::V6_3 => flags.contains(AllocFlags::ALLOC_HIGHATOMIC),
         WatermarkForm::V4 => order > 0 && flags.contains(AllocFlags::ALLOC_HARDER),
@@ -2589,7 +2656,11 @@ pub fn alloc_pages_node(
 pub fn __get_free_pages(k: &mut Kernel, gfp: Gfp, order: u32) -> Result<u64, AllocError> {
     let gfp = gfp.difference(Gfp::__GFP_HIGHMEM);
     Ok(match alloc_pages(k, gfp, order)? {
-        Some(p) => k.phys.va(crate::PhysAddr(page_to_pfn(k, p) << 12)).0,
+        Some(p) => {
+            k.phys
+                .va(crate::PhysAddr(pfn_of(&k.sparse, p.as_ptr()) << 12))
+                .0
+        }
         None => 0,
     })
 }
@@ -2599,9 +2670,10 @@ pub fn get_zeroed_page(k: &mut Kernel, gfp: Gfp) -> Result<u64, AllocError> {
     __get_free_pages(k, gfp | Gfp::__GFP_ZERO, 0)
 }
 
-/// `page_to_pfn` for a page this allocator handed out.
-pub fn page_to_pfn(k: &Kernel, page: NonNull<Page>) -> u64 {
-    pfn_of(&k.sparse, page.as_ptr())
+/// include/asm-generic/memory_model.h: `page_to_pfn`, for any pointer: `None` unless `page`
+/// is a struct page of this kernel's memmap (the kernel would compute a garbage pfn).
+pub fn page_to_pfn(k: &Kernel, page: NonNull<Page>) -> Option<u64> {
+    k.sparse.page_to_pfn_checked(page)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2616,17 +2688,30 @@ pub enum FreeResult {
     StillReferenced,
     /// The checks found a bad page: the report was printed and nothing was changed.
     BadPage,
+    /// The pointer is not a struct page of this memmap: nothing was read or changed.
+    NotAPage,
 }
 
 /// mm/page_alloc.c: `__free_pages`: drop a reference; on the last one, free the block.
+///
+/// Any pointer may be passed: one that is not a struct page of this memmap (which the
+/// kernel would dereference) comes back as [`FreeResult::NotAPage`] with nothing done, and
+/// an order above `MAX_PAGE_ORDER` (whose free lists do not exist) is reported as a
+/// `VM_BUG_ON_PAGE` and refused.
 pub fn __free_pages(k: &mut Kernel, page: NonNull<Page>, order: u32) -> FreeResult {
+    let Some(pfn) = page_to_pfn(k, page) else {
+        return FreeResult::NotAPage;
+    };
     let p = page.as_ptr();
-    // SAFETY: the caller hands a struct page of this memmap (from pfn_to_page).
+    if order > MAX_PAGE_ORDER {
+        debug::report_bad_free_order(k, p, pfn, order);
+        return FreeResult::BadPage;
+    }
+    // SAFETY: `page_to_pfn` proved `p` is the struct page of `pfn` in this memmap.
     let (head, refcount) = unsafe { (PageHead(&*p), (*p).refcount) };
     if refcount <= 0 {
         // put_page_testzero on a free page: CONFIG_DEBUG_VM's VM_BUG_ON_PAGE. bootmm reports
         // what the free-time checks see on such a page and leaves it as it is.
-        let pfn = page_to_pfn(k, page);
         debug::report_free_of_free_page(k, p, pfn);
         return FreeResult::BadPage;
     }
@@ -2648,9 +2733,12 @@ pub fn __free_pages(k: &mut Kernel, page: NonNull<Page>, order: u32) -> FreeResu
         let mut o = order;
         while o > 0 {
             o -= 1;
-            // SAFETY: within the block of 2^order the caller owns.
-            let tail = unsafe { NonNull::new_unchecked(p.add(1 << o)) };
-            __free_pages_ok(k, tail, o, Fpi::None);
+            // The tail halves' struct pages, where the memmap has them (an unaligned head's
+            // block may run past it; the kernel would read beyond the section).
+            let tail = p.wrapping_add(1 << o);
+            if let Some(tail) = NonNull::new(tail).filter(|t| page_to_pfn(k, *t).is_some()) {
+                __free_pages_ok(k, tail, o, Fpi::None);
+            }
         }
     }
     FreeResult::StillReferenced
@@ -2681,7 +2769,7 @@ pub(crate) fn __free_pages_ok(
     fpi: Fpi,
 ) -> FreeResult {
     let p = page.as_ptr();
-    let pfn = page_to_pfn(k, page);
+    let pfn = pfn_of(&k.sparse, p);
     let pa = &k.page_alloc;
     // SAFETY: an initialised struct page.
     let zone = match pa.page_zone(unsafe { &*p }) {
@@ -2698,7 +2786,12 @@ pub(crate) fn __free_pages_ok(
             z
         }
     };
-    let mt = k.sparse.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+    let Some(mt) = k.sparse.get_pfnblock_migratetype(pfn) else {
+        // A validated struct page always has pageblock flags; CONFIG_DEBUG_VM's report.
+        debug::report_no_pageblock(k, p, pfn);
+        return FreeResult::BadPage;
+    };
+    let mt = mt as usize;
     let fa = zone.lock.lock();
     // SAFETY: free_pages_prepare accepted the block: aligned, ours, not free.
     unsafe { __free_one_page(&fa, zone, pa, &k.sparse, p, pfn, order, mt, fpi) };

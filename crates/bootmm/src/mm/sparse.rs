@@ -313,6 +313,24 @@ impl Sparse {
             .then_some(pfn)
     }
 
+    /// [`Sparse::page_to_pfn`] for a pointer nothing vouches for: `Some(pfn)` only when
+    /// `page` is the struct page of `pfn` in this memmap. The pointer is first checked to
+    /// lie, aligned, inside simulated RAM (whose bytes are always readable), so any value is
+    /// safe to pass. O(1): two compares before the usual look-up.
+    #[inline]
+    pub fn page_to_pfn_checked(&self, page: NonNull<Page>) -> Option<u64> {
+        let addr = page.as_ptr() as usize;
+        let pa = addr.checked_sub(self.host_base)? as u64;
+        if addr % core::mem::align_of::<Page>() != 0 {
+            return None;
+        }
+        self.host(pa, STRUCT_PAGE_SIZE)?;
+        // SAFETY: the 64 bytes lie in the live mapping `phys` keeps, aligned for a Page, and
+        // a Page is plain data: any bytes are a valid value. page_to_pfn then accepts only
+        // the struct page its section's memmap has at that pfn.
+        unsafe { self.page_to_pfn(page) }
+    }
+
     /// The physical address of `pfn`'s usage struct (`ms->usage`), if it has one.
     #[inline]
     fn usage_pa(&self, nr: u64) -> Option<u64> {
@@ -472,7 +490,7 @@ fn memory_present(k: &mut Kernel, nid: i32, start: u64, end: u64) -> Result<(), 
 
 /// mm/sparse.c: `memblocks_present` (`sparse_memory_present_with_active_regions` before
 /// 5.10): allocate the root pointer array (4.15+) and mark every memblock range present.
-pub fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
+pub(crate) fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
     k.sparse = Sparse {
         phys: Some(k.phys.clone()),
         roots: vec![0; NR_SECTION_ROOTS as usize],
@@ -897,7 +915,7 @@ fn sparse_init_old(k: &mut Kernel) -> Result<(), BootError> {
 }
 
 /// mm/sparse.c: `sparse_init`.
-pub fn sparse_init(k: &mut Kernel) -> Result<(), BootError> {
+pub(crate) fn sparse_init(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("sparse_init", "mm/sparse.c");
     if !k.era.is_64bit() {
         // i386 builds are FLATMEM or SPARSEMEM without vmemmap; not modelled yet.

@@ -30,10 +30,14 @@ fn alloc_err(e: AllocError) -> String {
     }
 }
 
-fn page_ret(k: &Kernel, p: Option<NonNull<Page>>) -> Ret {
+fn page_ret(k: &Kernel, p: Option<NonNull<Page>>) -> Result<Ret, String> {
     match p {
-        Some(p) => Ret::Page(page_alloc::page_to_pfn(k, p) << 12),
-        None => Ret::Null,
+        Some(p) => match page_alloc::page_to_pfn(k, p) {
+            Some(pfn) => Ok(Ret::Page(pfn << 12)),
+            // The allocator hands out only struct pages of its own memmap.
+            None => Err(format!("internal error: the allocator returned {p:p}, which is no struct page of this memmap")),
+        },
+        None => Ok(Ret::Null),
     }
 }
 
@@ -43,6 +47,7 @@ fn free_ret(r: FreeResult, call: &str) -> Result<Ret, String> {
         FreeResult::BadPage => Err(format!(
             "{call}: the kernel's checks reject this free (report above); nothing was freed"
         )),
+        FreeResult::NotAPage => Err(format!("{call}: not a struct page of this memmap")),
     }
 }
 
@@ -73,7 +78,7 @@ pub static PAGE_CALLS: &[CallSpec] = &[
         params: &[param!("gfp", Gfp), param!("order", Order)],
         run: |k, a, _| {
             let p = page_alloc::alloc_pages(k, a.gfp(0), a.order(1)).map_err(alloc_err)?;
-            Ok(page_ret(k, p))
+            page_ret(k, p)
         },
     },
     CallSpec {
@@ -86,7 +91,7 @@ pub static PAGE_CALLS: &[CallSpec] = &[
         run: |k, a, _| {
             let p = page_alloc::alloc_pages_node(k, a.nid(0), a.gfp(1), a.order(2))
                 .map_err(alloc_err)?;
-            Ok(page_ret(k, p))
+            page_ret(k, p)
         },
     },
     CallSpec {

@@ -277,7 +277,7 @@ fn zone_idx(layout: &ZoneLayout, z: crate::mm::mm_init::ZoneType) -> u32 {
 /// mm/mm_init.c: `memmap_init` (5.12+ form, used for every era): for each memory range and
 /// each populated zone of its node, `memmap_init_zone_range`, with the holes before each
 /// part and after the last one up to its section end initialised as unavailable.
-pub fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootError> {
+pub(crate) fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootError> {
     let file = if k.era.at_least(6, 3) {
         "mm/mm_init.c"
     } else {
@@ -334,7 +334,7 @@ pub fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootError> {
 /// mm/mm_init.c: `init_deferred_page` (`init_reserved_page` before 6.9): initialise one
 /// deferred struct page now because something needs it. Pages that were never deferred,
 /// or are already initialised, are left alone.
-pub fn init_deferred_page(k: &mut Kernel, pfn: u64) -> Result<(), BootError> {
+pub(crate) fn init_deferred_page(k: &mut Kernel, pfn: u64) -> Result<(), BootError> {
     let Some(d) = k.memmap.deferred_at(pfn) else {
         return Ok(());
     };
@@ -352,7 +352,7 @@ pub fn init_deferred_page(k: &mut Kernel, pfn: u64) -> Result<(), BootError> {
 /// mm/mm_init.c: `deferred_init_pages` plus the pageblock marking `deferred_free_pages`
 /// does: initialise the deferred struct pages of `[start, end)` that are still waiting.
 /// Returns how many were initialised.
-pub fn deferred_init_pages(k: &mut Kernel, start: u64, end: u64) -> Result<u64, BootError> {
+pub(crate) fn deferred_init_pages(k: &mut Kernel, start: u64, end: u64) -> Result<u64, BootError> {
     let movable = migrate_movable(&k.era);
     let mut n = 0;
     for pfn in start..end {
@@ -370,8 +370,10 @@ pub fn deferred_init_pages(k: &mut Kernel, start: u64, end: u64) -> Result<u64, 
 
 /// mm/mm_init.c: `deferred_init_memmap` for one node: everything from
 /// `first_deferred_pfn` to the node's end. The kernel runs this in a pgdatinit thread per
-/// node from `page_alloc_init_late`; bootmm runs it when asked.
-pub fn deferred_init_memmap(k: &mut Kernel, nid: u32) -> Result<u64, BootError> {
+/// node from `page_alloc_init_late`; bootmm grows deferred zones on demand instead
+/// (docs/divergences.md), and runs this whole-node form only in its tests.
+#[cfg(test)]
+pub(crate) fn deferred_init_memmap(k: &mut Kernel, nid: u32) -> Result<u64, BootError> {
     let _t = k.trace.enter("deferred_init_memmap", "mm/mm_init.c");
     let Some(d) = k.memmap.deferred.iter().copied().find(|d| d.nid == nid) else {
         return Ok(0);
@@ -382,7 +384,7 @@ pub fn deferred_init_memmap(k: &mut Kernel, nid: u32) -> Result<u64, BootError> 
 /// mm/mm_init.c: `reserve_bootmem_region`: mark a memblock reservation's struct pages
 /// Reserved (initialising deferred ones first), as `memblock_free_all` does before the
 /// buddy allocator takes the rest.
-pub fn reserve_bootmem_region(
+pub(crate) fn reserve_bootmem_region(
     k: &mut Kernel,
     start: u64,
     end: u64,

@@ -450,3 +450,36 @@ pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u
     }
     true
 }
+
+/// `__free_pages` with an order above `MAX_PAGE_ORDER`: no free list exists for it (the
+/// kernel does not check and writes past `free_area[]`). bootmm reports it as the
+/// CONFIG_DEBUG_VM assertion `__free_one_page` would need, `VM_BUG_ON_PAGE(order >
+/// MAX_PAGE_ORDER)`, and frees nothing (docs/divergences.md).
+#[cold]
+#[inline(never)]
+pub(crate) fn report_bad_free_order(k: &Kernel, page: *mut Page, pfn: u64, order: u32) {
+    // SAFETY: the caller validated `page` as the struct page of `pfn`.
+    let pg = unsafe { &*page };
+    let _ = order;
+    vm_bug_on_page(k, pg, pfn, "order > MAX_PAGE_ORDER", "mm/page_alloc.c");
+}
+
+/// A validated struct page whose section has no pageblock flags: the memmap is broken.
+/// CONFIG_DEBUG_VM's report; nothing is freed.
+#[cold]
+#[inline(never)]
+pub(crate) fn report_no_pageblock(k: &Kernel, page: *mut Page, pfn: u64) {
+    debug_assert!(
+        false,
+        "pfn {pfn:#x} has a struct page but no pageblock flags"
+    );
+    // SAFETY: the caller validated `page` as the struct page of `pfn`.
+    let pg = unsafe { &*page };
+    vm_bug_on_page(
+        k,
+        pg,
+        pfn,
+        "!get_pageblock_bitmap(page, pfn)",
+        "mm/page_alloc.c",
+    );
+}

@@ -279,7 +279,7 @@ fn memblock_free_late(k: &mut Kernel, base: u64, size: u64) {
 /// to the buddy allocator, `memblock.reserved`'s first. Static arrays are left alone; the
 /// kernel's slab-allocated case (`kfree`) does not arise, as bootmm never doubles an array
 /// once slab is up.
-pub fn memblock_discard(k: &mut Kernel) {
+pub(crate) fn memblock_discard(k: &mut Kernel) {
     let _t = k.trace.enter("memblock_discard", "mm/memblock.c");
     for which in [RegionType::Reserved, RegionType::Memory] {
         if let Some((addr, size)) = k.memblock.allocated_regions_info(which) {
@@ -289,13 +289,13 @@ pub fn memblock_discard(k: &mut Kernel) {
 }
 
 /// mm/memblock.c: `memblock_free_all` (4.20+).
-pub fn memblock_free_all(k: &mut Kernel) -> Result<(), BootError> {
+pub(crate) fn memblock_free_all(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("memblock_free_all", "mm/memblock.c");
     hand_over(k)
 }
 
 /// mm/nobootmem.c: `free_all_bootmem` (≤4.19).
-pub fn free_all_bootmem(k: &mut Kernel) -> Result<(), BootError> {
+pub(crate) fn free_all_bootmem(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("free_all_bootmem", "mm/nobootmem.c");
     hand_over(k)
 }
@@ -360,7 +360,7 @@ fn deferred_init_memmap_chunk(
 /// mm/mm_init.c: `deferred_grow_zone`: initialise and free deferred pages of the node's
 /// last zone, a section at a time, until at least `1 << order` pages (rounded up to a
 /// section) were freed. Returns whether any were.
-pub fn deferred_grow_zone(k: &mut Kernel, r: ZoneRef, order: u32) -> bool {
+pub(crate) fn deferred_grow_zone(k: &mut Kernel, r: ZoneRef, order: u32) -> bool {
     let Some(node) = k.page_alloc.node(r.nid) else {
         return false;
     };
@@ -415,7 +415,7 @@ fn deferred_pending_free(k: &Kernel, nid: u32) -> u64 {
 /// mm/mm_init.c (mm/page_alloc.c before 6.3): `page_alloc_init_late`: the deferred struct
 /// pages (the kernel's pgdatinit threads, `deferred_init_memmap`), then, from 6.9 (between
 /// 6.6 and 6.12; not confirmed), the "Memory:" line.
-pub fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
+pub(crate) fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
     let file = if k.era.at_least(6, 3) {
         "mm/mm_init.c"
     } else {

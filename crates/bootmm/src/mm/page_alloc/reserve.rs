@@ -91,7 +91,7 @@ fn move_freepages_block_v3(pa: &PageAlloc, sp: &Sparse, zone: &Zone, pfn: u64, n
     if !zone.zone_spans_pfn(pfn + PAGEBLOCK_NR_PAGES - 1) {
         return;
     }
-    let old_mt = sp.get_pfnblock_migratetype(pfn).unwrap_or(0) as usize;
+    let old_mt = super::pfnblock_mt(sp, pfn);
     let fa = zone.lock.lock();
     move_freepages_block(&fa, zone, pa, sp, pfn, old_mt, new_mt);
 }
@@ -149,7 +149,7 @@ pub fn setup_zone_migrate_reserve(pa: &PageAlloc, sp: &Sparse, r: ZoneRef) {
         if form == ReserveForm::V3_2 && pageblock_is_reserved(sp, block, block_end_pfn) {
             continue;
         }
-        let block_mt = sp.get_pfnblock_migratetype(block).unwrap_or(0) as usize;
+        let block_mt = super::pfnblock_mt(sp, block);
         if reserve > 0 {
             // Blocks with reserved pages will never free, skip them.
             if form != ReserveForm::V3_2 && pageblock_is_reserved(sp, block, block_end_pfn) {

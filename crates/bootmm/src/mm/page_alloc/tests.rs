@@ -224,13 +224,13 @@ fn zero_and_compound_pages() {
     let mut k = small((6, 6, 0));
     let g = gfp(&k, "GFP_KERNEL");
     let p = alloc_pages(&mut k, g, 1).unwrap().unwrap();
-    let pa = page_to_pfn(&k, p) << 12;
+    let pa = page_to_pfn(&k, p).unwrap() << 12;
     k.phys.memset(crate::PhysAddr(pa), 0xaa, 8192).unwrap();
     __free_pages(&mut k, p, 1);
     let z = alloc_pages(&mut k, g | Gfp::__GFP_ZERO | Gfp::__GFP_COMP, 1)
         .unwrap()
         .unwrap();
-    let zpa = page_to_pfn(&k, z) << 12;
+    let zpa = page_to_pfn(&k, z).unwrap() << 12;
     assert_eq!(
         k.phys.memchr_inv(crate::PhysAddr(zpa), 0, 8192).unwrap(),
         None
@@ -292,7 +292,7 @@ fn bad_page_reports_leave_the_state_intact() {
     assert_eq!(snapshot(&k), s);
     check_invariants(&k);
     // Wrong order: too large (the tail pages beyond the block are someone else's or free).
-    let qpfn = page_to_pfn(&k, q);
+    let qpfn = page_to_pfn(&k, q).unwrap();
     let big = if qpfn & 7 == 0 { 3 } else { 4 };
     let n = k.printk.len();
     assert_eq!(__free_pages(&mut k, q, big), FreeResult::BadPage);
@@ -328,6 +328,48 @@ fn bad_page_reports_leave_the_state_intact() {
     // SAFETY: reading a struct page.
     assert_eq!(unsafe { img.as_ref() }.refcount, 1);
     assert_eq!(snapshot(&k), s);
+    check_invariants(&k);
+}
+
+/// Orders with no free list (above MAX_PAGE_ORDER, up to the top of `unsigned int`) and
+/// pointers that are no struct page of this memmap are refused, with the state unchanged.
+#[test]
+fn frees_of_impossible_orders_and_foreign_pointers_are_refused() {
+    let mut k = small((6, 18, 0));
+    let g = gfp(&k, "GFP_KERNEL");
+    let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+    let snapshot = |k: &Kernel| (crate::mm::vmstat::buddyinfo(k), nr_free_pages(k));
+    let s = snapshot(&k);
+    for order in [11, 63, 64, 65, 127, 128, u32::MAX] {
+        let n = k.printk.len();
+        assert_eq!(
+            __free_pages(&mut k, p, order),
+            FreeResult::BadPage,
+            "order {order}"
+        );
+        let log: Vec<String> = k.printk.lines_from(n).into_iter().map(|l| l.text).collect();
+        assert!(
+            log.iter()
+                .any(|l| l == "page dumped because: VM_BUG_ON_PAGE(order > MAX_PAGE_ORDER)"),
+            "order {order}: {log:?}"
+        );
+        assert_eq!(snapshot(&k), s, "order {order} changed the allocator");
+    }
+    let va = k
+        .phys
+        .va(crate::PhysAddr(page_to_pfn(&k, p).unwrap() << 12))
+        .0;
+    assert_eq!(free_pages(&mut k, va, 64).unwrap(), FreeResult::BadPage);
+    // A pointer into the middle of a struct page, one outside simulated RAM, and a dangling one.
+    let mid = NonNull::new(p.as_ptr().cast::<u8>().wrapping_add(8).cast::<Page>()).unwrap();
+    let mut local = core::mem::MaybeUninit::<Page>::zeroed();
+    let foreign = NonNull::new(local.as_mut_ptr()).unwrap();
+    for bad in [mid, foreign, NonNull::dangling()] {
+        assert_eq!(page_to_pfn(&k, bad), None);
+        assert_eq!(__free_pages(&mut k, bad, 0), FreeResult::NotAPage);
+    }
+    assert_eq!(snapshot(&k), s);
+    assert_eq!(__free_pages(&mut k, p, 0), FreeResult::Freed);
     check_invariants(&k);
 }
 
@@ -396,7 +438,7 @@ fn unmovable_fallback_claims_a_movable_pageblock() {
             pages.push(alloc_pages(&mut k, g, 0).unwrap().unwrap());
         }
         for &p in &pages {
-            let pfn = page_to_pfn(&k, p);
+            let pfn = page_to_pfn(&k, p).unwrap();
             assert_eq!(
                 k.sparse.get_pfnblock_migratetype(pfn),
                 Some(mt.unmovable as u64),
@@ -423,7 +465,7 @@ fn small_steal_keeps_the_block_type() {
     assert!(can_steal_fallback(pa, PAGEBLOCK_ORDER / 2, pa.mt.movable));
     let g = gfp(&k, "GFP_HIGHUSER_MOVABLE");
     let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
-    let pfn = page_to_pfn(&k, p);
+    let pfn = page_to_pfn(&k, p).unwrap();
     assert_eq!(
         k.sparse.get_pfnblock_migratetype(pfn),
         Some(k.page_alloc.mt.movable as u64)
@@ -515,7 +557,8 @@ fn highatomic_reserve_for_high_order_atomic() {
     let p = alloc_pages(&mut k, atomic, 2).unwrap().unwrap();
     let h = k.page_alloc.mt.highatomic.unwrap() as u64;
     assert_eq!(
-        k.sparse.get_pfnblock_migratetype(page_to_pfn(&k, p)),
+        k.sparse
+            .get_pfnblock_migratetype(page_to_pfn(&k, p).unwrap()),
         Some(h)
     );
     assert_eq!(
