@@ -20,6 +20,10 @@ mod script;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Host memory the simulated machines may use (e.g. 8G); work that would need more is
+    /// refused, saying what it needs. Default: $BOOTMM_HOST_MEM, else half of this host's RAM
+    #[arg(long, global = true, value_name = "SIZE")]
+    host_mem: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -61,6 +65,21 @@ fn inputs(p: &std::path::Path) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Ok(v) = std::env::var("BOOTMM_HOST_MEM") {
+        if !matches!(bootmm::klib::cmdline::memparse_checked(v.trim()), Ok((b, "")) if b > 0) {
+            eprintln!("bootmm: BOOTMM_HOST_MEM={v:?}: expected a size like 512M or 8G");
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(v) = &cli.host_mem {
+        match bootmm::klib::cmdline::memparse_checked(v.trim()) {
+            Ok((b, "")) if b > 0 => bootmm::phys::set_host_budget(b),
+            _ => {
+                eprintln!("bootmm: --host-mem {v:?}: expected a size like 512M or 8G");
+                return ExitCode::from(2);
+            }
+        }
+    }
     match &cli.command {
         Command::Boot(a) => boot::run(a),
         Command::Script(a) => {

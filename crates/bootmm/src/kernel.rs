@@ -71,6 +71,8 @@ pub struct Kernel {
     pub vm: crate::mm::page_alloc_init::VmGlobals,
     /// The log buffer's size and blocks (kernel/printk/printk.c).
     pub log_buf: printk::LogBuf,
+    /// `jiffies`: the model's clock, which moves only when the model lets time pass.
+    pub jiffies: crate::klib::ratelimit::Jiffies,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -130,6 +132,7 @@ impl Kernel {
             page_alloc: PageAlloc::default(),
             vm: Default::default(),
             log_buf: Default::default(),
+            jiffies: Default::default(),
         }
     }
 

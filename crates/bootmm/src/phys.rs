@@ -26,6 +26,42 @@ pub enum PhysError {
     OutOfRange { addr: u64, len: u64, end: u64 },
     /// No backing memory: this is a model-only instance.
     Unbacked,
+    /// Doing this would take the process's host memory past the host-memory budget
+    /// ([`host_budget`]).
+    OverBudget {
+        /// What needed the memory.
+        what: alloc::string::String,
+        /// Bytes it would add.
+        need: u64,
+        /// Bytes the process holds already.
+        resident: u64,
+        /// The budget, and where it comes from.
+        budget: HostBudget,
+    },
+}
+
+/// How much host memory bootmm lets one process use for simulated machines, and who said so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostBudget {
+    pub bytes: u64,
+    /// "BOOTMM_HOST_MEM", "--host-mem", "half of this host's RAM", or "unlimited".
+    pub source: &'static str,
+}
+
+/// Bytes as the largest whole binary unit that keeps one decimal ("12.6 GiB").
+pub fn human_bytes(b: u64) -> alloc::string::String {
+    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut i = 0;
+    let mut v = b as f64;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        alloc::format!("{b} bytes")
+    } else {
+        alloc::format!("{v:.1} {}", UNITS[i])
+    }
 }
 
 impl fmt::Display for PhysError {
@@ -42,8 +78,107 @@ impl fmt::Display for PhysError {
                 end.saturating_sub(1)
             ),
             PhysError::Unbacked => write!(f, "this machine has no simulated RAM behind it"),
+            PhysError::OverBudget {
+                what,
+                need,
+                resident,
+                budget,
+            } => write!(
+                f,
+                "{what} would need {} more of host memory ({} in use), over the host-memory budget of {} ({}); raise it with --host-mem SIZE or BOOTMM_HOST_MEM=SIZE",
+                human_bytes(*need),
+                human_bytes(*resident),
+                human_bytes(budget.bytes),
+                budget.source
+            ),
         }
     }
+}
+
+/// The budget a caller set ([`set_host_budget`]); 0: not set.
+static BUDGET_SET: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Set the host-memory budget for this process (the command line's `--host-mem`).
+pub fn set_host_budget(bytes: u64) {
+    BUDGET_SET.store(bytes.max(1), core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The host-memory budget: what [`set_host_budget`] set, else `BOOTMM_HOST_MEM` (a size such
+/// as `8G`), else half of this host's RAM (`MemTotal` of /proc/meminfo; 4 GiB if it cannot
+/// be read). Without `std` there is no host to protect: unlimited.
+pub fn host_budget() -> HostBudget {
+    let set = BUDGET_SET.load(core::sync::atomic::Ordering::Relaxed);
+    if set != 0 {
+        return HostBudget {
+            bytes: set,
+            source: "--host-mem",
+        };
+    }
+    #[cfg(feature = "std")]
+    {
+        extern crate std;
+        if let Ok(v) = std::env::var("BOOTMM_HOST_MEM") {
+            if let Ok((b, "")) = crate::klib::cmdline::memparse_checked(v.trim()) {
+                return HostBudget {
+                    bytes: b.max(1),
+                    source: "BOOTMM_HOST_MEM",
+                };
+            }
+        }
+        let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+            let l = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = l.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb << 10)
+        });
+        HostBudget {
+            bytes: total.map_or(4 << 30, |t| t / 2),
+            source: if total.is_some() {
+                "half of this host's RAM"
+            } else {
+                "this host's RAM is unknown: 4 GiB"
+            },
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    HostBudget {
+        bytes: u64::MAX,
+        source: "unlimited",
+    }
+}
+
+/// Host memory this process holds now (its resident set), if the host says.
+pub fn host_resident() -> Option<u64> {
+    #[cfg(feature = "std")]
+    {
+        extern crate std;
+        let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * rustix::param::page_size() as u64)
+    }
+    #[cfg(not(feature = "std"))]
+    None
+}
+
+/// Refuse `need` more bytes of host memory for `what` if they would take the process past
+/// its budget. Costs one read of /proc/self/statm: for bulk work, not per page.
+///
+/// # Errors
+/// [`PhysError::OverBudget`], saying what would be needed.
+pub fn check_host_budget(
+    need: u64,
+    what: impl FnOnce() -> alloc::string::String,
+) -> Result<(), PhysError> {
+    let budget = host_budget();
+    let resident = host_resident().unwrap_or(0);
+    if resident.saturating_add(need) > budget.bytes {
+        return Err(PhysError::OverBudget {
+            what: what(),
+            need,
+            resident,
+            budget,
+        });
+    }
+    Ok(())
 }
 
 /// The host side of the mapping; unmapped when the last [`PhysMem`] handle goes.
@@ -215,10 +350,18 @@ impl PhysMem {
                 return Ok(());
             }
         }
+        if len >= Self::BUDGET_CHECK_MIN {
+            check_host_budget(len, || {
+                alloc::format!("memset of {} at {:#x}", human_bytes(len), pa.0)
+            })?;
+        }
         // SAFETY: host_ptr validated the whole range; the mapping is writable.
         unsafe { core::ptr::write_bytes(p.as_ptr(), byte, len as usize) };
         Ok(())
     }
+
+    /// The smallest write of simulated RAM checked against the host-memory budget.
+    const BUDGET_CHECK_MIN: u64 = 1 << 20;
 
     /// The smallest clear worth a system call instead of writing zeros.
     #[cfg(feature = "std")]
@@ -241,6 +384,11 @@ impl PhysMem {
     pub fn copy(&self, dst: PhysAddr, src: PhysAddr, len: u64) -> Result<(), PhysError> {
         let d = self.host_ptr(dst, len)?;
         let s = self.host_ptr(src, len)?;
+        if len >= Self::BUDGET_CHECK_MIN {
+            check_host_budget(len, || {
+                alloc::format!("a copy of {} to {:#x}", human_bytes(len), dst.0)
+            })?;
+        }
         // SAFETY: both ranges validated; `copy` tolerates overlap.
         unsafe { core::ptr::copy(s.as_ptr(), d.as_ptr(), len as usize) };
         Ok(())

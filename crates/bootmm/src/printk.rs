@@ -128,6 +128,16 @@ impl Printk {
         self.lines_from(0)
     }
 
+    /// Remove and return the records from index `from` on (what one script call printed).
+    pub fn take_from(&self, from: usize) -> Vec<LogLine> {
+        let mut b = self.buf.lock();
+        if from >= b.lines.len() {
+            return Vec::new();
+        }
+        b.open = false;
+        b.lines.split_off(from)
+    }
+
     /// Remove and return every record (used by the script interpreter to show what one call printed).
     pub fn drain(&self) -> Vec<LogLine> {
         let mut b = self.buf.lock();

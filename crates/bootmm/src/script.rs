@@ -134,6 +134,8 @@ pub struct CallResult {
     pub log: Vec<LogLine>,
     /// What the call printed to its own output (`cat`), if anything.
     pub output: Option<String>,
+    /// Something the reader should know that is not an error (a call the kernel ignores).
+    pub note: Option<String>,
 }
 
 /// A line that could not run. Later lines still do.
@@ -275,6 +277,8 @@ pub struct Extra {
     pub dump: Option<Box<DumpState>>,
     /// Text the call prints (`cat`).
     pub output: Option<String>,
+    /// A remark on a call that succeeded (see [`CallResult::note`]).
+    pub note: Option<String>,
 }
 
 /// A call handler: runs the kernel function on the kernel.
@@ -322,8 +326,20 @@ fn show_int(v: i128) -> String {
     }
 }
 
-/// The assertion macros of tools/testing/memblock/tests/common.h.
+/// The assertion macros of tools/testing/memblock/tests/common.h, and `msleep`.
 pub static SCRIPT_CALLS: &[CallSpec] = &[
+    CallSpec {
+        // kernel/time/sleep_timeout.c: `msleep(unsigned int msecs)`: let time pass on the
+        // model's clock (rate limits count in jiffies).
+        name: "msleep",
+        params: &[param!("msecs", U64)],
+        run: |k, a, _| {
+            let ms = u32::try_from(a.u64(0))
+                .map_err(|_| format!("msleep: msecs is an unsigned int, not {}", a.u64(0)))?;
+            k.jiffies.msleep(u64::from(ms));
+            Ok(Ret::Void)
+        },
+    },
     CallSpec {
         name: "ASSERT_EQ",
         params: &[param!("a", Any), param!("b", Any)],
@@ -355,16 +371,23 @@ pub fn find_call(name: &str) -> Option<&'static CallSpec> {
 }
 
 /// The interpreter: variables persist from line to line.
+///
+/// A script is run one line at a time ([`Interpreter::run_line`]), so a reader can stream
+/// it: nothing of a line is kept once its [`Outcome`] is returned, but for the variables it
+/// assigned, of which there are at most [`MAX_VARS`], named by at most [`MAX_NAME_LEN`] bytes.
 #[derive(Default)]
 pub struct Interpreter {
     vars: BTreeMap<String, i128>,
 }
 
+/// The most variables a script may hold.
+pub const MAX_VARS: usize = 65536;
+/// The longest variable name, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+
 /// Run a whole script on `k`, one [`Outcome`] per non-empty line.
 pub fn run_script(k: &mut Kernel, src: &str) -> Vec<Outcome> {
-    let mut it = Interpreter::default();
-    // The allocator's reports name the calling process: the script's.
-    k.page_alloc.comm = String::from("bootmm-script");
+    let mut it = Interpreter::for_kernel(k);
     src.lines()
         .enumerate()
         .filter_map(|(i, l)| it.run_line(k, i + 1, l))
@@ -388,6 +411,15 @@ impl Interpreter {
         Self::default()
     }
 
+    /// An interpreter about to drive `k`: the allocator's reports name the calling process
+    /// as the script's, and the call tree stops recording (a script's calls are its
+    /// transcript; an endless one must not grow the tree without bound).
+    pub fn for_kernel(k: &mut Kernel) -> Self {
+        k.page_alloc.comm = String::from("bootmm-script");
+        k.trace.set_recording(false);
+        Self::default()
+    }
+
     /// Run one line; `None` for blank and comment-only lines.
     pub fn run_line(&mut self, k: &mut Kernel, line: usize, text: &str) -> Option<Outcome> {
         let code = strip_comment(text).trim();
@@ -396,7 +428,9 @@ impl Interpreter {
         }
         let log_start = k.printk.len();
         let r = self.exec(k, line, code);
-        let log = k.printk.lines_from(log_start);
+        // What the call printed leaves the log with its outcome, so the log never grows
+        // past what it held before the script.
+        let log = k.printk.take_from(log_start);
         Some(match r {
             Ok(mut c) => {
                 c.log = log;
@@ -445,6 +479,7 @@ impl Interpreter {
                 pos: 0,
                 k,
                 vars: &self.vars,
+                depth: 0,
             };
             let v = p.expr()?;
             p.end()?;
@@ -463,6 +498,7 @@ impl Interpreter {
                 dump: None,
                 log: Vec::new(),
                 output: None,
+                note: None,
             });
         }
         let Tok::Ident(name) = &toks[0].tok else {
@@ -510,6 +546,18 @@ impl Interpreter {
             arg_toks.push(&inner[start..]);
         }
         let spec = find_call(&name).ok_or_else(|| format!("unknown call `{name}`"))?;
+        if let Some(i) = arg_toks.iter().position(|t| t.is_empty()) {
+            if arg_toks.len() > 1 {
+                let what = spec
+                    .params
+                    .get(i)
+                    .map_or(String::new(), |p| format!(" ({})", p.name));
+                return Err(format!(
+                    "{name}: argument {}{what} is empty (two commas in a row, or a comma at an end)",
+                    i + 1
+                ));
+            }
+        }
         if arg_toks.len() != spec.params.len() {
             let names: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
             return Err(format!(
@@ -535,6 +583,7 @@ impl Interpreter {
                 pos: 0,
                 k,
                 vars: &self.vars,
+                depth: 0,
             };
             let v = p.expr().and_then(|v| p.end().map(|_| v)).map_err(|e| {
                 format!("{name}: argument {} ({}): {e}", i + 1, spec.params[i].name)
@@ -575,6 +624,7 @@ impl Interpreter {
             dump: extra.dump,
             log: Vec::new(),
             output: extra.output,
+            note: extra.note,
         })
     }
 
@@ -592,6 +642,15 @@ impl Interpreter {
                 return Err(format!("`{target}` is a constant"));
             }
             _ => {
+                if target.len() > MAX_NAME_LEN {
+                    return Err(format!(
+                        "a variable name is at most {MAX_NAME_LEN} bytes; this one has {}",
+                        target.len()
+                    ));
+                }
+                if self.vars.len() >= MAX_VARS && !self.vars.contains_key(target) {
+                    return Err(format!("a script holds at most {MAX_VARS} variables"));
+                }
                 self.vars.insert(target.to_string(), v);
             }
         }
@@ -725,12 +784,18 @@ fn sz_constant(name: &str) -> Option<i128> {
     Some((n as i128) << shift)
 }
 
+/// How deeply a script expression may nest (parentheses, unary operators, `[index]`): the
+/// parser recurses, and a C compiler's own limit is of this order (C11 asks for 63 levels).
+pub const MAX_EXPR_DEPTH: u32 = 256;
+
 /// Expression parser over one argument's tokens: `|` below `+ -` below `*`, unary `- ~ &`.
 struct Parser<'a> {
     toks: &'a [Token],
     pos: usize,
     k: &'a Kernel,
     vars: &'a BTreeMap<String, i128>,
+    /// Nesting so far, bounded by [`MAX_EXPR_DEPTH`].
+    depth: u32,
 }
 
 impl Parser<'_> {
@@ -749,6 +814,18 @@ impl Parser<'_> {
             Value::Type(t) => Err(format!("memblock.{} is not a number", t.name())),
             Value::File(f) => Err(format!("\"{}\" is not a number", f.path())),
         }
+    }
+    /// Run `f` one nesting level deeper, or refuse past [`MAX_EXPR_DEPTH`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return Err(format!(
+                "expression nested more than {MAX_EXPR_DEPTH} levels deep"
+            ));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
     }
     fn expr(&mut self) -> Result<Value, String> {
         let mut v = self.sum()?;
@@ -793,17 +870,18 @@ impl Parser<'_> {
         match self.peek() {
             Some(Tok::Minus) => {
                 self.pos += 1;
-                Ok(Value::Int(-Self::int(self.unary()?)?))
+                let n = Self::int(self.nested(Self::unary)?)?;
+                Ok(Value::Int(n.checked_neg().ok_or("overflow")?))
             }
             Some(Tok::Tilde) => {
                 self.pos += 1;
-                let n = Self::int(self.unary()?)?;
+                let n = Self::int(self.nested(Self::unary)?)?;
                 // `~` on a phys_addr_t / unsigned long.
                 Ok(Value::Int(!(n as u64) as i128))
             }
             Some(Tok::Amp) => {
                 self.pos += 1;
-                self.unary()
+                self.nested(Self::unary)
             }
             _ => self.primary(),
         }
@@ -817,7 +895,7 @@ impl Parser<'_> {
                 .map(Value::File)
                 .ok_or_else(|| format!("no such file: \"{s}\" (known: {})", ProcFile::known())),
             Tok::LParen => {
-                let v = self.expr()?;
+                let v = self.nested(Self::expr)?;
                 if self.peek() != Some(&Tok::RParen) {
                     return Err("missing `)`".into());
                 }
@@ -867,7 +945,7 @@ impl Parser<'_> {
                     return Err(format!("`{name}` needs an index: {name}[i].base"));
                 }
                 self.pos += 1;
-                let i = Self::int(self.expr()?)?;
+                let i = Self::int(self.nested(Self::expr)?)?;
                 if self.peek() != Some(&Tok::RBracket) {
                     return Err("missing `]`".into());
                 }

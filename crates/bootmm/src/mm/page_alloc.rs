@@ -740,6 +740,10 @@ pub struct PageAlloc {
     /// `deferred_grow_zone`.
     pub deferred_free_ranges: Vec<(u64, u64)>,
     pub(crate) bad: debug::BadPageState,
+    /// `nopage_rs`: the rate limit of `warn_alloc`'s reports.
+    pub(crate) nopage_rs: crate::klib::ratelimit::RatelimitState,
+    /// The `WARN_ON_ONCE` of an order above MAX_PAGE_ORDER has fired.
+    pub(crate) warned_order: AtomicBool,
     /// `debug_locks` (cleared by the first taint).
     pub debug_locks: AtomicBool,
     /// `tainted_mask` has TAINT_BAD_PAGE.
@@ -777,6 +781,8 @@ impl Default for PageAlloc {
             deferred_lazy: false,
             deferred_free_ranges: Vec::new(),
             bad: debug::BadPageState::default(),
+            nopage_rs: Default::default(),
+            warned_order: AtomicBool::new(false),
             debug_locks: AtomicBool::new(true),
             taint_bad_page: AtomicBool::new(false),
         }
@@ -2403,6 +2409,9 @@ pub enum AllocError {
     BadZoneModifiers(u32),
     /// No such node.
     NoNode(i32),
+    /// Growing a zone's deferred part failed: its struct pages could not be initialised
+    /// (the host-memory budget, or a broken memmap).
+    Grow(crate::init::main::BootError),
 }
 
 /// mm/page_alloc.c: `__alloc_pages` (`__alloc_pages_nodemask` before 5.13): the fast path,
@@ -2418,7 +2427,8 @@ pub fn __alloc_pages(
     nodemask_thisnode: bool,
 ) -> Result<Option<NonNull<Page>>, AllocError> {
     if order > MAX_PAGE_ORDER {
-        if !gfp.contains(Gfp::__GFP_NOWARN) {
+        // WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp): once per boot, unless __GFP_NOWARN.
+        if !gfp.contains(Gfp::__GFP_NOWARN) && !k.page_alloc.warned_order.swap(true, Relaxed) {
             crate::pr_warn!(k.printk, "WARNING: CPU: 0 PID: 0 at mm/page_alloc.c __alloc_pages: order {order} > MAX_PAGE_ORDER\n");
         }
         return Ok(None);
@@ -2468,7 +2478,7 @@ pub fn __alloc_pages(
     if pa.rules.nofragment {
         flags |= alloc_flags_nofragment(pa, zonelist.get(ac.preferred_zoneref), gfp);
     }
-    if let Some(p) = alloc_walk(k, gfp, order, flags, &ac) {
+    if let Some(p) = alloc_walk(k, gfp, order, flags, &ac)? {
         return Ok(Some(p));
     }
     __alloc_pages_slowpath(k, gfp, order, &ac)
@@ -2485,7 +2495,7 @@ fn __alloc_pages_slowpath(
     ac: &AllocContext,
 ) -> Result<Option<NonNull<Page>>, AllocError> {
     let slow = gfp_to_alloc_flags(&k.era, gfp, order);
-    if let Some(p) = alloc_walk(k, gfp, order, slow, ac) {
+    if let Some(p) = alloc_walk(k, gfp, order, slow, ac)? {
         return Ok(Some(p));
     }
     if gfp.contains(Gfp::__GFP_DIRECT_RECLAIM)
@@ -2497,7 +2507,7 @@ fn __alloc_pages_slowpath(
             false,
         )
     {
-        if let Some(p) = alloc_walk(k, gfp, order, slow, ac) {
+        if let Some(p) = alloc_walk(k, gfp, order, slow, ac)? {
             return Ok(Some(p));
         }
     }
@@ -2543,11 +2553,11 @@ fn alloc_walk(
     order: u32,
     flags: AllocFlags,
     ac: &AllocContext,
-) -> Option<NonNull<Page>> {
+) -> Result<Option<NonNull<Page>>, AllocError> {
     match get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &[]) {
-        Walk::Page(page, r) => Some(finish_alloc(k, page, r, gfp, order, flags)),
+        Walk::Page(page, r) => Ok(Some(finish_alloc(k, page, r, gfp, order, flags))),
         Walk::Grow(r) => alloc_walk_grow(k, gfp, order, flags, ac, r),
-        Walk::Fail => None,
+        Walk::Fail => Ok(None),
     }
 }
 
@@ -2561,26 +2571,26 @@ fn alloc_walk_grow(
     flags: AllocFlags,
     ac: &AllocContext,
     first: ZoneRef,
-) -> Option<NonNull<Page>> {
+) -> Result<Option<NonNull<Page>>, AllocError> {
     let mut grown: Vec<ZoneRef> = Vec::new();
     let mut walk = Walk::Grow(first);
     loop {
         match walk {
-            Walk::Page(page, r) => return Some(finish_alloc(k, page, r, gfp, order, flags)),
+            Walk::Page(page, r) => return Ok(Some(finish_alloc(k, page, r, gfp, order, flags))),
             Walk::Grow(r) => {
                 // _deferred_grow_zone, then `goto try_this_zone` for as long as it grows.
-                while deferred_grow_zone(k, r, order) {
+                while deferred_grow_zone(k, r, order).map_err(AllocError::Grow)? {
                     let pa = &k.page_alloc;
                     let page = pa
                         .zone(r)
                         .and_then(|z| rmqueue(z, pa, &k.sparse, order, ac.migratetype, flags));
                     if let Some(page) = page {
-                        return Some(finish_alloc(k, page, r, gfp, order, flags));
+                        return Ok(Some(finish_alloc(k, page, r, gfp, order, flags)));
                     }
                 }
                 grown.push(r);
             }
-            Walk::Fail => return None,
+            Walk::Fail => return Ok(None),
         }
         walk = get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &grown);
     }

@@ -6,7 +6,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 
-use super::{Args, CallSpec, DumpState, Param, Ret};
+use super::{Args, CallSpec, DumpState, Extra, Param, Ret};
 use crate::include::PhysAddr;
 use crate::kernel::Kernel;
 use crate::mm::memblock::{MemblockError, PhysAddrResult, ENOMEM};
@@ -30,21 +30,27 @@ fn addr_ret(r: PhysAddrResult) -> Result<Ret, String> {
     }
 }
 
-/// remove/free: 0, but a range with nothing to remove is reported (the kernel says nothing).
+/// remove/free: 0. A range with nothing to remove succeeds, as in the kernel (which says
+/// nothing), with a note for the script's reader.
 fn removed_ret(
     r: Result<u64, MemblockError>,
+    extra: &mut Extra,
     func: &str,
     what: &str,
     base: u64,
     size: u64,
     void: bool,
 ) -> Result<Ret, String> {
+    let ok = if void { Ret::Void } else { Ret::Int(0) };
     match r {
-        Ok(0) if size != 0 => Err(format!(
-            "{func}({base:#x}, {size:#x}): nothing in [{base:#x}-{:#x}] is {what}; the kernel ignores this call",
-            base.wrapping_add(size).wrapping_sub(1)
-        )),
-        Ok(_) => Ok(if void { Ret::Void } else { Ret::Int(0) }),
+        Ok(0) if size != 0 => {
+            extra.note = Some(format!(
+                "{func}({base:#x}, {size:#x}): nothing in [{base:#x}-{:#x}] is {what}; the kernel ignores this call",
+                base.wrapping_add(size).wrapping_sub(1)
+            ));
+            Ok(ok)
+        }
+        Ok(_) => Ok(ok),
         Err(MemblockError::NoMem { .. }) if !void => Ok(Ret::Int(-(ENOMEM as i64))),
         Err(e) => Err(e.to_string()),
     }
@@ -123,10 +129,11 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
     CallSpec {
         name: "memblock_remove",
         params: &[param!("base", U64), param!("size", U64)],
-        run: |k, a, _| {
+        run: |k, a, extra| {
             let (b, s) = (a.u64(0), a.u64(1));
             removed_ret(
                 k.memblock.memblock_remove(b, s),
+                extra,
                 "memblock_remove",
                 "memory",
                 b,
@@ -138,10 +145,11 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
     CallSpec {
         name: "memblock_phys_free",
         params: &[param!("base", U64), param!("size", U64)],
-        run: |k, a, _| {
+        run: |k, a, extra| {
             let (b, s) = (a.u64(0), a.u64(1));
             removed_ret(
                 k.memblock.memblock_phys_free(b, s),
+                extra,
                 "memblock_phys_free",
                 "reserved",
                 b,
@@ -153,13 +161,14 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
     CallSpec {
         name: "memblock_free",
         params: &[param!("ptr", U64), param!("size", U64)],
-        run: |k, a, _| {
+        run: |k, a, extra| {
             let (b, s) = (a.u64(0), a.u64(1));
             if b == 0 {
                 return Ok(Ret::Void);
             }
             removed_ret(
                 k.memblock.memblock_free(b, s),
+                extra,
                 "memblock_free",
                 "reserved",
                 b,

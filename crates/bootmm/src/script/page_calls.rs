@@ -27,6 +27,7 @@ fn alloc_err(e: AllocError) -> String {
             "VM_BUG_ON((GFP_ZONE_BAD >> bit) & 1): gfp {raw:#x} combines zone modifiers the kernel rejects"
         ),
         AllocError::NoNode(n) => format!("node {n} does not exist"),
+        AllocError::Grow(e) => format!("growing the zone's deferred struct pages: {e}"),
     }
 }
 

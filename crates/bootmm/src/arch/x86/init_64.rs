@@ -101,6 +101,8 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
         dma_reserve: k.dma_reserve,
     };
     let (printk, trace) = (k.printk.clone(), k.trace.clone());
+    // memmap_init's own error (out of simulated RAM, over the host budget) is kept as it is.
+    let mut memmap_err = None;
     let layout = mm_init::free_area_init_with_memmap(
         &input,
         &max_zone_pfns,
@@ -108,10 +110,18 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
         &trace,
         &mut |layout| {
             k.zones = Some(layout.clone());
-            crate::mm::mm_init::memmap::memmap_init(k, &mem).map_err(|e| e.to_string())
+            crate::mm::mm_init::memmap::memmap_init(k, &mem).map_err(|e| {
+                let text = e.to_string();
+                memmap_err = Some(e);
+                text
+            })
         },
     )
-    .map_err(|e| BootError::Param(e.to_string()))?;
+    .map_err(|e| {
+        memmap_err
+            .take()
+            .unwrap_or_else(|| BootError::Param(e.to_string()))
+    })?;
     k.zones = Some(layout);
     // The zones the buddy allocator keeps (struct zone in pg_data_t).
     crate::mm::page_alloc::init_zones(k);

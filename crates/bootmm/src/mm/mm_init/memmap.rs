@@ -296,6 +296,7 @@ pub(crate) fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootEr
         prev_end_pfn: 0,
         nr_initialised: 0,
     };
+    check_memmap_budget(k, &layout, mem, di.enabled)?;
     k.memmap = Memmap::default();
     let mut hole_pfn = 0;
     let mut zone_id = 0;
@@ -328,6 +329,60 @@ pub(crate) fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootEr
     if hole_pfn < end {
         init_unavailable_range(k, hole_pfn, end, zone_id, nid)?;
     }
+    Ok(())
+}
+
+/// The most struct pages boot writes, an upper bound: every page of each memory range's
+/// sections without deferred init; with it, the zones below each node's top zone, the top
+/// zone's first `static_init_pgcnt` pages (and the section that ends the count), and every
+/// reserved page (`reserve_bootmem_region` initialises those in the deferred part too;
+/// the memmap itself is one of them).
+fn memmap_pages_bound(k: &Kernel, layout: &ZoneLayout, mem: &[MemRange], deferred: bool) -> u64 {
+    let all: u64 = mem
+        .iter()
+        .map(|r| r.end_pfn.saturating_sub(r.start_pfn) + PAGES_PER_SECTION)
+        .sum();
+    if !deferred {
+        return all;
+    }
+    let mut n = k.memblock.reserved.total_size >> 12;
+    for node in &layout.nodes {
+        let node_end = node.node_start_pfn + node.node_spanned_pages;
+        let static_cnt = static_init_pgcnt(k, node.node_spanned_pages);
+        for z in node.zones.iter().filter(|z| z.present_pages != 0) {
+            n += if z.zone_start_pfn + z.spanned_pages >= node_end {
+                z.spanned_pages.min(static_cnt + 2 * PAGES_PER_SECTION)
+            } else {
+                z.spanned_pages
+            };
+        }
+    }
+    n.min(all)
+}
+
+/// Refuse a memmap whose struct pages would take more host memory than the budget allows,
+/// before writing any of them.
+fn check_memmap_budget(
+    k: &Kernel,
+    layout: &ZoneLayout,
+    mem: &[MemRange],
+    deferred: bool,
+) -> Result<(), BootError> {
+    let pages = memmap_pages_bound(k, layout, mem, deferred);
+    let bytes = pages.saturating_mul(crate::include::mm_types::STRUCT_PAGE_SIZE);
+    crate::phys::check_host_budget(bytes, || {
+        alloc::format!(
+            "initialising up to {pages} struct pages ({} RAM{})",
+            crate::phys::human_bytes(
+                mem.iter().map(|r| r.end_pfn - r.start_pfn).sum::<u64>() << 12
+            ),
+            if deferred {
+                ""
+            } else {
+                ", without deferred struct page init: every struct page is written at boot"
+            }
+        )
+    })?;
     Ok(())
 }
 
@@ -394,17 +449,49 @@ pub(crate) fn reserve_bootmem_region(
         crate::include::addr::pfn_down(start),
         crate::include::addr::pfn_up(end),
     );
-    for pfn in s..e {
+    // A section at a time: one look-up of its memmap and of its deferred state, then
+    // pointer steps (a reservation can span the whole memmap of a large machine).
+    let mut pfn = s;
+    while pfn < e {
+        let nr = pfn_to_section_nr(pfn);
+        let run_end = section_nr_to_pfn(nr + 1).min(e);
         if !k.sparse.pfn_valid(pfn) {
+            pfn = run_end;
             continue;
         }
-        init_deferred_page(k, pfn)?;
-        let p = page_of(k, pfn)?;
-        // SAFETY: an initialised struct page of this memmap, not on any list yet.
-        let page = unsafe { &mut *p.as_ptr() };
-        __SetPageReserved(page);
-        // SAFETY: as above; the kernel re-initialises lru here to drop stale pointers.
-        unsafe { INIT_LIST_HEAD(core::ptr::addr_of_mut!(page.lru)) };
+        let base = page_of(k, pfn)?;
+        let deferred = k
+            .memmap
+            .deferred_at(pfn)
+            .or_else(|| k.memmap.deferred_at(run_end - 1));
+        let sec_start = section_nr_to_pfn(nr);
+        // init_deferred_page's bookkeeping, with the section's bitmap at hand.
+        let mut bits = deferred.map(|_| {
+            k.memmap
+                .done
+                .entry(nr)
+                .or_insert_with(|| alloc::boxed::Box::new([0; (PAGES_PER_SECTION / 64) as usize]))
+        });
+        let mut inited = 0;
+        for (i, p) in (pfn..run_end).enumerate() {
+            // SAFETY: `base` is the struct page of `pfn` and the section's memmap covers
+            // [pfn, run_end); these struct pages are on no list yet.
+            let page = unsafe { &mut *base.as_ptr().add(i) };
+            if let (Some(d), Some(bits)) = (deferred, bits.as_deref_mut()) {
+                let j = p - sec_start;
+                let (w, b) = ((j / 64) as usize, 1u64 << (j % 64));
+                if (d.first_deferred_pfn..d.end_pfn).contains(&p) && bits[w] & b == 0 {
+                    bits[w] |= b;
+                    __init_single_page(page, p, d.zone, d.nid);
+                    inited += 1;
+                }
+            }
+            __SetPageReserved(page);
+            // SAFETY: as above; the kernel re-initialises lru here to drop stale pointers.
+            unsafe { INIT_LIST_HEAD(core::ptr::addr_of_mut!(page.lru)) };
+        }
+        k.memmap.initialised += inited;
+        pfn = run_end;
     }
     Ok(())
 }

@@ -20,12 +20,13 @@ use crate::include::mm_types::{
 use crate::kernel::Kernel;
 use crate::mm::sparse::VMEMMAP_START;
 
-/// `bad_page`'s rate limit state: a burst of 60 reports, then silence (boot time does not
-/// advance, so the minute never ends).
+/// `bad_page`'s rate limit state (its function-static `resume`, `nr_shown`, `nr_unshown`):
+/// a burst of 60 reports, then quiet until a minute after the first of them.
 #[derive(Default)]
 pub(crate) struct BadPageState {
     nr_shown: AtomicU64,
     nr_unshown: AtomicU64,
+    resume: AtomicU64,
 }
 
 /// `PAGE_FLAGS_CHECK_AT_FREE`.
@@ -215,14 +216,30 @@ pub fn dump_page(k: &Kernel, page: &Page, pfn: u64, reason: Option<&str>) {
     }
 }
 
-/// Whether the rate limit lets another report through (the kernel's 60-per-minute burst).
+/// Whether the rate limit lets another report through: "Allow a burst of 60 reports, then
+/// keep quiet for that minute; or allow a steady drip of one report per second."
 fn ratelimit(k: &Kernel) -> bool {
+    use crate::klib::ratelimit::{time_after, HZ};
     let st = &k.page_alloc.bad;
-    if st.nr_shown.load(Relaxed) >= 60 {
-        st.nr_unshown.fetch_add(1, Relaxed);
-        return false;
+    let now = k.jiffies.get();
+    if st.nr_shown.load(Relaxed) == 60 {
+        // time_before(jiffies, resume)
+        if time_after(st.resume.load(Relaxed), now) {
+            st.nr_unshown.fetch_add(1, Relaxed);
+            return false;
+        }
+        let unshown = st.nr_unshown.swap(0, Relaxed);
+        if unshown != 0 {
+            crate::pr_alert!(
+                k.printk,
+                "BUG: Bad page state: {unshown} messages suppressed\n"
+            );
+        }
+        st.nr_shown.store(0, Relaxed);
     }
-    st.nr_shown.fetch_add(1, Relaxed);
+    if st.nr_shown.fetch_add(1, Relaxed) == 0 {
+        st.resume.store(now.wrapping_add(60 * HZ), Relaxed);
+    }
     true
 }
 

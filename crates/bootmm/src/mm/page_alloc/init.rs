@@ -330,6 +330,9 @@ fn deferred_init_memmap_chunk(
     if n == 0 {
         return Ok(0);
     }
+    crate::phys::check_host_budget(n * crate::include::mm_types::STRUCT_PAGE_SIZE, || {
+        alloc::format!("initialising {n} deferred struct pages")
+    })?;
     if let Some(z) = k.page_alloc.zone(r) {
         // Pages counted ahead by the lazy page_alloc_init_late are now really freed.
         let ahead = z.deferred_unlisted.load(Relaxed).min(n);
@@ -360,27 +363,39 @@ fn deferred_init_memmap_chunk(
 /// mm/mm_init.c: `deferred_grow_zone`: initialise and free deferred pages of the node's
 /// last zone, a section at a time, until at least `1 << order` pages (rounded up to a
 /// section) were freed. Returns whether any were.
-pub(crate) fn deferred_grow_zone(k: &mut Kernel, r: ZoneRef, order: u32) -> bool {
+///
+/// # Errors
+/// The struct pages could not be initialised (over the host-memory budget, or a broken
+/// memmap); what was grown before stays grown.
+pub(crate) fn deferred_grow_zone(
+    k: &mut Kernel,
+    r: ZoneRef,
+    order: u32,
+) -> Result<bool, BootError> {
     let Some(node) = k.page_alloc.node(r.nid) else {
-        return false;
+        return Ok(false);
     };
     let Some(zone) = node.node_zones.get(r.zone_idx) else {
-        return false;
+        return Ok(false);
     };
     let first = node.first_deferred_pfn;
     let zone_end = zone.zone_end_pfn();
     if first == u64::MAX || zone_end != node.pgdat_end_pfn() {
-        return false;
+        return Ok(false);
     }
     let needed = (1u64 << order).div_ceil(PAGES_PER_SECTION) * PAGES_PER_SECTION;
     let _t = k.trace.enter("deferred_grow_zone", "mm/mm_init.c");
     let mut nr = 0;
     let mut spfn = first;
+    let mut failed = None;
     while nr < needed && spfn < zone_end {
         let epfn = (spfn / PAGES_PER_SECTION + 1) * PAGES_PER_SECTION;
         match deferred_init_memmap_chunk(k, r, spfn, epfn.min(zone_end)) {
             Ok(n) => nr += n,
-            Err(_) => break,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         }
         spfn = epfn;
     }
@@ -392,7 +407,10 @@ pub(crate) fn deferred_grow_zone(k: &mut Kernel, r: ZoneRef, order: u32) -> bool
     {
         n.first_deferred_pfn = if spfn >= zone_end { u64::MAX } else { spfn };
     }
-    nr > 0
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(nr > 0),
+    }
 }
 
 /// Free memblock pages still waiting in a node's deferred part.
@@ -452,7 +470,7 @@ pub(crate) fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
             let _t2 = k.trace.enter("deferred_init_memmap", "mm/mm_init.c");
             let node_pending = deferred_pending_free(k, nid);
             if pending <= DEFERRED_EAGER_PAGES {
-                while deferred_grow_zone(k, r, MAX_PAGE_ORDER) {}
+                while deferred_grow_zone(k, r, MAX_PAGE_ORDER)? {}
             } else {
                 // Count the node's deferred free pages now, free them on demand.
                 let c = deferred_pending_free(k, nid);

@@ -21,9 +21,23 @@ fn k_of(pages: u64) -> u64 {
 }
 
 /// mm/page_alloc.c: `warn_alloc` (`warn_alloc_failed` before 4.10): the failure line in
-/// the era's format, then `show_mem`.
+/// the era's format, then `show_mem`; at most `DEFAULT_RATELIMIT_BURST` reports in each
+/// `DEFAULT_RATELIMIT_INTERVAL` (`nopage_rs`), the rest counted and reported by the first
+/// report after the interval.
 pub fn warn_alloc(k: &Kernel, gfp: Gfp, order: u32) {
     let era = &k.era;
+    let func = if era.at_least(4, 10) {
+        "warn_alloc"
+    } else {
+        "warn_alloc_failed"
+    };
+    if !k
+        .page_alloc
+        .nopage_rs
+        .ratelimit(k.jiffies.get(), func, &k.printk)
+    {
+        return;
+    }
     let comm = &k.page_alloc.comm;
     let raw = gfp_to_raw(era, gfp);
     if era.at_least(4, 12) {
