@@ -47,21 +47,46 @@ pub fn run(args: &BootArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => {
             eprintln!("bootmm: --show: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(crate::exit::INPUT);
         }
     };
-    let (k, booted) = match args.machine.build_with_notes().and_then(|(m, notes)| {
-        for n in notes {
-            eprintln!("bootmm: {n}");
+    // The trace file is opened before the boot, so that a bad path fails at once.
+    let mut trace_file = match &args.trace_json {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some((path, f)),
+            Err(e) => {
+                eprintln!("bootmm: --trace-json {}: {e}", path.display());
+                return ExitCode::from(crate::exit::INPUT);
+            }
+        },
+        None => None,
+    };
+    let machine = match args.machine.build_with_notes() {
+        Ok((m, notes)) => {
+            for n in notes {
+                eprintln!("bootmm: {n}");
+            }
+            m
         }
-        boot(m)
-    }) {
+        Err(e) => {
+            eprintln!("bootmm: {e}");
+            return ExitCode::from(crate::exit::INPUT);
+        }
+    };
+    let (k, booted) = match boot(machine) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("bootmm: {e}");
             return ExitCode::FAILURE;
         }
     };
+    // The call tree as far as boot went, stopped or not.
+    if let Some((path, f)) = &mut trace_file {
+        if let Err(e) = std::io::Write::write_all(f, k.trace.render_chrome_json().as_bytes()) {
+            eprintln!("bootmm: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
     let shown = if files.is_empty() {
         Ok(())
     } else {
@@ -107,12 +132,6 @@ pub fn run(args: &BootArgs) -> ExitCode {
     }
     if args.trace {
         print!("{}", k.trace.render_tree());
-    }
-    if let Some(path) = &args.trace_json {
-        if let Err(e) = std::fs::write(path, k.trace.render_chrome_json()) {
-            eprintln!("bootmm: cannot write {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
     }
     ExitCode::SUCCESS
 }

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use bootmm::{Era, Level};
 
+use crate::exit;
 use crate::logread::LogInputs;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -335,15 +336,18 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) => {
             eprintln!("bootmm: {}: {e}", log_path.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::INPUT);
         }
     };
     let inputs = LogInputs::parse(&text);
+    for w in &inputs.unreadable {
+        eprintln!("bootmm: {}:{}: {}", log_path.display(), w.line, w.value);
+    }
     let (mut machine, notes) = match inputs.to_machine_with_report() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("bootmm: {}: {e}", log_path.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::INPUT);
         }
     };
     // Which lines an unprinted input decides is part of the report.
@@ -352,7 +356,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => {
             eprintln!("bootmm: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::INPUT);
         }
     };
     let model: Vec<(Level, String)> = k
@@ -529,11 +533,23 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
         println!("{summary}");
     }
-    if d == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    if d > 0 {
+        return ExitCode::from(exit::FAILED);
     }
+    if let Err(e) = &boot {
+        eprintln!(
+            "bootmm: check incomplete: the model's boot stopped ({e}); {t} lines compared, the log's later lines were not"
+        );
+        return ExitCode::from(exit::INCOMPLETE);
+    }
+    if t == 0 {
+        eprintln!(
+            "bootmm: {}: nothing to compare: the log has none of the lines the model predicts",
+            log_path.display()
+        );
+        return ExitCode::from(exit::INPUT);
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

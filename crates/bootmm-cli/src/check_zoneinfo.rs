@@ -40,13 +40,13 @@ fn json_str(s: &str) -> String {
 pub fn run(args: &ZoneinfoArgs, json: bool, verbose: bool) -> ExitCode {
     let Some(path) = &args.zoneinfo else {
         eprintln!("bootmm: --zoneinfo needs a file");
-        return ExitCode::FAILURE;
+        return ExitCode::from(crate::exit::INPUT);
     };
     let text = match std::fs::read(path) {
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) => {
             eprintln!("bootmm: {}: {e}", path.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(crate::exit::INPUT);
         }
     };
     let kernel = match args.kernel.as_deref().map(KernelVersion::parse) {
@@ -55,16 +55,30 @@ pub fn run(args: &ZoneinfoArgs, json: bool, verbose: bool) -> ExitCode {
                 "bootmm: --kernel {:?}: expected a release like 5.4 or 4.18.0-80.el8",
                 args.kernel.as_deref().unwrap_or("")
             );
-            return ExitCode::FAILURE;
+            return ExitCode::from(crate::exit::INPUT);
         }
-        Some(Some(k)) => Some(k),
+        Some(Some(k)) => match k.check_release() {
+            Err(e) => {
+                eprintln!(
+                    "bootmm: --kernel {:?}: {e}",
+                    args.kernel.as_deref().unwrap_or("")
+                );
+                return ExitCode::from(crate::exit::INPUT);
+            }
+            Ok(note) => {
+                if let Some(n) = note {
+                    eprintln!("bootmm: {n}");
+                }
+                Some(k)
+            }
+        },
         None => None,
     };
     let file = match ZoneinfoFile::parse(&text) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("bootmm: {}: {e}", path.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(crate::exit::INPUT);
         }
     };
     let params = ZoneinfoCheckParams {
@@ -83,9 +97,16 @@ pub fn run(args: &ZoneinfoArgs, json: bool, verbose: bool) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("bootmm: {}: {e}", path.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(crate::exit::INPUT);
         }
     };
+    if report.numbers.is_empty() {
+        eprintln!(
+            "bootmm: {}: nothing to check: no zone shows its min, low and high watermarks",
+            path.display()
+        );
+        return ExitCode::from(crate::exit::INPUT);
+    }
     if json {
         let nums: Vec<String> = report
             .numbers
@@ -131,6 +152,6 @@ pub fn run(args: &ZoneinfoArgs, json: bool, verbose: bool) -> ExitCode {
     if report.ok() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        ExitCode::from(crate::exit::FAILED)
     }
 }

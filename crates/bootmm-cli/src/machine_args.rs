@@ -74,6 +74,9 @@ fn parse_numa_node(v: &str) -> Result<NodeArg, String> {
     }
     let num = |x: &str| match memparse_checked(x.trim()) {
         Ok((n, "")) => Ok(n),
+        Err(bootmm::klib::cmdline::ParseError::Overflow) => {
+            Err(bad(&format!("{x:?} does not fit in 64 bits")))
+        }
         _ => Err(bad(&format!("bad size {x:?}"))),
     };
     let (start, end) = if let Some((a, b)) = range.split_once('+') {
@@ -96,7 +99,12 @@ fn parse_numa_distance(v: &str) -> Result<(u32, u32, u8), String> {
     let (a, b) = pair.split_once(',').ok_or_else(bad)?;
     let a = a.trim().parse().map_err(|_| bad())?;
     let b = b.trim().parse().map_err(|_| bad())?;
-    let d = d.trim().parse().map_err(|_| bad())?;
+    let d: u64 = d.trim().parse().map_err(|_| bad())?;
+    let d = u8::try_from(d).map_err(|_| {
+        format!(
+            "--numa-distance {v:?}: a SLIT distance is one byte (10 local, 11-254 remote, 255 unreachable), not {d}"
+        )
+    })?;
     Ok((a, b, d))
 }
 
@@ -192,6 +200,9 @@ impl MachineArgs {
         let mut m = if let Some(s) = &self.mem {
             let bytes = match memparse_checked(s) {
                 Ok((v, "")) => v,
+                Err(bootmm::klib::cmdline::ParseError::Overflow) => {
+                    return Err(format!("--mem {s:?}: does not fit in 64 bits"))
+                }
                 _ => return Err(format!("--mem {s:?}: expected a size like 512M or 4G")),
             };
             let cpus = self.cpus.unwrap_or(2);
@@ -213,6 +224,9 @@ impl MachineArgs {
             let t = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
             let t = String::from_utf8_lossy(&t);
             let inp = LogInputs::parse(&t);
+            for u in &inp.unreadable {
+                notes.push(format!("{}:{}: {}", p.display(), u.line, u.value));
+            }
             let (mut m, n) = inp
                 .to_machine_with_report()
                 .map_err(|e| format!("{}: {e}", p.display()))?;
@@ -220,7 +234,7 @@ impl MachineArgs {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or(m.name);
-            notes = n;
+            notes.extend(n);
             m
         } else if self.from_host {
             Machine::from_host()?
@@ -243,6 +257,12 @@ impl MachineArgs {
         if let Some(k) = &self.kernel {
             let v = KernelVersion::parse(k)
                 .ok_or_else(|| format!("--kernel {k:?}: expected a version like 6.6 or 4.19.1"))?;
+            if let Some(note) = v
+                .check_release()
+                .map_err(|e| format!("--kernel {k:?}: {e}"))?
+            {
+                notes.push(note);
+            }
             m.era = Era::new(v, arch);
             m.era.release = k.clone();
         } else if self.from_dmesg.is_none() && !self.from_host {
@@ -268,30 +288,45 @@ impl MachineArgs {
                 fw.slit = Some(slit);
             }
         }
+        let limit = bootmm::machine::nr_cpus_limit(&m.era);
+        if m.cpus > limit || m.nr_cpus > limit {
+            return Err(format!(
+                "{} CPUs: an {} kernel is built for at most {limit} (CONFIG_NR_CPUS)",
+                m.cpus.max(m.nr_cpus),
+                if m.era.is_64bit() { "x86_64" } else { "i386" }
+            ));
+        }
+        let cfg = m.kernel_config();
+        let zone_types = bootmm::mm::mm_init::ZoneConfig {
+            dma: cfg.zone_dma,
+            dma32: cfg.zone_dma32,
+            highmem: cfg.highmem,
+            device: cfg.zone_device,
+        }
+        .zones();
         for kv in &self.sysctl {
             let (key, val) = kv
                 .split_once('=')
                 .ok_or_else(|| format!("--sysctl {kv:?}: expected KEY=VALUE"))?;
             let key = key.trim().replace('/', ".");
-            const KNOWN: [&str; 3] = [
-                "vm.min_free_kbytes",
-                "vm.watermark_scale_factor",
-                "vm.lowmem_reserve_ratio",
-            ];
-            if !KNOWN.contains(&key.as_str()) {
-                return Err(format!(
-                    "--sysctl {key}: not modelled (known: {})",
-                    KNOWN.join(", ")
-                ));
-            }
-            m.sysctl
-                .push((key, val.trim().trim_matches('"').to_string()));
+            let val = val.trim().trim_matches('"').to_string();
+            bootmm::mm::page_alloc_init::check_sysctl(&m.era, &zone_types, &key, &val)
+                .map_err(|e| format!("--{e}"))?;
+            m.sysctl.push((key, val));
         }
         if let Some(extra) = &self.cmdline {
             if !m.cmdline.is_empty() {
                 m.cmdline.push(' ');
             }
             m.cmdline.push_str(extra);
+        }
+        let kept = bootmm::machine::kernel_cmdline(&m.cmdline).len();
+        if kept < m.cmdline.len() {
+            notes.push(format!(
+                "the command line has {} bytes; the kernel keeps the first {kept} (COMMAND_LINE_SIZE {})",
+                m.cmdline.len(),
+                bootmm::machine::COMMAND_LINE_SIZE
+            ));
         }
         Ok((m, notes))
     }

@@ -5,6 +5,21 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Exit statuses, the same for every subcommand.
+pub mod exit {
+    /// Everything ran, and a check found every compared line alike.
+    pub const OK: u8 = 0;
+    /// The run failed: a line differs, a script line failed, or the boot stopped.
+    pub const FAILED: u8 = 1;
+    /// The input could not be used at all: a bad option, an unreadable or unusable file,
+    /// a check with nothing to compare. Nothing was compared or run.
+    pub const INPUT: u8 = 2;
+    /// `check` only: the model's boot stopped early (an era not modelled yet, a boot
+    /// error), so the lines after that point were not compared; none of those compared
+    /// differs.
+    pub const INCOMPLETE: u8 = 3;
+}
+
 mod boot;
 mod cat;
 mod check;
@@ -43,12 +58,13 @@ enum Command {
     },
 }
 
+/// `bootmm inputs LOG`: exit 0 when the log describes a machine, 2 when it is unusable.
 fn inputs(p: &std::path::Path) -> ExitCode {
     let t = match std::fs::read(p) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("bootmm: {}: {e}", p.display());
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::INPUT);
         }
     };
     let inp = logread::LogInputs::parse(&String::from_utf8_lossy(&t));
@@ -56,11 +72,20 @@ fn inputs(p: &std::path::Path) -> ExitCode {
     for m in inp.missing() {
         println!("missing: {m}");
     }
-    match inp.to_machine_with_report() {
-        Ok((_, notes)) => notes.iter().for_each(|n| println!("default: {n}")),
-        Err(e) => println!("unusable: {e}"),
+    for w in &inp.unreadable {
+        eprintln!("bootmm: {}:{}: {}", p.display(), w.line, w.value);
     }
-    ExitCode::SUCCESS
+    match inp.to_machine_with_report() {
+        Ok((_, notes)) => {
+            notes.iter().for_each(|n| println!("default: {n}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("unusable: {e}");
+            eprintln!("bootmm: {}: unusable: {e}", p.display());
+            ExitCode::from(exit::INPUT)
+        }
+    }
 }
 
 fn main() -> ExitCode {

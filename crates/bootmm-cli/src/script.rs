@@ -140,7 +140,7 @@ pub fn run(args: &ScriptArgs, booted: impl FnOnce() -> Result<Kernel, String>) -
         Ok(s) => s,
         Err(e) => {
             eprintln!("bootmm script: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(crate::exit::INPUT);
         }
     };
     let kernel = if args.bare {
@@ -152,7 +152,7 @@ pub fn run(args: &ScriptArgs, booted: impl FnOnce() -> Result<Kernel, String>) -
         Ok(k) => k,
         Err(e) => {
             eprintln!("bootmm script: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(crate::exit::INPUT);
         }
     };
     // Only what the script's own calls print belongs to the transcript.
@@ -179,12 +179,12 @@ pub fn run(args: &ScriptArgs, booted: impl FnOnce() -> Result<Kernel, String>) -
                     lineno + 1,
                     MAX_LINE_LEN >> 10
                 );
-                return ExitCode::from(2);
+                return ExitCode::from(crate::exit::INPUT);
             }
             Err(e) => {
                 let _ = out.flush();
                 eprintln!("bootmm script: line {}: cannot read: {e}", lineno + 1);
-                return ExitCode::from(2);
+                return ExitCode::from(crate::exit::INPUT);
             }
         };
         lineno += 1;

@@ -77,3 +77,247 @@ fn the_host_memory_budget_refuses_up_front() {
         "allocations ran until the budget"
     );
 }
+
+fn corpus_text(rel: &str) -> String {
+    std::fs::read_to_string(common::corpus(rel)).unwrap()
+}
+
+fn write_tmp(name: &str, text: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bootmm-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A check that compared nothing, or whose model stopped early, is not a success.
+#[test]
+fn exit_codes_tell_how_a_run_ended() {
+    // 2.6.32: the boot stops after initmem_init, and says so.
+    let (rc, _, err) = bootmm_rc(&["boot", "--kernel", "2.6.32"], b"");
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("not modelled yet: the zones and struct pages of a 2.6 kernel"),
+        "{err}"
+    );
+    // ...and a check of a 2.6.32 log is incomplete: 3.
+    let log = common::corpus("dmesg/026-qemu-512m-2.6.32-debian.txt");
+    let (rc, _, err) = bootmm_rc(&["check", log.to_str().unwrap()], b"");
+    assert_eq!(rc, 3, "{err}");
+    assert!(
+        err.contains("check incomplete: the model's boot stopped"),
+        "{err}"
+    );
+    // A log with a map but none of the predicted lines: nothing compared.
+    let only_map: String = corpus_text("dmesg/019-alienware-m11x-4g-3.16.txt")
+        .lines()
+        .filter(|l| {
+            l.contains("BIOS-e820") || l.contains("Linux version") || l.contains("physical RAM map")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = write_tmp("only-map.txt", only_map.as_bytes());
+    let (rc, _, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("nothing to compare"), "{err}");
+    // A zoneinfo with no numbers, and one with no zones.
+    let p = write_tmp("z1.txt", b"Node 0, zone      DMA\n  pages free     3\n");
+    let (rc, _, err) = bootmm_rc(&["check", "--zoneinfo", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("nothing to check"), "{err}");
+    let p = write_tmp("z0.txt", b"hello\n");
+    let (rc, _, _) = bootmm_rc(&["check", "--zoneinfo", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 2);
+    // inputs: an unusable log is an input error.
+    let p = write_tmp("nomap.txt", b"Linux version 6.6.0 (x86_64)\n");
+    let (rc, out, err) = bootmm_rc(&["inputs", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 2, "{out}{err}");
+    assert!(
+        out.contains("unusable: the log has no BIOS-e820 map"),
+        "{out}"
+    );
+    // Versions that are no Linux release, and one newer than the model.
+    for v in ["1.0", "99.0", "2.4.37", "3.20"] {
+        let (rc, _, err) = bootmm_rc(&["boot", "--kernel", v], b"");
+        assert_eq!(rc, 2, "{v}: {err}");
+        assert!(
+            err.contains("is not a Linux release bootmm models"),
+            "{v}: {err}"
+        );
+    }
+    let (rc, _, err) = bootmm_rc(&["boot", "--kernel", "7.1"], b"");
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains("newer than the newest release bootmm models (6.18)"),
+        "{err}"
+    );
+    // A trace file that cannot be written fails before the boot prints anything.
+    let (rc, out, err) = bootmm_rc(&["boot", "--trace-json", "/nonexistent/dir/x.json"], b"");
+    assert_eq!(rc, 2);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("--trace-json /nonexistent/dir/x.json"),
+        "{err}"
+    );
+}
+
+/// One damaged firmware-map line is reported with its line number; the rest of the map is read.
+#[test]
+fn a_bad_e820_line_is_reported_and_skipped() {
+    let orig = corpus_text("dmesg/019-alienware-m11x-4g-3.16.txt");
+    let lines: Vec<&str> = orig.lines().collect();
+    let first = lines.iter().position(|l| l.contains("BIOS-e820:")).unwrap();
+    let damage = |f: &dyn Fn(&str) -> String, at: usize| -> String {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| if i == at { f(l) } else { l.to_string() } + "\n")
+            .collect()
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "unknown type",
+            damage(&|l| l.replace("reserved", "bogus"), first + 1),
+            "unknown e820 type \"bogus\"",
+        ),
+        (
+            "end below start",
+            damage(
+                &|l| {
+                    l.replace(
+                        "0x000000000009f400-0x000000000009ffff",
+                        "0x000000000009ffff-0x000000000009f400",
+                    )
+                },
+                first + 1,
+            ),
+            "range end 0x9f400 below start 0x9ffff",
+        ),
+    ];
+    for (what, text, why) in cases {
+        let p = write_tmp("bad-e820.txt", text.as_bytes());
+        let (rc, out, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
+        assert!(
+            err.contains(&format!(
+                "bad-e820.txt:{}: firmware map line not read ({why})",
+                first + 2
+            )),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            rc, 0,
+            "{what}: the rest of the map still boots the machine: {out}"
+        );
+    }
+    // "ACPI  NVS" (two blanks) is still ACPI NVS; CR-only line ends are line ends.
+    let p = write_tmp(
+        "cr.txt",
+        orig.replace("ACPI NVS", "ACPI  NVS")
+            .replace('\n', "\r")
+            .as_bytes(),
+    );
+    let (rc, out, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(!err.contains("not read"), "{err}");
+    // A first line that cannot be read drops only that line: the map is still there.
+    let text = damage(&|l| l.replace("usable", "us\u{fffd}able"), first);
+    let p = write_tmp("first.txt", text.as_bytes());
+    let (rc, _, err) = bootmm_rc(&["boot", "--from-dmesg", p.to_str().unwrap()], b"");
+    assert!(err.contains("firmware map line not read"), "{err}");
+    assert_eq!(rc, 0, "{err}");
+    // A map with no line left: unusable, and said so.
+    let text: String = lines
+        .iter()
+        .map(|l| if l.contains("BIOS-e820:") { l.replace("[mem", "[mam") } else { l.to_string() } + "\n")
+        .collect();
+    let p = write_tmp("none.txt", text.as_bytes());
+    let (rc, _, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 2);
+    assert!(
+        err.contains("none of the log's") && err.contains("BIOS-e820 lines could be read"),
+        "{err}"
+    );
+}
+
+/// Addresses past what x86_64 maps: the kernel's own handling, never a host mapping failure.
+#[test]
+fn addresses_beyond_the_architecture() {
+    let p = write_tmp(
+        "top.txt",
+        b"0 0x9fc00 usable\n0x100000 +1G usable\n0xffffffffffff0000 +0xffff usable\n",
+    );
+    let (rc, out, err) = bootmm_rc(&["boot", "--e820", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        out.contains("WARNING: CPU: 0 PID: 0 at mm/sparse.c mminit_validate_memmodel_limits"),
+        "{out}"
+    );
+    assert!(!err.contains("host address space"), "{err}");
+    let (rc, out, err) = bootmm_rc(&["boot", "--cmdline", "memmap=1G@0xfffffffffffff000"], b"");
+    assert_eq!(rc, 1);
+    assert!(
+        out.contains("Kernel panic - not syncing: Invalid user supplied memory map"),
+        "{out}"
+    );
+    assert!(err.contains("Invalid user supplied memory map"), "{err}");
+    let p = write_tmp("all.txt", b"0 +0xffffffffffffffff usable\n");
+    let (rc, _, err) = bootmm_rc(&["boot", "--e820", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 1);
+    assert!(err.contains("fewer than 2 entries"), "{err}");
+    assert!(!err.contains("host address space"), "{err}");
+}
+
+/// Values past the kernel's limits are refused with the limit named.
+#[test]
+fn overflow_and_limits() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--mem", "16E"], "--mem \"16E\": does not fit in 64 bits"),
+        (
+            &["--numa-node", "0:0-16E"],
+            "\"16E\" does not fit in 64 bits",
+        ),
+        (&["--cpus", "4294967295"], "at most 8192 (CONFIG_NR_CPUS)"),
+        (
+            &["--sysctl", "vm.min_free_kbytes=18446744073709551615"],
+            "the kernel takes an integer from 0 to 2147483647",
+        ),
+        (
+            &["--sysctl", "vm.lowmem_reserve_ratio=1 2 3 4 5 6"],
+            "this kernel has 5 entries (DMA DMA32 Normal Movable Device), got 6",
+        ),
+        (
+            &[
+                "--kernel",
+                "4.4",
+                "--sysctl",
+                "vm.watermark_scale_factor=10",
+            ],
+            "no such sysctl before 4.6",
+        ),
+        (
+            &["--mem", "8G", "--nodes", "2", "--numa-distance", "0,1=256"],
+            "a SLIT distance is one byte",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut a = vec!["boot"];
+        a.extend_from_slice(args);
+        let (rc, out, err) = bootmm_rc(&a, b"");
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // The kernel keeps 2047 bytes of its command line: so does the model, and it says so.
+    let long = "quiet ".repeat(20_000);
+    let (rc, out, err) = bootmm_rc(&["boot", "--cmdline", &long], b"");
+    assert_eq!(rc, 0, "{err}");
+    assert!(
+        err.contains("the kernel keeps the first 2047 (COMMAND_LINE_SIZE 2048)"),
+        "{err}"
+    );
+    let cmd = out
+        .lines()
+        .find(|l| l.starts_with("Command line: "))
+        .unwrap();
+    assert_eq!(cmd.len(), "Command line: ".len() + 2047);
+}

@@ -63,6 +63,51 @@ impl KernelVersion {
     }
 }
 
+/// The newest release whose rules bootmm models; later ones are modelled with its rules.
+pub const NEWEST_MODELLED: KernelVersion = KernelVersion::new(6, 18, 0);
+
+impl KernelVersion {
+    /// Whether this is a Linux release bootmm can model: `Err` for a version no Linux
+    /// release has had (1.0, 2.4, 3.25, 99.0), `Ok(Some(note))` for a release newer than
+    /// [`NEWEST_MODELLED`] (modelled with its rules), `Ok(None)` otherwise.
+    ///
+    /// # Errors
+    /// A message naming the releases that exist.
+    pub fn check_release(&self) -> Result<Option<String>, String> {
+        // The last minor of each major series (2.6 was one series; 7.x is current).
+        let last_minor = match self.major {
+            2 if self.minor == 6 => Some(6),
+            3 => Some(19),
+            4 => Some(20),
+            5 => Some(19),
+            6 => Some(19),
+            7 => Some(u32::MAX),
+            _ => None,
+        };
+        match last_minor {
+            Some(m) if self.minor <= m && (self.major != 2 || self.minor == 6) => {}
+            _ => {
+                return Err(alloc::format!(
+                    "{}.{} is not a Linux release bootmm models (2.6.x, 3.0-3.19, 4.0-4.20, 5.0-5.19, 6.0-6.19, 7.x)",
+                    self.major, self.minor
+                ))
+            }
+        }
+        if (self.major, self.minor) > (NEWEST_MODELLED.major, NEWEST_MODELLED.minor) {
+            return Ok(Some(alloc::format!(
+                "kernel {}.{} is newer than the newest release bootmm models ({}.{}): modelled with {}.{}'s rules",
+                self.major,
+                self.minor,
+                NEWEST_MODELLED.major,
+                NEWEST_MODELLED.minor,
+                NEWEST_MODELLED.major,
+                NEWEST_MODELLED.minor
+            )));
+        }
+        Ok(None)
+    }
+}
+
 impl fmt::Display for KernelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
@@ -166,6 +211,24 @@ mod tests {
         );
         assert_eq!(KernelVersion::parse("banana"), None);
         assert_eq!(KernelVersion::parse("6"), None);
+    }
+
+    #[test]
+    fn only_linux_releases_are_modelled() {
+        let v = |s: &str| KernelVersion::parse(s).unwrap().check_release();
+        for ok in [
+            "2.6.32", "3.0", "3.19", "4.20.17", "5.19", "6.6.9", "6.18.35",
+        ] {
+            assert_eq!(v(ok), Ok(None), "{ok}");
+        }
+        for newer in ["6.19", "7.0", "7.2.1"] {
+            assert!(v(newer).unwrap().unwrap().contains("newer than"), "{newer}");
+        }
+        for bad in [
+            "1.0", "2.4.37", "2.7", "3.20", "4.21", "5.20", "8.0", "99.0", "0.99",
+        ] {
+            assert!(v(bad).unwrap_err().contains("not a Linux release"), "{bad}");
+        }
     }
 
     #[test]

@@ -98,8 +98,11 @@ impl Kernel {
         Ok(Self::with_phys(machine, phys))
     }
 
-    /// A kernel on memory the caller provides.
-    pub fn with_phys(machine: Machine, phys: PhysMem) -> Self {
+    /// A kernel on memory the caller provides. The command line is cut to what the kernel
+    /// keeps of it (`COMMAND_LINE_SIZE`).
+    pub fn with_phys(mut machine: Machine, phys: PhysMem) -> Self {
+        let kept = crate::machine::kernel_cmdline(&machine.cmdline).len();
+        machine.cmdline.truncate(kept);
         let era = machine.era.clone();
         let printk = Printk::new();
         let trace = Trace::new();

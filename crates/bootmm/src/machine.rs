@@ -403,8 +403,15 @@ impl Machine {
 
     /// The end of the physical address space this machine's kernel can touch: the highest
     /// e820 entry, the kernel image and initrd (which `e820_add_kernel_range` may turn into RAM),
-    /// and RAM that `memmap=nn@ss` adds.
+    /// and RAM that `memmap=nn@ss` adds, but no further than the architecture maps
+    /// (`MAX_ARCH_PFN`: the kernel caps `max_pfn` there, and never touches RAM above it).
     pub fn phys_end(&self) -> u64 {
+        self.phys_end_uncapped()
+            .min(self.era.max_arch_pfn() << crate::include::PAGE_SHIFT)
+    }
+
+    /// [`Machine::phys_end`] before the architecture's cap.
+    fn phys_end_uncapped(&self) -> u64 {
         let mut end = self
             .e820
             .iter()
@@ -466,6 +473,33 @@ impl Machine {
             explain_inputs: false,
         }
     }
+}
+
+/// The largest `CONFIG_NR_CPUS` an x86 build can have (arch/x86/Kconfig: 8192 with MAXSMP
+/// on x86_64, 512 with X86_BIGSMP on i386).
+pub fn nr_cpus_limit(era: &Era) -> u32 {
+    if era.is_64bit() {
+        8192
+    } else {
+        512
+    }
+}
+
+/// x86's `COMMAND_LINE_SIZE`: the kernel keeps at most this many bytes of its command line,
+/// the terminating NUL included (`strscpy` in setup_arch).
+pub const COMMAND_LINE_SIZE: usize = 2048;
+
+/// The command line as the kernel keeps it: cut to `COMMAND_LINE_SIZE - 1` bytes (at a
+/// character boundary: bootmm's command lines are text).
+pub fn kernel_cmdline(cmdline: &str) -> &str {
+    if cmdline.len() < COMMAND_LINE_SIZE {
+        return cmdline;
+    }
+    let mut end = COMMAND_LINE_SIZE - 1;
+    while !cmdline.is_char_boundary(end) {
+        end -= 1;
+    }
+    &cmdline[..end]
 }
 
 /// `CONFIG_NR_CPUS` when nothing says otherwise: the x86_64 Kconfig default without
@@ -787,7 +821,12 @@ pub fn parse_e820_type(s: &str) -> Option<E820Type> {
         .trim_start_matches('(')
         .trim_end_matches(')')
         .trim();
-    let lower = t.to_ascii_lowercase();
+    // Runs of blanks count as one ("ACPI  NVS" in a damaged capture is still ACPI NVS).
+    let lower = t
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     let ty = match lower.as_str() {
         "usable" | "ram" | "system ram" => E820Type::Ram,
         "reserved" => E820Type::Reserved,
@@ -884,8 +923,10 @@ pub fn parse_e820_line(line: &str) -> Result<E820Entry, String> {
             end - start
         }
     };
-    if start.checked_add(size).is_none() {
-        return Err(format!("range {start:#x} + {size:#x} wraps"));
+    // An entry may end at the top of the address space (its last byte 2^64-1), as the
+    // kernel's __append_e820_table accepts; one that wraps past it is refused.
+    if size != 0 && start.checked_add(size - 1).is_none() {
+        return Err(format!("range {start:#x} + {size:#x} wraps past 2^64"));
     }
     Ok(E820Entry::new(start, size, typ))
 }

@@ -23,8 +23,10 @@ pub enum BootError {
     Param(String),
     /// memblock could not satisfy an allocation the kernel makes unconditionally.
     NoMemory(String),
-    /// Simulated RAM could not be used.
+    /// Simulated RAM could not be used (or the host-memory budget would be exceeded).
     Phys(PhysError),
+    /// The model does not cover the rest of this era's boot yet: it stops here.
+    Unmodelled(String),
 }
 
 impl fmt::Display for BootError {
@@ -34,6 +36,7 @@ impl fmt::Display for BootError {
             BootError::Param(m) => write!(f, "kernel parameter: {m}"),
             BootError::NoMemory(m) => write!(f, "out of memory during boot: {m}"),
             BootError::Phys(e) => write!(f, "{e}"),
+            BootError::Unmodelled(m) => write!(f, "not modelled yet: {m}"),
         }
     }
 }

@@ -13,12 +13,15 @@ use alloc::vec::Vec;
 pub enum ParseError {
     /// No digits where a number was expected (the kernel would leave the pointer unmoved).
     NoDigits,
+    /// The number, with its suffix, does not fit in 64 bits (the kernel would wrap).
+    Overflow,
 }
 
 impl core::fmt::Display for ParseError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             ParseError::NoDigits => f.write_str("expected a number"),
+            ParseError::Overflow => f.write_str("the number does not fit in 64 bits"),
         }
     }
 }
@@ -101,11 +104,52 @@ pub fn memparse(s: &str) -> (u64, &str) {
     (v, &rest[1..])
 }
 
-/// [`memparse`] that reports "no number here" as an error instead of a silent 0.
+/// [`memparse`] for values a user types: "no number here" and a value that does not fit in
+/// 64 bits are errors instead of a silent 0 or a wrapped value.
+///
+/// # Errors
+/// [`ParseError::NoDigits`], [`ParseError::Overflow`].
 pub fn memparse_checked(s: &str) -> Result<(u64, &str), ParseError> {
     let (v, rest) = memparse(s);
     if rest.len() == s.len() {
         return Err(ParseError::NoDigits);
+    }
+    // The same digits and suffix again, in 128 bits.
+    let (digits, base) = match s.get(..2) {
+        Some("0x") | Some("0X") if s.as_bytes().get(2).is_some_and(|c| c.is_ascii_hexdigit()) => {
+            (&s[2..], 16)
+        }
+        _ if s.starts_with('0') => (s, 8),
+        _ => (s, 10),
+    };
+    let mut wide: u128 = 0;
+    for c in digits.chars() {
+        match c.to_digit(base) {
+            Some(d) => {
+                wide = wide * u128::from(base) + u128::from(d);
+                if wide > u128::from(u64::MAX) {
+                    return Err(ParseError::Overflow);
+                }
+            }
+            None => break,
+        }
+    }
+    // The suffix memparse took, if any: what lies between the digits and `rest`.
+    let (_, after_digits) = simple_strtoull(s, 0);
+    let shift = if after_digits.len() == rest.len() {
+        0
+    } else {
+        match after_digits.as_bytes()[0].to_ascii_uppercase() {
+            b'K' => 10,
+            b'M' => 20,
+            b'G' => 30,
+            b'T' => 40,
+            b'P' => 50,
+            _ => 60,
+        }
+    };
+    if (wide << shift) > u128::from(u64::MAX) {
+        return Err(ParseError::Overflow);
     }
     Ok((v, rest))
 }
@@ -243,6 +287,31 @@ pub fn parameq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memparse_checked_refuses_what_does_not_fit() {
+        assert_eq!(memparse_checked("15E"), Ok((15 << 60, "")));
+        assert_eq!(memparse_checked("16E"), Err(ParseError::Overflow));
+        assert_eq!(
+            memparse_checked("99999999999999999999"),
+            Err(ParseError::Overflow)
+        );
+        assert_eq!(memparse_checked("0xffffffffffffffff"), Ok((u64::MAX, "")));
+        assert_eq!(
+            memparse_checked("0x10000000000000000"),
+            Err(ParseError::Overflow)
+        );
+        assert_eq!(memparse_checked("0xE"), Ok((14, "")));
+        assert_eq!(memparse_checked("0x1P"), Ok((1 << 50, "")));
+        assert_eq!(
+            memparse_checked("017777777777777777777777"),
+            Err(ParseError::Overflow)
+        );
+        assert_eq!(memparse_checked("4G@"), Ok((4 << 30, "@")));
+        assert_eq!(memparse_checked("x"), Err(ParseError::NoDigits));
+        // The kernel's own memparse wraps, as the C does.
+        assert_eq!(memparse("16E"), (0, ""));
+    }
 
     #[test]
     fn memparse_suffixes_and_bases() {

@@ -139,6 +139,74 @@ pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) -> Result<(), BootError>
     Ok(())
 }
 
+/// `INT_MAX`: the largest value `proc_dointvec_minmax` stores.
+const INT_MAX: u64 = i32::MAX as u64;
+
+/// The sysctls bootmm models, checked as their proc handlers check a write
+/// (`proc_dointvec_minmax` over the kernel's `int`s and bounds), before any boot work:
+/// `vm.min_free_kbytes` 0..=INT_MAX; `vm.watermark_scale_factor` 1..=3000, which exists
+/// from 4.6; `vm.lowmem_reserve_ratio` one non-negative `int` per entry of
+/// `sysctl_lowmem_reserve_ratio[]` (MAX_NR_ZONES entries from 4.19, MAX_NR_ZONES - 1
+/// before), of which fewer may be given. `zone_types` are the build's zones.
+///
+/// # Errors
+/// What the kernel would refuse (its write returns -EINVAL), or a sysctl bootmm does not
+/// model, as a message naming the key and the allowed values.
+pub fn check_sysctl(
+    era: &crate::era::Era,
+    zone_types: &[crate::mm::mm_init::ZoneType],
+    key: &str,
+    val: &str,
+) -> Result<(), alloc::string::String> {
+    let int = |v: &str, lo: u64, hi: u64| -> Result<u64, alloc::string::String> {
+        match v.trim().parse::<u64>() {
+            Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+            _ => Err(alloc::format!(
+                "sysctl {key}={val}: the kernel takes an integer from {lo} to {hi} here (EINVAL)"
+            )),
+        }
+    };
+    match key {
+        "vm.min_free_kbytes" => int(val, 0, INT_MAX).map(|_| ()),
+        "vm.watermark_scale_factor" => {
+            if !era.at_least(4, 6) {
+                return Err(alloc::format!(
+                    "sysctl {key}: there is no such sysctl before 4.6 (this kernel is {})",
+                    era.release
+                ));
+            }
+            int(val, 1, 3000).map(|_| ())
+        }
+        "vm.lowmem_reserve_ratio" => {
+            let slots = if era.at_least(4, 19) {
+                zone_types.len()
+            } else {
+                zone_types.len() - 1
+            };
+            let given: alloc::vec::Vec<&str> = val.split_whitespace().collect();
+            if given.is_empty() || given.len() > slots {
+                return Err(alloc::format!(
+                    "sysctl {key}=\"{val}\": this kernel has {slots} entries ({}), got {}",
+                    zone_types
+                        .iter()
+                        .take(slots)
+                        .map(|z| z.name())
+                        .collect::<alloc::vec::Vec<_>>()
+                        .join(" "),
+                    given.len()
+                ));
+            }
+            for g in given {
+                int(g, 0, INT_MAX)?;
+            }
+            Ok(())
+        }
+        _ => Err(alloc::format!(
+            "sysctl {key}: not modelled (known: vm.min_free_kbytes, vm.watermark_scale_factor, vm.lowmem_reserve_ratio)"
+        )),
+    }
+}
+
 /// The machine's `--sysctl` settings, written as boot finishes: each handler recomputes what
 /// the kernel's does (`min_free_kbytes_sysctl_handler` → `setup_per_zone_wmarks`,
 /// `watermark_scale_factor_sysctl_handler` → `setup_per_zone_wmarks`,
@@ -149,7 +217,9 @@ fn apply_sysctls(
     t: &mut watermark::ZoneTuning,
     mut wsf: u64,
 ) -> Result<(), BootError> {
+    let zone_types = k.page_alloc.zone_types.clone();
     for (key, val) in &k.machine.sysctl {
+        check_sysctl(&k.era, &zone_types, key, val).map_err(BootError::Param)?;
         let bad = || BootError::Param(alloc::format!("sysctl {key}={val}: not a valid value"));
         match key.as_str() {
             "vm.min_free_kbytes" => {

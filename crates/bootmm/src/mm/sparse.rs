@@ -170,6 +170,8 @@ pub struct Sparse {
     /// kernel's do: [`SectionFast`] per section number, written together with the entry in
     /// simulated RAM by `sparse_init_one_section` (and checked against it in debug builds).
     fast: Vec<SectionFast>,
+    /// `mminit_validate_memmodel_limits`' WARN_ON_ONCE has fired.
+    warned_limits: bool,
 }
 
 /// A section's decoded `mem_section` entry: the host address of the encoded memmap
@@ -465,7 +467,16 @@ fn sparse_index_init(k: &mut Kernel, nr: u64, nid: i32) -> Result<(), BootError>
 
 /// mm/sparse.c: `memory_present`: mark the sections of `[start, end)` present on `nid`.
 fn memory_present(k: &mut Kernel, nid: i32, start: u64, end: u64) -> Result<(), BootError> {
-    let max = NR_MEM_SECTIONS << PFN_SECTION_SHIFT;
+    let max = max_sparsemem_pfn();
+    // mminit_validate_memmodel_limits: a range past MAX_PHYSMEM_BITS is cut there, with a
+    // WARN_ON_ONCE (its "mminit::pfnvalidation" text needs mminit_loglevel=).
+    if end > max && !k.sparse.warned_limits {
+        k.sparse.warned_limits = true;
+        crate::pr_warn!(
+            k.printk,
+            "WARNING: CPU: 0 PID: 0 at mm/sparse.c mminit_validate_memmodel_limits\n"
+        );
+    }
     let start = (start & !(PAGES_PER_SECTION - 1)).min(max);
     let end = end.min(max);
     let online = if k.era.at_least(4, 13) {
@@ -486,6 +497,12 @@ fn memory_present(k: &mut Kernel, nid: i32, start: u64, end: u64) -> Result<(), 
         pfn += PAGES_PER_SECTION;
     }
     Ok(())
+}
+
+/// `max_sparsemem_pfn` of `mminit_validate_memmodel_limits`: `1 << (MAX_PHYSMEM_BITS -
+/// PAGE_SHIFT)`, the first pfn no section can describe.
+pub fn max_sparsemem_pfn() -> u64 {
+    NR_MEM_SECTIONS << PFN_SECTION_SHIFT
 }
 
 /// mm/sparse.c: `memblocks_present` (`sparse_memory_present_with_active_regions` before

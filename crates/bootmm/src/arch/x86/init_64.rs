@@ -22,21 +22,35 @@ use super::init::{
 /// arch/x86/mm/init_64.c: `paging_init` (x86_64; i386 comes with its era).
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
     // i386 (HIGHMEM, find_low_pfn_range) and the 2.6 bootmem era come with their own part of
-    // the model; until then their zones are not sized.
-    if !k.era.is_64bit() || !k.era.at_least(3, 0) {
-        return Ok(());
+    // the model; until then their zones are not sized, and boot says so.
+    if !k.era.is_64bit() {
+        return Err(BootError::Unmodelled(alloc::format!(
+            "the zones and struct pages of an i386 kernel ({}): boot stops after initmem_init",
+            k.era.release
+        )));
+    }
+    if !k.era.at_least(3, 0) {
+        return Err(BootError::Unmodelled(alloc::format!(
+            "the zones and struct pages of a 2.6 kernel ({}, bootmem): boot stops after initmem_init",
+            k.era.release
+        )));
     }
     let _t = k.trace.enter("paging_init", "arch/x86/mm/init_64.c");
     crate::mm::sparse::sparse_init(k)?;
     zone_sizes_init(k)
 }
 
-/// The memory ranges `free_area_init` sees: memblock.memory by node, as whole pages.
+/// The memory ranges `free_area_init` sees: memblock.memory by node, as whole pages, up to
+/// the last pfn a section can describe (`memory_present` cut the rest; the kernel would
+/// index past its tables for it, see docs/divergences.md).
 pub fn mem_ranges(k: &Kernel) -> Vec<MemRange> {
     let regions = &k.memblock.memory.regions;
+    let max = crate::mm::sparse::max_sparsemem_pfn();
     k.memblock
         .for_each_mem_pfn_range(MAX_NUMNODES)
         .into_iter()
+        .filter(|&(s, _, _)| s < max)
+        .map(|(s, e, nid)| (s, e.min(max), nid))
         .map(|(s, e, nid)| {
             let flags = regions
                 .iter()

@@ -1462,7 +1462,12 @@ mod tests {
         m.era = Era::new(KernelVersion::new(version.0, version.1, 0), Arch::X86_64);
         m.config.pglist_data_size = Some(pgdat);
         let mut k = Kernel::new(m).unwrap();
-        start_kernel(&mut k).unwrap();
+        match start_kernel(&mut k) {
+            // 2.6 stops after initmem_init (its zones are not modelled yet): these tests
+            // look at what comes before.
+            Ok(()) | Err(crate::init::main::BootError::Unmodelled(_)) => {}
+            Err(e) => panic!("boot: {e}"),
+        }
         k
     }
 

@@ -95,9 +95,11 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
         let _t = k
             .trace
             .enter("e820__finish_early_params", "arch/x86/kernel/e820.c");
-        k.e820
-            .e820__finish_early_params()
-            .map_err(|e| BootError::E820(e.to_string()))?;
+        k.e820.e820__finish_early_params().map_err(|e| {
+            // early_panic: the message on the early console, then panic().
+            crate::pr_emerg!(k.printk, "Kernel panic - not syncing: {e}\n");
+            BootError::E820(e.to_string())
+        })?;
     }
     let _ = apply_firmware_e820_ops(k, E820OpStage::BeforeTrimBios);
     init_hypervisor_platform(k);

@@ -22,7 +22,12 @@ fn machine(v: (u32, u32, u32), mem: u64, cpus: u32, cmdline: &str) -> Machine {
 
 fn boot(m: Machine) -> Kernel {
     let mut k = Kernel::new(m).expect("simulated RAM");
-    start_kernel(&mut k).expect("boot");
+    match start_kernel(&mut k) {
+        // 2.6 stops after initmem_init (its zones are not modelled yet): these tests look
+        // at what comes before.
+        Ok(()) | Err(crate::init::main::BootError::Unmodelled(_)) => {}
+        Err(e) => panic!("boot: {e}"),
+    }
     k
 }
 

@@ -254,7 +254,9 @@ fn init_unavailable_range(
     while pfn < epfn {
         let blk = pfn & !(PAGEBLOCK_NR_PAGES - 1);
         if !k.sparse.pfn_valid(blk) {
-            pfn = blk + PAGEBLOCK_NR_PAGES;
+            // pfn_valid is a section's: the whole section is skipped, a pageblock at a time
+            // in the kernel, at once here.
+            pfn = section_nr_to_pfn(pfn_to_section_nr(pfn) + 1);
             continue;
         }
         let p = page_of(k, pfn)?;
