@@ -320,45 +320,178 @@ pub fn compare(
     out
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
+/// One compared line, as reports show it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LineReport {
+    pub family: &'static str,
+    /// "exact", "differs", "not modeled yet", "unsure", "depends on unprinted
+    /// reservations", "physpages exact", or "model only" (a line the log lacks).
+    pub status: &'static str,
+    /// The log's line number.
+    pub line: Option<usize>,
+    pub log: Option<String>,
+    pub model: Option<String>,
+    pub why: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_error: Option<f64>,
 }
 
-pub fn run(args: &CheckArgs) -> ExitCode {
-    let Some(log_path) = args
-        .log
-        .as_ref()
-        .filter(|_| args.zoneinfo.zoneinfo.is_none())
-    else {
-        return crate::check_zoneinfo::run(&args.zoneinfo, args.json, args.verbose);
-    };
-    let text = match std::fs::read(log_path) {
-        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
-        Err(e) => {
-            eprintln!("bootmm: {}: {e}", log_path.display());
-            return ExitCode::from(exit::INPUT);
+/// The counts of a check.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Summary {
+    pub exact: usize,
+    pub differ: usize,
+    pub unsure: usize,
+    pub unprinted: usize,
+    pub not_modeled: usize,
+    /// Lines of the log compared (all statuses).
+    pub total: usize,
+}
+
+/// What `bootmm check LOG` found: the inputs it read, the defaults it used, and every
+/// compared line.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckReport {
+    pub log: String,
+    /// Each input with its source line.
+    pub inputs: Vec<String>,
+    /// Each default used for an input the log lacks.
+    pub defaults: Vec<String>,
+    pub missing: Vec<&'static str>,
+    /// Lines that looked like inputs but could not be read: `(line, why)`.
+    pub unreadable: Vec<(usize, String)>,
+    /// Why the model's boot stopped, if it did.
+    pub boot_error: Option<String>,
+    pub lines: Vec<LineReport>,
+    pub summary: Summary,
+    /// The "available" error of each Memory: line (model - log) / log, not scored.
+    #[serde(skip)]
+    pub available_errors: Vec<f64>,
+}
+
+impl CheckReport {
+    /// The summary line of the text report.
+    pub fn summary_line(&self) -> String {
+        let Summary {
+            exact: e,
+            differ: d,
+            unsure: u,
+            unprinted: q,
+            not_modeled: n,
+            total: t,
+        } = self.summary;
+        let mut summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
+        if u > 0 || q > 0 {
+            let _ = write!(
+                summary,
+                " ({u} unsure: input not in the log; {q} depend on unprinted reservations)"
+            );
         }
-    };
-    let inputs = LogInputs::parse(&text);
-    for w in &inputs.unreadable {
-        eprintln!("bootmm: {}:{}: {}", log_path.display(), w.line, w.value);
+        if !self.available_errors.is_empty() {
+            let note = self
+                .available_errors
+                .iter()
+                .map(|x| format!("{:+.2}%", x * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = write!(summary, "; Memory: available off by {note} (not scored)");
+        }
+        summary
     }
-    let (mut machine, notes) = match inputs.to_machine_with_report() {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("bootmm: {}: {e}", log_path.display());
-            return ExitCode::from(exit::INPUT);
+
+    /// The text report: inputs, defaults, the lines that are not exact (all with
+    /// `verbose`), and the summary.
+    pub fn render_text(&self, verbose: bool) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "inputs taken from {}:", self.log);
+        for l in &self.inputs {
+            let _ = writeln!(o, "  {l}");
         }
-    };
+        for m in &self.missing {
+            let _ = writeln!(o, "  missing: {m}");
+        }
+        for n in &self.defaults {
+            let _ = writeln!(o, "  default: {n}");
+        }
+        if let Some(e) = &self.boot_error {
+            let _ = writeln!(o, "model boot stopped: {e}");
+        }
+        let mut family = "";
+        for c in &self.lines {
+            if c.status == Status::Exact.word() && !verbose {
+                continue;
+            }
+            if c.family != family {
+                family = c.family;
+                let _ = writeln!(o, "[{family}]");
+            }
+            match (&c.line, &c.log, &c.model) {
+                (Some(n), Some(t), Some(m)) if c.status == Status::PhysExact.word() => {
+                    let _ = writeln!(
+                        o,
+                        "  physpages exact, available off by {:+.2}% (not scored)  line {n}:",
+                        c.available_error.unwrap_or(0.0) * 100.0
+                    );
+                    let _ = writeln!(o, "    log:   {t}");
+                    let _ = writeln!(o, "    model: {m}");
+                }
+                (Some(n), Some(t), Some(m))
+                    if [Status::Differs, Status::Unsure, Status::Unprinted]
+                        .iter()
+                        .any(|s| s.word() == c.status) =>
+                {
+                    let _ = writeln!(o, "  {:<8} line {n}:", c.status);
+                    let _ = writeln!(o, "    log:   {t}");
+                    let _ = writeln!(o, "    model: {m}");
+                    if let Some(why) = &c.why {
+                        let _ = writeln!(o, "    why:   {why}");
+                    }
+                }
+                (Some(n), Some(t), _) => {
+                    let _ = writeln!(o, "  {:<8} line {n}: {t}", c.status);
+                }
+                (None, _, Some(m)) => {
+                    let _ = writeln!(o, "  differs  (model only): {m}");
+                }
+                _ => {}
+            }
+        }
+        let _ = writeln!(o, "{}", self.summary_line());
+        o
+    }
+
+    /// The exit status: a difference (1), an incomplete boot (3), nothing compared (2),
+    /// else 0. See [`crate::exit`].
+    pub fn exit_status(&self) -> u8 {
+        if self.summary.differ > 0 {
+            exit::FAILED
+        } else if self.boot_error.is_some() {
+            exit::INCOMPLETE
+        } else if self.summary.total == 0 {
+            exit::INPUT
+        } else {
+            exit::OK
+        }
+    }
+}
+
+/// Check the text of a boot log (named `name` in the report): read its inputs, boot the
+/// model with them, and compare every predicted line.
+///
+/// # Errors
+/// The log cannot describe a machine (no usable e820 map, impossible values), or the
+/// model could not be set up (simulated RAM, the host-memory budget).
+pub fn check_text(text: &str, name: &str) -> Result<CheckReport, String> {
+    let inputs = LogInputs::parse(text);
+    let unreadable: Vec<(usize, String)> = inputs
+        .unreadable
+        .iter()
+        .map(|w| (w.line, w.value.clone()))
+        .collect();
+    let (mut machine, notes) = inputs.to_machine_with_report()?;
     // Which lines an unprinted input decides is part of the report.
     machine.explain_inputs = true;
-    let (k, boot) = match crate::boot::boot(machine) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("bootmm: {e}");
-            return ExitCode::from(exit::INPUT);
-        }
-    };
+    let (k, boot) = crate::boot::boot(machine)?;
     let model: Vec<(Level, String)> = k
         .printk
         .lines()
@@ -392,164 +525,101 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             .filter(|c| c.status == s && c.log.is_some())
             .count()
     };
-    let (e, d, n, q, u) = (
-        count(Status::Exact) + count(Status::PhysExact),
-        count(Status::Differs),
-        count(Status::NotModeled),
-        count(Status::Unprinted),
-        count(Status::Unsure),
-    );
-    let avail: Vec<f64> = cmp.iter().filter_map(|c| c.available_error).collect();
-    let avail_note = avail
-        .iter()
-        .map(|x| format!("{:+.2}%", x * 100.0))
-        .collect::<Vec<_>>()
-        .join(", ");
     let extra = cmp.iter().filter(|c| c.log.is_none()).count();
-    let d = d + extra;
-    let t = cmp.iter().filter(|c| c.log.is_some()).count();
-    let mut summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
-    if u > 0 || q > 0 {
-        let _ = write!(
-            summary,
-            " ({u} unsure: input not in the log; {q} depend on unprinted reservations)"
-        );
-    }
-    if !avail.is_empty() {
-        let _ = write!(
-            summary,
-            "; Memory: available off by {avail_note} (not scored)"
-        );
-    }
+    let summary = Summary {
+        exact: count(Status::Exact) + count(Status::PhysExact),
+        differ: count(Status::Differs) + extra,
+        unsure: count(Status::Unsure),
+        unprinted: count(Status::Unprinted),
+        not_modeled: count(Status::NotModeled),
+        total: cmp.iter().filter(|c| c.log.is_some()).count(),
+    };
+    let lines = cmp
+        .iter()
+        .map(|c| LineReport {
+            family: c.family,
+            status: if c.log.is_none() {
+                "model only"
+            } else {
+                c.status.word()
+            },
+            line: c.log.as_ref().map(|(n, _)| *n),
+            log: c.log.as_ref().map(|(_, t)| t.clone()),
+            model: c.model.clone(),
+            why: c.why.clone(),
+            available_error: c.available_error,
+        })
+        .collect();
+    Ok(CheckReport {
+        log: name.to_string(),
+        inputs: inputs.describe().lines().map(String::from).collect(),
+        defaults: notes,
+        missing: inputs.missing(),
+        unreadable,
+        boot_error: boot.err().map(|e| e.to_string()),
+        lines,
+        summary,
+        available_errors: cmp.iter().filter_map(|c| c.available_error).collect(),
+    })
+}
 
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let Some(log_path) = args
+        .log
+        .as_ref()
+        .filter(|_| args.zoneinfo.zoneinfo.is_none())
+    else {
+        return crate::check_zoneinfo::run(&args.zoneinfo, args.json, args.verbose);
+    };
+    let text = match std::fs::read(log_path) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) => {
+            eprintln!("bootmm: {}: {e}", log_path.display());
+            return ExitCode::from(exit::INPUT);
+        }
+    };
+    let name = log_path.display().to_string();
+    let report = match check_text(&text, &name) {
+        Ok(r) => r,
+        Err(e) => {
+            for (line, why) in LogInputs::parse(&text)
+                .unreadable
+                .iter()
+                .map(|w| (w.line, &w.value))
+            {
+                eprintln!("bootmm: {name}:{line}: {why}");
+            }
+            eprintln!("bootmm: {name}: {e}");
+            return ExitCode::from(exit::INPUT);
+        }
+    };
+    for (line, why) in &report.unreadable {
+        eprintln!("bootmm: {name}:{line}: {why}");
+    }
     if args.json {
-        let mut s = String::from("{\"log\":");
-        s.push_str(&json_str(&log_path.display().to_string()));
-        s.push_str(",\"inputs\":[");
-        let described: Vec<String> = inputs.describe().lines().map(json_str).collect();
-        s.push_str(&described.join(","));
-        s.push_str("],\"defaults\":[");
-        s.push_str(
-            &notes
-                .iter()
-                .map(|n| json_str(n))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        s.push_str("],\"missing\":[");
-        s.push_str(
-            &inputs
-                .missing()
-                .iter()
-                .map(|m| json_str(m))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        s.push_str("],\"boot_error\":");
-        match &boot {
-            Ok(()) => s.push_str("null"),
-            Err(e) => s.push_str(&json_str(&e.to_string())),
+        match serde_json::to_string(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("bootmm: {e}");
+                return ExitCode::from(exit::FAILED);
+            }
         }
-        s.push_str(",\"lines\":[");
-        let items: Vec<String> = cmp
-            .iter()
-            .map(|c| {
-                format!(
-                    "{{\"family\":{},\"status\":{},\"line\":{},\"log\":{},\"model\":{},\"why\":{}{}}}",
-                    json_str(c.family),
-                    json_str(if c.log.is_none() {
-                        "model only"
-                    } else {
-                        c.status.word()
-                    }),
-                    c.log
-                        .as_ref()
-                        .map_or(String::from("null"), |(n, _)| n.to_string()),
-                    c.log
-                        .as_ref()
-                        .map_or(String::from("null"), |(_, t)| json_str(t)),
-                    c.model.as_deref().map_or(String::from("null"), json_str),
-                    c.why.as_deref().map_or(String::from("null"), json_str),
-                    c.available_error
-                        .map_or(String::new(), |x| format!(",\"available_error\":{x:.6}")),
-                )
-            })
-            .collect();
-        s.push_str(&items.join(","));
-        let _ = write!(
-            s,
-            "],\"summary\":{{\"exact\":{e},\"differ\":{d},\"unsure\":{u},\"unprinted\":{q},\"not_modeled\":{n},\"total\":{t}}}}}"
-        );
-        println!("{s}");
     } else {
-        println!("inputs taken from {}:", log_path.display());
-        for l in inputs.describe().lines() {
-            println!("  {l}");
-        }
-        for m in inputs.missing() {
-            println!("  missing: {m}");
-        }
-        for n in &notes {
-            println!("  default: {n}");
-        }
-        if let Err(e) = &boot {
-            println!("model boot stopped: {e}");
-        }
-        let mut family = "";
-        for c in &cmp {
-            if c.status == Status::Exact && !args.verbose {
-                continue;
-            }
-            if c.family != family {
-                family = c.family;
-                println!("[{family}]");
-            }
-            match (&c.log, &c.model) {
-                (Some((n, t)), Some(m)) if c.status == Status::PhysExact => {
-                    println!(
-                        "  physpages exact, available off by {:+.2}% (not scored)  line {n}:",
-                        c.available_error.unwrap_or(0.0) * 100.0
-                    );
-                    println!("    log:   {t}");
-                    println!("    model: {m}");
-                }
-                (Some((n, t)), Some(m))
-                    if matches!(
-                        c.status,
-                        Status::Differs | Status::Unsure | Status::Unprinted
-                    ) =>
-                {
-                    println!("  {:<8} line {n}:", c.status.word());
-                    println!("    log:   {t}");
-                    println!("    model: {m}");
-                    if let Some(why) = &c.why {
-                        println!("    why:   {why}");
-                    }
-                }
-                (Some((n, t)), _) => println!("  {:<8} line {n}: {t}", c.status.word()),
-                (None, Some(m)) => println!("  differs  (model only): {m}"),
-                (None, None) => {}
-            }
-        }
-        println!("{summary}");
+        print!("{}", report.render_text(args.verbose));
     }
-    if d > 0 {
-        return ExitCode::from(exit::FAILED);
-    }
-    if let Err(e) = &boot {
+    let status = report.exit_status();
+    if status == exit::INCOMPLETE {
         eprintln!(
-            "bootmm: check incomplete: the model's boot stopped ({e}); {t} lines compared, the log's later lines were not"
+            "bootmm: check incomplete: the model's boot stopped ({}); {} lines compared, the log's later lines were not",
+            report.boot_error.as_deref().unwrap_or(""),
+            report.summary.total
         );
-        return ExitCode::from(exit::INCOMPLETE);
-    }
-    if t == 0 {
+    } else if status == exit::INPUT {
         eprintln!(
-            "bootmm: {}: nothing to compare: the log has none of the lines the model predicts",
-            log_path.display()
+            "bootmm: {name}: nothing to compare: the log has none of the lines the model predicts"
         );
-        return ExitCode::from(exit::INPUT);
     }
-    ExitCode::SUCCESS
+    ExitCode::from(status)
 }
 
 #[cfg(test)]

@@ -5,29 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit statuses, the same for every subcommand.
-pub mod exit {
-    /// Everything ran, and a check found every compared line alike.
-    pub const OK: u8 = 0;
-    /// The run failed: a line differs, a script line failed, or the boot stopped.
-    pub const FAILED: u8 = 1;
-    /// The input could not be used at all: a bad option, an unreadable or unusable file,
-    /// a check with nothing to compare. Nothing was compared or run.
-    pub const INPUT: u8 = 2;
-    /// `check` only: the model's boot stopped early (an era not modelled yet, a boot
-    /// error), so the lines after that point were not compared; none of those compared
-    /// differs.
-    pub const INCOMPLETE: u8 = 3;
-}
-
-mod boot;
-mod cat;
-mod check;
-mod check_zoneinfo;
-mod logconfig;
-mod logread;
-mod machine_args;
-mod script;
+use bootmm_cli::{boot, cat, check, exit, logread, script};
 
 /// Linux boot-time memory management as a faithful, executable model.
 #[derive(Parser)]

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The `bootmm` command's parts, as a library: the subcommands, the reader of real boot
+//! logs (`logread`, the analysis layer's input side) and the checker that compares a log
+//! with the model. The binary (`main.rs`) only parses its arguments and calls these; the
+//! fuzz targets (`fuzz/`) call the readers directly.
+
+/// Exit statuses, the same for every subcommand.
+pub mod exit {
+    /// Everything ran, and a check found every compared line alike.
+    pub const OK: u8 = 0;
+    /// The run failed: a line differs, a script line failed, or the boot stopped.
+    pub const FAILED: u8 = 1;
+    /// The input could not be used at all: a bad option, an unreadable or unusable file,
+    /// a check with nothing to compare. Nothing was compared or run.
+    pub const INPUT: u8 = 2;
+    /// `check` only: the model's boot stopped early (an era not modelled yet, a boot
+    /// error), so the lines after that point were not compared; none of those compared
+    /// differs.
+    pub const INCOMPLETE: u8 = 3;
+}
+
+pub mod boot;
+pub mod cat;
+pub mod check;
+pub mod check_zoneinfo;
+pub mod fuzzing;
+pub mod logconfig;
+pub mod logread;
+pub mod machine_args;
+pub mod script;
