@@ -6,9 +6,9 @@
 #
 #   scripts/fuzz.sh [--seconds N | --runs N] [--jobs J] [TARGET...]
 #
-# Targets (default: all): e820_text dmesg cmdline script_bare zoneinfo  (readers), and
-# check script_booted (a whole boot per input). Each runs for N seconds (default 10) or N
-# executions, from the seeds in fuzz/seeds/TARGET plus, for the log readers, the shared
+# Targets (default: all): e820_text dmesg cmdline script_bare zoneinfo (readers), and
+# zoneinfo_check check script_booted (a whole check or boot per input). Each runs for N
+# seconds (default 10) or N executions, from the seeds in fuzz/seeds/TARGET plus, for the log readers, the shared
 # corpus (../shared/corpus) and the QEMU logs under crates/bootmm-cli/tests/data. The corpus
 # grows in target/fuzz/corpus/TARGET; a crash lands in target/fuzz/artifacts/TARGET and
 # fails the run (copy it to fuzz/regressions/TARGET/ and tests/fuzz_regressions.rs keeps it
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(e820_text dmesg cmdline script_bare zoneinfo check script_booted)
+all=(e820_text dmesg cmdline script_bare zoneinfo zoneinfo_check check script_booted)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 triple=$(rustc -vV | sed -n 's/^host: //p')
@@ -53,7 +53,7 @@ shared="$top/../shared/corpus"
 max_len() {
   case "$1" in
     dmesg|check) echo 131072 ;;
-    zoneinfo) echo 65536 ;;
+    zoneinfo|zoneinfo_check) echo 65536 ;;
     script_booted|script_bare) echo 8192 ;;
     *) echo 4096 ;;
   esac
@@ -76,7 +76,7 @@ seed() {
         [ -f "$f" ] || continue
         grep 'BIOS-e820' "$f" > "$dir/seed-$(basename "$f")" || true
       done ;;
-    zoneinfo)
+    zoneinfo|zoneinfo_check)
       for f in "$shared"/zoneinfo/*.txt "$shared"/host/zoneinfo.txt \
                crates/bootmm-cli/tests/data/qemu-debian/*.zoneinfo.txt; do
         [ -f "$f" ] && cp -n "$f" "$dir/seed-$(basename "$f")"

@@ -134,7 +134,9 @@ fn old_range(s: &str) -> Option<(u64, u64)> {
     let r = &s[i + 1..];
     let j = r.find(']')?;
     let (a, b) = r[..j].split_once(" - ")?;
-    Some((hex_num(a.trim())?, hex_num(b.trim())?.checked_add(1)?))
+    let (a, b) = (hex_num(a.trim())?, hex_num(b.trim())?);
+    (b >= a).then_some(())?;
+    Some((a, b.checked_add(1)?))
 }
 
 /// The size a NODE_DATA line shows: `NODE_DATA(n) allocated [mem a-b]` (3.17+),
@@ -256,13 +258,16 @@ fn hex_num(s: &str) -> Option<u64> {
     u64::from_str_radix(d, 16).ok()
 }
 
-/// `[mem 0xA-0xB]` → (A, B + 1).
+/// `[mem 0xA-0xB]` → (A, B + 1); `None` when B is below A (the kernel never prints that).
 fn mem_range(s: &str) -> Option<(u64, u64, &str)> {
     let i = s.find("[mem ")?;
     let r = &s[i + 5..];
     let j = r.find(']')?;
     let (a, b) = r[..j].split_once('-')?;
     let (a, b) = (hex_num(a)?, hex_num(b)?);
+    if b < a {
+        return None;
+    }
     Some((a, b.checked_add(1)?, &r[j + 1..]))
 }
 
@@ -358,7 +363,10 @@ fn parse_e820_op(t: &str) -> Option<(u64, u64, E820OpKind)> {
         let r = r.trim_start();
         let n = r.find(' ').unwrap_or(r.len());
         let (b, rest) = r.split_at(n);
-        return Some((hex_num(a)?, hex_num(b)?, types(rest)?));
+        let (a, b) = (hex_num(a)?, hex_num(b)?);
+        return (b >= a)
+            .then(|| (a, b, types(rest)))
+            .and_then(|(a, b, t)| Some((a, b, t?)));
     }
     None
 }

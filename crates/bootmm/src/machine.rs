@@ -123,6 +123,36 @@ pub struct KernelConfig {
     pub log_buf_shift: u32,
     /// CONFIG_LOG_CPU_MAX_BUF_SHIFT (3.17+): each extra possible CPU's share of the log.
     pub log_cpu_max_buf_shift: u32,
+    /// CONFIG_TRANSPARENT_HUGEPAGE and its boot default (`transparent_hugepage=` on the
+    /// command line overrides it); `None`: built without THP.
+    pub thp: Option<ThpMode>,
+}
+
+/// The THP policy at boot (`CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS` / `_MADVISE` / `_NEVER`, or
+/// `transparent_hugepage=`). With `always` or `madvise` khugepaged starts at boot and
+/// raises `min_free_kbytes` (`set_recommended_min_free_kbytes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThpMode {
+    Always,
+    Madvise,
+    Never,
+}
+
+impl ThpMode {
+    /// khugepaged runs (`hugepage_pmd_enabled()` / `khugepaged_enabled()`).
+    pub fn khugepaged(self) -> bool {
+        self != ThpMode::Never
+    }
+
+    /// `setup_transparent_hugepage`'s words.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "always" => Some(ThpMode::Always),
+            "madvise" => Some(ThpMode::Madvise),
+            "never" => Some(ThpMode::Never),
+            _ => None,
+        }
+    }
 }
 
 impl KernelConfig {
@@ -150,6 +180,11 @@ impl KernelConfig {
             // The Kconfig defaults (distributions differ: Ubuntu uses 18).
             log_buf_shift: 17,
             log_cpu_max_buf_shift: 12,
+            // THP came in 2.6.38; distributions build it, with the Kconfig default
+            // TRANSPARENT_HUGEPAGE_ALWAYS (Debian, RHEL; Ubuntu picks madvise, which starts
+            // khugepaged just the same).
+            thp: (era.version >= crate::era::KernelVersion::new(2, 6, 38))
+                .then_some(ThpMode::Always),
         }
     }
 }

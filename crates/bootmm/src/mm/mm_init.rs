@@ -510,10 +510,11 @@ fn pageblock_nr_pages(era: &Era) -> u64 {
 
 /// `zone_sizes_init` (arch/x86/mm/init.c; paging_init in arch/x86/mm/init_64.c and
 /// init_32.c before 3.x): the highest pfn + 1 of every zone, indexed by [`ZoneType`].
-/// From 4.1 DMA and DMA32 are capped at `max_low_pfn`; 3.x and 2.6 left them at 16 MiB and
+/// From 3.19 DMA and DMA32 are capped at `max_low_pfn` (c072b90c8dfe "x86/mm: Fix zone
+/// ranges boot printout", tip x86/urgent, Dec 2014); earlier kernels left them at 16 MiB and
 /// 4 GiB, so a small machine's DMA32 ran to 4 GiB and Normal was empty.
 pub fn zone_sizes_init(era: &Era, zones: &ZoneConfig, max_low_pfn: u64, max_pfn: u64) -> [u64; 6] {
-    let capped = era.at_least(4, 1);
+    let capped = era.at_least(3, 19);
     let cap = |limit: u64| {
         if capped {
             limit.min(max_low_pfn)

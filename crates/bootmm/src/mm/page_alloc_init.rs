@@ -99,8 +99,9 @@ pub fn build_all_zonelists_init(k: &mut Kernel) {
 /// mm/page_alloc.c: the `init_per_zone_wmark_min` initcall (module_init before 4.7,
 /// core_initcall 4.7–5.9, postcore_initcall from 5.10): `min_free_kbytes` from the lowmem
 /// pages, every zone's min/low/high, and `lowmem_reserve`, on the managed counts after the
-/// hand-over. With THP (`transparent_hugepage=always|madvise` on the command line),
-/// khugepaged's `set_recommended_min_free_kbytes` raise follows, as the era orders it.
+/// hand-over. With THP on (the build's default or `transparent_hugepage=always|madvise`) and
+/// at least 512 MiB of RAM, khugepaged's `set_recommended_min_free_kbytes` raise follows, as
+/// the era orders it.
 pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) -> Result<(), BootError> {
     if k.page_alloc.node_data.is_empty() {
         return Ok(());
@@ -109,9 +110,15 @@ pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) -> Result<(), BootError>
     let live = live_zones(k);
     let zones: Vec<WmZone> = live.iter().map(|(_, z)| *z).collect();
     let mut p = MinFreeParams::default();
+    let mut thp = k.machine.kernel_config().thp;
     for a in crate::klib::cmdline::split_args(&k.machine.cmdline) {
         match (a.param, a.val) {
-            ("transparent_hugepage", Some(v)) => p.thp = v == "always" || v == "madvise",
+            // setup_transparent_hugepage: an unknown word is refused (the default stays).
+            ("transparent_hugepage", Some(v)) => {
+                if let (Some(_), Some(m)) = (thp, crate::machine::ThpMode::parse(v)) {
+                    thp = Some(m);
+                }
+            }
             ("min_free_kbytes", Some(v)) => p.user_min_free_kbytes = v.parse().ok(),
             ("watermark_scale_factor", Some(v)) => {
                 if let Ok(w) = v.parse() {
@@ -121,6 +128,16 @@ pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) -> Result<(), BootError>
             _ => {}
         }
     }
+    // hugepage_init: khugepaged starts (and raises min_free_kbytes) when THP is on, except
+    // that below 512 MiB of RAM THP turns itself off.
+    p.thp = match thp {
+        _ if k.page_alloc.totalram_pages() < watermark::THP_MIN_TOTALRAM_PAGES => {
+            watermark::ThpBoot::Absent
+        }
+        Some(m) if m.khugepaged() => watermark::ThpBoot::On,
+        Some(_) => watermark::ThpBoot::Off,
+        None => watermark::ThpBoot::Absent,
+    };
     let mut t = watermark::init_per_zone_wmark_min(&k.era, &zones, &p);
     apply_sysctls(k, &zones, &mut t, p.watermark_scale_factor)?;
     for l in &t.lines {
@@ -146,7 +163,7 @@ const INT_MAX: u64 = i32::MAX as u64;
 /// (`proc_dointvec_minmax` over the kernel's `int`s and bounds), before any boot work:
 /// `vm.min_free_kbytes` 0..=INT_MAX; `vm.watermark_scale_factor` 1..=3000, which exists
 /// from 4.6; `vm.lowmem_reserve_ratio` one non-negative `int` per entry of
-/// `sysctl_lowmem_reserve_ratio[]` (MAX_NR_ZONES entries from 4.19, MAX_NR_ZONES - 1
+/// `sysctl_lowmem_reserve_ratio[]` (MAX_NR_ZONES entries from 4.17, MAX_NR_ZONES - 1
 /// before), of which fewer may be given. `zone_types` are the build's zones.
 ///
 /// # Errors
@@ -178,7 +195,9 @@ pub fn check_sysctl(
             int(val, 1, 3000).map(|_| ())
         }
         "vm.lowmem_reserve_ratio" => {
-            let slots = if era.at_least(4, 19) {
+            let slots = if crate::mm::watermark::LowmemReserveForm::of(era)
+                != crate::mm::watermark::LowmemReserveForm::Forced
+            {
                 zone_types.len()
             } else {
                 zone_types.len() - 1
@@ -306,9 +325,40 @@ mod tests {
             .sum()
     }
 
+    /// khugepaged starts by default (the Kconfig default THP "always") and raises
+    /// min_free_kbytes to 11 pageblocks per populated zone up to Normal; below 512 MiB THP
+    /// turns itself off; with THP "never" 5.16+ computes the square root again, less the
+    /// high watermarks (Debian 6.12 under QEMU: 67584 kB at 4 GiB; 7973 with "never").
+    #[test]
+    fn khugepaged_sets_min_free_kbytes_at_boot() {
+        let k = boot(Machine::qemu_4g());
+        assert_eq!(k.vm.min_free_kbytes, 3 * 11 * 512 * 4);
+        let k = boot(Machine::qemu(256 << 20, 1).unwrap());
+        let lowmem_kb: u64 = k.page_alloc.zones().map(|z| z.managed()).sum::<u64>() * 4;
+        assert_eq!(k.vm.min_free_kbytes, watermark::int_sqrt(lowmem_kb * 16));
+        let mut m = Machine::qemu_4g();
+        m.cmdline = "transparent_hugepage=never".into();
+        let k = boot(m);
+        let free_buffer: u64 = k
+            .page_alloc
+            .zones()
+            .filter(|z| z.zone_type <= crate::mm::mm_init::ZoneType::Normal)
+            .map(|z| z.managed().saturating_sub(z.high_wmark_pages()))
+            .sum();
+        // The high watermarks of the first pass were a little higher than the final ones.
+        let again = watermark::int_sqrt(free_buffer * 4 * 16);
+        assert!(k.vm.min_free_kbytes <= again && again - k.vm.min_free_kbytes < 8);
+        let lowmem_kb: u64 = k.page_alloc.zones().map(|z| z.managed()).sum::<u64>() * 4;
+        assert!(k.vm.min_free_kbytes < watermark::int_sqrt(lowmem_kb * 16));
+    }
+
     #[test]
     fn the_initcall_sets_min_free_kbytes_from_lowmem_and_spreads_it_over_zones() {
-        let k = boot(Machine::qemu_4g());
+        // 4.4 with THP off: the square root alone (5.16+ recomputes it, see below).
+        let mut m = Machine::qemu_4g();
+        m.era = crate::era::Era::new(crate::era::KernelVersion::new(4, 4, 0), m.era.arch);
+        m.cmdline = "transparent_hugepage=never".into();
+        let k = boot(m);
         // int_sqrt(lowmem_kbytes * 16), clamped: 4 GiB of lowmem gives a few MiB.
         let lowmem_kb: u64 = k.page_alloc.zones().map(|z| z.managed()).sum::<u64>() * 4;
         assert_eq!(k.vm.min_free_kbytes, watermark::int_sqrt(lowmem_kb * 16));

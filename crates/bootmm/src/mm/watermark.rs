@@ -167,10 +167,15 @@ pub fn thp_raise_survives_boot(era: &Era) -> bool {
     !era.at_least(4, 1) || era.at_least(4, 7)
 }
 
+/// `hugepage_init`'s floor (mm/huge_memory.c): with fewer `totalram_pages` than 512 MiB,
+/// THP is turned off and khugepaged never starts.
+pub const THP_MIN_TOTALRAM_PAGES: u64 = 512 << (20 - 12);
+
 /// `set_recommended_min_free_kbytes` (mm/huge_memory.c, mm/khugepaged.c from 4.8): raise
-/// `min_free_kbytes` so that every populated zone (4.13+: only those up to ZONE_NORMAL, the
-/// release is not confirmed) keeps `2 + MIGRATE_PCPTYPES²` pageblocks free, capped at 5% of
-/// `nr_free_buffer_pages()` (read with the current high watermarks in `high`).
+/// `min_free_kbytes` so that every populated zone (4.17+: only those up to ZONE_NORMAL, "mm/thp:
+/// don't count ZONE_MOVABLE as the target for freepage reserving") keeps `2 +
+/// MIGRATE_PCPTYPES²` pageblocks free, capped at 5% of `nr_free_buffer_pages()` (read with
+/// the current high watermarks in `high`).
 pub fn set_recommended_min_free_kbytes(
     era: &Era,
     zones: &[WmZone],
@@ -181,7 +186,7 @@ pub fn set_recommended_min_free_kbytes(
     let nr_zones = zones
         .iter()
         .filter(|z| z.present > 0)
-        .filter(|z| !era.at_least(4, 13) || z.zone_type <= ZoneType::Normal)
+        .filter(|z| !era.at_least(4, 17) || z.zone_type <= ZoneType::Normal)
         .count() as u64;
     let pb = pageblock_nr_pages(era);
     let mut rec = pb * nr_zones * 2 + pb * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES;
@@ -274,13 +279,14 @@ pub fn __setup_per_zone_wmarks(
         .collect()
 }
 
-/// `sysctl_lowmem_reserve_ratio[]` defaults, indexed like `zones` of one node. Before 4.19
+/// `sysctl_lowmem_reserve_ratio[]` defaults, indexed like `zones` of one node. Before 4.17
 /// the array had MAX_NR_ZONES-1 entries (256, 256 for DMA/DMA32, then 32, 32), so Normal and
-/// HighMem got 32 and anything above was 0 (forced to 1 when used); 4.19 made it one entry per
-/// zone: DMA 256, DMA32 256, Normal 32, HighMem 0, Movable 0.
+/// HighMem got 32 and anything above was 0 (forced to 1 when used); 4.17 (with
+/// [`LowmemReserveForm::RatioZero`]) made it one entry per zone: DMA 256, DMA32 256, Normal
+/// 32, HighMem 0, Movable 0.
 pub fn lowmem_reserve_ratio(era: &Era, zone_types: &[ZoneType]) -> Vec<u64> {
     let mut out = Vec::with_capacity(zone_types.len());
-    if era.at_least(4, 19) {
+    if LowmemReserveForm::of(era) != LowmemReserveForm::Forced {
         for z in zone_types {
             out.push(match z {
                 ZoneType::Dma | ZoneType::Dma32 => 256,
@@ -308,58 +314,107 @@ pub fn lowmem_reserve_ratio(era: &Era, zone_types: &[ZoneType]) -> Vec<u64> {
     out
 }
 
+/// How `setup_per_zone_lowmem_reserve` fills `lowmem_reserve[i][j]`, decided per release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LowmemReserveForm {
+    /// Up to 4.16: `Σ managed(i+1..=j) / ratio[i]`, a ratio below 1 forced to 1.
+    Forced,
+    /// 4.17 ("mm/page_alloc: don't reserve ZONE_HIGHMEM for ZONE_MOVABLE request", Joonsoo
+    /// Kim): the same sums, but a ratio of 0 gives 0.
+    RatioZero,
+    /// 5.9 (88e8ac11d2ea "mm, page_alloc: fix core hung in free_pcppages_bulk()", also in the
+    /// August 2020 stable releases 4.4.234, 4.9.234, 4.14.195, 4.19.142, 5.4.61, 5.7.18): a
+    /// lower zone with no managed pages or a ratio of 0 gets 0, and its pages are not added
+    /// to the sums of the zones below it.
+    SkipEmpty,
+    /// 5.11 (470c61d70299 "mm: page_alloc: refactor setup_per_zone_lowmem_reserve()", in
+    /// 5.10.50): each zone's row is the running sum of the zones above it, 0 for an empty or
+    /// ratio-0 zone. `empty_upper`: also 0 in the columns of upper zones without managed
+    /// pages (96a5c186efff, 6.10; reverted by eae116d1f044 in 6.14, 6.12.19 and 6.13.7).
+    Rows { empty_upper: bool },
+}
+
+impl LowmemReserveForm {
+    /// The form of `era`'s kernel.
+    pub fn of(era: &Era) -> Self {
+        let v = |a, b, c| era.at_least_patch(a, b, c);
+        let series = |a, b| era.version.major == a && era.version.minor == b;
+        if era.at_least(5, 11) || v(5, 10, 50) {
+            let reverted = era.at_least(6, 14)
+                || (series(6, 12) && v(6, 12, 19))
+                || (series(6, 13) && v(6, 13, 7));
+            let empty_upper = era.at_least(6, 10) && !reverted;
+            return LowmemReserveForm::Rows { empty_upper };
+        }
+        let stable_backport = [
+            (4, 4, 234),
+            (4, 9, 234),
+            (4, 14, 195),
+            (4, 19, 142),
+            (5, 4, 61),
+            (5, 7, 18),
+        ]
+        .iter()
+        .any(|&(a, b, c)| series(a, b) && v(a, b, c));
+        if era.at_least(5, 9) || stable_backport {
+            LowmemReserveForm::SkipEmpty
+        } else if era.at_least(4, 17) {
+            LowmemReserveForm::RatioZero
+        } else {
+            LowmemReserveForm::Forced
+        }
+    }
+}
+
 /// `setup_per_zone_lowmem_reserve` (mm/page_alloc.c) for one node: `managed` and `ratio`
-/// indexed by the node's zones; returns `lowmem_reserve[i][j]` (the zoneinfo "protection").
-/// Per era:
-/// - before 4.19: `reserve[i][j] = Σ managed(i+1..=j) / max(ratio[i], 1)`;
-/// - 4.19: the same sum, 0 where `ratio[i]` is 0;
-/// - 5.9–5.11: 0 where `ratio[i]` or `managed[i]` is 0, and such a zone's pages are not added
-///   to the sums of the zones below it;
-/// - 5.12 on: 0 where `ratio[i]` or `managed[i]` is 0, otherwise the plain sum;
-/// - 6.9–6.12: also 0 where the upper zone `j` has no managed pages (reverted in 6.13 and in
-///   the 6.12 stable series).
+/// indexed by the node's zones; returns `lowmem_reserve[i][j]` (the zoneinfo "protection"),
+/// in the era's [`LowmemReserveForm`].
 pub fn setup_per_zone_lowmem_reserve(era: &Era, managed: &[u64], ratio: &[u64]) -> Vec<Vec<u64>> {
     let n = managed.len();
     let mut res = alloc::vec![alloc::vec![0u64; n]; n];
-    let empty_rule = era.at_least(6, 9) && !era.at_least(6, 13);
-    if era.at_least(5, 12) {
-        for i in 0..n.saturating_sub(1) {
-            let r = ratio.get(i).copied().unwrap_or(0);
-            let clear = r == 0 || managed[i] == 0;
-            let mut s = 0u64;
-            for j in i + 1..n {
-                s += managed[j];
-                res[i][j] = if clear || (empty_rule && managed[j] == 0) {
-                    0
-                } else {
-                    s / r
-                };
-            }
-        }
-    } else if era.at_least(5, 9) {
-        for j in 0..n {
-            let mut s = managed[j];
-            for i in (0..j).rev() {
+    let form = LowmemReserveForm::of(era);
+    match form {
+        LowmemReserveForm::Rows { empty_upper } => {
+            for i in 0..n.saturating_sub(1) {
                 let r = ratio.get(i).copied().unwrap_or(0);
-                if r == 0 || managed[i] == 0 {
-                    res[i][j] = 0;
-                    continue;
+                let clear = r == 0 || managed[i] == 0;
+                let mut s = 0u64;
+                for j in i + 1..n {
+                    s += managed[j];
+                    res[i][j] = if clear || (empty_upper && managed[j] == 0) {
+                        0
+                    } else {
+                        s / r
+                    };
                 }
-                res[i][j] = s / r;
-                s += managed[i];
             }
         }
-    } else {
-        for j in 0..n {
-            let mut s = managed[j];
-            for i in (0..j).rev() {
-                let r = ratio.get(i).copied().unwrap_or(0);
-                res[i][j] = if era.at_least(4, 19) {
-                    s.checked_div(r).unwrap_or(0)
-                } else {
-                    s / r.max(1)
-                };
-                s += managed[i];
+        LowmemReserveForm::SkipEmpty => {
+            for j in 0..n {
+                let mut s = managed[j];
+                for i in (0..j).rev() {
+                    let r = ratio.get(i).copied().unwrap_or(0);
+                    if r == 0 || managed[i] == 0 {
+                        res[i][j] = 0;
+                        continue;
+                    }
+                    res[i][j] = s / r;
+                    s += managed[i];
+                }
+            }
+        }
+        LowmemReserveForm::RatioZero | LowmemReserveForm::Forced => {
+            for j in 0..n {
+                let mut s = managed[j];
+                for i in (0..j).rev() {
+                    let r = ratio.get(i).copied().unwrap_or(0);
+                    res[i][j] = if form == LowmemReserveForm::RatioZero {
+                        s.checked_div(r).unwrap_or(0)
+                    } else {
+                        s / r.max(1)
+                    };
+                    s += managed[i];
+                }
             }
         }
     }
@@ -494,13 +549,34 @@ pub struct ZoneTuning {
     pub lines: Vec<String>,
 }
 
+/// What `hugepage_init` does at boot, for `min_free_kbytes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThpBoot {
+    /// It never reaches khugepaged's code: THP is not built, or the machine has less than
+    /// 512 MiB ([`THP_MIN_TOTALRAM_PAGES`]).
+    Absent,
+    /// THP is "never": from 5.16 `start_stop_khugepaged` still runs
+    /// `set_recommended_min_free_kbytes`, which recomputes the square root from
+    /// `nr_free_buffer_pages()` less the high watermarks just set ([`thp_off_recomputes`]).
+    Off,
+    /// khugepaged starts (THP "always" or "madvise") and raises `min_free_kbytes`.
+    On,
+}
+
+/// bd3400ea173f "mm: khugepaged: recalculate min_free_kbytes after stopping khugepaged"
+/// (5.16): with THP off, `set_recommended_min_free_kbytes` runs `calculate_min_free_kbytes`
+/// and `setup_per_zone_wmarks` again at boot.
+pub fn thp_off_recomputes(era: &Era) -> bool {
+    era.at_least(5, 16)
+}
+
 /// How `min_free_kbytes` is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MinFreeParams {
     /// `min_free_kbytes=` / the sysctl before the watermark initcall, if any.
     pub user_min_free_kbytes: Option<u64>,
-    /// khugepaged started (THP "always" or "madvise").
-    pub thp: bool,
+    /// What khugepaged's start does.
+    pub thp: ThpBoot,
     pub watermark_scale_factor: u64,
 }
 
@@ -508,7 +584,7 @@ impl Default for MinFreeParams {
     fn default() -> Self {
         MinFreeParams {
             user_min_free_kbytes: None,
-            thp: false,
+            thp: ThpBoot::Absent,
             watermark_scale_factor: DEFAULT_WATERMARK_SCALE_FACTOR,
         }
     }
@@ -555,7 +631,20 @@ pub fn init_per_zone_wmark_min(era: &Era, zones: &[WmZone], p: &MinFreeParams) -
     let mut mfk = m.min_free_kbytes;
     let mut wmarks = __setup_per_zone_wmarks(era, zones, mfk, p.watermark_scale_factor);
     let protection = protection_all(era, zones);
-    if p.thp && thp_raise_survives_boot(era) {
+    if p.thp == ThpBoot::Off && thp_off_recomputes(era) {
+        let high: Vec<u64> = wmarks.iter().map(|w| w.high).collect();
+        let again = calculate_min_free_kbytes(
+            era,
+            nr_free_buffer_pages(zones, &high),
+            p.user_min_free_kbytes,
+        );
+        if let Some(w) = again.warning {
+            lines.push(w);
+        }
+        mfk = again.min_free_kbytes;
+        wmarks = __setup_per_zone_wmarks(era, zones, mfk, p.watermark_scale_factor);
+    }
+    if p.thp == ThpBoot::On && thp_raise_survives_boot(era) {
         let high: Vec<u64> = wmarks.iter().map(|w| w.high).collect();
         let r = set_recommended_min_free_kbytes(
             era,

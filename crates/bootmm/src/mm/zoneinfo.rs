@@ -240,19 +240,24 @@ impl ZoneinfoFile {
     pub fn infer_eras(&self) -> (String, Vec<KernelVersion>) {
         let any = |f: &dyn Fn(&ZoneRecord) -> bool| self.zones.iter().any(f);
         let v = KernelVersion::new;
+        // Where a stable release changed a rule the layout cannot show (the protection of
+        // empty upper zones, 6.10 to 6.12.18 and 6.13.6), both sides are candidates.
         if any(&|z| z.pcp.iter().any(|p| p.high_min.is_some())) {
             return (
                 "high_min/high_max pageset lines: 6.13+".into(),
-                alloc::vec![v(6, 18, 0)],
+                alloc::vec![v(6, 18, 0), v(6, 13, 0)],
             );
         }
         if any(&|z| z.promo.is_some()) {
-            return ("promo line: 6.12".into(), alloc::vec![v(6, 12, 0)]);
+            return (
+                "promo line: 6.12".into(),
+                alloc::vec![v(6, 12, 19), v(6, 12, 0)],
+            );
         }
         if any(&|z| z.boost.is_some()) {
             return (
                 "boost line: 6.1-6.11".into(),
-                alloc::vec![v(6, 1, 0), v(6, 6, 0)],
+                alloc::vec![v(6, 1, 0), v(6, 6, 0), v(6, 10, 0)],
             );
         }
         if any(&|z| z.cma.is_some()) {
@@ -485,6 +490,9 @@ enum MinFreeWay {
     /// (module_init) recomputed the square root from `nr_free_buffer_pages()` less the raised
     /// high watermarks, and nothing raised it again.
     ThpOverwritten,
+    /// 5.16+ with THP "never": the square root again, from `nr_free_buffer_pages()` less
+    /// the first high watermarks ([`crate::mm::watermark::thp_off_recomputes`]).
+    ThpOff,
 }
 
 impl MinFreeWay {
@@ -496,6 +504,7 @@ impl MinFreeWay {
             MinFreeWay::ThpOverwritten => {
                 "computed at boot after a THP raise (khugepaged ran first, 4.1-4.6)"
             }
+            MinFreeWay::ThpOff => "computed again as khugepaged stayed off (THP never, 5.16+)",
         }
     }
 }
@@ -511,6 +520,11 @@ fn min_free_for(era: &Era, zones: &[WmZone], way: MinFreeWay, wsf: u64) -> u64 {
             let high: Vec<u64> = w.iter().map(|w| w.high).collect();
             set_recommended_min_free_kbytes(era, zones, &high, plain.min_free_kbytes, false)
                 .min_free_kbytes
+        }
+        MinFreeWay::ThpOff => {
+            let w = __setup_per_zone_wmarks(era, zones, plain.min_free_kbytes, wsf);
+            let high: Vec<u64> = w.iter().map(|w| w.high).collect();
+            calculate_min_free_kbytes(era, nr_free_buffer_pages(zones, &high), None).min_free_kbytes
         }
         MinFreeWay::ThpOverwritten => {
             let raised = set_recommended_min_free_kbytes(era, zones, &zero, 1024, false);
@@ -982,6 +996,9 @@ pub fn check_zoneinfo(
         } else {
             if p.thp != Some(true) {
                 ways.push(MinFreeWay::Plain);
+                if crate::mm::watermark::thp_off_recomputes(&era) {
+                    ways.push(MinFreeWay::ThpOff);
+                }
             }
             if p.thp != Some(false) && thp_raise_survives_boot(&era) {
                 ways.push(MinFreeWay::Thp);

@@ -629,14 +629,14 @@ impl E820 {
             let e_end = e.end();
             if e.addr >= start && e_end <= end {
                 table[i - 1].typ = new;
-                updated += e.size;
+                updated = updated.wrapping_add(e.size);
                 continue;
             }
             if e.addr < start && e_end > end {
                 Self::range_add(&era, &printk, table, max, start, size, new);
                 Self::range_add(&era, &printk, table, max, end, e_end - end, e.typ);
                 table[i - 1].size = start - e.addr;
-                updated += size;
+                updated = updated.wrapping_add(size);
                 continue;
             }
             let fs = start.max(e.addr);
@@ -645,7 +645,7 @@ impl E820 {
                 continue;
             }
             Self::range_add(&era, &printk, table, max, fs, fe - fs, new);
-            updated += fe - fs;
+            updated = updated.wrapping_add(fe - fs);
             let ent = &mut table[i - 1];
             ent.size -= fe - fs;
             if ent.addr < fs {
@@ -716,7 +716,8 @@ impl E820 {
             }
             let e_end = e.end();
             if e.addr >= start && e_end <= end {
-                removed += e.size;
+                // u64 arithmetic, as in the kernel (only the printed total can wrap).
+                removed = removed.wrapping_add(e.size);
                 // memset(entry, 0): type 0 is no type at all; it is dropped by the next
                 // sanitize as a zero-size entry.
                 self.table[i - 1] = E820Entry::new(0, 0, E820Type::Other(0));
@@ -725,7 +726,7 @@ impl E820 {
             if e.addr < start && e_end > end {
                 self.e820__range_add(end, e_end - end, e.typ);
                 self.table[i - 1].size = start - e.addr;
-                removed += size;
+                removed = removed.wrapping_add(size);
                 continue;
             }
             let fs = start.max(e.addr);
@@ -733,7 +734,7 @@ impl E820 {
             if fs >= fe {
                 continue;
             }
-            removed += fe - fs;
+            removed = removed.wrapping_add(fe - fs);
             let ent = &mut self.table[i - 1];
             ent.size -= fe - fs;
             if ent.addr < fs {

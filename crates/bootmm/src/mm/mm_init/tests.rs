@@ -337,6 +337,20 @@ fn six_eleven_managed_equals_present() {
     assert_eq!(l.nr_kernel_pages, l.nr_all_pages);
 }
 
+/// 3.19 capped DMA and DMA32 at max_low_pfn: a 2 GiB machine's DMA32 ends at 2 GiB there,
+/// at 4 GiB in 3.18 (c072b90c8dfe, "x86/mm: Fix zone ranges boot printout").
+#[test]
+fn small_machines_zone_limits_follow_3_19() {
+    let zones = ZoneConfig::x86_default(&era("3.18"));
+    let max = 0x80000;
+    let old = zone_sizes_init(&era("3.18"), &zones, max, max);
+    let new = zone_sizes_init(&era("3.19"), &zones, max, max);
+    assert_eq!(old[ZoneType::Dma32.idx()], MAX_DMA32_PFN);
+    assert_eq!(new[ZoneType::Dma32.idx()], max);
+    assert_eq!(old[ZoneType::Dma.idx()], new[ZoneType::Dma.idx()]);
+    assert_eq!(new[ZoneType::Normal.idx()], max);
+}
+
 #[test]
 fn debug_lines_carry_kern_debug() {
     let e = era("4.4");

@@ -63,7 +63,7 @@ fn host_6_18_watermarks() {
         &e,
         &zones,
         &MinFreeParams {
-            thp: true,
+            thp: ThpBoot::On,
             ..MinFreeParams::default()
         },
     );

@@ -81,5 +81,9 @@ fn parse_rejects_garbage() {
 fn layout_features_bound_the_era() {
     let t = "Node 0, zone      DMA\n  pages free     1\n        boost    0\n        min      1\n        low      1\n        high     1\n        promo    1\n        spanned  1\n        present  1\n        managed  1\n        protection: (0, 0)\n";
     let f = ZoneinfoFile::parse(t).unwrap();
-    assert_eq!(f.infer_eras().1, [KernelVersion::new(6, 12, 0)]);
+    // 6.12 before and after the 6.12.19 revert of the empty-zone protection rule.
+    assert_eq!(
+        f.infer_eras().1,
+        [KernelVersion::new(6, 12, 19), KernelVersion::new(6, 12, 0)]
+    );
 }
