@@ -535,6 +535,25 @@ pub fn check_text(text: &str, name: &str) -> Result<CheckReport, String> {
             ));
         }
     }
+    // Physical KASLR (4.8+ with `kaslr`, on by default from 4.12) puts the kernel image at a
+    // random address that only memblock=debug prints; NODE_DATA at the top of a node can
+    // land below it.
+    let args = bootmm::klib::cmdline::split_args(&k.machine.cmdline);
+    let has = |w: &str| args.iter().any(|a| a.param == w);
+    let random_image = k.era.is_64bit()
+        && inputs.image_extent.is_none()
+        && !has("nokaslr")
+        && (k.era.at_least(4, 12) || (k.era.at_least(4, 8) && has("kaslr")));
+    if random_image {
+        for (_, l) in model.iter().filter(|(_, l)| l.starts_with("NODE_DATA(")) {
+            caveats.push((
+                l.clone(),
+                String::from(
+                    "the kernel image's physical address is random (KASLR) and the log does not print it: 16 MiB assumed",
+                ),
+            ));
+        }
+    }
     let cmp = compare(&k.era, &log, &model, &caveats);
     let count = |s: Status| {
         cmp.iter()

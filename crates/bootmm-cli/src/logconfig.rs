@@ -74,6 +74,25 @@ pub fn infer(era: &Era, lines: &[CleanLine], notes: &mut Vec<String>) -> ConfigF
         }
     }
 
+    // CONFIG_NUMA_EMU: a kernel without it refuses numa=fake= as a malformed option.
+    let cmdline_fakes = lines.iter().any(|l| {
+        (l.text.starts_with("Command line: ") || l.text.starts_with("Kernel command line: "))
+            && l.text
+                .split_whitespace()
+                .any(|w| w.starts_with("numa=fake="))
+    });
+    if let Some(l) = lines
+        .iter()
+        .find(|l| l.text == "Malformed early option 'numa'")
+        .filter(|_| cmdline_fakes)
+    {
+        f.numa_emu = Some(false);
+        notes.push(format!(
+            "CONFIG_NUMA_EMU unset: numa=fake= refused (line {}: {})",
+            l.line, l.text
+        ));
+    }
+
     // CONFIG_DEFERRED_STRUCT_PAGE_INIT (4.2+): page_alloc_init_late reports the deferred pages
     // ("node N initialised, …" before 5.x, "node N deferred pages initialised in …" after).
     // A log that goes on past SMP bring-up without that line was built without it.

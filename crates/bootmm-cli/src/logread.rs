@@ -94,6 +94,8 @@ pub struct LogInputs {
     /// `BRK [a, b] PGTABLE` lines (KERN_DEBUG, until 5.6): the first one's address (the
     /// start of the brk page-table buffer) and how many there are.
     pub brk_pgtable: Option<Sourced<(u64, u64)>>,
+    /// 5-level paging: the `last_pfn` lines name `max_arch_pfn = 0x10000000000`.
+    pub la57: bool,
     /// Lines that look like inputs but cannot be read (a damaged firmware-map line), with
     /// why; reading goes on without them.
     pub unreadable: Vec<Sourced<String>>,
@@ -670,6 +672,8 @@ impl LogInputs {
             }
         }
         if let Some(v) = &mut inp.version {
+            // 5-level paging shows only in max_arch_pfn (1 << 40 instead of 1 << 34).
+            inp.la57 = v.value.2 == Arch::X86_64 && max_arch_pfn == Some(1 << 40);
             if inp.arch_inference.is_some() {
                 let (arch, why) = match max_arch_pfn {
                     Some(0x100_0000) => (
@@ -745,6 +749,12 @@ impl LogInputs {
                 }
                 m.era = Era::new(*ver, *arch);
                 m.era.release = rel.clone();
+                if self.la57 {
+                    m.era.la57 = true;
+                    notes.push(String::from(
+                        "5-level paging (max_arch_pfn = 0x10000000000): a CPU with LA57 and CONFIG_X86_5LEVEL",
+                    ));
+                }
                 if let Some(why) = &self.arch_inference {
                     notes.push(why.clone());
                 }

@@ -37,6 +37,10 @@ pub struct MachineArgs {
     /// Model a 32-bit kernel (i386; "pae" for CONFIG_X86_PAE)
     #[arg(long, value_name = "i386|pae")]
     pub i386: Option<String>,
+    /// 5-level paging: a CPU with LA57 under a CONFIG_X86_5LEVEL kernel (4.14+), so that
+    /// MAX_PHYSMEM_BITS is 52
+    #[arg(long)]
+    pub la57: bool,
     /// Split the QEMU guest's RAM into N NUMA nodes, as `-numa node` with equal sizes does
     #[arg(long, value_name = "N")]
     pub nodes: Option<u32>,
@@ -269,6 +273,15 @@ impl MachineArgs {
             m.era = Era::new(DEFAULT_VERSION, arch);
         } else {
             m.era.arch = arch;
+        }
+        if self.la57 {
+            if !m.era.is_64bit() || !m.era.at_least(4, 14) {
+                return Err(format!(
+                    "--la57: 5-level paging needs an x86_64 kernel of 4.14 or later, not {}",
+                    m.era.release
+                ));
+            }
+            m.era.la57 = true;
         }
         if self.from_dmesg.is_none() {
             // A build fact that follows the kernel version (a log gives its own).

@@ -121,6 +121,10 @@ pub struct Era {
     pub arch: Arch,
     /// The release string as `uname -r` shows it (e.g. "5.4.0-1092-gcp"), for vendor rules.
     pub release: String,
+    /// 5-level paging is on (x86_64 with CONFIG_X86_5LEVEL, 4.14+, on a CPU with LA57):
+    /// MAX_PHYSMEM_BITS is 52 instead of 46. A boot-time fact of kernel and CPU together;
+    /// a log shows it in its `max_arch_pfn = 0x10000000000`.
+    pub la57: bool,
 }
 
 /// The kernel bootmm models when nothing else is asked for.
@@ -138,6 +142,7 @@ impl Era {
             version,
             arch,
             release: alloc::format!("{version}"),
+            la57: false,
         }
     }
 
@@ -163,11 +168,21 @@ impl Era {
         }
     }
 
-    /// `MAX_ARCH_PFN` (arch/x86/include/asm/e820/api.h): x86_64 `MAXMEM >> PAGE_SHIFT` with
-    /// 4-level paging, i386 PAE `1 << 24`, i386 `1 << 20`.
+    /// `MAX_PHYSMEM_BITS`: x86_64 46 with 4-level paging, 52 with 5-level; i386 PAE 36, 32.
+    pub fn max_physmem_bits(&self) -> u32 {
+        match self.arch {
+            Arch::X86_64 if self.la57 => 52,
+            Arch::X86_64 => 46,
+            Arch::I386 { pae: true } => 36,
+            Arch::I386 { pae: false } => 32,
+        }
+    }
+
+    /// `MAX_ARCH_PFN` (arch/x86/include/asm/e820/api.h): x86_64 `MAXMEM >> PAGE_SHIFT`
+    /// (`1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)`), i386 PAE `1 << 24`, i386 `1 << 20`.
     pub fn max_arch_pfn(&self) -> u64 {
         match self.arch {
-            Arch::X86_64 => 1 << (46 - 12),
+            Arch::X86_64 => 1 << (self.max_physmem_bits() - 12),
             Arch::I386 { pae: true } => 1 << 24,
             Arch::I386 { pae: false } => 1 << 20,
         }

@@ -106,6 +106,9 @@ pub struct KernelConfig {
     pub zone_device: bool,
     /// CONFIG_NUMA.
     pub numa: bool,
+    /// CONFIG_NUMA_EMU: `numa=fake=` works (distribution "generic" x86_64 builds have it;
+    /// Debian's cloud kernels do not).
+    pub numa_emu: bool,
     /// `sizeof(struct page)`: 64 on x86_64 SLUB builds, 56 on older SLAB builds, 32/40 on i386.
     pub struct_page_size: u64,
     /// `sizeof(pg_data_t)` (depends on NODES_SHIFT, NR_CPUS and many options).
@@ -166,6 +169,7 @@ impl KernelConfig {
             // ZONE_DEVICE appeared in 4.3 and distributions enable it on x86_64.
             zone_device: x86_64 && era.at_least(4, 3),
             numa: x86_64,
+            numa_emu: x86_64,
             struct_page_size: if x86_64 { 64 } else { 32 },
             // A build input, not a prediction: sizeof(pg_data_t) of one real 6.18 x86_64
             // distribution build (NODES_SHIFT=10: its two zonelists of MAX_NUMNODES *
@@ -196,6 +200,8 @@ pub struct ConfigFacts {
     /// (zone_dma, zone_dma32, highmem, zone_device), e.g. from a log's "Zone ranges:" names.
     pub zones: Option<(bool, bool, bool, bool)>,
     pub numa: Option<bool>,
+    /// CONFIG_NUMA_EMU, e.g. from a log that refused `numa=fake=`.
+    pub numa_emu: Option<bool>,
     pub struct_page_size: Option<u64>,
     pub pglist_data_size: Option<u64>,
     pub deferred_struct_page_init: Option<bool>,
@@ -414,6 +420,9 @@ impl Machine {
         }
         if let Some(v) = f.numa {
             c.numa = v;
+        }
+        if let Some(v) = f.numa_emu {
+            c.numa_emu = v;
         }
         if let Some(v) = f.struct_page_size {
             c.struct_page_size = v;

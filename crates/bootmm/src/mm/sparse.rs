@@ -525,7 +525,12 @@ pub(crate) fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
     if k.era.at_least(4, 15) {
         // mem_section = memblock_alloc(sizeof(struct mem_section *) * NR_SECTION_ROOTS,
         //                              1 << INTERNODE_CACHE_SHIFT)
-        let size = 8 * NR_SECTION_ROOTS;
+        // NR_SECTION_ROOTS follows MAX_PHYSMEM_BITS at run time (4.17+ with 5-level paging):
+        // 1 MiB of roots under LA57. (bootmm's own tables stay 4-level sized: its simulated
+        // RAM never reaches past 64 TiB.)
+        let roots =
+            (1u64 << (k.era.max_physmem_bits() - SECTION_SIZE_BITS)).div_ceil(SECTIONS_PER_ROOT);
+        let size = 8 * roots;
         let p = k
             .memblock
             .memblock_alloc(size, SMP_CACHE_BYTES)

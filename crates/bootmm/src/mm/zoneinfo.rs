@@ -1269,6 +1269,16 @@ fn check_pagesets(
         let Some(p) = z.pcp.first() else { continue };
         let zw = zones[k];
         let model = zone_set_pageset_high_and_batch(era, zw.managed, w[k].low, node_cpus, cpus);
+        // A node whose cpumask is empty (the CPUs of emulated nodes without an SRAT have no
+        // node) splits high over all online CPUs (`nr_split_cpus` 0 in zone_highsize).
+        let no_cpus = zone_set_pageset_high_and_batch(era, zw.managed, w[k].low, 0, cpus);
+        let cpuless = |real: u64, m: Option<u64>| {
+            (nodes > 1 && m == Some(real)).then(|| {
+                Verdict::Explained(
+                    "the node lists no CPUs (NUMA emulation without an SRAT), so high is split over all online CPUs".into(),
+                )
+            })
+        };
         let push = |out: &mut Vec<Compared>, what: &str, real: u64, verdict: Verdict| {
             out.push(Compared {
                 nid: z.nid,
@@ -1295,15 +1305,19 @@ fn check_pagesets(
         if era.at_least(6, 7) {
             if let (Some(hmin), Some(hmax)) = (p.high_min, p.high_max) {
                 let m = model.high_min.unwrap_or(0);
-                push(&mut out, "high_min", hmin, verdict_of(hmin, m));
+                let v = cpuless(hmin, no_cpus.high_min).filter(|_| hmin != m);
+                push(&mut out, "high_min", hmin, v.unwrap_or(verdict_of(hmin, m)));
                 let m = model.high_max.unwrap_or(0);
-                push(&mut out, "high_max", hmax, verdict_of(hmax, m));
+                let v = cpuless(hmax, no_cpus.high_max).filter(|_| hmax != m);
+                push(&mut out, "high_max", hmax, v.unwrap_or(verdict_of(hmax, m)));
             }
         } else {
             let v = if p.high == model.high {
                 Verdict::Exact
             } else if !era.at_least(5, 14) && p.high == 6 * p.batch && p.batch != model.batch {
                 Verdict::Explained("6 * batch".into())
+            } else if let Some(v) = cpuless(p.high, Some(no_cpus.high)) {
+                v
             } else {
                 Verdict::Differs { model: model.high }
             };

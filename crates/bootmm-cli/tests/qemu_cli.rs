@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Boots of Debian's 6.1 and 6.12 kernels under QEMU (tests/data/qemu-debian, see its
+//! MANIFEST.md): every predicted line of every log, and every number of every
+//! /proc/zoneinfo, must come out the same from the model, on machines the shared corpus
+//! does not have (NUMA emulation, 5-level paging, kernelcore=, THP off, 256 MiB to 16 GiB).
+
+use std::path::PathBuf;
+
+mod common;
+use common::bootmm_rc;
+
+fn data(ext: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/qemu-debian");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(ext))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Run `bootmm ARGS FILE` for every file on two threads: (file, exit code, stdout).
+fn run_all(args: &'static [&'static str], files: Vec<PathBuf>) -> Vec<(String, i32, String)> {
+    let (a, b): (Vec<_>, Vec<_>) = files.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    let work = move |part: Vec<(usize, PathBuf)>| {
+        part.into_iter()
+            .map(|(_, p)| {
+                let mut all = args.to_vec();
+                let s = p.to_string_lossy().into_owned();
+                all.push(&s);
+                let (rc, out, _) = bootmm_rc(&all, b"");
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    rc,
+                    out,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let h = std::thread::spawn(move || work(b));
+    let mut out = work(a);
+    out.extend(h.join().unwrap());
+    out
+}
+
+#[test]
+fn every_qemu_log_checks_with_no_differing_line() {
+    let files = data(".dmesg.txt");
+    assert!(files.len() >= 100, "only {} logs", files.len());
+    let mut bad = Vec::new();
+    let mut exact = 0;
+    for (name, rc, out) in run_all(&["check", "--json"], files) {
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{name}: {e}: {out}"));
+        for l in v["lines"].as_array().unwrap() {
+            let st = l["status"].as_str().unwrap();
+            if st == "differs" || st == "model only" {
+                bad.push(format!("{name}: {l}"));
+            }
+        }
+        exact += v["summary"]["exact"].as_u64().unwrap();
+        assert_eq!(rc, 0, "{name}: a complete boot with no difference exits 0");
+    }
+    assert!(
+        bad.is_empty(),
+        "{} differing lines:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    assert!(exact > 3000, "only {exact} exact lines");
+}
+
+#[test]
+fn every_qemu_zoneinfo_is_reproduced() {
+    let files = data(".zoneinfo.txt");
+    assert!(files.len() >= 100, "only {} zoneinfo files", files.len());
+    let mut bad = Vec::new();
+    for (name, rc, out) in run_all(&["check", "--json", "--zoneinfo"], files) {
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{name}: {e}: {out}"));
+        for n in v["numbers"].as_array().unwrap() {
+            if n["verdict"] == "differs" {
+                bad.push(format!("{name}: {n}"));
+            }
+        }
+        if rc != 0 {
+            bad.push(format!("{name}: exit {rc}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} differing numbers:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
