@@ -907,6 +907,8 @@ impl LogInputs {
             memory: self.srat_memory.iter().map(|c| c.value.clone()).collect(),
             slit: None,
         };
+        // The domains first: the SLIT assumed below is as large as they make it.
+        fw.validate()?;
         if self.slit.is_some() {
             let localities = fw
                 .memory

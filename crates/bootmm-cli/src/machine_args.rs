@@ -150,6 +150,8 @@ fn explicit_numa(
             })
             .collect();
     }
+    // The node ids first: the SLIT is as large as they make it.
+    fw.validate()?;
     if !distances.is_empty() {
         let mut slit = Slit::uniform(ids.last().map_or(1, |m| m + 1));
         for d in distances {

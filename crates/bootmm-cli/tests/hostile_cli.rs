@@ -298,6 +298,19 @@ fn overflow_and_limits() {
             &["--mem", "8G", "--nodes", "2", "--numa-distance", "0,1=256"],
             "a SLIT distance is one byte",
         ),
+        // Sizes that would make the model allocate without bound.
+        (&["--nodes", "4000000000"], "MAX_NUMNODES 64"),
+        (
+            &[
+                "--mem",
+                "8G",
+                "--numa-node",
+                "4000000000:0-8G",
+                "--numa-distance",
+                "0,1=20",
+            ],
+            "at most 256 (MAX_PXM_DOMAINS)",
+        ),
     ];
     for (args, want) in cases {
         let mut a = vec!["boot"];

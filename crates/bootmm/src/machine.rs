@@ -344,9 +344,31 @@ impl Slit {
     }
 }
 
+/// `MAX_PXM_DOMAINS` (include/acpi/acpi_numa.h): proximity domains the kernel maps to nodes.
+pub const MAX_PXM_DOMAINS: u32 = 256;
+
 impl FirmwareNuma {
     /// Check a node description for what ACPI itself forbids or the model cannot take.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(p) = self
+            .memory
+            .iter()
+            .map(|m| m.pxm)
+            .chain(self.cpus.iter().map(|c| c.pxm))
+            .find(|&p| p >= MAX_PXM_DOMAINS)
+        {
+            return Err(format!(
+                "SRAT proximity domain {p}: the kernel maps at most {MAX_PXM_DOMAINS} (MAX_PXM_DOMAINS)"
+            ));
+        }
+        if let Some(s) = &self.slit {
+            if s.localities > MAX_PXM_DOMAINS {
+                return Err(format!(
+                    "a SLIT of {} localities: the kernel takes at most {MAX_PXM_DOMAINS}",
+                    s.localities
+                ));
+            }
+        }
         for m in &self.memory {
             if m.end <= m.start {
                 return Err(format!(
@@ -732,6 +754,12 @@ impl Machine {
     pub fn qemu_even_split(mem_bytes: u64, nodes: u32) -> Result<Vec<u64>, String> {
         if nodes == 0 {
             return Err(String::from("--nodes 0: a machine has at least one node"));
+        }
+        if nodes > crate::mm::memblock::MAX_NUMNODES as u32 {
+            return Err(format!(
+                "--nodes {nodes}: this kernel build has MAX_NUMNODES {}",
+                crate::mm::memblock::MAX_NUMNODES
+            ));
         }
         let each = (mem_bytes / u64::from(nodes)) & !((8 << 20) - 1);
         if each == 0 {
