@@ -413,7 +413,9 @@ impl LogInputs {
             if inp.version.is_none() {
                 if let Some(r) = t.strip_prefix("Linux version ") {
                     let release = r.split_whitespace().next().unwrap_or("").to_string();
-                    if let Some(v) = KernelVersion::parse(&release) {
+                    if let Some(v) =
+                        KernelVersion::parse(&release).map(|v| bootmm::era::upstream_version(v, r))
+                    {
                         let arch = arch_from_release(&release, r);
                         if arch.is_none() {
                             inp.arch_inference =
@@ -1131,9 +1133,10 @@ mod tests {
         };
         let i = LogInputs::parse(&t);
         let v = &i.version.as_ref().unwrap().value;
+        // "3.2.0-4-686-pae ... Debian 3.2.68-1+deb7u2": the upstream sublevel is read.
         assert_eq!(
             (v.0, v.2),
-            (KernelVersion::new(3, 2, 0), Arch::I386 { pae: true })
+            (KernelVersion::new(3, 2, 68), Arch::I386 { pae: true })
         );
         assert_eq!(i.e820.len(), 6);
         assert!(i.e820_ops.is_empty());

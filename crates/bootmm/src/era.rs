@@ -108,6 +108,43 @@ impl KernelVersion {
     }
 }
 
+/// The upstream stable release a distribution kernel is built from, when its version line
+/// names it: Ubuntu's trailer `(Ubuntu 5.4.0-1092.101~18.04.1-gcp 5.4.210)` and Debian's
+/// `#1 SMP Debian 6.1.176-1 (...)` carry the sublevel that `5.4.0-1092-gcp` or
+/// `6.1.0-50-amd64` hides. Only a version of the same major.minor is taken.
+pub fn upstream_version(v: KernelVersion, line: &str) -> KernelVersion {
+    let same = |c: KernelVersion| (c.major, c.minor) == (v.major, v.minor) && c.patch > v.patch;
+    let mut best = v;
+    // Ubuntu: the last word of the last parenthesised group.
+    if let Some(i) = line.rfind("(Ubuntu ") {
+        let group = &line[i + 1..];
+        let group = group.split(')').next().unwrap_or("");
+        if let Some(c) = group
+            .split_whitespace()
+            .last()
+            .and_then(KernelVersion::parse)
+        {
+            if same(c) {
+                best = c;
+            }
+        }
+    }
+    // Debian: "Debian X.Y.Z-…" after the build number (the compiler's "(Debian 12.2.0-14)"
+    // names another version and fails the major.minor test).
+    for (i, _) in line.match_indices("Debian ") {
+        if let Some(c) = line[i + 7..]
+            .split_whitespace()
+            .next()
+            .and_then(KernelVersion::parse)
+        {
+            if same(c) && c.patch > best.patch {
+                best = c;
+            }
+        }
+    }
+    best
+}
+
 impl fmt::Display for KernelVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
@@ -244,6 +281,28 @@ mod tests {
         ] {
             assert!(v(bad).unwrap_err().contains("not a Linux release"), "{bad}");
         }
+    }
+
+    #[test]
+    fn distribution_banners_name_the_upstream_sublevel() {
+        let v = |r: &str, line: &str| upstream_version(KernelVersion::parse(r).unwrap(), line);
+        assert_eq!(
+            v("5.4.0-1092-gcp", "5.4.0-1092-gcp (buildd@lcy02) (gcc version 7.5.0 (Ubuntu 7.5.0-3ubuntu1~18.04)) #101~18.04.1-Ubuntu SMP Mon Oct 17 18:29:06 UTC 2022 (Ubuntu 5.4.0-1092.101~18.04.1-gcp 5.4.210)"),
+            KernelVersion::new(5, 4, 210)
+        );
+        assert_eq!(
+            v("6.1.0-50-amd64", "6.1.0-50-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02)"),
+            KernelVersion::new(6, 1, 176)
+        );
+        assert_eq!(
+            v("3.16.0-4-amd64", "3.16.0-4-amd64 (debian-kernel@lists.debian.org) (gcc version 4.8.4 (Debian 4.8.4-1) ) #1 SMP Debian 3.16.7-ckt11-1 (2015-05-24)"),
+            KernelVersion::new(3, 16, 7)
+        );
+        // RHEL names no upstream sublevel; a compiler's version is not the kernel's.
+        assert_eq!(
+            v("4.18.0-80.el8.x86_64", "4.18.0-80.el8.x86_64 (mockbuild@x86-vm-07) (gcc version 8.2.1 20180905 (Red Hat 8.2.1-3) (GCC)) #1 SMP"),
+            KernelVersion::new(4, 18, 0)
+        );
     }
 
     #[test]

@@ -452,34 +452,44 @@ fn prints_initmem(era: &Era) -> bool {
 enum HoleStyle {
     /// Before 4.15: holes are not touched at boot.
     None,
-    /// 4.15 – 4.20: `zero_resv_unavail` over reserved-but-not-memory ranges.
+    /// 4.15 – 4.20 (4.19.102 in that series): `zero_resv_unavail` over reserved-but-not-memory
+    /// ranges, "Reserved but unavailable: N pages".
     ReservedButUnavailable,
-    /// 5.0 – 5.11 (and RHEL 8): `zero_resv_unavail`/`init_unavailable_mem` over the gaps
-    /// between memory ranges; the tail up to the section end from 5.4.
+    /// 5.0 – 5.11.6, 5.10.23, 4.19.103+ and RHEL 8: `zero_resv_unavail`/`init_unavailable_mem`
+    /// over the gaps between memory ranges, "Zeroed struct page in unavailable ranges: N
+    /// pages"; `tail`: also up to the end of the last section ("fix uninitialized memmaps on a
+    /// partially populated last section": 5.6, 5.4.19 and 4.19.103; the 5.4 sublevel is
+    /// inferred from the 4.19 batch).
     ZeroedStructPage { tail: bool },
-    /// Ubuntu 5.4 gcp kernels: the per-zone `memmap_init` of 5.11-rc (d3921cb8be29).
-    PerZoneGcp,
-    /// 5.12+ and late 5.10 stable: `memmap_init` → `init_unavailable_range`, per node and zone.
+    /// 0740a50b9baa "refactor initialization of struct page for holes in memory layout":
+    /// `memmap_init` per zone, "  %s zone: %llu pages in unavailable ranges" after the
+    /// zone's LIFO line. Mainline 5.12 and 5.13, 5.13.0-5.13.1, 5.12.0-5.12.16, 5.11.7+,
+    /// 5.10.24-5.10.50, and Ubuntu's 5.4 gcp kernels.
+    PerZone,
+    /// 122e093c1734 "fix memory map initialization for descending nodes": `memmap_init` →
+    /// `init_unavailable_range`, one line per hole and zone after all nodes. 5.14, 5.13.2,
+    /// 5.12.17 and 5.10.51 (the 5.13 and 5.10 sublevels inferred from the stable queues).
     PerNodeZone,
 }
-
-/// The first 5.10 stable release carrying the 5.12 hole rework (5.10.7 does not have it,
-/// 5.10.180 does; the exact sublevel is not confirmed).
-const HOLE_REWORK_5_10_STABLE: u32 = 100;
 
 fn hole_style(era: &Era) -> HoleStyle {
     let v = era.version;
     let rel = era.release.as_str();
-    if era.at_least(5, 12) || (v.major == 5 && v.minor == 10 && v.patch >= HOLE_REWORK_5_10_STABLE)
-    {
+    let series = |a, b| v.major == a && v.minor == b;
+    let since = |a, b, c| series(a, b) && v.patch >= c;
+    if era.at_least(5, 14) || since(5, 13, 2) || since(5, 12, 17) || since(5, 10, 51) {
         HoleStyle::PerNodeZone
-    } else if v.major == 5 && v.minor == 4 && rel.contains("-gcp") {
-        HoleStyle::PerZoneGcp
-    } else if era.at_least(5, 0) {
+    } else if era.at_least(5, 12)
+        || since(5, 11, 7)
+        || since(5, 10, 24)
+        || (series(5, 4) && rel.contains("-gcp"))
+    {
+        HoleStyle::PerZone
+    } else if era.at_least(5, 0) || since(4, 19, 103) {
         HoleStyle::ZeroedStructPage {
-            tail: era.at_least(5, 4),
+            tail: era.at_least(5, 6) || since(5, 4, 19) || since(4, 19, 103),
         }
-    } else if v.major == 4 && v.minor == 18 && rel.contains(".el8") {
+    } else if series(4, 18) && rel.contains(".el8") {
         HoleStyle::ZeroedStructPage { tail: false }
     } else if era.at_least(4, 15) {
         HoleStyle::ReservedButUnavailable
@@ -1192,9 +1202,10 @@ fn memmap_init_holes(
     out
 }
 
-/// The per-zone `memmap_init` of Ubuntu's 5.4 gcp kernels (upstream 5.11-rc d3921cb8be29):
-/// called for each zone from `free_area_init_core`, with one `hole_pfn` kept across calls.
-fn memmap_init_zone_holes_gcp(
+/// The per-zone `memmap_init` of 0740a50b9baa ([`HoleStyle::PerZone`]): called for each zone
+/// from `free_area_init_core`, with one function-static `hole_pfn` kept across zones and
+/// nodes; the tail up to the zone end's section is counted but does not move `hole_pfn`.
+fn memmap_init_zone_holes(
     hole_pfn: &mut u64,
     z: &ZoneInfo,
     node_mem: &[MemRange],
@@ -1381,14 +1392,14 @@ struct CoreTotals {
 }
 
 /// `free_area_init_core` (mm/mm_init.c): the per-zone memmap and dma_reserve estimate, the
-/// boot `managed_pages`, and the KERN_DEBUG lines, per era. `gcp_holes` is the per-zone hole
-/// pass of the Ubuntu 5.4 gcp kernels, printed after each zone's LIFO line.
+/// boot `managed_pages`, and the KERN_DEBUG lines, per era. `zone_holes` is the per-zone hole
+/// pass of [`HoleStyle::PerZone`], printed after each zone's LIFO line.
 fn free_area_init_core(
     input: &FreeAreaInit<'_>,
     log: &Printk,
     node: &mut NodeInfo,
     totals: &mut CoreTotals,
-    mut gcp_holes: Option<(&mut u64, &PfnValid)>,
+    mut zone_holes: Option<(&mut u64, &PfnValid)>,
 ) -> u64 {
     let era = input.era;
     let visible = debug_lines_visible(era);
@@ -1476,8 +1487,8 @@ fn free_area_init_core(
         if size == 0 {
             continue;
         }
-        if let Some((hole_pfn, pv)) = gcp_holes.as_mut() {
-            let n = memmap_init_zone_holes_gcp(hole_pfn, z, &node_mem, pv, section, pageblock);
+        if let Some((hole_pfn, pv)) = zone_holes.as_mut() {
+            let n = memmap_init_zone_holes(hole_pfn, z, &node_mem, pv, section, pageblock);
             if n != 0 {
                 pr_info!(log, "  {name} zone: {n} pages in unavailable ranges\n");
             }
@@ -1590,7 +1601,7 @@ pub fn free_area_init_with_memmap(
 
     let mut totals = CoreTotals::default();
     let mut nodes = Vec::with_capacity(online.len());
-    let mut gcp_hole_pfn = 0u64;
+    let mut zone_hole_pfn = 0u64;
     for &nid in &online {
         let _t = trace.enter("free_area_init_node", file);
         let (start, end) = get_pfn_range_for_nid(&mem, nid);
@@ -1614,8 +1625,8 @@ pub fn free_area_init_with_memmap(
             );
         }
         let _t2 = trace.enter("free_area_init_core", file);
-        let gcp = (style == HoleStyle::PerZoneGcp).then_some((&mut gcp_hole_pfn, &pv));
-        unavailable += free_area_init_core(input, log, &mut node, &mut totals, gcp);
+        let per_zone = (style == HoleStyle::PerZone).then_some((&mut zone_hole_pfn, &pv));
+        unavailable += free_area_init_core(input, log, &mut node, &mut totals, per_zone);
         nodes.push(node);
     }
 

@@ -390,13 +390,37 @@ fn hole_styles_per_era() {
         hole_style(&era("5.4.181")),
         HoleStyle::ZeroedStructPage { tail: true }
     );
-    assert_eq!(hole_style(&gcp), HoleStyle::PerZoneGcp);
+    assert_eq!(hole_style(&gcp), HoleStyle::PerZone);
     assert_eq!(
         hole_style(&era("5.10.7")),
         HoleStyle::ZeroedStructPage { tail: true }
     );
     assert_eq!(hole_style(&era("5.10.180")), HoleStyle::PerNodeZone);
     assert_eq!(hole_style(&era("6.12")), HoleStyle::PerNodeZone);
+    // The stable series: 4.19.103 took the 5.x counting, 5.10.24 and 5.11.7 the per-zone
+    // rework, 5.10.51, 5.12.17 and 5.13.2 the per-hole one; mainline 5.12 and 5.13 print
+    // per zone.
+    let b = HoleStyle::ZeroedStructPage { tail: true };
+    for (v, want) in [
+        ("4.19.102", HoleStyle::ReservedButUnavailable),
+        ("4.19.103", b),
+        ("4.19.320", b),
+        ("5.4.18", HoleStyle::ZeroedStructPage { tail: false }),
+        ("5.4.19", b),
+        ("5.10.23", b),
+        ("5.10.24", HoleStyle::PerZone),
+        ("5.10.50", HoleStyle::PerZone),
+        ("5.10.51", HoleStyle::PerNodeZone),
+        ("5.11.6", b),
+        ("5.11.7", HoleStyle::PerZone),
+        ("5.12", HoleStyle::PerZone),
+        ("5.12.17", HoleStyle::PerNodeZone),
+        ("5.13.1", HoleStyle::PerZone),
+        ("5.13.2", HoleStyle::PerNodeZone),
+        ("5.14", HoleStyle::PerNodeZone),
+    ] {
+        assert_eq!(hole_style(&era(v)), want, "{v}");
+    }
 }
 
 mod corpus;

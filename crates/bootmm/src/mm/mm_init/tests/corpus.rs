@@ -77,7 +77,7 @@ fn load(name: &str) -> Option<Case> {
     let release = ver_line["Linux version ".len()..]
         .split_whitespace()
         .next()?;
-    let version = KernelVersion::parse(release)?;
+    let version = crate::era::upstream_version(KernelVersion::parse(release)?, ver_line);
     let max_arch = lines
         .iter()
         .find_map(|l| l.split("max_arch_pfn = ").nth(1))?;
