@@ -136,7 +136,11 @@ const FAMILIES: &[Family] = &[
     },
     Family {
         name: "Memory",
-        matches: |l, _| l.starts_with("Memory: ") && l.contains("K available ("),
+        // "…K/…K available (" from 3.11, "…k/…k available (" before.
+        matches: |l, _| {
+            l.starts_with("Memory: ")
+                && (l.contains("K available (") || l.contains("k available ("))
+        },
     },
     Family {
         name: "zonelists",
@@ -168,11 +172,14 @@ const FAMILIES: &[Family] = &[
     },
 ];
 
-/// The "available" and physpages figures (KiB) of a "Memory:" line.
+/// The "available" and physpages figures (KiB) of a "Memory:" line (before 3.11 the second
+/// is `max_pfn`, holes included, in lower-case k).
 pub fn memory_fields(line: &str) -> Option<(u64, u64)> {
     let rest = line.strip_prefix("Memory: ")?;
-    let (avail, rest) = rest.split_once("K/")?;
-    let (phys, _) = rest.split_once("K available")?;
+    let (avail, rest) = rest.split_once("K/").or_else(|| rest.split_once("k/"))?;
+    let (phys, _) = rest
+        .split_once("K available")
+        .or_else(|| rest.split_once("k available"))?;
     Some((avail.parse().ok()?, phys.parse().ok()?))
 }
 
@@ -747,5 +754,9 @@ mod tests {
             Status::Differs
         );
         assert_eq!(memory_fields("Memory: 1K/2K available (x)"), Some((1, 2)));
+        assert_eq!(
+            memory_fields("Memory: 498260k/524276k available (3083k kernel code, 396k absent, 25620k reserved, 2048k data, 592k init)"),
+            Some((498260, 524276))
+        );
     }
 }

@@ -558,10 +558,12 @@ impl LogInputs {
                 continue;
             }
             if t.starts_with("Memory: ") && t.contains("kernel code") && inp.image.is_none() {
+                // Before 3.11 "data" is _edata - _etext: rodata and rwdata together.
+                let old_form = t.contains("k absent");
                 let sz = ImageSizes {
                     code_k: k_before(t, "kernel code"),
                     rwdata_k: k_before(t, "rwdata").or_else(|| k_before(t, "data")),
-                    rodata_k: k_before(t, "rodata"),
+                    rodata_k: k_before(t, "rodata").or(old_form.then_some(0)),
                     init_k: k_before(t, "init"),
                     bss_k: k_before(t, "bss"),
                 };

@@ -503,12 +503,39 @@ pub(crate) fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
     Ok(())
 }
 
+/// arch/x86/mm/init_64.c `mem_init` before 3.11 (replaced by `mem_init_print_info` in
+/// Jiang Liu's "mm/x86: prepare for removing num_physpages and simplify mem_init()"): the
+/// line in lower-case k over `max_pfn` pages, holes included: available `nr_free_pages()`,
+/// code `_etext - _text`, absent `absent_pages_in_range(0, max_pfn)`, reserved `max_pfn -
+/// totalram_pages - absent`, data `_edata - _etext` (rodata and rwdata), init.
+fn mem_init_print_old(k: &mut Kernel) {
+    if !k.era.is_64bit() {
+        return;
+    }
+    let mem = crate::arch::x86::init_64::mem_ranges(k);
+    let absent = crate::mm::mm_init::absent_pages_in_range(&mem, None, 0, k.max_pfn);
+    let totalram = k.page_alloc.totalram_pages();
+    let reserved = k.max_pfn.saturating_sub(totalram).saturating_sub(absent);
+    let img = &k.machine.image;
+    crate::printk_default!(
+        k.printk,
+        "Memory: {}k/{}k available ({}k kernel code, {}k absent, {}k reserved, {}k data, {}k init)\n",
+        super::nr_free_pages(k) << 2,
+        k.max_pfn << 2,
+        img.text >> 10,
+        absent << 2,
+        reserved << 2,
+        (img.rodata + img.rwdata) >> 10,
+        img.init >> 10
+    );
+}
+
 /// mm/mm_init.c (mm/page_alloc.c before 6.3): `mem_init_print_info`: the "Memory:" line.
 /// "available" is `nr_free_pages()` now; physpages is every node's present pages; the kernel
 /// section sizes are the image's; reserved is what never reached the buddy allocator.
 pub fn mem_init_print_info(k: &mut Kernel) {
-    if !k.era.at_least(3, 10) {
-        // The older per-arch "Memory: %luk/%luk available (… absent …)" line is not modelled.
+    if !k.era.at_least(3, 11) {
+        mem_init_print_old(k);
         return;
     }
     let physpages: u64 = k

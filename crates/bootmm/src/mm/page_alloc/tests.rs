@@ -872,3 +872,50 @@ mod prop {
         }
     }
 }
+
+/// Before 3.11 x86_64's mem_init printed "Memory: …k/…k available (… absent …)": the total
+/// is max_pfn (holes included), and available + absent + reserved add up to it at the
+/// moment of printing (nothing else is allocated in between).
+#[test]
+fn pre_3_11_memory_line_counts_holes_as_absent() {
+    let k = small((3, 8, 0));
+    let line = k
+        .printk
+        .lines()
+        .into_iter()
+        .map(|l| l.text)
+        .find(|t| t.starts_with("Memory: "))
+        .expect("a Memory: line");
+    let num = |after: &str| -> u64 {
+        let i = line
+            .find(after)
+            .unwrap_or_else(|| panic!("{after} in {line}"));
+        let head = line[..i].trim_end_matches('k');
+        let d = head.bytes().rev().take_while(u8::is_ascii_digit).count();
+        head[head.len() - d..].parse().unwrap()
+    };
+    let (avail, total) = (num("k/"), num("k available"));
+    let (absent, reserved) = (num("k absent"), num("k reserved"));
+    assert_eq!(total, k.max_pfn * 4, "{line}");
+    assert_eq!(avail + absent + reserved, total, "{line}");
+    // The holes below max_pfn, counted off the final e820 map: pages no RAM entry covers
+    // (3.8 also reserves the first 64 KiB: reserve_low).
+    let ram: u64 = k
+        .e820
+        .table
+        .iter()
+        .filter(|e| e.typ == crate::arch::x86::e820::E820Type::Ram)
+        .map(|e| {
+            let s = e.addr.div_ceil(4096).min(k.max_pfn);
+            let end = ((e.addr + e.size) / 4096).min(k.max_pfn);
+            end.saturating_sub(s)
+        })
+        .sum();
+    assert_eq!(absent, (k.max_pfn - ram) * 4, "{line}");
+    assert_eq!(absent, (16 + 0x100 - 0x9f) * 4, "{line}");
+    assert!(line.ends_with("k data, 3728k init)"), "{line}");
+    assert!(
+        line.contains(" 12824k data"),
+        "rodata and rwdata together: {line}"
+    );
+}
