@@ -96,6 +96,8 @@ pub struct LogInputs {
     pub brk_pgtable: Option<Sourced<(u64, u64)>>,
     /// 5-level paging: the `last_pfn` lines name `max_arch_pfn = 0x10000000000`.
     pub la57: bool,
+    /// `Faking node N at …` lines (NUMA emulation): the emulated node ids, in order.
+    pub fake_nodes: Vec<Sourced<i32>>,
     /// Lines that look like inputs but cannot be read (a damaged firmware-map line), with
     /// why; reading goes on without them.
     pub unreadable: Vec<Sourced<String>>,
@@ -618,6 +620,16 @@ impl LogInputs {
                 }
                 continue;
             }
+            if let Some(r) = t.strip_prefix("Faking node ") {
+                if let Some(nid) = r
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<i32>().ok())
+                {
+                    inp.fake_nodes.push(mk(cl, nid));
+                }
+                continue;
+            }
             if t.starts_with("ACPI: SLIT ") && inp.slit.is_none() {
                 inp.slit = Some(mk(cl, ()));
                 continue;
@@ -780,6 +792,7 @@ impl LogInputs {
                 ));
             }
         }
+        self.fake_numa_input(&mut m, &mut notes);
         match &self.cpus {
             Some(c) => m.cpus = c.value,
             None => {
@@ -929,6 +942,41 @@ impl LogInputs {
         fw.validate()?;
         m.srat = Some(fw);
         Ok(())
+    }
+
+    /// NUMA emulation the log shows only through its `Faking node N at` lines (a built-in
+    /// command line, or a log without one): `numa=fake=N` with N the emulated nodes, the
+    /// form that splits RAM evenly (the size and `U` forms give other addresses, which the
+    /// comparison then shows).
+    fn fake_numa_input(&self, m: &mut Machine, notes: &mut Vec<String>) {
+        let given = bootmm::klib::cmdline::split_args(&m.cmdline)
+            .iter()
+            .any(|a| a.param == "numa" && a.val.is_some_and(|v| v.starts_with("fake=")));
+        let Some(first) = self.fake_nodes.first() else {
+            return;
+        };
+        if given {
+            return;
+        }
+        let mut nids: Vec<i32> = self.fake_nodes.iter().map(|f| f.value).collect();
+        nids.sort_unstable();
+        nids.dedup();
+        if nids.first().is_some_and(|&n| n < 0) {
+            notes.push(format!(
+                "NUMA emulation from node -1 (line {}): the size form of numa=fake= (4.19-5.8), not modelled from the lines alone",
+                first.line
+            ));
+            return;
+        }
+        let n = nids.len();
+        if !m.cmdline.is_empty() {
+            m.cmdline.push(' ');
+        }
+        m.cmdline.push_str(&format!("numa=fake={n}"));
+        notes.push(format!(
+            "NUMA emulation shown by {n} 'Faking node' lines (first at line {}) with no numa=fake= on the command line: numa=fake={n} assumed",
+            first.line
+        ));
     }
 
     /// [`LogInputs::to_machine_with_report`] without the notes.

@@ -95,3 +95,25 @@ fn every_qemu_zoneinfo_is_reproduced() {
         bad.join("\n")
     );
 }
+
+/// NUMA emulation that only the "Faking node" lines show (a built-in command line): the
+/// model takes numa=fake=N from them and every line still comes out the same.
+#[test]
+fn emulated_nodes_are_read_off_the_faking_node_lines() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/qemu-debian");
+    for (name, word) in [
+        ("6.12-b-4G-smp2-numafake4-nokaslr.dmesg.txt", " numa=fake=4"),
+        ("6.1-x9-8G-smp2-numafake2.dmesg.txt", " numa=fake=2"),
+    ] {
+        let text = std::fs::read_to_string(dir.join(name))
+            .unwrap()
+            .replace(word, "");
+        let p = std::env::temp_dir().join(format!("bootmm-nofake-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        let (rc, out, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
+        assert_eq!(rc, 0, "{name}: {out}{err}");
+        let n = word.rsplit('=').next().unwrap();
+        assert!(out.contains(&format!("numa=fake={n} assumed")), "{out}");
+        assert!(out.contains(" 0 differ"), "{out}");
+    }
+}

@@ -89,7 +89,7 @@ fn mm_init(k: &mut Kernel) -> Result<(), BootError> {
 }
 
 /// mm/mm_init.c: `mm_core_init` (6.6+): 6.18 calls `arch_mm_preinit` (the bounce buffer) and
-/// `memblock_free_all` itself before `mem_init`; 6.6–6.8 print "Memory:" after `mem_init`.
+/// `memblock_free_all` itself before `mem_init`; 6.6–6.10 print "Memory:" after `mem_init`.
 fn mm_core_init(k: &mut Kernel) -> Result<(), BootError> {
     if !k.era.is_64bit() || k.zones.is_none() {
         return Ok(());
@@ -104,7 +104,7 @@ fn mm_core_init(k: &mut Kernel) -> Result<(), BootError> {
         crate::mm::page_alloc::memblock_free_all(k)?;
     }
     crate::arch::x86::init_64::mem_init(k)?;
-    if !k.era.at_least(6, 9) {
+    if !crate::mm::page_alloc::memory_line_after_deferred_init(&k.era) {
         crate::mm::page_alloc::mem_init_print_info(k);
     }
     Ok(())

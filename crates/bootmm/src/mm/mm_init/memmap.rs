@@ -120,15 +120,59 @@ fn page_of(k: &Kernel, pfn: u64) -> Result<NonNull<Page>, BootError> {
         .ok_or_else(|| BootError::NoMemory(alloc::format!("pfn {pfn:#x} has no struct page")))
 }
 
-/// `static_init_pgcnt`: pfns of a node's top zone initialised before deferring. 4.16+
-/// ("initialize pages on demand during boot") stops after one section; before, 2 GiB
-/// (`pgdat->static_init_size`; the 4.2–4.15 policy was not re-verified).
-fn static_init_pgcnt(k: &Kernel, node_spanned: u64) -> u64 {
-    if k.era.at_least(4, 16) {
-        PAGES_PER_SECTION
-    } else {
-        ((2u64 << 30) >> 12).min(node_spanned)
+/// How many pfns of a node's top zone are initialised before the rest is deferred
+/// (`pgdat->static_init_pgcnt`, `static_init_size` before 4.17), per era:
+/// - 4.2: 2 GiB (Mel Gorman's deferred init, 3a80a7fa7989);
+/// - 4.6: at least 1/256 of the node ("initialise more memory for inode/dentry hash tables
+///   in early boot");
+/// - 4.12: plus what memblock has reserved in the node's first part, since those pages
+///   never reach the buddy allocator (864b9a393dcb) -- called with pfns where addresses
+///   were meant, and adding bytes to pages, until Pavel Tatashin's "mm: broken deferred
+///   calculation" (4.15), which adds the whole size of each reservation that touches
+///   `[node start, node start + max]`;
+/// - 4.17: one section ("mm: initialize pages on demand during boot", c9e97a1997fb):
+///   anything short of free pages grows on demand.
+///   All capped at the node's span.
+fn static_init_pgcnt(k: &Kernel, node_start: u64, node_spanned: u64) -> u64 {
+    let era = &k.era;
+    if era.at_least(4, 17) {
+        return PAGES_PER_SECTION;
     }
+    let two_gib = (2u64 << 30) >> 12;
+    let max = if era.at_least(4, 6) {
+        two_gib.max(node_spanned >> 8)
+    } else {
+        two_gib
+    };
+    // memblock_reserved_memory_within(start, end): the sizes of the reserved regions that
+    // overlap [start, end] (a region is not cut to the range).
+    let reserved_within = |start: u64, end: u64| -> u64 {
+        k.memblock
+            .reserved
+            .regions
+            .iter()
+            .filter(|r| r.base.saturating_add(r.size) >= start && r.base <= end)
+            .map(|r| r.size)
+            .sum()
+    };
+    let extra = if era.at_least(4, 15) {
+        reserved_within(node_start << 12, (node_start + max) << 12) >> 12
+    } else if era.at_least(4, 12) {
+        // The 4.12 form: pfns passed as physical addresses, the byte total added as pages.
+        reserved_within(node_start, node_start + max)
+    } else {
+        0
+    };
+    max.saturating_add(extra).min(node_spanned)
+}
+
+/// 73a6e474cb37 ("mm: memmap_init: iterate over memblock regions rather that check each
+/// PFN", 5.8) handed `defer_init` each memblock region's end: only the node's last region
+/// could defer, the earlier ones of the top zone were initialised whole. dc2da7b45ffe
+/// (5.11, and 5.10.5 by stable, the sublevel inferred) went back to the zone's end.
+fn defer_init_per_region(era: &crate::era::Era) -> bool {
+    let v = era.version;
+    era.at_least(5, 8) && !era.at_least(5, 11) && !(v.major == 5 && v.minor == 10 && v.patch >= 5)
 }
 
 /// `defer_init`'s static state.
@@ -140,6 +184,9 @@ struct DeferInit {
 
 impl DeferInit {
     /// mm/mm_init.c: `defer_init`: true once this pfn and all after it in the zone wait.
+    /// `end_pfn` is the zone's end (the region's in 5.8-5.10, `per_region`, which also lacks
+    /// the check that the node is already deferred).
+    #[allow(clippy::too_many_arguments)]
     fn defer_init(
         &mut self,
         m: &mut Memmap,
@@ -148,6 +195,7 @@ impl DeferInit {
         pfn: u64,
         end_pfn: u64,
         node_end: u64,
+        per_region: bool,
     ) -> bool {
         if !self.enabled {
             return false;
@@ -160,7 +208,7 @@ impl DeferInit {
         if end_pfn < node_end {
             return false;
         }
-        if m.first_deferred_pfn(nid) != u64::MAX {
+        if !per_region && m.first_deferred_pfn(nid) != u64::MAX {
             return true;
         }
         self.nr_initialised += 1;
@@ -191,6 +239,9 @@ fn memmap_init_range(
     node_end: u64,
 ) -> Result<(), BootError> {
     let end_pfn = start_pfn + size;
+    // What defer_init is told the range ends at: the zone's end, or in 5.8-5.10 the region's.
+    let per_region = defer_init_per_region(&k.era);
+    let defer_end = if per_region { end_pfn } else { zone_end_pfn };
     k.memmap.highest_memmap_pfn = k.memmap.highest_memmap_pfn.max(end_pfn - 1);
     let movable = migrate_movable(&k.era);
     // 2.6 – 4.1 marked every page Reserved here; 4.2 left that to reserve_bootmem_region.
@@ -202,8 +253,9 @@ fn memmap_init_range(
             static_cnt,
             (nid, zone),
             pfn,
-            zone_end_pfn,
+            defer_end,
             node_end,
+            per_region,
         ) {
             break;
         }
@@ -211,7 +263,7 @@ fn memmap_init_range(
         let nr = pfn_to_section_nr(pfn);
         let sec_end = section_nr_to_pfn(nr + 1).min(end_pfn);
         let base = page_of(k, pfn)?;
-        if di.enabled && zone_end_pfn >= node_end && k.memmap.first_deferred_pfn(nid) == u64::MAX {
+        if di.enabled && defer_end >= node_end && k.memmap.first_deferred_pfn(nid) == u64::MAX {
             // Inside a section defer_init can only count: it fires at a section start.
             di.nr_initialised += sec_end - pfn - 1;
         }
@@ -309,7 +361,7 @@ pub(crate) fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootEr
             continue;
         };
         let node_end = node.node_start_pfn + node.node_spanned_pages;
-        let static_cnt = static_init_pgcnt(k, node.node_spanned_pages);
+        let static_cnt = static_init_pgcnt(k, node.node_start_pfn, node.node_spanned_pages);
         for z in node.zones.iter().filter(|z| z.present_pages != 0) {
             let zi = zone_idx(&layout, z.zone_type);
             zone_id = zi;
@@ -344,13 +396,14 @@ fn memmap_pages_bound(k: &Kernel, layout: &ZoneLayout, mem: &[MemRange], deferre
         .iter()
         .map(|r| r.end_pfn.saturating_sub(r.start_pfn) + PAGES_PER_SECTION)
         .sum();
-    if !deferred {
+    // 5.8-5.10 initialise all but a node's last region whole: bound them as undeferred.
+    if !deferred || defer_init_per_region(&k.era) {
         return all;
     }
     let mut n = k.memblock.reserved.total_size >> 12;
     for node in &layout.nodes {
         let node_end = node.node_start_pfn + node.node_spanned_pages;
-        let static_cnt = static_init_pgcnt(k, node.node_spanned_pages);
+        let static_cnt = static_init_pgcnt(k, node.node_start_pfn, node.node_spanned_pages);
         for z in node.zones.iter().filter(|z| z.present_pages != 0) {
             n += if z.zone_start_pfn + z.spanned_pages >= node_end {
                 z.spanned_pages.min(static_cnt + 2 * PAGES_PER_SECTION)
@@ -538,6 +591,7 @@ pub fn memmap_verify(k: &Kernel) -> Result<u64, alloc::string::String> {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
+    use crate::arch::x86::e820::{E820Entry, E820Type};
     use crate::era::{Arch, KernelVersion};
     use crate::include::mm_types::{page_to_nid, page_zonenum, PageReserved};
     use crate::machine::Machine;
@@ -561,6 +615,53 @@ mod tests {
         let p = k.sparse.pfn_to_page(pfn).expect("struct page");
         // SAFETY: pages of a booted kernel's memmap, only read.
         unsafe { p.as_ref() }
+    }
+
+    /// The first deferred pfn of an 8 GiB guest's node (Normal from 4 GiB), era by era:
+    /// 2 GiB before 4.17 (plus, from 4.12, the reservations of the node's first part: the
+    /// 4.12 form reads pfns as addresses and adds bytes as pages), one section after; 5.8 to
+    /// 5.10.4 defer only a node's last memblock region.
+    #[test]
+    fn deferral_starts_where_each_era_puts_it() {
+        let first = |v| {
+            let k = boot(qemu(8, v));
+            k.memmap.first_deferred_pfn(0)
+        };
+        let normal = 0x10_0000;
+        assert_eq!(first((4, 4, 0)), normal + 0x8_0000);
+        // The node's reservations in its first 2 GiB (kernel image, initrd, low memory...)
+        // round up to one more section.
+        assert_eq!(first((4, 15, 0)), normal + 0x8_0000 + PAGES_PER_SECTION);
+        assert_eq!(first((4, 16, 0)), first((4, 15, 0)));
+        assert!(
+            first((4, 12, 0)) > first((4, 15, 0)),
+            "the 4.12 unit mix-up adds more"
+        );
+        assert_eq!(first((4, 17, 0)), normal + PAGES_PER_SECTION);
+        assert_eq!(first((6, 6, 0)), normal + PAGES_PER_SECTION);
+        // Normal split in two by a reserved range: 5.9 initialises the first region whole.
+        let mut m = qemu(8, (5, 9, 0));
+        let top = m.e820.pop().unwrap();
+        m.e820
+            .push(E820Entry::new(top.addr, 2 << 30, E820Type::Ram));
+        m.e820.push(E820Entry::new(
+            top.addr + (2 << 30),
+            1 << 30,
+            E820Type::Reserved,
+        ));
+        m.e820.push(E820Entry::new(
+            top.addr + (3 << 30),
+            top.size - (3 << 30),
+            E820Type::Ram,
+        ));
+        let per_region = |v| {
+            let mut m = m.clone();
+            m.era = crate::era::Era::new(KernelVersion::new(5, 10, v), Arch::X86_64);
+            boot(m).memmap.first_deferred_pfn(0)
+        };
+        let second = (top.addr + (3 << 30)) >> 12;
+        assert_eq!(per_region(4), second + PAGES_PER_SECTION);
+        assert_eq!(per_region(5), normal + PAGES_PER_SECTION);
     }
 
     #[test]

@@ -430,6 +430,13 @@ fn deferred_pending_free(k: &Kernel, nid: u32) -> u64 {
         .sum()
 }
 
+/// Wei Yang's "mm/mm_init.c: print mem_init info after defer_init is done" (the 6.11 MM
+/// pull): from 6.11 "Memory:" is printed by `page_alloc_init_late`, after the deferred
+/// struct pages were freed, instead of right after `mem_init`.
+pub fn memory_line_after_deferred_init(era: &crate::era::Era) -> bool {
+    era.at_least(6, 11)
+}
+
 /// mm/mm_init.c (mm/page_alloc.c before 6.3): `page_alloc_init_late`: the deferred struct
 /// pages (the kernel's pgdatinit threads, `deferred_init_memmap`), then, from 6.9 (between
 /// 6.6 and 6.12; not confirmed), the "Memory:" line.
@@ -493,7 +500,7 @@ pub(crate) fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
         }
     }
     k.page_alloc.init_late_done = true;
-    if k.era.at_least(6, 9) {
+    if memory_line_after_deferred_init(&k.era) {
         mem_init_print_info(k);
     }
     if k.era.at_least(4, 13) {

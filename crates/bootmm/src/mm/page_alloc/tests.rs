@@ -919,3 +919,28 @@ fn pre_3_11_memory_line_counts_holes_as_absent() {
         "rodata and rwdata together: {line}"
     );
 }
+
+/// "Memory:" moved after the deferred struct pages in 6.11 (Wei Yang's "print mem_init info
+/// after defer_init is done"): 6.10's "available" lacks the deferred free pages, 6.11's has
+/// them.
+#[test]
+fn memory_line_follows_deferred_init_from_6_11() {
+    let avail = |v: (u32, u32, u32)| {
+        let mut m = Machine::qemu(8 << 30, 2).unwrap();
+        m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
+        let k = boot(m);
+        let l = k
+            .printk
+            .lines()
+            .into_iter()
+            .map(|l| l.text)
+            .find(|t| t.starts_with("Memory: "))
+            .unwrap();
+        l["Memory: ".len()..l.find("K/").unwrap()]
+            .parse::<u64>()
+            .unwrap()
+    };
+    let (before, after) = (avail((6, 10, 0)), avail((6, 11, 0)));
+    // 8 GiB with Normal from 4 GiB: one section of Normal initialised before 6.11.
+    assert!(before < 4 << 20 && after > 7 << 20, "{before} {after}");
+}
