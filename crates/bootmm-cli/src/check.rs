@@ -197,6 +197,8 @@ pub enum Status {
     /// A "Memory:" line whose physpages figure is exact; its "available" (and "reserved")
     /// figures depend on every runtime reservation and are reported, not scored.
     PhysExact,
+    /// The model's boot stopped before it printed this line: not compared.
+    NotReached,
 }
 
 impl Status {
@@ -208,6 +210,7 @@ impl Status {
             Status::Unprinted => "depends on unprinted reservations",
             Status::Unsure => "unsure",
             Status::PhysExact => "physpages exact",
+            Status::NotReached => "not reached (the model stopped)",
         }
     }
 }
@@ -259,6 +262,7 @@ pub fn compare(
     log: &[(usize, String)],
     model: &[(Level, String)],
     caveats: &[(String, String)],
+    boot_stopped: bool,
 ) -> Vec<Compared> {
     // A console capture without KERN_DEBUG lines shows none of the model's debug lines
     // (the e820 fixups, the distance table, the hole counts of some eras): then the
@@ -310,6 +314,8 @@ pub fn compare(
                 _ => None,
             };
             let mut status = match (&r, &m) {
+                // The model stopped before this line (none of its family, or past its last).
+                (Some(_), None) if boot_stopped => Status::NotReached,
                 (Some(_), None) if ours.is_empty() => Status::NotModeled,
                 // Consoles and dmesg captures often strip trailing spaces (pr_cont("%d ")).
                 (Some((_, a)), Some(b)) if a.trim_end() == b.trim_end() => Status::Exact,
@@ -367,7 +373,9 @@ pub struct Summary {
     pub unsure: usize,
     pub unprinted: usize,
     pub not_modeled: usize,
-    /// Lines of the log compared (all statuses).
+    /// Lines after the point where the model's boot stopped.
+    pub not_reached: usize,
+    /// Lines of the log looked at (all statuses).
     pub total: usize,
 }
 
@@ -401,9 +409,13 @@ impl CheckReport {
             unsure: u,
             unprinted: q,
             not_modeled: n,
+            not_reached: r,
             total: t,
         } = self.summary;
         let mut summary = format!("check: {e} exact, {d} differ, {n} not modeled, of {t} lines");
+        if r > 0 {
+            let _ = write!(summary, " ({r} not reached: the model's boot stopped)");
+        }
         if u > 0 || q > 0 {
             let _ = write!(
                 summary,
@@ -561,7 +573,7 @@ pub fn check_text(text: &str, name: &str) -> Result<CheckReport, String> {
             ));
         }
     }
-    let cmp = compare(&k.era, &log, &model, &caveats);
+    let cmp = compare(&k.era, &log, &model, &caveats, boot.is_err());
     let count = |s: Status| {
         cmp.iter()
             .filter(|c| c.status == s && c.log.is_some())
@@ -574,6 +586,7 @@ pub fn check_text(text: &str, name: &str) -> Result<CheckReport, String> {
         unsure: count(Status::Unsure),
         unprinted: count(Status::Unprinted),
         not_modeled: count(Status::NotModeled),
+        not_reached: count(Status::NotReached),
         total: cmp.iter().filter(|c| c.log.is_some()).count(),
     };
     let lines = cmp
@@ -650,6 +663,9 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         print!("{}", report.render_text(args.verbose));
     }
     let status = report.exit_status();
+    if let (Some(e), exit::FAILED) = (&report.boot_error, status) {
+        eprintln!("bootmm: the model's boot stopped: {e}");
+    }
     if status == exit::INCOMPLETE {
         eprintln!(
             "bootmm: check incomplete: the model's boot stopped ({}); {} lines compared, the log's later lines were not",
@@ -706,7 +722,7 @@ mod tests {
             "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
             "last_pfn = 0x13ffff max_arch_pfn = 0x400000000",
         ]);
-        let c = compare(&Era::default(), &l, &m, &[]);
+        let c = compare(&Era::default(), &l, &m, &[], false);
         let st: Vec<Status> = c.iter().map(|c| c.status).collect();
         assert_eq!(
             st,
@@ -726,7 +742,7 @@ mod tests {
             "last_pfn = 0x3 max_arch_pfn = 0x2",
         ]);
         let m = model(&["last_pfn = 0x1 max_arch_pfn = 0x2"]);
-        let c = compare(&Era::default(), &l, &m, &[]);
+        let c = compare(&Era::default(), &l, &m, &[], false);
         assert_eq!(c[1].status, Status::Differs);
     }
 
@@ -744,13 +760,13 @@ mod tests {
     fn memory_line_scores_physpages_and_reports_available() {
         let l = log(&["Memory: 8010812K/8310740K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 299928K reserved, 0K cma-reserved)"]);
         let m = model(&["Memory: 8000000K/8310740K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 310740K reserved, 0K cma-reserved)"]);
-        let c = compare(&Era::default(), &l, &m, &[]);
+        let c = compare(&Era::default(), &l, &m, &[], false);
         assert_eq!(c[0].status, Status::PhysExact);
         let e = c[0].available_error.unwrap();
         assert!((e - (8000000.0 - 8010812.0) / 8010812.0).abs() < 1e-12);
         let m = model(&["Memory: 8010812K/8310744K available (8356K kernel code, 1278K rwdata, 3920K rodata, 1476K init, 1292K bss, 299928K reserved, 0K cma-reserved)"]);
         assert_eq!(
-            compare(&Era::default(), &l, &m, &[])[0].status,
+            compare(&Era::default(), &l, &m, &[], false)[0].status,
             Status::Differs
         );
         assert_eq!(memory_fields("Memory: 1K/2K available (x)"), Some((1, 2)));

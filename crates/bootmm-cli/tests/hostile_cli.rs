@@ -219,9 +219,18 @@ fn a_bad_e820_line_is_reported_and_skipped() {
     let (rc, out, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
     assert_eq!(rc, 0, "{out}{err}");
     assert!(!err.contains("not read"), "{err}");
-    // A first line that cannot be read drops only that line: the map is still there.
-    let text = damage(&|l| l.replace("usable", "us\u{fffd}able"), first);
-    let p = write_tmp("first.txt", text.as_bytes());
+    // A first line with a byte that is not UTF-8 drops only that line: the map is there.
+    let mut bytes = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i == first {
+            bytes.extend_from_slice(l.replace("usable", "us").as_bytes());
+            bytes.extend_from_slice(b"\xffable");
+        } else {
+            bytes.extend_from_slice(l.as_bytes());
+        }
+        bytes.push(b'\n');
+    }
+    let p = write_tmp("first.txt", &bytes);
     let (rc, _, err) = bootmm_rc(&["boot", "--from-dmesg", p.to_str().unwrap()], b"");
     assert!(err.contains("firmware map line not read"), "{err}");
     assert_eq!(rc, 0, "{err}");
@@ -253,6 +262,31 @@ fn addresses_beyond_the_architecture() {
         "{out}"
     );
     assert!(!err.contains("host address space"), "{err}");
+    // One flipped hex digit makes a usable range 40 TiB long: refused before the boot
+    // writes its struct pages (the budget here 1 GiB; the memmap of 40 TiB is 640 GiB).
+    let orig = corpus_text("dmesg/019-alienware-m11x-4g-3.16.txt");
+    let flipped = orig.replace(
+        "BIOS-e820: [mem 0x0000000100000000-0x000000015fffffff] usable",
+        "BIOS-e820: [mem 0x0000000100000000-0x000028015fffffff] usable",
+    );
+    assert_ne!(flipped, orig);
+    let p = write_tmp("flipped.txt", flipped.as_bytes());
+    for cmd in ["check", "boot"] {
+        let mut args = vec![cmd];
+        if cmd == "boot" {
+            args.push("--from-dmesg");
+        }
+        args.extend([p.to_str().unwrap(), "--host-mem", "1G"]);
+        let t = std::time::Instant::now();
+        let (rc, _, err) = bootmm_rc(&args, b"");
+        assert!(
+            err.contains("over the host-memory budget of 1.0 GiB"),
+            "{cmd}: {err}"
+        );
+        assert_ne!(rc, 0);
+        // Not a timing test: a refusal that first wrote the struct pages would take minutes.
+        assert!(t.elapsed() < std::time::Duration::from_secs(60), "{cmd}");
+    }
     let (rc, out, err) = bootmm_rc(&["boot", "--cmdline", "memmap=1G@0xfffffffffffff000"], b"");
     assert_eq!(rc, 1);
     assert!(
