@@ -235,7 +235,10 @@ fn a_bad_e820_line_is_reported_and_skipped() {
     assert!(err.contains("firmware map line not read"), "{err}");
     assert_eq!(rc, 0, "{err}");
     // A damaged header: the map still starts at its first BIOS-e820 line.
-    let text = orig.replace("BIOS-provided physical RAM map:", "BIOS-provided physicol RAM mop:");
+    let text = orig.replace(
+        "BIOS-provided physical RAM map:",
+        "BIOS-provided physicol RAM mop:",
+    );
     assert_ne!(text, orig);
     let p = write_tmp("header.txt", text.as_bytes());
     let (rc, out, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");

@@ -1,20 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! `bootmm script` as a user runs it: transcript, JSON, errors and exit status.
 
-use assert_cmd::Command;
+mod common;
 
+/// `bootmm ARGS` with `stdin`: (stdout, stderr, exit code).
 fn bootmm(args: &[&str], stdin: &str) -> (String, String, i32) {
-    let out = Command::cargo_bin("bootmm")
-        .unwrap()
-        .args(args)
-        .write_stdin(stdin.to_string())
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
+    bootmm_bytes(args, stdin.as_bytes().to_vec())
 }
 
 #[test]
@@ -163,18 +154,10 @@ fn page_allocator_calls_on_a_booted_machine() {
         .starts_with("Node 0, zone      DMA "));
 }
 
+/// `bootmm ARGS` with bytes on standard input: (stdout, stderr, exit code).
 fn bootmm_bytes(args: &[&str], stdin: Vec<u8>) -> (String, String, i32) {
-    let out = Command::cargo_bin("bootmm")
-        .unwrap()
-        .args(args)
-        .write_stdin(stdin)
-        .output()
-        .unwrap();
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
+    let (rc, out, err) = common::bootmm_rc(args, &stdin);
+    (out, err, rc)
 }
 
 /// Frees of orders with no free list, on a booted machine: the kernel's report and a

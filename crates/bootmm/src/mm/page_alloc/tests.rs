@@ -685,14 +685,9 @@ fn present_pages(k: &Kernel) -> u64 {
 
 /// The "Memory:" line's available and reserved figures, in pages.
 fn memory_line(k: &Kernel) -> (u64, u64) {
-    let lines = k.printk.lines();
-    let l = lines
-        .iter()
-        .find(|l| l.text.starts_with("Memory: "))
-        .expect("Memory: line");
-    let avail = l.text["Memory: ".len()..].split('K').next().unwrap();
-    let reserved = l
-        .text
+    let text = memory_text(k);
+    let avail = text["Memory: ".len()..].split('K').next().unwrap();
+    let reserved = text
         .split(", ")
         .find_map(|f| f.strip_suffix("K reserved"))
         .unwrap();
@@ -873,19 +868,23 @@ mod prop {
     }
 }
 
+/// The boot's "Memory:" line.
+fn memory_text(k: &Kernel) -> String {
+    k.printk
+        .lines()
+        .into_iter()
+        .map(|l| l.text)
+        .find(|t| t.starts_with("Memory: "))
+        .expect("a Memory: line")
+}
+
 /// Before 3.11 x86_64's mem_init printed "Memory: …k/…k available (… absent …)": the total
 /// is max_pfn (holes included), and available + absent + reserved add up to it at the
 /// moment of printing (nothing else is allocated in between).
 #[test]
 fn pre_3_11_memory_line_counts_holes_as_absent() {
     let k = small((3, 8, 0));
-    let line = k
-        .printk
-        .lines()
-        .into_iter()
-        .map(|l| l.text)
-        .find(|t| t.starts_with("Memory: "))
-        .expect("a Memory: line");
+    let line = memory_text(&k);
     let num = |after: &str| -> u64 {
         let i = line
             .find(after)
@@ -928,17 +927,7 @@ fn memory_line_follows_deferred_init_from_6_11() {
     let avail = |v: (u32, u32, u32)| {
         let mut m = Machine::qemu(8 << 30, 2).unwrap();
         m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
-        let k = boot(m);
-        let l = k
-            .printk
-            .lines()
-            .into_iter()
-            .map(|l| l.text)
-            .find(|t| t.starts_with("Memory: "))
-            .unwrap();
-        l["Memory: ".len()..l.find("K/").unwrap()]
-            .parse::<u64>()
-            .unwrap()
+        memory_line(&boot(m)).0 * 4
     };
     let (before, after) = (avail((6, 10, 0)), avail((6, 11, 0)));
     // 8 GiB with Normal from 4 GiB: one section of Normal initialised before 6.11.
