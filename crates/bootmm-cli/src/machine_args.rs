@@ -203,6 +203,7 @@ impl MachineArgs {
             ));
         }
         let mut notes = Vec::new();
+        let mut mem_bytes = None;
         let mut m = if let Some(s) = &self.mem {
             let bytes = match memparse_checked(s) {
                 Ok((v, "")) => v,
@@ -211,6 +212,7 @@ impl MachineArgs {
                 }
                 _ => return Err(format!("--mem {s:?}: expected a size like 512M or 4G")),
             };
+            mem_bytes = Some(bytes);
             let cpus = self.cpus.unwrap_or(2);
             match self.nodes {
                 Some(n) => Machine::qemu_numa(bytes, cpus, &Machine::qemu_even_split(bytes, n)?)?,
@@ -284,6 +286,11 @@ impl MachineArgs {
                 ));
             }
             m.era.la57 = true;
+        }
+        if let Some(bytes) = mem_bytes.filter(|&b| b > bootmm::machine::qemu_max_mem(m.era.la57)) {
+            return Err(format!(
+                "--mem {bytes:#x}: more RAM than x86_64 4-level paging maps (MAX_PHYSMEM_BITS 46: RAM from 4 GiB ends at 64 TiB); --la57 gives 5-level paging (52 bits)"
+            ));
         }
         if self.from_dmesg.is_none() {
             // A build fact that follows the kernel version (a log gives its own).

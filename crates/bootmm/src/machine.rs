@@ -585,6 +585,14 @@ const SEABIOS_HIGH_RESERVE: u64 = 128 << 10;
 /// (`gigabyte_align`), the rest above 4 GiB.
 const QEMU_PC_LOWMEM_LIMIT: u64 = 0xe000_0000;
 
+/// The most RAM a QEMU `pc` guest of x86_64 can have and the kernel map all of it: the 3 GiB
+/// below the PCI hole and the rest from 4 GiB up to `1 << MAX_PHYSMEM_BITS` (46 bits with
+/// 4-level paging, 52 with 5-level). The kernel would ignore RAM above (`max_arch_pfn`).
+pub fn qemu_max_mem(la57: bool) -> u64 {
+    let bits = if la57 { 52 } else { 46 };
+    (1u64 << bits) - (1 << 30)
+}
+
 impl Machine {
     /// A QEMU `pc` (i440FX) machine with SeaBIOS under KVM: `mem_bytes` of RAM and `cpus`
     /// possible CPUs. The e820 map is the one SeaBIOS builds from QEMU's `etc/e820`:
@@ -598,9 +606,11 @@ impl Machine {
                 "--mem {mem_bytes:#x}: a QEMU guest needs at least 2 MiB of RAM"
             ));
         }
-        if mem_bytes > (1 << 46) - (1 << 32) {
+        // RAM above 4 GiB starts at 4 GiB: the most 5-level paging maps (MAX_PHYSMEM_BITS
+        // 52). The caller holds 4-level machines to 46 bits (`qemu_max_mem`).
+        if mem_bytes > qemu_max_mem(true) {
             return Err(format!(
-                "--mem {mem_bytes:#x}: more RAM than x86_64 4-level paging maps"
+                "--mem {mem_bytes:#x}: more RAM than x86_64 maps, even with 5-level paging (MAX_PHYSMEM_BITS 52)"
             ));
         }
         if cpus == 0 {

@@ -69,7 +69,8 @@ impl fmt::Display for PhysError {
         match self {
             PhysError::MapFailed { size, reason } => write!(
                 f,
-                "cannot reserve {size:#x} bytes of host address space for simulated RAM: {reason}"
+                "cannot reserve {} ({size:#x} bytes) of host address space for simulated RAM: {reason} (simulated RAM is one host mapping as large as the machine's physical address range, and this host gives a process less)",
+                human_bytes(*size)
             ),
             PhysError::OutOfRange { addr, len, end } => write!(
                 f,

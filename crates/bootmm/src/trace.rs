@@ -62,6 +62,14 @@ impl Trace {
         Self::default()
     }
 
+    /// A trace that records nothing: for the model's trial runs (quiet copies of memblock,
+    /// the direct map tried under other inputs), which are not part of the boot's call tree.
+    pub fn unrecorded() -> Self {
+        let t = Self::default();
+        t.set_recording(false);
+        t
+    }
+
     /// Start or stop recording. While stopped, [`Trace::enter`] keeps nothing (a script's
     /// calls would otherwise grow the tree with every line).
     pub fn set_recording(&self, on: bool) {

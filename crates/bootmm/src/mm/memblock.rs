@@ -305,7 +305,7 @@ impl Memblock {
     /// A copy of the regions and settings with its own log and recorder and no simulated
     /// RAM: for trying out what a step would do under other inputs without printing anything.
     pub fn quiet_copy(&self) -> Self {
-        let mut m = Memblock::new(self.era.clone(), Printk::new(), Trace::new(), None);
+        let mut m = Memblock::new(self.era.clone(), Printk::new(), Trace::unrecorded(), None);
         m.memory = self.memory.clone();
         m.reserved = self.reserved.clone();
         m.bottom_up = self.bottom_up;
@@ -364,7 +364,13 @@ impl Memblock {
         format!("0x{:0w$x}", v, w = self.era.pa_digits())
     }
     /// `[%pa-%pa]` or, before 4.19, `[%#016llx-%#016llx]`, for `[base, base + size - 1]`.
+    ///
+    /// Only `memblock_dbg` lines print it: empty unless `memblock=debug`, so that the
+    /// allocations of a quiet boot format nothing.
     fn range_text(&self, base: u64, size: u64) -> String {
+        if !self.debug {
+            return String::new();
+        }
         let end = base.wrapping_add(size).wrapping_sub(1);
         if self.pa_format() {
             format!("[{}-{}]", self.pa(base), self.pa(end))
@@ -372,8 +378,12 @@ impl Memblock {
             format!("[{base:#016x}-{end:#016x}]")
         }
     }
-    /// The `%pS` caller: the innermost recorded call, or nothing outside any.
+    /// The `%pS` caller: the innermost recorded call, or nothing outside any (or without
+    /// `memblock=debug`, whose lines alone print it).
     fn caller(&self) -> String {
+        if !self.debug {
+            return String::new();
+        }
         match self.trace.current_func() {
             Some(f) => format!(" {f}"),
             None => String::new(),
@@ -1422,7 +1432,7 @@ impl Memblock {
     ) -> Result<Option<PhysAddr>, MemblockError> {
         let caller = self.caller();
         let _t = self.trace.enter("memblock_phys_alloc_range", FILE);
-        if self.era.at_least(5, 15) {
+        if self.debug && self.era.at_least(5, 15) {
             self.dbg(format_args!(
                 "memblock_phys_alloc_range: {size} bytes align={align:#x} from={} max_addr={}{caller}\n",
                 self.pa(start),

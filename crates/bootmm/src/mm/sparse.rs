@@ -468,6 +468,14 @@ fn sparse_index_init(k: &mut Kernel, nr: u64, nid: i32) -> Result<(), BootError>
 /// mm/sparse.c: `memory_present`: mark the sections of `[start, end)` present on `nid`.
 fn memory_present(k: &mut Kernel, nid: i32, start: u64, end: u64) -> Result<(), BootError> {
     let max = max_sparsemem_pfn();
+    if end > max && k.era.max_physmem_bits() > MAX_PHYSMEM_BITS {
+        // The kernel's sections reach 52 bits under 5-level paging; bootmm's section table
+        // is 4-level sized, so cutting the range here would not be the kernel's boot.
+        return Err(BootError::Unmodelled(alloc::format!(
+            "RAM past {} under 5-level paging (pfn {end:#x}): bootmm's sparse section table covers MAX_PHYSMEM_BITS {MAX_PHYSMEM_BITS}",
+            crate::phys::human_bytes(max << 12)
+        )));
+    }
     // mminit_validate_memmodel_limits: a range past MAX_PHYSMEM_BITS is cut there, with a
     // WARN_ON_ONCE (its "mminit::pfnvalidation" text needs mminit_loglevel=).
     if end > max && !k.sparse.warned_limits {
@@ -526,8 +534,8 @@ pub(crate) fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
         // mem_section = memblock_alloc(sizeof(struct mem_section *) * NR_SECTION_ROOTS,
         //                              1 << INTERNODE_CACHE_SHIFT)
         // NR_SECTION_ROOTS follows MAX_PHYSMEM_BITS at run time (4.17+ with 5-level paging):
-        // 1 MiB of roots under LA57. (bootmm's own tables stay 4-level sized: its simulated
-        // RAM never reaches past 64 TiB.)
+        // 1 MiB of roots under LA57. (bootmm's own tables stay 4-level sized: memory_present
+        // stops a boot whose RAM reaches past 64 TiB.)
         let roots =
             (1u64 << (k.era.max_physmem_bits() - SECTION_SIZE_BITS)).div_ceil(SECTIONS_PER_ROOT);
         let size = 8 * roots;

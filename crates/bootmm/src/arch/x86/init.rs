@@ -21,6 +21,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 use crate::era::Era;
 use crate::include::PhysAddr;
@@ -90,8 +91,8 @@ pub(super) struct Mapper<'a> {
     pub(super) mb: &'a mut Memblock,
     /// Simulated RAM; `None` keeps the tables in `shadow` (a trial run).
     pub(super) ram: Option<&'a PhysMem>,
-    /// A trial run's page-table pages by physical address, 512 entries each.
-    pub(super) shadow: BTreeMap<u64, Box<[u64; 512]>>,
+    /// A trial run's page-table pages.
+    pub(super) shadow: Shadow,
     pub(super) printk: Option<&'a Printk>,
     pub(super) trace: Trace,
     pub(super) pgd: Vec<(u64, u64)>,
@@ -110,14 +111,68 @@ pub(super) struct Mapper<'a> {
 
 pub(super) type MapResult<T> = Result<T, String>;
 
+/// A trial run's page-table pages, kept host-side instead of in simulated RAM: the pages by
+/// physical address, and the last one used, since the walkers read and write one table's
+/// entries in a row (a 64 TiB map without GB pages writes 32 M entries per run).
+#[derive(Default)]
+pub(super) struct Shadow {
+    index: BTreeMap<u64, usize>,
+    pages: Vec<Box<[u64; 512]>>,
+    last: Cell<Option<(u64, usize)>>,
+}
+
+impl Shadow {
+    /// The page holding `pa`, if written.
+    fn find(&self, pa: u64) -> Option<usize> {
+        let page = pa & !(PAGE - 1);
+        match self.last.get() {
+            Some((p, i)) if p == page => Some(i),
+            _ => {
+                let i = *self.index.get(&page)?;
+                self.last.set(Some((page, i)));
+                Some(i)
+            }
+        }
+    }
+
+    /// The entry at `pa` (a never-written page reads as zero, as a zeroed page does).
+    fn read(&self, pa: u64) -> u64 {
+        self.find(pa)
+            .map_or(0, |i| self.pages[i][((pa & (PAGE - 1)) / 8) as usize])
+    }
+
+    fn write(&mut self, pa: u64, v: u64) {
+        self.table(pa)[((pa & (PAGE - 1)) / 8) as usize] = v;
+    }
+
+    /// The entries of the page holding `pa`, made (zeroed) if never written.
+    fn table(&mut self, pa: u64) -> &mut [u64; 512] {
+        let i = match self.find(pa) {
+            Some(i) => i,
+            None => {
+                let (page, i) = (pa & !(PAGE - 1), self.pages.len());
+                self.pages.push(Box::new([0; 512]));
+                self.index.insert(page, i);
+                self.last.set(Some((page, i)));
+                i
+            }
+        };
+        &mut self.pages[i]
+    }
+
+    /// Zero the page at `pa` (a page-table page handed out again).
+    fn clear(&mut self, pa: u64) {
+        if let Some(i) = self.find(pa) {
+            *self.pages[i] = [0; 512];
+        }
+    }
+}
+
 impl Mapper<'_> {
     pub(super) fn read(&self, pa: u64) -> MapResult<u64> {
         match self.ram {
             Some(r) => r.read_u64(PhysAddr(pa)).map_err(|e| format!("{e}")),
-            None => Ok(self
-                .shadow
-                .get(&(pa & !(PAGE - 1)))
-                .map_or(0, |t| t[((pa & (PAGE - 1)) / 8) as usize])),
+            None => Ok(self.shadow.read(pa)),
         }
     }
 
@@ -125,12 +180,55 @@ impl Mapper<'_> {
         match self.ram {
             Some(r) => r.write_u64(PhysAddr(pa), v).map_err(|e| format!("{e}")),
             None => {
-                let t = self
-                    .shadow
-                    .entry(pa & !(PAGE - 1))
-                    .or_insert_with(|| Box::new([0; 512]));
-                t[((pa & (PAGE - 1)) / 8) as usize] = v;
+                self.shadow.write(pa, v);
                 Ok(())
+            }
+        }
+    }
+
+    /// Write `PAGE_KERNEL_LARGE` entries mapping `paddr`, `paddr + 2 MiB`, … into entries
+    /// `first..first + n` of the table at `table`, stopping at the first present one.
+    /// Returns how many were written.
+    pub(super) fn fill_large(
+        &mut self,
+        table: u64,
+        first: u64,
+        n: u64,
+        paddr: u64,
+    ) -> MapResult<u64> {
+        debug_assert!(first + n <= 512 && table % PAGE == 0);
+        let entry = |k: u64| (paddr + k * PMD_SIZE) | PAGE_KERNEL_LARGE;
+        match self.ram {
+            Some(r) => {
+                let p = r
+                    .host_ptr(PhysAddr(table + first * 8), n * 8)
+                    .map_err(|e| format!("{e}"))?
+                    .as_ptr()
+                    .cast::<u64>();
+                for k in 0..n {
+                    // SAFETY: host_ptr validated the n entries from `p`; page-table pages
+                    // are 4 KiB aligned, so each u64 is too, and during boot nothing else
+                    // touches simulated RAM.
+                    unsafe {
+                        let at = p.add(k as usize);
+                        if at.read() & PRESENT != 0 {
+                            return Ok(k);
+                        }
+                        at.write(entry(k));
+                    }
+                }
+                Ok(n)
+            }
+            None => {
+                let t = self.shadow.table(table);
+                for k in 0..n {
+                    let at = &mut t[(first + k) as usize];
+                    if *at & PRESENT != 0 {
+                        return Ok(k);
+                    }
+                    *at = entry(k);
+                }
+                Ok(n)
             }
         }
     }
@@ -186,9 +284,7 @@ impl Mapper<'_> {
             Some(r) => r
                 .memset(PhysAddr(pa), 0, PAGE)
                 .map_err(|e| format!("{e}"))?,
-            None => {
-                self.shadow.remove(&pa);
-            }
+            None => self.shadow.clear(pa),
         }
         Ok(pa)
     }
@@ -546,7 +642,7 @@ fn run(
         era,
         mb,
         ram,
-        shadow: BTreeMap::new(),
+        shadow: Shadow::default(),
         printk,
         trace,
         pgd: Vec::new(),
@@ -580,6 +676,55 @@ fn run(
         brk_pages: m.brk_pages,
         taken: m.taken,
         max_pfn_mapped: m.max_pfn_mapped,
+    })
+}
+
+/// The most page-table pages one `init_mem_mapping` run can take for RAM below `max_pfn`: a
+/// PUD page per 512 GiB and, without GB pages, a PMD page per 1 GiB each range touches, and at
+/// a range's ends the lower tables of its unaligned parts (the ISA range and the trampoline's
+/// page besides). A page met again is reused, so this bounds from above.
+fn direct_map_pages_bound(mb: &Memblock, end: u64, gbpages: bool) -> u64 {
+    let span = |s: u64, e: u64, unit: u64| e.div_ceil(unit) - s / unit;
+    let mut pages = 4;
+    for r in &mb.memory.regions {
+        let (s, e) = (r.base, r.end().min(end));
+        if s >= e {
+            continue;
+        }
+        pages += span(s, e, PGDIR_SIZE) + 4;
+        if !gbpages {
+            pages += span(s, e, PUD_SIZE);
+        }
+    }
+    pages
+}
+
+/// Refuse a direct map whose page tables would take the process past the host-memory budget
+/// (they are written into simulated RAM, and a trial run's into host memory beside it),
+/// before any is written. Without GB pages a 64 TiB machine's tables are 256 MiB; with
+/// 5-level paging a 4 PiB one's are 16 GiB.
+///
+/// # Errors
+/// [`PhysError::OverBudget`](crate::phys::PhysError::OverBudget) saying what the tables need.
+pub fn check_direct_map_budget(k: &Kernel) -> Result<(), crate::phys::PhysError> {
+    let end = k.max_pfn << 12;
+    let (gb, _, _) = given_inputs(k);
+    // Where the CPU's GB pages are not known, a run without them is among those tried.
+    let gbpages = gb == Some(true);
+    let pages = direct_map_pages_bound(&k.memblock, end, gbpages);
+    crate::phys::check_host_budget(pages * PAGE, || {
+        format!(
+            "init_mem_mapping: the direct map of {} of RAM{} (up to {pages} page-table pages)",
+            crate::phys::human_bytes(
+                k.memblock
+                    .memory
+                    .regions
+                    .iter()
+                    .map(|r| r.end().min(end).saturating_sub(r.base))
+                    .sum()
+            ),
+            if gbpages { "" } else { " in 2 MiB pages" }
+        )
     })
 }
 
@@ -648,7 +793,7 @@ pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
                         &mut mb,
                         None,
                         None,
-                        Trace::new(),
+                        Trace::unrecorded(),
                         inputs,
                         buf,
                         kernel_end,

@@ -253,10 +253,24 @@ impl Mapper<'_> {
         let mut last = paddr_end;
         let mut i = (paddr >> 21) & 511;
         while i < 512 {
-            let next = (paddr & !(PMD_SIZE - 1)) + PMD_SIZE;
             if paddr >= paddr_end {
                 break;
             }
+            if mask & MASK_2M != 0 {
+                // The entries not present yet each take a 2 MiB page (the `else` below),
+                // written a run at a time: a 64 TiB map has 32 M of them.
+                let base = paddr & !(PMD_SIZE - 1);
+                let want = (paddr_end - base).div_ceil(PMD_SIZE).min(512 - i);
+                let n = self.fill_large(pmd_page, i, want, base)?;
+                if n > 0 {
+                    self.pages[1] += n;
+                    i += n;
+                    paddr = base + n * PMD_SIZE;
+                    last = paddr;
+                    continue;
+                }
+            }
+            let next = (paddr & !(PMD_SIZE - 1)) + PMD_SIZE;
             let at = pmd_page + i * 8;
             let e = self.read(at)?;
             let mut split = false;

@@ -250,6 +250,7 @@ fn memblock_find_dma_reserve(k: &mut Kernel) {
 /// only `max_pfn_mapped` is set there.
 fn init_mem_mapping(k: &mut Kernel) -> Result<(), BootError> {
     if k.era.is_64bit() && k.era.at_least(3, 9) {
+        crate::arch::x86::init::check_direct_map_budget(k)?;
         crate::arch::x86::init::init_mem_mapping(k).map_err(BootError::NoMemory)
     } else if k.era.is_64bit() {
         // Before 3.9 find_early_table_space sized one block for all the tables up front;

@@ -173,3 +173,98 @@ fn a_brk_count_no_setting_reproduces_is_flagged() {
         "{why}"
     );
 }
+
+/// Walk the direct map's tables in simulated RAM: (4 KiB, 2 MiB, 1 GiB) entries present,
+/// each checked to map the physical address its place in the tables stands for.
+fn walk(ram: &PhysMem, pgd: &[(u64, u64)]) -> [u64; 3] {
+    let entry = |pa: u64| ram.read_u64(PhysAddr(pa)).unwrap();
+    let mut n = [0; 3];
+    for &(i, pud) in pgd {
+        for j in 0..512 {
+            let e = entry(pud + j * 8);
+            let at = (i << 39) | (j << 30);
+            if e & PRESENT == 0 {
+                continue;
+            }
+            if e & PSE != 0 {
+                assert_eq!(e & PTE_PFN_MASK, at);
+                n[2] += 1;
+                continue;
+            }
+            for k in 0..512 {
+                let e = entry((e & PTE_PFN_MASK) + k * 8);
+                let at = at | (k << 21);
+                if e & PRESENT == 0 {
+                    continue;
+                }
+                if e & PSE != 0 {
+                    assert_eq!(e & PTE_PFN_MASK, at);
+                    n[1] += 1;
+                    continue;
+                }
+                for l in 0..512 {
+                    let e = entry((e & PTE_PFN_MASK) + l * 8);
+                    if e & PRESENT != 0 {
+                        assert_eq!(e & PTE_PFN_MASK, at | (l << 12));
+                        n[0] += 1;
+                    }
+                }
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn a_trial_run_takes_what_the_run_in_simulated_ram_takes_and_the_tables_map_ram() {
+    let end = 0x1_4000_0000;
+    let ram = PhysMem::map_host(end).unwrap();
+    for gbpages in [false, true] {
+        let inputs = MapInputs {
+            gbpages,
+            kaslr: false,
+            pgt_buf_pages: 6,
+        };
+        let (era, mut trial_mb) = qemu_4g("6.6.0");
+        let (_, mut mb) = qemu_4g("6.6.0");
+        let bound = direct_map_pages_bound(&mb, end, gbpages);
+        let trial = run(
+            &era,
+            &mut trial_mb,
+            None,
+            None,
+            Trace::unrecorded(),
+            inputs,
+            BUF,
+            0x360_9000,
+            end,
+        )
+        .unwrap();
+        let real = run(
+            &era,
+            &mut mb,
+            Some(&ram),
+            None,
+            Trace::new(),
+            inputs,
+            BUF,
+            0x360_9000,
+            end,
+        )
+        .unwrap();
+        assert_eq!(trial.pgd, real.pgd);
+        assert_eq!(trial.pages, real.pages);
+        assert_eq!(trial.taken, real.taken);
+        assert_eq!(trial.brk_pages, real.brk_pages);
+        assert_eq!(trial_mb.reserved.regions, mb.reserved.regions);
+        // No large page is met twice without GB pages, so the tables hold what was counted.
+        if !gbpages {
+            assert_eq!(walk(&ram, &real.pgd), real.pages);
+        } else {
+            assert!(walk(&ram, &real.pgd)[2] > 0);
+        }
+        let used = real.brk_pages + real.taken.len() as u64;
+        assert!(used <= bound, "{used} page-table pages, bound {bound}");
+        ram.memset(PhysAddr(0), 0, end).unwrap();
+    }
+}
