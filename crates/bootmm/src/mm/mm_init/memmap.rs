@@ -7,7 +7,7 @@
 //! Reserved. With CONFIG_DEFERRED_STRUCT_PAGE_INIT the top zone of each node stops after its
 //! first section; the rest is initialised by pgdatinit threads in `page_alloc_init_late`.
 //! bootmm defers the same pages but initialises them only when something asks
-//! ([`init_deferred_page`], [`deferred_init_memmap`]), so untouched struct pages cost no host
+//! (`init_deferred_page`, `deferred_init_memmap`), so untouched struct pages cost no host
 //! memory; the hole walk follows the 5.12+ `memmap_init` in every era.
 
 use alloc::collections::BTreeMap;
