@@ -24,13 +24,14 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::era::Era;
+use crate::include::addr::{pfn_down, pfn_up};
 use crate::include::PhysAddr;
 use crate::kernel::Kernel;
 use crate::mm::memblock::{Memblock, MAX_NUMNODES};
 use crate::phys::PhysMem;
 use crate::printk::Printk;
 use crate::trace::Trace;
-use crate::{pr_debug, pr_info};
+use crate::{pr_debug, pr_info, pr_warn};
 
 pub(super) const PAGE: u64 = 4096;
 pub(super) const PMD_SIZE: u64 = 2 << 20;
@@ -53,6 +54,18 @@ pub(super) const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// `PG_LEVEL_2M` / `PG_LEVEL_1G` bits of `page_size_mask`.
 pub const MASK_2M: u32 = 1 << 2;
 pub const MASK_1G: u32 = 1 << 3;
+
+/// `memory_map_top_down` checks the 2 MiB probe it allocates and frees: when none is free it
+/// warns and starts at the top of the range. Before, the failed allocation's 0 was freed as
+/// if it were the block (taking the first 2 MiB out of memblock.reserved) and the walk started
+/// at 2 MiB. Commit 631ca8909fd5 ("x86/mm: Check return value from
+/// memblock_phys_alloc_range()"), merged for 6.15; in the stable queues for 6.14 (6.14.9) and,
+/// chosen for 6.12 and 6.6 in May 2025, taken as 6.12.31 and 6.6.93 (sublevels inferred).
+pub fn top_down_checks_probe(era: &Era) -> bool {
+    let v = era.version;
+    let since = |minor: u32, patch: u32| v.major == 6 && v.minor == minor && v.patch >= patch;
+    era.at_least(6, 15) || since(14, 9) || since(12, 31) || since(6, 93)
+}
 
 /// The inputs that decide how many page-table pages the direct map takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -352,6 +365,34 @@ impl Mapper<'_> {
         Ok(mapped)
     }
 
+    /// The highest end below `addr` of a memory range `init_range_memory_mapping` would map
+    /// (pfn-rounded as it rounds them), or 0: where a walk down from `addr` meets RAM again.
+    fn ram_end_below(&self, addr: u64) -> u64 {
+        self.mb
+            .memory
+            .regions
+            .iter()
+            .map(|r| (pfn_up(r.base) << 12, pfn_down(r.end()) << 12))
+            .filter(|&(s, e)| s < e && s < addr)
+            .map(|(_, e)| e.min(addr))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The lowest start at or above `addr` of a memory range `init_range_memory_mapping`
+    /// would map, or `u64::MAX`: where a walk up from `addr` meets RAM again.
+    fn ram_start_from(&self, addr: u64) -> u64 {
+        self.mb
+            .memory
+            .regions
+            .iter()
+            .map(|r| (pfn_up(r.base) << 12, pfn_down(r.end()) << 12))
+            .filter(|&(s, e)| s < e && e > addr)
+            .map(|(s, _)| s.max(addr))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// `get_new_step_size`: `<< 5` until 3.17, `<< (PMD_SHIFT - PAGE_SHIFT - 1)` from 3.18
     /// (seen as 64 MiB steps in 3.16, 512 MiB in 3.19).
     fn new_step(&self, step: u64) -> u64 {
@@ -380,7 +421,22 @@ impl Mapper<'_> {
                         .map_err(|e| format!("{e}"))?;
                     a.0 + PMD_SIZE
                 }
-                None => map_start.max(map_end / PMD_SIZE * PMD_SIZE),
+                None if top_down_checks_probe(self.era) => {
+                    // The kernel's format has no newline; the next message, not a
+                    // continuation, starts a record of its own, so the line reads the same.
+                    if let Some(p) = self.printk {
+                        pr_warn!(p, "Failed to release memory for alloc_low_pages()\n");
+                    }
+                    map_start.max(map_end / PMD_SIZE * PMD_SIZE)
+                }
+                None => {
+                    // The failed allocation's 0 is freed as if it were the block: the
+                    // first 2 MiB leave memblock.reserved, and the walk starts at 2 MiB.
+                    self.mb
+                        .memblock_phys_free(0, PMD_SIZE)
+                        .map_err(|e| format!("{e}"))?;
+                    PMD_SIZE
+                }
             }
         } else {
             self.mb
@@ -401,6 +457,17 @@ impl Mapper<'_> {
             };
             let new = self.init_range_memory_mapping(start, last_start)?;
             last_start = start;
+            if new == 0 && last_start > map_start {
+                // A step over a hole maps nothing and leaves the step as it was; the
+                // kernel's loop goes on a step at a time to the step holding the next RAM
+                // below. Go there at once: a 64 TiB max_pfn over a hole is 32 M steps.
+                let target = self
+                    .ram_end_below(last_start)
+                    .div_ceil(step)
+                    .saturating_mul(step)
+                    .max(map_start);
+                last_start = last_start.min(target);
+            }
             self.min_pfn_mapped = last_start >> 12;
             if new_rule {
                 mapped += new;
@@ -436,8 +503,14 @@ impl Mapper<'_> {
             } else {
                 map_end
             };
-            mapped += self.init_range_memory_mapping(start, next)?;
+            let new = self.init_range_memory_mapping(start, next)?;
+            mapped += new;
             start = next;
+            if new == 0 && step != 0 && start < map_end {
+                // As in memory_map_top_down: skip the steps over a hole at once.
+                let target = self.ram_start_from(start) / step * step;
+                start = start.max(target.min(map_end));
+            }
             if mapped >= step {
                 step = self.new_step(step);
             }

@@ -268,3 +268,90 @@ fn a_trial_run_takes_what_the_run_in_simulated_ram_takes_and_the_tables_map_ram(
         ram.memset(PhysAddr(0), 0, end).unwrap();
     }
 }
+
+/// The `init_memory_mapping` lines of one run over `mb` up to `end`, and the run.
+fn mapping_lines(era: &Era, mb: &mut Memblock, end: u64) -> (Vec<String>, RunOut) {
+    let printk = Printk::new();
+    let inputs = MapInputs {
+        gbpages: true,
+        kaslr: false,
+        pgt_buf_pages: 6,
+    };
+    let out = run(
+        era,
+        mb,
+        None,
+        Some(&printk),
+        Trace::new(),
+        inputs,
+        (0x3603, true),
+        0x360_9000,
+        end,
+    )
+    .unwrap();
+    let lines = printk
+        .lines()
+        .into_iter()
+        .map(|l| l.text)
+        .filter(|t| t.starts_with("init_memory_mapping") || t.starts_with("Failed"))
+        .collect();
+    (lines, out)
+}
+
+#[test]
+fn a_walk_down_over_a_hole_maps_each_range_as_the_step_by_step_walk_does() {
+    // 2 GiB low and 1 GiB at 16 TiB, 3.19 (steps << 8): 2 MiB at the top, then 510 MiB,
+    // 512 MiB (the step is now 128 GiB), then, 127 empty steps later, [1 MiB, 128 GiB).
+    let era = Era::new(KernelVersion::parse("3.19.0").unwrap(), Arch::X86_64);
+    let mut mb = Memblock::new(era.clone(), Printk::new(), Trace::new(), None);
+    mb.memblock_add(0x10_0000, 0x7ff0_0000).unwrap();
+    mb.memblock_add(0x1000_0000_0000, 0x4000_0000).unwrap();
+    let (lines, _) = mapping_lines(&era, &mut mb, 0x1000_4000_0000);
+    assert_eq!(
+        lines,
+        [
+            "init_memory_mapping: [mem 0x00000000-0x000fffff]",
+            "init_memory_mapping: [mem 0x10003fe00000-0x10003fffffff]",
+            "init_memory_mapping: [mem 0x100020000000-0x10003fdfffff]",
+            "init_memory_mapping: [mem 0x100000000000-0x10001fffffff]",
+            "init_memory_mapping: [mem 0x00100000-0x7fffffff]",
+        ]
+    );
+}
+
+#[test]
+fn no_free_2m_block_for_the_probe_warns_from_6_15_and_frees_address_0_before() {
+    // 1 MiB of RAM under a max_pfn of 64 TiB (6.11+ counts ACPI data in it): the probe
+    // fails. 6.15 warns and walks down from 64 TiB, 2 MiB at a time until it meets RAM;
+    // 6.12.20 frees [0, 2 MiB) from memblock.reserved and walks from 2 MiB. Both map the
+    // same RAM. (Their init_memory_mapping lines are pr_debug, not printed.)
+    let end = 0x4000_0000_0000u64;
+    let mut seen = Vec::new();
+    for release in ["6.15.0", "6.12.20"] {
+        let era = Era::new(KernelVersion::parse(release).unwrap(), Arch::X86_64);
+        let mut mb = Memblock::new(era.clone(), Printk::new(), Trace::new(), None);
+        mb.memblock_add(0x1ff0_0000, 0x10_0000).unwrap();
+        mb.memblock_reserve(0, 0x10_0000).unwrap();
+        let (lines, out) = mapping_lines(&era, &mut mb, end);
+        let warned = lines.iter().any(|l| l.starts_with("Failed to release"));
+        assert_eq!(warned, top_down_checks_probe(&era), "{release}");
+        assert_eq!(
+            mb.memblock_is_region_reserved(0, 0x1000),
+            warned,
+            "{release}"
+        );
+        assert_eq!(out.max_pfn_mapped, 0x2_0000, "{release}");
+        seen.push((out.pages, out.pgd));
+    }
+    assert_eq!(seen[0], seen[1]);
+    // The ISA megabyte and the RAM megabyte, 4 KiB pages each.
+    assert_eq!(seen[0].0, [512, 0, 0]);
+}
+
+#[test]
+fn the_probe_check_reached_the_stable_lines_it_was_queued_for() {
+    let has =
+        |r: &str| top_down_checks_probe(&Era::new(KernelVersion::parse(r).unwrap(), Arch::X86_64));
+    assert!(has("6.15.0") && has("6.14.9") && has("6.12.31") && has("6.6.93"));
+    assert!(!has("6.14.8") && !has("6.12.30") && !has("6.6.92") && !has("6.1.140"));
+}
