@@ -495,6 +495,13 @@ impl CheckReport {
         o
     }
 
+    /// Lines set against a line of the model: exact, differing or unsure ones (not the
+    /// lines of families the model does not print yet).
+    pub fn compared(&self) -> usize {
+        let s = &self.summary;
+        s.exact + s.differ + s.unsure + s.unprinted
+    }
+
     /// The exit status: a difference (1), an incomplete boot (3), nothing compared (2),
     /// else 0. See [`crate::exit`].
     pub fn exit_status(&self) -> u8 {
@@ -502,7 +509,7 @@ impl CheckReport {
             exit::FAILED
         } else if self.boot_error.is_some() {
             exit::INCOMPLETE
-        } else if self.summary.total == 0 {
+        } else if self.compared() == 0 {
             exit::INPUT
         } else {
             exit::OK
@@ -674,7 +681,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         );
     } else if status == exit::INPUT {
         eprintln!(
-            "bootmm: {name}: nothing to compare: the log has none of the lines the model predicts"
+            "bootmm: {name}: nothing to compare: the log has none of the lines the model predicts; lines of families not modeled yet: {}",
+            report.summary.not_modeled
         );
     }
     ExitCode::from(status)

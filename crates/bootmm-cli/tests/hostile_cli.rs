@@ -120,6 +120,17 @@ fn exit_codes_tell_how_a_run_ended() {
     let (rc, _, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
     assert_eq!(rc, 2, "{err}");
     assert!(err.contains("nothing to compare"), "{err}");
+    // ... and one whose only other line is of a family not modeled yet.
+    let p = write_tmp(
+        "map-and-log-buf.txt",
+        format!("{only_map}printk: log_buf_len: 4194304 bytes\n").as_bytes(),
+    );
+    let (rc, _, err) = bootmm_rc(&["check", p.to_str().unwrap()], b"");
+    assert_eq!(rc, 2, "{err}");
+    assert!(
+        err.contains("lines of families not modeled yet: 1"),
+        "{err}"
+    );
     // A zoneinfo with no numbers, and one with no zones.
     let p = write_tmp("z1.txt", b"Node 0, zone      DMA\n  pages free     3\n");
     let (rc, _, err) = bootmm_rc(&["check", "--zoneinfo", p.to_str().unwrap()], b"");

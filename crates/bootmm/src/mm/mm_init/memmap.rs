@@ -504,6 +504,12 @@ pub(crate) fn reserve_bootmem_region(
         crate::include::addr::pfn_down(start),
         crate::include::addr::pfn_up(end),
     );
+    // No pfn past the highest present section is valid: a reservation reaching far above
+    // RAM (a damaged RAMDISK line can end near 2^64) costs nothing there.
+    let e = match k.sparse.highest_present_section_nr {
+        Some(nr) => e.min(section_nr_to_pfn(nr + 1)),
+        None => s,
+    };
     // A section at a time: one look-up of its memmap and of its deferred state, then
     // pointer steps (a reservation can span the whole memmap of a large machine).
     let mut pfn = s;
