@@ -135,6 +135,17 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        // setup_per_cpu_areas: the counts, the first chunk's layout and its groups.
+        name: "percpu",
+        matches: |l, _| {
+            l.starts_with("setup_percpu: NR_CPUS:")
+                || l.starts_with("percpu: Embedded ")
+                || l.starts_with("PERCPU: Embedded ")
+                || l.starts_with("pcpu-alloc: ")
+                || l.contains(" has no node ") && l.ends_with(" or node-local memory")
+        },
+    },
+    Family {
         name: "Memory",
         // "…K/…K available (" from 3.11, "…k/…k available (" before.
         matches: |l, _| {

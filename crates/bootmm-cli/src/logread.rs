@@ -71,6 +71,9 @@ pub struct LogInputs {
     pub nr_cpus: Option<Sourced<u32>>,
     /// Kernel section sizes from `Memory:`.
     pub image: Option<Sourced<ImageSizes>>,
+    /// The static and reserved per-CPU sizes (`s`, `r`) of `percpu: Embedded …` (or
+    /// `PERCPU: Embedded …`); its pages, `d` and `u` are predictions.
+    pub percpu_sizes: Option<Sourced<(u64, u64)>>,
     /// `[_text, end)` from the first `memblock_reserve:` line (memblock=debug).
     pub image_extent: Option<Sourced<(u64, u64)>>,
     /// `Hypervisor detected: …`.
@@ -96,6 +99,9 @@ pub struct LogInputs {
     pub brk_pgtable: Option<Sourced<(u64, u64)>>,
     /// 5-level paging: the `last_pfn` lines name `max_arch_pfn = 0x10000000000`.
     pub la57: bool,
+    /// The SMP bring-up lines (`.... node  #N, CPUs:   #a #b`, and their continuation
+    /// lines of `#c` only): the node each secondary CPU came up on.
+    pub cpu_nodes: Vec<Sourced<(u32, u32)>>,
     /// `Faking node N at …` lines (NUMA emulation): the emulated node ids, in order.
     pub fake_nodes: Vec<Sourced<i32>>,
     /// Lines that look like inputs but cannot be read (a damaged firmware-map line), with
@@ -409,9 +415,36 @@ impl LogInputs {
         let mut lastpfn_after_fixups = 0usize;
         let mut max_arch_pfn: Option<u64> = None;
         let mut cpus_rank = 0u8;
+        let mut bringup_node: Option<u32> = None;
         let lines = inp.lines.clone();
         for cl in &lines {
             let t = cl.text.trim_start();
+            // ".... node  #1, CPUs:   #12 #13", then lines of "#n" alone (pr_cont wraps).
+            let cpu_list = if let Some(r) = t.strip_prefix(".... node") {
+                let r = r.trim_start().strip_prefix('#');
+                let (n, rest) = match r.and_then(|r| r.split_once(", CPUs:")) {
+                    Some((n, rest)) => (n.trim().parse::<u32>().ok(), rest),
+                    None => (None, ""),
+                };
+                bringup_node = n;
+                n.map(|_| rest)
+            } else if bringup_node.is_some()
+                && !t.is_empty()
+                && t.split_whitespace().all(|w| w.starts_with('#'))
+            {
+                Some(t)
+            } else {
+                bringup_node = None;
+                None
+            };
+            if let (Some(list), Some(node)) = (cpu_list, bringup_node) {
+                for w in list.split_whitespace() {
+                    if let Some(cpu) = w.strip_prefix('#').and_then(|c| c.parse::<u32>().ok()) {
+                        inp.cpu_nodes.push(mk(cl, (cpu, node)));
+                    }
+                }
+                continue;
+            }
             if inp.version.is_none() {
                 if let Some(r) = t.strip_prefix("Linux version ") {
                     let release = r.split_whitespace().next().unwrap_or("").to_string();
@@ -516,6 +549,23 @@ impl LogInputs {
                     if let (Some(a), Some(b)) = (hex_num(a), hex_num(b)) {
                         inp.ramdisk.get_or_insert(mk(cl, (a, b.saturating_sub(a))));
                     }
+                }
+                continue;
+            }
+            if let Some(r) = t
+                .strip_prefix("percpu: Embedded ")
+                .or_else(|| t.strip_prefix("PERCPU: Embedded "))
+            {
+                let num = |key: &str| {
+                    let i = r.find(key)?;
+                    let d: String = r[i + key.len()..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    d.parse::<u64>().ok()
+                };
+                if let (Some(st), Some(rs)) = (num(" s"), num(" r")) {
+                    inp.percpu_sizes.get_or_insert(mk(cl, (st, rs)));
                 }
                 continue;
             }
@@ -852,9 +902,31 @@ impl LogInputs {
             ));
         }
         m.config = crate::logconfig::infer(&m.era, &self.lines, &mut notes);
+        match &self.percpu_sizes {
+            Some(p) => {
+                let (st, rs) = p.value;
+                // Bounded as the kernel's image bounds them: the static part lies inside
+                // the kernel image, the reserve is a small constant.
+                if st > 1 << 30 || rs > 1 << 30 {
+                    return Err(format!(
+                        "line {}: a per-CPU area of s{st} r{rs} bytes: no kernel image holds that",
+                        p.line
+                    ));
+                }
+                m.config.percpu_sizes = Some((st, rs));
+            }
+            None => {
+                let c = m.kernel_config();
+                notes.push(format!(
+                    "no 'percpu: Embedded' line: static per-CPU size {} and reserve {} assumed",
+                    c.percpu_static_size, c.percpu_reserved_size
+                ));
+            }
+        }
         crate::logconfig::infer_log_buf(&mut m.config, &self.lines, m.cpus, &m.cmdline, &mut notes);
         m.initrd = self.ramdisk.as_ref().map(|r| r.value);
         m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);
+        m.cpu_nodes = self.cpu_nodes.iter().map(|c| c.value).collect();
         if m.hypervisor.is_none() {
             notes.push(String::from(
                 "no 'Hypervisor detected' line: bare metal assumed",
@@ -1048,6 +1120,16 @@ impl LogInputs {
         }
         if let Some(x) = &self.image_extent {
             one("image extent", x.line, &x.text);
+        }
+        if let Some(x) = &self.percpu_sizes {
+            one("percpu sizes", x.line, &x.text);
+        }
+        let mut last = 0;
+        for x in &self.cpu_nodes {
+            if x.line != last {
+                one("CPU nodes", x.line, &x.text);
+                last = x.line;
+            }
         }
         if let Some(x) = &self.hypervisor {
             one("hypervisor", x.line, &x.text);

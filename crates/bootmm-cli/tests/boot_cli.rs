@@ -192,6 +192,7 @@ fn bad_kernel_parameters_are_reported_and_boot_goes_on() {
 #[test]
 fn check_finds_no_difference_in_any_shared_log() {
     let mut checked = 0;
+    let mut percpu = 0;
     let mut failures = Vec::new();
     for d in ["dmesg", "host", "memblock-debug"] {
         for e in std::fs::read_dir(corpus(d)).unwrap() {
@@ -225,10 +226,18 @@ fn check_finds_no_difference_in_any_shared_log() {
                 0
             };
             assert_eq!(rc, want, "{name}: exit status must say how the check ended");
+            percpu += v["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["family"] == "percpu" && l["status"] == "exact")
+                .count();
             checked += 1;
         }
     }
     assert!(checked >= 40, "only {checked} logs checked");
+    // Every shared log that prints setup_per_cpu_areas' lines (most do) has them compared.
+    assert!(percpu >= 100, "only {percpu} exact percpu lines");
     assert!(
         failures.is_empty(),
         "{} differing lines:\n{}",

@@ -202,3 +202,30 @@ fn single_node_logs_have_no_numa_misses() {
         }
     }
 }
+
+/// setup_per_cpu_areas on the two-node memblock=debug guest: each node's 2 MiB allocation
+/// lands where the log shows it, and the same four unit tails (and the two bookkeeping
+/// pages) go back to memblock.
+#[test]
+fn the_first_percpu_chunk_is_taken_and_trimmed_as_the_log_shows() {
+    let rel = "memblock-debug/003-qemu-2node-4cpu-4g-memblock-debug-6.6.txt";
+    let log = std::fs::read_to_string(corpus(rel)).unwrap();
+    let p = corpus(rel);
+    let (ok, out, err) = bootmm(&["boot", "--from-dmesg", p.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let want: Vec<&str> = log
+        .lines()
+        .map(|l| l.split_once("] ").map_or(l, |(_, t)| t))
+        .filter(|t| {
+            t.starts_with("memblock_reserve: [0x000000007dc00000")
+                || t.starts_with("memblock_reserve: [0x000000013dc00000")
+                || (t.starts_with("memblock_phys_free: ") && t.contains("pcpu_embed_first_chunk"))
+        })
+        .map(|t| t.split(']').next().unwrap())
+        .collect();
+    // The two groups, four unit tails, then the alloc info and the areas array.
+    assert_eq!(want.len(), 8, "{want:?}");
+    for w in want {
+        assert!(out.contains(w), "model lacks {w}");
+    }
+}

@@ -60,6 +60,14 @@ fn every_qemu_log_checks_with_no_differing_line() {
             }
         }
         exact += v["summary"]["exact"].as_u64().unwrap();
+        // setup_per_cpu_areas: the counts, the Embedded line and the group map, all exact.
+        let percpu = v["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["family"] == "percpu" && l["status"] == "exact")
+            .count();
+        assert!(percpu >= 4, "{name}: {percpu} exact percpu lines");
         assert_eq!(rc, 0, "{name}: a complete boot with no difference exits 0");
     }
     assert!(

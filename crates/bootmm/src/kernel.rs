@@ -63,6 +63,8 @@ pub struct Kernel {
     pub(crate) sparse: Sparse,
     /// What `memmap_init` initialised and what it deferred (`first_deferred_pfn`).
     pub memmap: Memmap,
+    /// The percpu first chunk (`setup_per_cpu_areas`).
+    pub percpu: crate::mm::percpu::FirstChunk,
     /// The zones' free lists and the buddy allocator's globals (`node_data[]`,
     /// `totalram_pages`). Struct pages in simulated RAM link to its free-list heads, so it
     /// is never replaced from outside: read it through [`Kernel::page_alloc`].
@@ -132,6 +134,7 @@ impl Kernel {
             zones: None,
             sparse: Sparse::default(),
             memmap: Memmap::default(),
+            percpu: Default::default(),
             page_alloc: PageAlloc::default(),
             vm: Default::default(),
             log_buf: Default::default(),

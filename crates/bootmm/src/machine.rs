@@ -129,6 +129,12 @@ pub struct KernelConfig {
     /// CONFIG_TRANSPARENT_HUGEPAGE and its boot default (`transparent_hugepage=` on the
     /// command line overrides it); `None`: built without THP.
     pub thp: Option<ThpMode>,
+    /// `__per_cpu_end - __per_cpu_start`: the kernel's static per-CPU data, bytes (the `s`
+    /// of a log's "percpu: Embedded" line).
+    pub percpu_static_size: u64,
+    /// `PERCPU_FIRST_CHUNK_RESERVE`: room for modules' static per-CPU data (the `r`:
+    /// PERCPU_MODULE_RESERVE, 8 KiB, on x86_64 with CONFIG_MODULES; 0 on i386).
+    pub percpu_reserved_size: u64,
 }
 
 /// The THP policy at boot (`CONFIG_TRANSPARENT_HUGEPAGE_ALWAYS` / `_MADVISE` / `_NEVER`, or
@@ -189,6 +195,16 @@ impl KernelConfig {
             // khugepaged just the same).
             thp: (era.version >= crate::era::KernelVersion::new(2, 6, 38))
                 .then_some(ThpMode::Always),
+            // One real build's static per-CPU size per era (a 6.6 QEMU memblock=debug log,
+            // a 4.4 and a 3.19 log); a log supplies its own.
+            percpu_static_size: if era.at_least(5, 0) {
+                183016
+            } else if era.at_least(4, 0) {
+                98008
+            } else {
+                86720
+            },
+            percpu_reserved_size: if x86_64 { 8 << 10 } else { 0 },
         }
     }
 }
@@ -212,6 +228,8 @@ pub struct ConfigFacts {
     pub log_buf_shift: Option<u32>,
     /// CONFIG_LOG_CPU_MAX_BUF_SHIFT.
     pub log_cpu_max_buf_shift: Option<u32>,
+    /// The static and reserved per-CPU sizes (a log's "Embedded" line: `s` and `r`).
+    pub percpu_sizes: Option<(u64, u64)>,
 }
 
 /// A machine description.
@@ -254,6 +272,10 @@ pub struct Machine {
     /// line, printed with `apic=debug`): it depends on the fixmap layout of the build.
     /// `None`: not known (taken to lie in the statically allocated fixmap page table).
     pub apic_fixmap: Option<u64>,
+    /// The node of each logical CPU, where known: `(cpu, node)` as the SMP bring-up lines
+    /// (".... node  #N, CPUs:   #a #b") show them. They stand in for the firmware's MADT
+    /// order, which decides which APIC (and so which SRAT node) each logical CPU gets.
+    pub cpu_nodes: Vec<(u32, u32)>,
     /// `sysctl` settings applied as boot finishes (`vm.min_free_kbytes`,
     /// `vm.watermark_scale_factor`, `vm.lowmem_reserve_ratio`), in the order given.
     pub sysctl: Vec<(String, String)>,
@@ -464,6 +486,10 @@ impl Machine {
         if let Some(v) = f.log_cpu_max_buf_shift {
             c.log_cpu_max_buf_shift = v;
         }
+        if let Some((s, r)) = f.percpu_sizes {
+            c.percpu_static_size = s;
+            c.percpu_reserved_size = r;
+        }
         c
     }
 
@@ -532,6 +558,7 @@ impl Machine {
             sysctl: Vec::new(),
             srat: None,
             apic_fixmap: None,
+            cpu_nodes: Vec::new(),
             cpu_gbpages: None,
             kaslr: None,
             pgt_buf_at: None,

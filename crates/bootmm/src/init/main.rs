@@ -53,13 +53,15 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     // linux_banner: the build host and compiler are not modelled.
     pr_notice!(k.printk, "Linux version {}\n", k.era.release);
     setup_arch(k)?;
+    // setup_command_line and setup_nr_cpu_ids come first; their allocations are not
+    // modelled.
+    crate::arch::x86::setup_percpu::setup_per_cpu_areas(k)?;
     if k.era.at_least(6, 6) {
         // 6.6 moved build_all_zonelists into mm_core_init, after the early VFS hashes.
         crate::kernel::printk::setup_log_buf(k, false);
         crate::fs::vfs_caches_init_early(k)?;
         mm_core_init(k)?;
     } else {
-        // setup_per_cpu_areas (percpu) is not modelled yet.
         crate::mm::page_alloc_init::build_all_zonelists_init(k);
         // parse_early_param and parse_args (the kernel command line) come here.
         crate::kernel::printk::setup_log_buf(k, false);

@@ -4,6 +4,7 @@ pub mod memblock;
 pub mod mm_init;
 pub mod page_alloc;
 pub mod page_alloc_init;
+pub mod percpu;
 pub mod sparse;
 pub mod vmstat;
 pub mod watermark;

@@ -5,3 +5,4 @@ pub mod init_64;
 pub mod numa;
 pub mod pci_dma;
 pub mod setup;
+pub mod setup_percpu;

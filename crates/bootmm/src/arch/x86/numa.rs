@@ -111,6 +111,9 @@ pub struct Numa {
     pub params: NumaParams,
     /// Printed lines whose numbers depend on something the model does not compute, and why.
     pub caveats: Vec<(String, String)>,
+    /// `x86_cpu_to_node_map`: each possible CPU's node (`early_cpu_to_node`), set by
+    /// [`numa_cpu_map`].
+    pub cpu_to_node: Vec<i32>,
 }
 
 impl Numa {
@@ -1426,10 +1429,59 @@ fn setup_node_data(k: &mut Kernel, nid: u32, start: u64, end: u64) -> Result<(),
     Ok(())
 }
 
+/// arch/x86/mm/numa.c: `numa_init_array` and the CPU half of `init_cpu_to_node`: every
+/// possible CPU is first dealt round-robin over the online nodes, then a CPU the SRAT
+/// places (its APIC's proximity domain; under `numa=fake` the first emulated node of that
+/// physical node) goes to that node. Logical CPU `i` is taken to have the `i`-th lowest APIC
+/// id of the SRAT (QEMU lists them so) unless the machine says which node the CPU is on
+/// ([`Machine::cpu_nodes`](crate::machine::Machine::cpu_nodes)).
+pub fn numa_cpu_map(k: &mut Kernel) {
+    let cpus = k.machine.cpus as usize;
+    let online = k.numa.online.clone();
+    let mut map: Vec<i32> = (0..cpus)
+        .map(|i| match online.len() {
+            0 => NUMA_NO_NODE,
+            n => online[i % n] as i32,
+        })
+        .collect();
+    if k.numa.source == Some(NumaSource::Acpi) {
+        if let Some(srat) = &k.machine.srat {
+            let mut apics: Vec<(u32, u32)> = srat.cpus.iter().map(|c| (c.apic, c.nid)).collect();
+            apics.sort_unstable();
+            apics.dedup_by_key(|a| a.0);
+            for (cpu, &(_, nid)) in apics.iter().enumerate().take(cpus) {
+                let nid = nid as i32;
+                let node = if k.numa.emu_nid_to_phys.is_empty() {
+                    Some(nid)
+                } else {
+                    k.numa
+                        .emu_nid_to_phys
+                        .iter()
+                        .position(|&p| p == nid)
+                        .map(|j| j as i32)
+                };
+                if let Some(n) = node {
+                    map[cpu] = n;
+                }
+            }
+        }
+    }
+    // The nodes the machine's CPUs were seen on (the MADT order a log reveals).
+    for &(cpu, node) in &k.machine.cpu_nodes {
+        if let Some(slot) = map.get_mut(cpu as usize) {
+            if k.numa.possible.contains(&node) || k.numa.online.contains(&node) {
+                *slot = node as i32;
+            }
+        }
+    }
+    k.numa.cpu_to_node = map;
+}
+
 /// arch/x86/mm/numa.c: `init_cpu_to_node`, for nodes that have CPUs but no memory. Until
 /// 5.16 `init_memory_less_node` gave such a node its NODE_DATA here (after paging_init);
 /// from 5.17 the node is only put online and the core's `free_area_init` handles it.
 pub fn init_cpu_to_node(k: &mut Kernel) -> Result<(), BootError> {
+    numa_cpu_map(k);
     let cfg = k.machine.kernel_config();
     if !cfg.numa || !k.era.is_64bit() || k.numa.source != Some(NumaSource::Acpi) {
         return Ok(());
