@@ -39,10 +39,10 @@ const PAGE_SIZE: u64 = 4096;
 pub const PCPU_MIN_UNIT_SIZE: u64 = 32 << 10;
 
 /// `PERCPU_DYNAMIC_EARLY_SIZE`: the least dynamic space the first chunk keeps (12 KiB until
-/// 6.1; `20 << PERCPU_DYNAMIC_SIZE_SHIFT` = 20 KiB from 6.6). Below the dynamic reserve in
-/// every era, so it never decides a size on x86.
+/// 6.1; 20 KiB from 6.2). Below the dynamic reserve in every era, so it never decides a size
+/// on x86.
 pub fn percpu_dynamic_early_size(era: &Era) -> u64 {
-    if era.at_least(6, 6) {
+    if era.at_least(6, 2) {
         20 << 10
     } else {
         12 << 10
@@ -283,27 +283,40 @@ pub fn pcpu_dump_alloc_info(ai: &PcpuAllocInfo, possible_cpus: u32) -> Vec<Strin
 /// How `pcpu_embed_first_chunk` prints its "Embedded" line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmbeddedLine {
-    /// `"PERCPU: Embedded %zu pages/cpu @%p s%zu r%zu d%zu u%zu"`: the prefix written out,
-    /// the chunk's address in full (2.6.32 … 4.x before percpu.c took pr_fmt).
+    /// `"PERCPU: Embedded %zu pages/cpu @%p s%zu r%zu d%zu u%zu"`: the prefix written out
+    /// (until 4.5).
     Upper,
-    /// pr_fmt "percpu: ", address in full.
+    /// pr_fmt "percpu: " (4.6, "percpu: use pr_fmt"; taken from the 4.4 and 4.9 logs), still
+    /// with `@%p`, which prints a placeholder this early from 4.15 ([`early_ptr`]).
+    ///
+    /// [`early_ptr`]: crate::klib::vsprintf::early_ptr
     Lower,
-    /// pr_fmt "percpu: ", `%p` hashed: this early it prints `(____ptrval____)` (4.15+).
-    Hashed,
-    /// No address (commit "percpu: stop printing kernel addresses", 4.20; Ubuntu's 4.15
-    /// has it too).
+    /// No address: commit 00206a69ee32 ("percpu: stop printing kernel addresses"), 5.1,
+    /// and the stable releases it went to: 4.14.114, 3.16.67, and 4.19.37 and 5.0.10 of the
+    /// same batch (those two inferred); Ubuntu's 4.15 from its ABI 50 (inferred: its 2021
+    /// builds print no address).
     NoAddress,
 }
 
 /// The form of the "Embedded" line in `era`.
 pub fn embedded_line(era: &Era) -> EmbeddedLine {
     let v = era.version;
-    let ubuntu_4_15 = v.major == 4 && v.minor == 15 && era.release.contains("-generic");
-    if era.at_least(4, 20) || ubuntu_4_15 {
+    let since = |minor: u32, patch: u32| v.major == 4 && v.minor == minor && v.patch >= patch;
+    let ubuntu_4_15 = era
+        .release
+        .strip_prefix("4.15.0-")
+        .and_then(|r| r.split(['-', '.']).next())
+        .and_then(|abi| abi.parse::<u32>().ok())
+        .is_some_and(|abi| abi >= 50);
+    if era.at_least(5, 1)
+        || since(14, 114)
+        || since(19, 37)
+        || (v.major == 5 && v.minor == 0 && v.patch >= 10)
+        || (v.major == 3 && v.minor == 16 && v.patch >= 67)
+        || ubuntu_4_15
+    {
         EmbeddedLine::NoAddress
-    } else if era.at_least(4, 15) {
-        EmbeddedLine::Hashed
-    } else if era.at_least(4, 9) {
+    } else if era.at_least(4, 6) {
         EmbeddedLine::Lower
     } else {
         EmbeddedLine::Upper
@@ -317,17 +330,10 @@ pub fn embedded_line_text(era: &Era, ai: &PcpuAllocInfo, base_va: u64) -> String
         "s{} r{} d{} u{}",
         ai.static_size, ai.reserved_size, ai.dyn_size, ai.unit_size
     );
-    let w = if era.is_64bit() { 16 } else { 8 };
+    let at = crate::klib::vsprintf::early_ptr(era, base_va);
     match embedded_line(era) {
-        EmbeddedLine::Upper => {
-            format!("PERCPU: Embedded {pages} pages/cpu @{base_va:0w$x} {sizes}")
-        }
-        EmbeddedLine::Lower => {
-            format!("percpu: Embedded {pages} pages/cpu @{base_va:0w$x} {sizes}")
-        }
-        EmbeddedLine::Hashed => {
-            format!("percpu: Embedded {pages} pages/cpu @(____ptrval____) {sizes}")
-        }
+        EmbeddedLine::Upper => format!("PERCPU: Embedded {pages} pages/cpu @{at} {sizes}"),
+        EmbeddedLine::Lower => format!("percpu: Embedded {pages} pages/cpu @{at} {sizes}"),
         EmbeddedLine::NoAddress => format!("percpu: Embedded {pages} pages/cpu {sizes}"),
     }
 }
@@ -440,9 +446,12 @@ pub fn pcpu_embed_first_chunk(
         let units: u64 = ai.groups.iter().map(|g| u64::from(g.nr_units)).sum();
         let ai_size = (64 + ai.groups.len() as u64 * 24 + units * 4).next_multiple_of(PAGE_SIZE);
         let _t2 = k.trace.enter("pcpu_alloc_alloc_info", FILE);
+        // Page-aligned from 4.15 ("percpu: use PAGE_SIZE alignment for the alloc info");
+        // a cache line before.
+        let ai_align = if k.era.at_least(4, 15) { PAGE_SIZE } else { 64 };
         let ai_pa = k
             .memblock
-            .memblock_alloc(ai_size, PAGE_SIZE)
+            .memblock_alloc(ai_size, ai_align)
             .map_err(|e| nomem("pcpu_alloc_alloc_info", e))?
             .ok_or_else(|| {
                 BootError::NoMemory(format!(

@@ -77,17 +77,22 @@ fn wide_cpu_numbers_and_spare_units() {
 fn the_embedded_line_of_each_era() {
     let ai = info("4.4.0", 8, 98008, |_| 0);
     let va = 0xffff_8802_6f40_0000;
+    let line = |r: &str| embedded_line_text(&era(r), &ai, va);
     assert_eq!(
-        embedded_line_text(&era("4.4.0"), &ai, va),
+        line("4.4.0"),
         "PERCPU: Embedded 33 pages/cpu @ffff88026f400000 s98008 r8192 d28968 u262144"
     );
-    assert!(embedded_line_text(&era("4.9.96"), &ai, va)
-        .starts_with("percpu: Embedded 33 pages/cpu @ffff8802"));
-    assert!(embedded_line_text(&era("4.18.0"), &ai, va).contains(" @(____ptrval____) s98008"));
-    assert_eq!(
-        embedded_line_text(&era("5.4.0"), &ai, va),
-        "percpu: Embedded 33 pages/cpu s98008 r8192 d28968 u262144"
-    );
+    assert!(line("4.9.96").starts_with("percpu: Embedded 33 pages/cpu @ffff8802"));
+    assert!(line("4.15.0").contains(" @        (ptrval) s98008"));
+    assert!(line("4.18.0").contains(" @(____ptrval____) s98008"));
+    let bare = "percpu: Embedded 33 pages/cpu s98008 r8192 d28968 u262144";
+    for r in ["5.4.0", "4.14.114"] {
+        assert_eq!(line(r), bare, "{r}");
+    }
+    let mut ubuntu = era("4.15.0");
+    ubuntu.release = "4.15.0-136-generic".into();
+    assert_eq!(embedded_line_text(&ubuntu, &ai, va), bare);
+    assert_ne!(line("4.14.113"), bare);
 }
 
 #[test]
