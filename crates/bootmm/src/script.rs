@@ -10,6 +10,7 @@
 mod lexer;
 mod memblock_calls;
 mod page_calls;
+mod percpu_calls;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -25,9 +26,10 @@ use lexer::{tokenize, Tok, Token};
 
 pub use memblock_calls::MEMBLOCK_CALLS;
 pub use page_calls::{ProcFile, PAGE_CALLS};
+pub use percpu_calls::PERCPU_CALLS;
 
 /// Every table of calls the interpreter knows, searched in order.
-pub static CALL_TABLES: &[&[CallSpec]] = &[MEMBLOCK_CALLS, PAGE_CALLS, SCRIPT_CALLS];
+pub static CALL_TABLES: &[&[CallSpec]] = &[MEMBLOCK_CALLS, PAGE_CALLS, PERCPU_CALLS, SCRIPT_CALLS];
 
 /// A value an argument expression evaluates to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -338,8 +338,9 @@ pub fn embedded_line_text(era: &Era, ai: &PcpuAllocInfo, base_va: u64) -> String
     }
 }
 
-/// The first chunk as `pcpu_embed_first_chunk` left it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The first chunk as `pcpu_embed_first_chunk` left it, and the allocator that serves
+/// `alloc_percpu` from it (`pcpu_lock` and what it protects).
+#[derive(Debug, Default)]
 pub struct FirstChunk {
     /// The layout.
     pub ai: Option<PcpuAllocInfo>,
@@ -347,6 +348,19 @@ pub struct FirstChunk {
     pub base: u64,
     /// Physical address of each CPU's unit, by CPU id.
     pub unit_pa: Vec<u64>,
+    /// `pcpu_lock`: the reserved and dynamic chunks' maps.
+    lock: spin::Mutex<PcpuChunks>,
+}
+
+/// The chunks `pcpu_setup_first_chunk` sets up and the allocator's counters.
+#[derive(Debug, Default)]
+struct PcpuChunks {
+    /// `pcpu_reserved_chunk`: modules' static per-CPU data.
+    reserved: Option<PcpuChunk>,
+    /// `pcpu_first_chunk`'s dynamic part.
+    first: Option<PcpuChunk>,
+    /// `warn_limit` of the allocation-failure message.
+    warned: u32,
 }
 
 /// mm/percpu.c (5.17+; arch/x86/kernel/setup_percpu.c `pcpu_fc_alloc` /
@@ -446,9 +460,8 @@ pub fn pcpu_embed_first_chunk(
         let units: u64 = ai.groups.iter().map(|g| u64::from(g.nr_units)).sum();
         let ai_size = (64 + ai.groups.len() as u64 * 24 + units * 4).next_multiple_of(PAGE_SIZE);
         let _t2 = k.trace.enter("pcpu_alloc_alloc_info", FILE);
-        // Page-aligned from 4.15 ("percpu: use PAGE_SIZE alignment for the alloc info");
-        // a cache line before.
-        let ai_align = if k.era.at_least(4, 15) { PAGE_SIZE } else { 64 };
+        // Page-aligned from 4.15; before, 0 (memblock's default, a cache line).
+        let ai_align = if k.era.at_least(4, 15) { PAGE_SIZE } else { 0 };
         let ai_pa = k
             .memblock
             .memblock_alloc(ai_size, ai_align)
@@ -463,9 +476,11 @@ pub fn pcpu_embed_first_chunk(
     let size_sum = ai.size_sum();
     // The array of the groups' allocations.
     let areas_size = (ai.groups.len() as u64 * 8).next_multiple_of(PAGE_SIZE);
+    // SMP_CACHE_BYTES, passed as 0 (memblock's default) before 4.15 as the 4.9 log shows.
+    let areas_align = if k.era.at_least(4, 15) { 64 } else { 0 };
     let areas_pa = k
         .memblock
-        .memblock_alloc(areas_size, 64)
+        .memblock_alloc(areas_size, areas_align)
         .map_err(|e| nomem("pcpu_embed_first_chunk", e))?;
     let mut areas = Vec::with_capacity(ai.groups.len());
     for gi in &ai.groups {
@@ -526,12 +541,327 @@ pub fn pcpu_embed_first_chunk(
             .memblock_free(a.0, areas_size)
             .map_err(|e| nomem("pcpu_embed_first_chunk", e))?;
     }
-    k.percpu = FirstChunk {
-        ai: Some(ai),
-        base,
-        unit_pa,
-    };
+    k.percpu = FirstChunk::new(ai, base, unit_pa);
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The allocator: pcpu_alloc / pcpu_free_area on the first chunk.
+// ---------------------------------------------------------------------------------------
+
+/// `PCPU_MIN_ALLOC_SHIFT`: the allocation map has a bit per 4 bytes.
+const PCPU_MIN_ALLOC_SHIFT: u32 = 2;
+/// `PCPU_MIN_ALLOC_SIZE`.
+pub const PCPU_MIN_ALLOC_SIZE: u64 = 1 << PCPU_MIN_ALLOC_SHIFT;
+/// How many allocation failures are reported before the message stops (`warn_limit`).
+const WARN_LIMIT: u32 = 10;
+
+/// A `void __percpu *`. On x86_64 the per-CPU section is linked at 0, so a per-CPU pointer is
+/// the variable's offset inside every CPU's unit; `per_cpu_ptr` adds a CPU's
+/// `__per_cpu_offset`. Only the allocator makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PcpuPtr(u64);
+
+impl PcpuPtr {
+    /// The offset inside a unit (the pointer's value on x86_64).
+    pub fn offset(self) -> u64 {
+        self.0
+    }
+
+    /// The per-CPU pointer whose value is `v` (a script's variable), if it can be one: inside
+    /// a unit and 4-byte aligned. Whether it was allocated is `free_percpu`'s to check.
+    pub fn from_value(v: u64, unit_size: u64) -> Option<Self> {
+        (v % PCPU_MIN_ALLOC_SIZE == 0 && v < unit_size).then_some(PcpuPtr(v))
+    }
+}
+
+/// One chunk's allocation map (`struct pcpu_chunk`'s `alloc_map`, `bound_map`, `free_bytes`,
+/// `first_free`). Offsets are from the unit's start.
+#[derive(Debug)]
+struct PcpuChunk {
+    /// The chunk's page-aligned base, as an offset in the unit.
+    base: u64,
+    /// The hidden head (`start_offset`) and tail (`end_offset`), bytes.
+    start_offset: u64,
+    end_offset: u64,
+    /// Bits in the map: the region's bytes / 4.
+    nr_bits: usize,
+    alloc_map: Vec<u64>,
+    /// A bit at each allocation's start and one past its end.
+    bound_map: Vec<u64>,
+    free_bytes: u64,
+    first_free: usize,
+}
+
+fn test_bit(m: &[u64], i: usize) -> bool {
+    m[i / 64] & (1 << (i % 64)) != 0
+}
+fn set_bit(m: &mut [u64], i: usize) {
+    m[i / 64] |= 1 << (i % 64);
+}
+fn clear_bit(m: &mut [u64], i: usize) {
+    m[i / 64] &= !(1 << (i % 64));
+}
+
+impl PcpuChunk {
+    /// mm/percpu.c: `pcpu_alloc_first_chunk`: the chunk covering `[tmp, tmp + map_size)` of
+    /// the unit, its page-aligned base, and the head and tail outside the region hidden as
+    /// allocated.
+    fn pcpu_alloc_first_chunk(tmp: u64, map_size: u64) -> Self {
+        let base = tmp & !(PAGE_SIZE - 1);
+        let start_offset = tmp - base;
+        let region_size = (start_offset + map_size).next_multiple_of(PAGE_SIZE);
+        let nr_bits = (region_size >> PCPU_MIN_ALLOC_SHIFT) as usize;
+        let words = (nr_bits + 1).div_ceil(64);
+        let mut c = PcpuChunk {
+            base,
+            start_offset,
+            end_offset: region_size - start_offset - map_size,
+            nr_bits,
+            alloc_map: alloc::vec![0; words],
+            bound_map: alloc::vec![0; words],
+            free_bytes: map_size,
+            first_free: 0,
+        };
+        let head = (start_offset >> PCPU_MIN_ALLOC_SHIFT) as usize;
+        if head > 0 {
+            (0..head).for_each(|i| set_bit(&mut c.alloc_map, i));
+            set_bit(&mut c.bound_map, 0);
+            set_bit(&mut c.bound_map, head);
+        }
+        let tail = (c.end_offset >> PCPU_MIN_ALLOC_SHIFT) as usize;
+        if tail > 0 {
+            (nr_bits - tail..nr_bits).for_each(|i| set_bit(&mut c.alloc_map, i));
+            set_bit(&mut c.bound_map, nr_bits - tail);
+        }
+        set_bit(&mut c.bound_map, nr_bits);
+        c.first_free = (0..nr_bits)
+            .find(|&i| !test_bit(&c.alloc_map, i))
+            .unwrap_or(nr_bits);
+        c
+    }
+
+    /// The region's offsets in the unit.
+    fn contains(&self, off: u64) -> bool {
+        let start = self.base + self.start_offset;
+        let end = self.base + (self.nr_bits as u64 * PCPU_MIN_ALLOC_SIZE) - self.end_offset;
+        (start..end).contains(&off)
+    }
+
+    /// mm/percpu.c: `pcpu_find_block_fit` + `pcpu_alloc_area`: the lowest `bit_align`-aligned
+    /// run of `bits` free bits from `first_free` (the hints the kernel keeps skip only runs
+    /// too small for the request, so they find the same run). Returns the offset in the unit.
+    fn pcpu_alloc_area(&mut self, bits: usize, bit_align: usize) -> Option<u64> {
+        if self.free_bytes < bits as u64 * PCPU_MIN_ALLOC_SIZE {
+            return None;
+        }
+        let mut i = self.first_free.next_multiple_of(bit_align);
+        while i + bits <= self.nr_bits {
+            match (i..i + bits).find(|&j| test_bit(&self.alloc_map, j)) {
+                None => {
+                    (i..i + bits).for_each(|j| set_bit(&mut self.alloc_map, j));
+                    set_bit(&mut self.bound_map, i);
+                    (i + 1..i + bits).for_each(|j| clear_bit(&mut self.bound_map, j));
+                    set_bit(&mut self.bound_map, i + bits);
+                    self.free_bytes -= bits as u64 * PCPU_MIN_ALLOC_SIZE;
+                    if i == self.first_free {
+                        self.first_free = (i + bits..self.nr_bits)
+                            .find(|&j| !test_bit(&self.alloc_map, j))
+                            .unwrap_or(self.nr_bits);
+                    }
+                    return Some(self.base + (i as u64) * PCPU_MIN_ALLOC_SIZE);
+                }
+                Some(used) => i = (used + 1).next_multiple_of(bit_align),
+            }
+        }
+        None
+    }
+
+    /// mm/percpu.c: `pcpu_free_area`: the allocation starting at `off` (up to the next bound
+    /// bit) is free again; its size in bytes. `None` when `off` starts no allocation (the
+    /// kernel does not check: it would clear whatever lies up to the next bound).
+    fn pcpu_free_area(&mut self, off: u64) -> Option<u64> {
+        if !self.contains(off) {
+            return None;
+        }
+        let bit = ((off - self.base) >> PCPU_MIN_ALLOC_SHIFT) as usize;
+        if !test_bit(&self.alloc_map, bit) || !test_bit(&self.bound_map, bit) {
+            return None;
+        }
+        let end = (bit + 1..=self.nr_bits).find(|&j| test_bit(&self.bound_map, j))?;
+        (bit..end).for_each(|j| clear_bit(&mut self.alloc_map, j));
+        let bytes = (end - bit) as u64 * PCPU_MIN_ALLOC_SIZE;
+        self.free_bytes += bytes;
+        self.first_free = self.first_free.min(bit);
+        Some(bytes)
+    }
+}
+
+/// Why `free_percpu` did nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PcpuFreeError {
+    /// The pointer starts no live allocation (freed already, never allocated, or inside one).
+    NotAllocated(u64),
+    /// The percpu allocator is not set up (a bare machine).
+    NoChunk,
+}
+
+impl core::fmt::Display for PcpuFreeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PcpuFreeError::NotAllocated(p) => write!(
+                f,
+                "free_percpu({p:#x}): no allocation starts there (already freed, never allocated, or inside one); the kernel does not check and would clear its map up to the next allocation"
+            ),
+            PcpuFreeError::NoChunk => write!(f, "free_percpu: the percpu allocator is not set up"),
+        }
+    }
+}
+
+impl FirstChunk {
+    /// mm/percpu.c: the allocator part of `pcpu_setup_first_chunk`: the reserved chunk (when
+    /// the layout has a reserve) right after the static data, the dynamic one after it.
+    fn new(ai: PcpuAllocInfo, base: u64, unit_pa: Vec<u64>) -> Self {
+        let mut chunks = PcpuChunks::default();
+        let mut tmp = ai.static_size;
+        if ai.reserved_size > 0 {
+            chunks.reserved = Some(PcpuChunk::pcpu_alloc_first_chunk(tmp, ai.reserved_size));
+            tmp += ai.reserved_size;
+        }
+        chunks.first = Some(PcpuChunk::pcpu_alloc_first_chunk(tmp, ai.dyn_size));
+        FirstChunk {
+            ai: Some(ai),
+            base,
+            unit_pa,
+            lock: spin::Mutex::new(chunks),
+        }
+    }
+
+    /// The unit size, 0 before setup.
+    pub fn unit_size(&self) -> u64 {
+        self.ai.as_ref().map_or(0, |a| a.unit_size)
+    }
+
+    /// Free bytes of the dynamic (`false`) or reserved (`true`) chunk.
+    pub fn free_bytes(&self, reserved: bool) -> u64 {
+        let c = self.lock.lock();
+        let ch = if reserved { &c.reserved } else { &c.first };
+        ch.as_ref().map_or(0, |ch| ch.free_bytes)
+    }
+}
+
+/// mm/percpu.c: `pcpu_alloc`: `size` bytes aligned to `align` in every possible CPU's unit,
+/// zeroed, from the reserved chunk or the dynamic one, under `pcpu_lock`. Callable from any
+/// thread through a shared reference.
+///
+/// Returns `None` (the kernel's NULL) for a size of 0 or above 32 KiB, an alignment that is
+/// not a power of two or above a page (with the kernel's warning, unless `nowarn`), and when
+/// no chunk has room: new chunks come from vmalloc, which is not modelled yet, so the first
+/// chunk is all there is ("allocation failed, size=… align=… atomic=0, failed to allocate
+/// new chunk", at most 10 times).
+///
+/// Complexity: O(bits of the chunk) for the search, under the lock.
+pub fn pcpu_alloc(
+    k: &Kernel,
+    size: u64,
+    align: u64,
+    reserved: bool,
+    nowarn: bool,
+) -> Option<PcpuPtr> {
+    let align = align.max(PCPU_MIN_ALLOC_SIZE);
+    let size = size
+        .checked_next_multiple_of(PCPU_MIN_ALLOC_SIZE)
+        .unwrap_or(u64::MAX);
+    if size == 0 || size > PCPU_MIN_UNIT_SIZE || align > PAGE_SIZE || !align.is_power_of_two() {
+        if !nowarn {
+            crate::pr_warn!(
+                k.printk,
+                "WARNING: CPU: 0 PID: 0 at mm/percpu.c pcpu_alloc: illegal size ({size}) or align ({align}) for percpu allocation\n"
+            );
+        }
+        return None;
+    }
+    let bits = (size >> PCPU_MIN_ALLOC_SHIFT) as usize;
+    let bit_align = (align >> PCPU_MIN_ALLOC_SHIFT) as usize;
+    let fc = &k.percpu;
+    let mut c = fc.lock.lock();
+    let chunk = if reserved {
+        c.reserved.as_mut()
+    } else {
+        c.first.as_mut()
+    };
+    let (off, err) = match chunk {
+        Some(ch) => match ch.pcpu_alloc_area(bits, bit_align) {
+            Some(off) => (Some(off), ""),
+            None if reserved => (None, "alloc from reserved chunk failed"),
+            None => (None, "failed to allocate new chunk"),
+        },
+        None if reserved => (None, "no reserved chunk"),
+        None => (None, "the percpu allocator is not set up"),
+    };
+    let Some(off) = off else {
+        if !nowarn && c.warned < WARN_LIMIT {
+            c.warned += 1;
+            crate::pr_warn!(
+                k.printk,
+                "percpu: allocation failed, size={size} align={align} atomic=0, {err}\n"
+            );
+            if c.warned == WARN_LIMIT {
+                pr_info!(k.printk, "percpu: limit reached, disable warning\n");
+            }
+        }
+        return None;
+    };
+    drop(c);
+    // Zero the area in every possible CPU's unit.
+    for &u in &fc.unit_pa {
+        if k.phys.memset(crate::PhysAddr(u + off), 0, size).is_err() {
+            // The unit lies in simulated RAM taken at boot; failing to write it is a broken
+            // machine, not an allocation failure.
+            debug_assert!(false, "percpu unit at {:#x} not in simulated RAM", u + off);
+        }
+    }
+    Some(PcpuPtr(off))
+}
+
+/// include/linux/percpu.h: `__alloc_percpu(size, align)` (GFP_KERNEL). See [`pcpu_alloc`].
+pub fn __alloc_percpu(k: &Kernel, size: u64, align: u64) -> Option<PcpuPtr> {
+    pcpu_alloc(k, size, align, false, false)
+}
+
+/// mm/percpu.c: `__alloc_reserved_percpu`: from the modules' reserve. See [`pcpu_alloc`].
+pub fn __alloc_reserved_percpu(k: &Kernel, size: u64, align: u64) -> Option<PcpuPtr> {
+    pcpu_alloc(k, size, align, true, false)
+}
+
+/// mm/percpu.c: `free_percpu`: `None` (NULL) does nothing.
+///
+/// # Errors
+/// [`PcpuFreeError::NotAllocated`] for a pointer that starts no live allocation, with the
+/// allocator's state unchanged (the kernel does not check; see the error's text).
+pub fn free_percpu(k: &Kernel, p: Option<PcpuPtr>) -> Result<(), PcpuFreeError> {
+    let Some(p) = p else { return Ok(()) };
+    let mut c = k.percpu.lock.lock();
+    let c = &mut *c;
+    // pcpu_chunk_addr_search: the reserved chunk's range, else the first chunk's.
+    let chunk = match (&mut c.reserved, &mut c.first) {
+        (Some(r), _) if r.contains(p.0) => r,
+        (_, Some(f)) => f,
+        _ => return Err(PcpuFreeError::NoChunk),
+    };
+    chunk
+        .pcpu_free_area(p.0)
+        .map(|_| ())
+        .ok_or(PcpuFreeError::NotAllocated(p.0))
+}
+
+/// include/linux/percpu-defs.h: `per_cpu_ptr(ptr, cpu)`, as a physical address (the unit of
+/// `cpu` plus the pointer's offset). `None` for a CPU that is not possible.
+pub fn per_cpu_ptr(k: &Kernel, p: PcpuPtr, cpu: u32) -> Option<crate::PhysAddr> {
+    k.percpu
+        .unit_pa
+        .get(cpu as usize)
+        .map(|u| crate::PhysAddr(u + p.0))
 }
 
 #[cfg(test)]

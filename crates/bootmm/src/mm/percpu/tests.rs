@@ -105,3 +105,115 @@ fn bad_layouts_are_errors() {
     assert!(pcpu_build_alloc_info(&era("6.6.0"), 1, u64::MAX, 8192, 0, 2 << 20, d).is_err());
     assert!(pcpu_build_alloc_info(&era("6.6.0"), 1, 1, 0, 0, 3 << 20, d).is_err());
 }
+
+fn booted(cpus: u32) -> Kernel {
+    let m = crate::machine::Machine::qemu(1 << 30, cpus).unwrap();
+    let mut k = Kernel::new(m).unwrap();
+    crate::init::main::start_kernel(&mut k).unwrap();
+    k
+}
+
+#[test]
+fn allocations_are_zeroed_in_every_unit_and_usable() {
+    let k = booted(4);
+    let ai = k.percpu.ai.clone().unwrap();
+    let p = __alloc_percpu(&k, 64, 8).unwrap();
+    // The dynamic part starts after the static data and the modules' reserve.
+    assert_eq!(p.offset(), ai.static_size + ai.reserved_size);
+    for cpu in 0..4 {
+        let pa = per_cpu_ptr(&k, p, cpu).unwrap();
+        assert_eq!(k.phys.read_u64(pa).unwrap(), 0);
+        k.phys.write_u64(pa, 0x1000 + u64::from(cpu)).unwrap();
+    }
+    for cpu in 0..4 {
+        let pa = per_cpu_ptr(&k, p, cpu).unwrap();
+        assert_eq!(k.phys.read_u64(pa).unwrap(), 0x1000 + u64::from(cpu));
+    }
+    assert_eq!(per_cpu_ptr(&k, p, 4), None);
+    // Freed and asked for again: the same place, zeroed again.
+    free_percpu(&k, Some(p)).unwrap();
+    let q = __alloc_percpu(&k, 64, 8).unwrap();
+    assert_eq!(q, p);
+    assert_eq!(k.phys.read_u64(per_cpu_ptr(&k, q, 2).unwrap()).unwrap(), 0);
+    // Alignment is honoured.
+    let r = __alloc_percpu(&k, 4, 4).unwrap();
+    let s = __alloc_percpu(&k, 8, 256).unwrap();
+    assert_eq!(r.offset(), p.offset() + 64);
+    assert_eq!(s.offset() % 256, 0);
+}
+
+#[test]
+fn a_bad_free_is_refused_and_changes_nothing() {
+    let k = booted(2);
+    let p = __alloc_percpu(&k, 32, 8).unwrap();
+    let before = k.percpu.free_bytes(false);
+    let inside = PcpuPtr::from_value(p.offset() + 8, k.percpu.unit_size()).unwrap();
+    assert_eq!(
+        free_percpu(&k, Some(inside)),
+        Err(PcpuFreeError::NotAllocated(p.offset() + 8))
+    );
+    assert_eq!(k.percpu.free_bytes(false), before);
+    free_percpu(&k, Some(p)).unwrap();
+    assert_eq!(k.percpu.free_bytes(false), before + 32);
+    assert!(free_percpu(&k, Some(p)).is_err(), "a second free");
+    assert_eq!(k.percpu.free_bytes(false), before + 32);
+    free_percpu(&k, None).unwrap();
+    // The static area is nobody's allocation either.
+    let st = PcpuPtr::from_value(0, k.percpu.unit_size()).unwrap();
+    assert!(free_percpu(&k, Some(st)).is_err());
+}
+
+#[test]
+fn illegal_requests_and_a_full_chunk_give_null_with_the_kernel_s_warnings() {
+    let k = booted(2);
+    assert_eq!(__alloc_percpu(&k, 0, 8), None);
+    assert_eq!(__alloc_percpu(&k, 40000, 8), None);
+    assert_eq!(__alloc_percpu(&k, 8, 12), None);
+    assert_eq!(__alloc_percpu(&k, 8, 8192), None);
+    let warned = |t: &str| {
+        k.printk
+            .lines()
+            .into_iter()
+            .filter(|l| l.text.contains(t))
+            .count()
+    };
+    assert_eq!(warned("for percpu allocation"), 4);
+    // Fill the dynamic part, then ask twelve more times: ten reports, then the limit line.
+    let free = k.percpu.free_bytes(false);
+    let mut got = 0;
+    while __alloc_percpu(&k, 1024, 4).is_some() {
+        got += 1024;
+    }
+    assert!(got <= free && free - got < 1024, "{got} of {free}");
+    for _ in 0..11 {
+        assert_eq!(__alloc_percpu(&k, 1024, 4), None);
+    }
+    assert_eq!(
+        warned("percpu: allocation failed, size=1024 align=4 atomic=0"),
+        10
+    );
+    assert_eq!(warned("percpu: limit reached, disable warning"), 1);
+    // The reserve is separate.
+    assert!(__alloc_reserved_percpu(&k, 1024, 8).is_some());
+}
+
+#[test]
+fn threads_allocate_and_free_concurrently_without_losing_space() {
+    let k = booted(2);
+    let free = k.percpu.free_bytes(false);
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let k = &k;
+            s.spawn(move || {
+                for i in 0..2000u64 {
+                    let size = 4 * (1 + (i * 7 + t) % 16);
+                    let p = __alloc_percpu(k, size, 4).unwrap();
+                    let pa = per_cpu_ptr(k, p, t as u32).unwrap();
+                    k.phys.write_u64(crate::PhysAddr(pa.0 & !7), i).unwrap();
+                    free_percpu(k, Some(p)).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(k.percpu.free_bytes(false), free);
+}
