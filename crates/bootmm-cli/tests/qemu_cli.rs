@@ -125,3 +125,58 @@ fn emulated_nodes_are_read_off_the_faking_node_lines() {
         assert!(out.contains(" 0 differ"), "{out}");
     }
 }
+
+/// The pagesets the model's boot leaves, against the same boot's /proc/zoneinfo: where the
+/// model's low watermark is the kernel's (its boot-time managed pages agree), every CPU's
+/// batch, and before 6.7 its high, must be the kernel's; from 6.7 high is a run-time value
+/// and is not compared. Most zones qualify.
+#[test]
+fn the_booted_pagesets_are_the_kernel_s_where_the_watermarks_are() {
+    use bootmm::mm::zoneinfo::ZoneinfoFile;
+    let logs = data(".dmesg.txt");
+    let (mut compared, mut zones) = (0, 0);
+    let mut bad = Vec::new();
+    for (name, rc, out) in run_all(&["boot", "--show", "zoneinfo", "--from-dmesg"], logs) {
+        assert_eq!(rc, 0, "{name}");
+        let real_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/qemu-debian")
+            .join(name.replace(".dmesg.txt", ".zoneinfo.txt"));
+        let Ok(real) = std::fs::read_to_string(&real_path) else {
+            continue;
+        };
+        let real = ZoneinfoFile::parse(&real).unwrap();
+        let model = out.split("==> /proc/zoneinfo <==").nth(1).unwrap_or("");
+        let model = ZoneinfoFile::parse(model).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let runtime_high = name.starts_with("6.12");
+        for r in &real.zones {
+            let Some(m) = model
+                .zones
+                .iter()
+                .find(|m| m.nid == r.nid && m.name == r.name)
+            else {
+                continue;
+            };
+            if r.pcp.is_empty() {
+                continue;
+            }
+            zones += 1;
+            if r.low != m.low {
+                continue;
+            }
+            for (rp, mp) in r.pcp.iter().zip(&m.pcp) {
+                compared += 1;
+                if rp.batch != mp.batch || (!runtime_high && rp.high != mp.high) {
+                    bad.push(format!(
+                        "{name}: node {} {} cpu {}: {rp:?} vs {mp:?}",
+                        r.nid, r.name, rp.cpu
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert!(
+        compared >= 200,
+        "only {compared} pagesets compared (of {zones} zones)"
+    );
+}

@@ -68,6 +68,7 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
         crate::fs::vfs_caches_init_early(k)?;
         mm_init(k)?;
     }
+    crate::mm::page_alloc_init::setup_per_cpu_pageset(k)?;
     crate::fs::vfs_caches_init(k)?;
     // rest_init → kernel_init → kernel_init_freeable, after SMP bring-up.
     crate::mm::page_alloc::page_alloc_init_late(k)?;

@@ -451,6 +451,24 @@ pub struct Zone {
     /// Deferred pages already counted in `managed_pages` and NR_FREE_PAGES but not yet on a
     /// free list (bootmm's lazy `page_alloc_init_late`, see `docs/divergences.md`).
     pub deferred_unlisted: AtomicU64,
+    /// `per_cpu_pageset`: each possible CPU's pageset, set by `setup_per_cpu_pageset`;
+    /// empty while the zone still points at `boot_pageset`.
+    pub per_cpu_pageset: Vec<PerCpuPages>,
+}
+
+/// `struct per_cpu_pages`: a CPU's page cache in front of one zone. Its sizes only, so far:
+/// the lists come with the pcp fast path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerCpuPages {
+    /// Pages on the lists.
+    pub count: u64,
+    /// The high mark: fixed at setup before 6.7, adjusted at run time from 6.7 (it starts
+    /// at `BOOT_PAGESET_HIGH`, 0, and moves within `[high_min, high_max]` as the CPU frees).
+    pub high: u64,
+    pub batch: u64,
+    /// 6.7+.
+    pub high_min: u64,
+    pub high_max: u64,
 }
 
 impl Zone {
@@ -484,6 +502,7 @@ impl Zone {
             nr_free_cma_pages: AtomicI64::new(0),
             lock: spin::mutex::SpinMutex::new(FreeAreas::new()),
             deferred_unlisted: AtomicU64::new(0),
+            per_cpu_pageset: Vec::new(),
         });
         zone_init_free_lists(&z);
         z
@@ -872,6 +891,18 @@ impl PageAlloc {
             for (d, s) in z.lowmem_reserve.iter_mut().zip(lowmem_reserve) {
                 *d = *s;
             }
+        }
+    }
+
+    /// Set a zone's per-CPU pagesets (`setup_zone_pageset`, `zone_pcp_update`).
+    pub(crate) fn set_zone_pagesets(&mut self, r: ZoneRef, pcp: Vec<PerCpuPages>) {
+        if let Some(z) = self
+            .node_data
+            .iter_mut()
+            .find(|n| n.node_id == r.nid)
+            .and_then(|n| n.node_zones.get_mut(r.zone_idx))
+        {
+            z.per_cpu_pageset = pcp;
         }
     }
 }

@@ -5,6 +5,7 @@
 //! of boot the kernel does, on the live zones, and prints what the kernel prints. The kernel
 //! keeps these values in `struct zone`; so does bootmm (`k.page_alloc`).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::init::main::BootError;
@@ -153,6 +154,7 @@ pub fn init_per_zone_wmark_min_initcall(k: &mut Kernel) -> Result<(), BootError>
     k.vm.min_free_kbytes = t.min_free_kbytes;
     k.vm.totalreserve_pages = t.totalreserve_pages;
     k.vm.watermark_scale_factor = p.watermark_scale_factor;
+    zone_pcp_update_all(k);
     Ok(())
 }
 
@@ -403,5 +405,130 @@ mod tests {
         let mut k = Kernel::new(m).unwrap();
         let e = crate::init::main::start_kernel(&mut k).unwrap_err();
         assert!(e.to_string().contains("vm.watermark_scale_factor=0"), "{e}");
+    }
+}
+
+/// The CPUs `cpumask_of_node(nid)` holds once all are up: those on the node, or, under NUMA
+/// emulation, on any emulated node of the same physical node (`numa_add_cpu` sets a CPU in
+/// each of them). Without CONFIG_NUMA, every CPU.
+fn node_cpus(k: &Kernel, nid: u32) -> u32 {
+    if !k.machine.kernel_config().numa {
+        return k.machine.cpus;
+    }
+    let phys = |n: i32| -> i32 {
+        let emu = &k.numa.emu_nid_to_phys;
+        if emu.is_empty() || n < 0 {
+            n
+        } else {
+            emu.get(n as usize).copied().unwrap_or(n)
+        }
+    };
+    let want = phys(nid as i32);
+    k.numa
+        .cpu_to_node
+        .iter()
+        .filter(|&&n| n >= 0 && phys(n) == want)
+        .count() as u32
+}
+
+/// `zone_set_pageset_high_and_batch` for every CPU of every populated zone, with the zone's
+/// managed pages and low watermark as they are now.
+fn set_pagesets(k: &mut Kernel) {
+    let cpus = k.machine.cpus.max(1);
+    let era = k.era.clone();
+    let mut todo = Vec::new();
+    for n in &k.page_alloc.node_data {
+        for (i, z) in n.node_zones.iter().enumerate() {
+            if !z.populated() {
+                continue;
+            }
+            let r = ZoneRef {
+                nid: n.node_id,
+                zone_idx: i,
+            };
+            let sizes = watermark::zone_set_pageset_high_and_batch(
+                &era,
+                z.managed(),
+                z.low_wmark_pages(),
+                node_cpus(k, n.node_id),
+                cpus,
+            );
+            let pcp = page_alloc::PerCpuPages {
+                count: 0,
+                // 6.7+: the run-time high starts at BOOT_PAGESET_HIGH and only moves when the
+                // CPU frees through its lists.
+                high: if sizes.high_min.is_some() {
+                    0
+                } else {
+                    sizes.high
+                },
+                batch: sizes.batch,
+                high_min: sizes.high_min.unwrap_or(0),
+                high_max: sizes.high_max.unwrap_or(0),
+            };
+            todo.push((r, alloc::vec![pcp; cpus as usize]));
+        }
+    }
+    for (r, v) in todo {
+        k.page_alloc.set_zone_pagesets(r, v);
+    }
+}
+
+/// Bytes `setup_zone_pageset` and `setup_per_cpu_pageset` take from the percpu allocator per
+/// zone (`per_cpu_pageset`, plus `per_cpu_zonestats` from 5.14) and per node
+/// (`per_cpu_nodestats`, 4.8+), each cache-line aligned. Estimates of x86_64 builds' structure
+/// sizes: see docs/divergences.md.
+fn pageset_percpu_sizes(era: &crate::era::Era) -> (&'static [u64], u64) {
+    if era.at_least(5, 14) {
+        (&[320, 64], 64)
+    } else if era.at_least(4, 8) {
+        (&[128], 64)
+    } else {
+        (&[128], 0)
+    }
+}
+
+/// mm/page_alloc.c: `setup_per_cpu_pageset`: every populated zone leaves `boot_pageset` for
+/// per-CPU pagesets taken from the percpu allocator, sized by `zone_set_pageset_high_and_batch`
+/// with the managed pages of this moment (before 5.14 that stays: deferred pages are not in
+/// them yet), and each node gets its per-CPU node statistics.
+///
+/// # Errors
+/// [`BootError::NoMemory`] when the percpu allocator has no room (the kernel panics:
+/// "Failed to allocate ... for zone pagesets").
+pub fn setup_per_cpu_pageset(k: &mut Kernel) -> Result<(), BootError> {
+    if k.page_alloc.node_data.is_empty() || k.percpu.ai.is_none() {
+        return Ok(());
+    }
+    let _t = k.trace.enter("setup_per_cpu_pageset", FILE);
+    let (per_zone, per_node) = pageset_percpu_sizes(&k.era);
+    let zones = k.page_alloc.populated_zones().count();
+    let nodes = k.page_alloc.node_data.len();
+    for size in (0..zones).flat_map(|_| per_zone.iter().copied()) {
+        crate::mm::percpu::__alloc_percpu(k, size, 64).ok_or_else(|| {
+            BootError::NoMemory(alloc::format!(
+                "setup_zone_pageset: Failed to allocate {size} per-CPU bytes for zone pagesets"
+            ))
+        })?;
+    }
+    if per_node > 0 {
+        for _ in 0..nodes {
+            crate::mm::percpu::__alloc_percpu(k, per_node, 64).ok_or_else(|| {
+                BootError::NoMemory(String::from(
+                    "setup_per_cpu_pageset: Failed to allocate per-CPU node statistics",
+                ))
+            })?;
+        }
+    }
+    set_pagesets(k);
+    Ok(())
+}
+
+/// mm/page_alloc.c: `zone_pcp_update` for every zone, as `setup_per_zone_wmarks` ends from
+/// 5.14: the pagesets follow the new low watermarks and managed counts. Before 5.14 the
+/// pagesets keep their setup values.
+pub fn zone_pcp_update_all(k: &mut Kernel) {
+    if k.era.at_least(5, 14) && k.page_alloc.zones().any(|z| !z.per_cpu_pageset.is_empty()) {
+        set_pagesets(k);
     }
 }

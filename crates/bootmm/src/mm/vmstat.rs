@@ -504,8 +504,8 @@ pub struct ZoneinfoZone {
 }
 
 /// Boot pageset values (mm/page_alloc.c `boot_pageset`: `BOOT_PAGESET_HIGH` 0,
-/// `BOOT_PAGESET_BATCH` 1; `setup_pageset(p, 0)` before 5.14 gives the same). bootmm has no
-/// per-CPU pagesets yet, so every zone still points at these (see docs/divergences.md).
+/// `BOOT_PAGESET_BATCH` 1; `setup_pageset(p, 0)` before 5.14 gives the same): what a zone
+/// shows until `setup_per_cpu_pageset` gives it per-CPU pagesets.
 const BOOT_PAGESET_HIGH: u64 = 0;
 const BOOT_PAGESET_BATCH: u64 = 1;
 
@@ -580,15 +580,27 @@ pub fn zoneinfo_zones_with(k: &Kernel, c: &VmstatConfig) -> Vec<ZoneinfoZone> {
             } else {
                 0
             };
+            // Each CPU's pageset, or boot_pageset where setup_per_cpu_pageset gave none.
             let pagesets = (0..cpus)
-                .map(|cpu| ZoneinfoPageset {
-                    cpu,
-                    count: 0,
-                    high: BOOT_PAGESET_HIGH,
-                    batch: BOOT_PAGESET_BATCH,
-                    high_min: BOOT_PAGESET_HIGH,
-                    high_max: BOOT_PAGESET_HIGH,
-                    stat_threshold: threshold,
+                .map(|cpu| {
+                    let p = z.per_cpu_pageset.get(cpu as usize).copied().unwrap_or(
+                        crate::mm::page_alloc::PerCpuPages {
+                            count: 0,
+                            high: BOOT_PAGESET_HIGH,
+                            batch: BOOT_PAGESET_BATCH,
+                            high_min: BOOT_PAGESET_HIGH,
+                            high_max: BOOT_PAGESET_HIGH,
+                        },
+                    );
+                    ZoneinfoPageset {
+                        cpu,
+                        count: p.count,
+                        high: p.high,
+                        batch: p.batch,
+                        high_min: p.high_min,
+                        high_max: p.high_max,
+                        stat_threshold: threshold,
+                    }
                 })
                 .collect();
             // all_unreclaimable / node_unreclaimable: from 3.12 until 4.11 the flag is

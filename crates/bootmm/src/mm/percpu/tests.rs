@@ -118,8 +118,10 @@ fn allocations_are_zeroed_in_every_unit_and_usable() {
     let k = booted(4);
     let ai = k.percpu.ai.clone().unwrap();
     let p = __alloc_percpu(&k, 64, 8).unwrap();
-    // The dynamic part starts after the static data and the modules' reserve.
-    assert_eq!(p.offset(), ai.static_size + ai.reserved_size);
+    // In the dynamic part (after the static data, the modules' reserve, and the zone
+    // pagesets setup_per_cpu_pageset took).
+    let dyn_start = ai.static_size + ai.reserved_size;
+    assert!(p.offset() > dyn_start && p.offset() < dyn_start + ai.dyn_size);
     for cpu in 0..4 {
         let pa = per_cpu_ptr(&k, p, cpu).unwrap();
         assert_eq!(k.phys.read_u64(pa).unwrap(), 0);
@@ -138,7 +140,8 @@ fn allocations_are_zeroed_in_every_unit_and_usable() {
     // Alignment is honoured.
     let r = __alloc_percpu(&k, 4, 4).unwrap();
     let s = __alloc_percpu(&k, 8, 256).unwrap();
-    assert_eq!(r.offset(), p.offset() + 64);
+    // First fit: a small request may land in a gap the aligned pageset areas left.
+    assert!(r.offset() + 4 <= p.offset() || r.offset() >= p.offset() + 64);
     assert_eq!(s.offset() % 256, 0);
 }
 
