@@ -229,3 +229,60 @@ fn the_first_percpu_chunk_is_taken_and_trimmed_as_the_log_shows() {
         assert!(out.contains(w), "model lacks {w}");
     }
 }
+
+/// From setup_command_line to the end of pcpu_setup_first_chunk, the memblock allocations a
+/// memblock=debug log shows (size and alignment, in order) are the model's, in a 4.9 and a 6.6
+/// boot.
+#[test]
+fn start_kernel_allocates_the_command_line_and_the_first_chunk_as_the_log_shows() {
+    // The "N bytes align=A" of each allocation from the first command-line copy up to the
+    // first free after the pcpu-alloc dump.
+    fn seq(text: &str, first: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let (mut on, mut dumped) = (false, false);
+        for l in text.lines() {
+            // A log line's "[    0.036000] " stamp (the model prints none).
+            let t = match l.strip_prefix('[') {
+                Some(r) => r.split_once("] ").map_or(l, |(_, t)| t),
+                None => l,
+            };
+            if t.starts_with("memblock_") && t.contains(" bytes align=") && t.contains(first) {
+                on = true;
+            }
+            if !on {
+                continue;
+            }
+            if t.starts_with("pcpu-alloc: ") {
+                dumped = true;
+            }
+            if dumped && (t.contains("free_early: [") || t.contains("free: [")) {
+                break;
+            }
+            if let Some((_, r)) = t.split_once(": ") {
+                if let Some((n, rest)) = r.split_once(" bytes align=") {
+                    let a = rest.split_whitespace().next().unwrap_or("");
+                    out.push(format!("{n} {a}"));
+                }
+            }
+        }
+        out
+    }
+    for (rel, n) in [
+        (
+            "memblock-debug/002-hp-286-pro-g2-8g-memblock-debug-4.9.txt",
+            12,
+        ),
+        (
+            "memblock-debug/003-qemu-2node-4cpu-4g-memblock-debug-6.6.txt",
+            19,
+        ),
+    ] {
+        let p = corpus(rel);
+        let log = std::fs::read_to_string(&p).unwrap();
+        let (ok, out, err) = bootmm(&["boot", "--from-dmesg", p.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let want = seq(&log, "start_kernel+");
+        assert_eq!(want.len(), n, "{rel}: {want:?}");
+        assert_eq!(seq(&out, "setup_command_line"), want, "{rel}");
+    }
+}

@@ -53,8 +53,7 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     // linux_banner: the build host and compiler are not modelled.
     pr_notice!(k.printk, "Linux version {}\n", k.era.release);
     setup_arch(k)?;
-    // setup_command_line and setup_nr_cpu_ids come first; their allocations are not
-    // modelled.
+    setup_command_line(k)?;
     crate::arch::x86::setup_percpu::setup_per_cpu_areas(k)?;
     if k.era.at_least(6, 6) {
         // 6.6 moved build_all_zonelists into mm_core_init, after the early VFS hashes.
@@ -74,6 +73,33 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     crate::mm::page_alloc::page_alloc_init_late(k)?;
     // do_basic_setup → the initcalls.
     crate::mm::page_alloc_init::init_per_zone_wmark_min_initcall(k)?;
+    Ok(())
+}
+
+/// init/main.c: `setup_command_line`: memblock copies of the command line, `strlen + 1`
+/// bytes each: `saved_command_line`, `initcall_command_line` (until 5.4: the bootconfig
+/// series, 5.5, moved it to `do_initcalls`) and `static_command_line`. Aligned to
+/// SMP_CACHE_BYTES from 5.0, with 0 (memblock's default) before. No bootconfig: the extra
+/// command line and init arguments are empty.
+///
+/// # Errors
+/// [`BootError::NoMemory`]: the kernel panics ("%s: Failed to allocate %zu bytes").
+fn setup_command_line(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("setup_command_line", "init/main.c");
+    let len = k.machine.cmdline.len() as u64 + 1;
+    let align = if k.era.at_least(5, 0) { 64 } else { 0 };
+    let copies = if k.era.at_least(5, 5) { 2 } else { 3 };
+    for _ in 0..copies {
+        let p = k
+            .memblock
+            .memblock_alloc(len, align)
+            .map_err(|e| BootError::NoMemory(alloc::format!("setup_command_line: {e}")))?;
+        if p.is_none() {
+            return Err(BootError::NoMemory(alloc::format!(
+                "setup_command_line: Failed to allocate {len} bytes"
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -1549,6 +1549,27 @@ impl Memblock {
         Ok(p)
     }
 
+    /// mm/nobootmem.c: `__alloc_memory_core_early` behind `___alloc_bootmem_node_nopanic`
+    /// (x86 until 4.19): find and reserve, zeroed, without the allocation line memblock's
+    /// own allocators print (a memblock=debug log shows only the `memblock_reserve`).
+    pub fn __alloc_memory_core_early(
+        &mut self,
+        nid: i32,
+        size: u64,
+        align: u64,
+        goal: u64,
+        limit: u64,
+    ) -> Result<Option<PhysAddr>, MemblockError> {
+        let _t = self
+            .trace
+            .enter("__alloc_memory_core_early", "mm/nobootmem.c");
+        let p = self.memblock_alloc_internal(size, align, goal, limit, nid, false)?;
+        if let Some(p) = p {
+            self.zero(p, size)?;
+        }
+        Ok(p)
+    }
+
     /// mm/memblock.c: memblock_alloc_exact_nid_raw
     pub fn memblock_alloc_exact_nid_raw(
         &mut self,

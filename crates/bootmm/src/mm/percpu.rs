@@ -363,6 +363,86 @@ struct PcpuChunks {
     warned: u32,
 }
 
+/// `__pcpu_size_to_slot`: the chunk-list slot of a free size (`PCPU_SLOT_BASE_SHIFT` 5).
+fn pcpu_size_to_slot(size: u64) -> u64 {
+    (u64::from(64 - size.leading_zeros()) + 2)
+        .saturating_sub(5)
+        .max(1)
+}
+
+/// mm/percpu.c: `pcpu_setup_first_chunk`'s memblock allocations, in the kernel's order: the
+/// group offsets and sizes and the unit maps, then (after the `pcpu-alloc:` dump) the chunk
+/// lists and each first chunk's structure and maps. Sizes as 4.9 and 6.6 memblock=debug
+/// logs show them: from 4.14 (the bitmap allocator) a chunk has a populated bitmap, an
+/// allocation and a bound bitmap and a `pcpu_block_md` (32 bytes from 5.1, 20 before) per
+/// page; before, a fixed structure (88 bytes) and a populated bitmap. 5.9 to 5.13 keep a
+/// second set of chunk lists for memcg-accounted chunks (MEMCG_KMEM taken as on); from 5.14
+/// the lists have two more slots (sidelined, to depopulate).
+///
+/// # Errors
+/// [`BootError::NoMemory`]: the kernel panics ("%s: Failed to allocate %zu bytes").
+fn pcpu_setup_first_chunk(k: &mut Kernel, ai: &PcpuAllocInfo) -> Result<(), BootError> {
+    let _t = k.trace.enter("pcpu_setup_first_chunk", FILE);
+    let align = if k.era.at_least(4, 20) { 64 } else { 0 };
+    let alloc = |k: &mut Kernel, size: u64| -> Result<(), BootError> {
+        k.memblock
+            .memblock_alloc(size, align)
+            .map_err(|e| BootError::NoMemory(format!("pcpu_setup_first_chunk: {e}")))?
+            .map(|_| ())
+            .ok_or_else(|| {
+                BootError::NoMemory(format!(
+                    "pcpu_setup_first_chunk: Failed to allocate {size} bytes"
+                ))
+            })
+    };
+    let groups = ai.groups.len() as u64;
+    let cpus = u64::from(k.machine.cpus);
+    alloc(k, groups * 8)?; // group_offsets
+    alloc(k, groups * 8)?; // group_sizes
+    alloc(k, cpus * 4)?; // unit_map
+    alloc(k, cpus * 8)?; // unit_off
+    for l in pcpu_dump_alloc_info(ai, k.machine.cpus) {
+        crate::pr_debug!(k.printk, "{l}\n");
+    }
+    let slot = pcpu_size_to_slot(ai.unit_size);
+    let long = |bits: u64| bits.div_ceil(64) * 8;
+    if !k.era.at_least(4, 14) {
+        alloc(k, (slot + 2) * 16)?; // pcpu_slot
+        let chunk = 88 + long(ai.unit_size / PAGE_SIZE);
+        alloc(k, chunk)?; // schunk
+        if ai.dyn_size > 0 {
+            alloc(k, chunk)?; // dchunk
+        }
+        return Ok(());
+    }
+    let lists = if k.era.at_least(5, 14) {
+        (slot + 4) * 16
+    } else if k.era.at_least(5, 9) {
+        (slot + 2) * 16 * 2
+    } else {
+        (slot + 2) * 16
+    };
+    alloc(k, lists)?;
+    let md = if k.era.at_least(5, 1) { 32 } else { 20 };
+    let static_aligned = ai.static_size.next_multiple_of(PCPU_MIN_ALLOC_SIZE);
+    let dyn_size = ai.dyn_size - (static_aligned - ai.static_size);
+    let first = |k: &mut Kernel, tmp: u64, map_size: u64| -> Result<(), BootError> {
+        let _t = k.trace.enter("pcpu_alloc_first_chunk", FILE);
+        let start_offset = tmp % PAGE_SIZE;
+        let region = (start_offset + map_size).next_multiple_of(PAGE_SIZE);
+        let pages = region / PAGE_SIZE;
+        let bits = region / PCPU_MIN_ALLOC_SIZE;
+        alloc(k, 128 + long(pages))?; // the chunk and its populated bitmap
+        alloc(k, long(bits))?; // alloc_map
+        alloc(k, long(bits + 1))?; // bound_map
+        alloc(k, pages * md) // md_blocks
+    };
+    if ai.reserved_size > 0 {
+        first(k, static_aligned, ai.reserved_size)?;
+    }
+    first(k, static_aligned + ai.reserved_size, dyn_size)
+}
+
 /// mm/percpu.c (5.17+; arch/x86/kernel/setup_percpu.c `pcpu_fc_alloc` /
 /// `pcpu_alloc_bootmem` before): one group's allocation, on the group's node when it has
 /// memory, above `__pa(MAX_DMA_ADDRESS)` (16 MiB). A kernel without CONFIG_NUMA, or a CPU
@@ -382,11 +462,37 @@ pub fn pcpu_fc_alloc(
     let _t = k.trace.enter("pcpu_fc_alloc", FILE);
     let nomem =
         |e: crate::mm::memblock::MemblockError| BootError::NoMemory(format!("pcpu_fc_alloc: {e}"));
+    // Until 4.19 x86 took it from bootmem (nobootmem's `__alloc_memory_core_early`).
+    let bootmem = !k.era.at_least(4, 20);
     let p = match node {
+        Some(nid) if nid != NUMA_NO_NODE && k.numa.online.contains(&(nid as u32)) && bootmem => k
+            .memblock
+            .__alloc_memory_core_early(nid, size, align, MAX_DMA_PA, MEMBLOCK_ALLOC_ACCESSIBLE)
+            .map_err(nomem)?,
         Some(nid) if nid != NUMA_NO_NODE && k.numa.online.contains(&(nid as u32)) => k
             .memblock
             .memblock_alloc_try_nid(size, align, MAX_DMA_PA, MEMBLOCK_ALLOC_ACCESSIBLE, nid)
             .map_err(nomem)?,
+        _ if bootmem => {
+            let p = k
+                .memblock
+                .__alloc_memory_core_early(
+                    NUMA_NO_NODE,
+                    size,
+                    align,
+                    MAX_DMA_PA,
+                    MEMBLOCK_ALLOC_ACCESSIBLE,
+                )
+                .map_err(nomem)?;
+            if let Some(nid) = node {
+                pr_info!(
+                    k.printk,
+                    "{}cpu {cpu} has no node {nid} or node-local memory\n",
+                    fc_alloc_prefix(&k.era)
+                );
+            }
+            p
+        }
         Some(nid) => {
             let p = k
                 .memblock
@@ -526,20 +632,19 @@ pub fn pcpu_embed_first_chunk(
     }
     let line = embedded_line_text(&k.era, &ai, page_offset.wrapping_add(base));
     pr_info!(k.printk, "{line}\n");
-    {
-        let _t = k.trace.enter("pcpu_setup_first_chunk", FILE);
-        for l in pcpu_dump_alloc_info(&ai, cpus) {
-            crate::pr_debug!(k.printk, "{l}\n");
-        }
-    }
-    // pcpu_free_alloc_info, then the areas array.
-    k.memblock
-        .memblock_free(ai_pa.0, ai_size)
-        .map_err(|e| nomem("pcpu_free_alloc_info", e))?;
+    pcpu_setup_first_chunk(k, &ai)?;
+    // pcpu_free_alloc_info, then the areas array (memblock_free_early before 4.20).
+    let free = |k: &mut Kernel, pa: u64, size: u64, what: &str| {
+        let r = if k.era.at_least(4, 20) {
+            k.memblock.memblock_free(pa, size)
+        } else {
+            k.memblock.__memblock_free_early(pa, size)
+        };
+        r.map(|_| ()).map_err(|e| nomem(what, e))
+    };
+    free(k, ai_pa.0, ai_size, "pcpu_free_alloc_info")?;
     if let Some(a) = areas_pa {
-        k.memblock
-            .memblock_free(a.0, areas_size)
-            .map_err(|e| nomem("pcpu_embed_first_chunk", e))?;
+        free(k, a.0, areas_size, "pcpu_embed_first_chunk")?;
     }
     k.percpu = FirstChunk::new(ai, base, unit_pa);
     Ok(())
