@@ -828,12 +828,15 @@ impl FirstChunk {
     /// the layout has a reserve) right after the static data, the dynamic one after it.
     fn new(ai: PcpuAllocInfo, base: u64, unit_pa: Vec<u64>) -> Self {
         let mut chunks = PcpuChunks::default();
-        let mut tmp = ai.static_size;
+        // The static data rounded up to the allocation granule; the dynamic part gives up
+        // what that takes.
+        let mut tmp = ai.static_size.next_multiple_of(PCPU_MIN_ALLOC_SIZE);
+        let dyn_size = ai.dyn_size - (tmp - ai.static_size);
         if ai.reserved_size > 0 {
             chunks.reserved = Some(PcpuChunk::pcpu_alloc_first_chunk(tmp, ai.reserved_size));
             tmp += ai.reserved_size;
         }
-        chunks.first = Some(PcpuChunk::pcpu_alloc_first_chunk(tmp, ai.dyn_size));
+        chunks.first = Some(PcpuChunk::pcpu_alloc_first_chunk(tmp, dyn_size));
         FirstChunk {
             ai: Some(ai),
             base,
