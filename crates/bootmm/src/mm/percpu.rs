@@ -877,9 +877,8 @@ pub fn pcpu_alloc(
     nowarn: bool,
 ) -> Option<PcpuPtr> {
     let align = align.max(PCPU_MIN_ALLOC_SIZE);
-    let size = size
-        .checked_next_multiple_of(PCPU_MIN_ALLOC_SIZE)
-        .unwrap_or(u64::MAX);
+    // ALIGN(size, PCPU_MIN_ALLOC_SIZE) in size_t: a size at the top of the range wraps to 0.
+    let size = size.wrapping_add(PCPU_MIN_ALLOC_SIZE - 1) & !(PCPU_MIN_ALLOC_SIZE - 1);
     if size == 0 || size > PCPU_MIN_UNIT_SIZE || align > PAGE_SIZE || !align.is_power_of_two() {
         if !nowarn {
             crate::pr_warn!(

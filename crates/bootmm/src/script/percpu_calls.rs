@@ -22,6 +22,11 @@ fn ptr_ret(p: Option<PcpuPtr>) -> Ret {
 
 /// A script value as a per-CPU pointer, or why it cannot be one.
 fn ptr_arg(k: &Kernel, v: u64, call: &str) -> Result<PcpuPtr, alloc::string::String> {
+    if k.percpu.unit_size() == 0 {
+        return Err(format!(
+            "{call}: no percpu area: setup_per_cpu_areas has not run (a bare machine)"
+        ));
+    }
     PcpuPtr::from_value(v, k.percpu.unit_size()).ok_or_else(|| {
         format!(
             "{call}: {v:#x} is no per-CPU pointer (an offset below the unit size {:#x}, 4-byte aligned)",

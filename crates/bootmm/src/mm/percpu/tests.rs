@@ -181,6 +181,9 @@ fn illegal_requests_and_a_full_chunk_give_null_with_the_kernel_s_warnings() {
             .count()
     };
     assert_eq!(warned("for percpu allocation"), 4);
+    // ALIGN in size_t wraps the largest size to 0, as the kernel's message then says.
+    assert_eq!(__alloc_percpu(&k, u64::MAX, 0), None);
+    assert_eq!(warned("illegal size (0) or align (4)"), 1);
     // Fill the dynamic part, then ask twelve more times: ten reports, then the limit line.
     let free = k.percpu.free_bytes(false);
     let mut got = 0;
