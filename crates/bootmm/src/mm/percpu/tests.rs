@@ -214,8 +214,9 @@ fn threads_allocate_and_free_concurrently_without_losing_space() {
                 for i in 0..2000u64 {
                     let size = 4 * (1 + (i * 7 + t) % 16);
                     let p = __alloc_percpu(k, size, 4).unwrap();
+                    // Use exactly the bytes handed out, on this thread's CPU.
                     let pa = per_cpu_ptr(k, p, t as u32).unwrap();
-                    k.phys.write_u64(crate::PhysAddr(pa.0 & !7), i).unwrap();
+                    k.phys.memset(pa, (i % 251) as u8, size).unwrap();
                     free_percpu(k, Some(p)).unwrap();
                 }
             });
