@@ -87,7 +87,7 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
 fn setup_command_line(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("setup_command_line", "init/main.c");
     let len = k.machine.cmdline.len() as u64 + 1;
-    let align = if k.era.at_least(5, 0) { 64 } else { 0 };
+    let align = crate::mm::memblock::cache_line_align_arg(&k.era);
     let copies = if k.era.at_least(5, 5) { 2 } else { 3 };
     for _ in 0..copies {
         let p = k

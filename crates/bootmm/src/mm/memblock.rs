@@ -278,6 +278,25 @@ pub struct FreeRange {
     pub nid: i32,
 }
 
+/// Boot allocations go through nobootmem's bootmem wrappers (`__alloc_bootmem*`,
+/// `free_bootmem`, `memblock_free_early`), which print no allocation line of their own,
+/// until 4.20 removed nobootmem ("mm: remove nobootmem", the memblock_virt_alloc → memblock_alloc
+/// rename).
+pub fn boot_allocs_via_bootmem(era: &Era) -> bool {
+    !era.at_least(4, 20)
+}
+
+/// The alignment callers pass for "a cache line": 0 (memblock's default, SMP_CACHE_BYTES)
+/// until 5.0 replaced every `memblock_alloc(..., 0)` with `SMP_CACHE_BYTES`; memblock=debug
+/// prints what was passed.
+pub fn cache_line_align_arg(era: &Era) -> u64 {
+    if era.at_least(5, 0) {
+        SMP_CACHE_BYTES
+    } else {
+        0
+    }
+}
+
 impl Memblock {
     /// The statically initialised `struct memblock memblock` (mm/memblock.c).
     pub fn new(era: Era, printk: Printk, trace: Trace, phys: Option<PhysMem>) -> Self {

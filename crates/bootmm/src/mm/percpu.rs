@@ -383,7 +383,7 @@ fn pcpu_size_to_slot(size: u64) -> u64 {
 /// [`BootError::NoMemory`]: the kernel panics ("%s: Failed to allocate %zu bytes").
 fn pcpu_setup_first_chunk(k: &mut Kernel, ai: &PcpuAllocInfo) -> Result<(), BootError> {
     let _t = k.trace.enter("pcpu_setup_first_chunk", FILE);
-    let align = if k.era.at_least(4, 20) { 64 } else { 0 };
+    let align = crate::mm::memblock::cache_line_align_arg(&k.era);
     let alloc = |k: &mut Kernel, size: u64| -> Result<(), BootError> {
         k.memblock
             .memblock_alloc(size, align)
@@ -463,7 +463,7 @@ pub fn pcpu_fc_alloc(
     let nomem =
         |e: crate::mm::memblock::MemblockError| BootError::NoMemory(format!("pcpu_fc_alloc: {e}"));
     // Until 4.19 x86 took it from bootmem (nobootmem's `__alloc_memory_core_early`).
-    let bootmem = !k.era.at_least(4, 20);
+    let bootmem = crate::mm::memblock::boot_allocs_via_bootmem(&k.era);
     let p = match node {
         Some(nid) if nid != NUMA_NO_NODE && k.numa.online.contains(&(nid as u32)) && bootmem => k
             .memblock
@@ -582,8 +582,7 @@ pub fn pcpu_embed_first_chunk(
     let size_sum = ai.size_sum();
     // The array of the groups' allocations.
     let areas_size = (ai.groups.len() as u64 * 8).next_multiple_of(PAGE_SIZE);
-    // SMP_CACHE_BYTES, passed as 0 (memblock's default) before 4.15 as the 4.9 log shows.
-    let areas_align = if k.era.at_least(4, 15) { 64 } else { 0 };
+    let areas_align = crate::mm::memblock::cache_line_align_arg(&k.era);
     let areas_pa = k
         .memblock
         .memblock_alloc(areas_size, areas_align)
@@ -633,12 +632,12 @@ pub fn pcpu_embed_first_chunk(
     let line = embedded_line_text(&k.era, &ai, page_offset.wrapping_add(base));
     pr_info!(k.printk, "{line}\n");
     pcpu_setup_first_chunk(k, &ai)?;
-    // pcpu_free_alloc_info, then the areas array (memblock_free_early before 4.20).
+    // pcpu_free_alloc_info, then the areas array.
     let free = |k: &mut Kernel, pa: u64, size: u64, what: &str| {
-        let r = if k.era.at_least(4, 20) {
-            k.memblock.memblock_free(pa, size)
-        } else {
+        let r = if crate::mm::memblock::boot_allocs_via_bootmem(&k.era) {
             k.memblock.__memblock_free_early(pa, size)
+        } else {
+            k.memblock.memblock_free(pa, size)
         };
         r.map(|_| ()).map_err(|e| nomem(what, e))
     };

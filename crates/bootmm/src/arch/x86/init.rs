@@ -365,29 +365,32 @@ impl Mapper<'_> {
         Ok(mapped)
     }
 
-    /// The highest end below `addr` of a memory range `init_range_memory_mapping` would map
-    /// (pfn-rounded as it rounds them), or 0: where a walk down from `addr` meets RAM again.
-    fn ram_end_below(&self, addr: u64) -> u64 {
+    /// The memory ranges `init_range_memory_mapping` maps, pfn-rounded as it rounds them
+    /// (empty ones dropped), as byte ranges.
+    fn mappable_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.mb
             .memory
             .regions
             .iter()
             .map(|r| (pfn_up(r.base) << 12, pfn_down(r.end()) << 12))
-            .filter(|&(s, e)| s < e && s < addr)
+            .filter(|&(s, e)| s < e)
+    }
+
+    /// Where a walk down from `addr` meets RAM again: the highest end below `addr` of a
+    /// mappable range, or 0.
+    fn ram_end_below(&self, addr: u64) -> u64 {
+        self.mappable_ranges()
+            .filter(|&(s, _)| s < addr)
             .map(|(_, e)| e.min(addr))
             .max()
             .unwrap_or(0)
     }
 
-    /// The lowest start at or above `addr` of a memory range `init_range_memory_mapping`
-    /// would map, or `u64::MAX`: where a walk up from `addr` meets RAM again.
+    /// Where a walk up from `addr` meets RAM again: the lowest start at or above `addr` of a
+    /// mappable range, or `u64::MAX`.
     fn ram_start_from(&self, addr: u64) -> u64 {
-        self.mb
-            .memory
-            .regions
-            .iter()
-            .map(|r| (pfn_up(r.base) << 12, pfn_down(r.end()) << 12))
-            .filter(|&(s, e)| s < e && e > addr)
+        self.mappable_ranges()
+            .filter(|&(_, e)| e > addr)
             .map(|(s, _)| s.max(addr))
             .min()
             .unwrap_or(u64::MAX)

@@ -355,3 +355,30 @@ fn the_probe_check_reached_the_stable_lines_it_was_queued_for() {
     assert!(has("6.15.0") && has("6.14.9") && has("6.12.31") && has("6.6.93"));
     assert!(!has("6.14.8") && !has("6.12.30") && !has("6.6.92") && !has("6.1.140"));
 }
+
+#[test]
+fn a_walk_up_over_a_hole_maps_each_range_as_the_step_by_step_walk_does() {
+    // The same machine bottom-up: from the kernel's end up in growing steps (the 128 GiB
+    // steps between 2 GiB and 16 TiB map nothing), then the ISA end up to the kernel.
+    let era = Era::new(KernelVersion::parse("3.19.0").unwrap(), Arch::X86_64);
+    let mut mb = Memblock::new(era.clone(), Printk::new(), Trace::new(), None);
+    mb.memblock_add(0x10_0000, 0x7ff0_0000).unwrap();
+    mb.memblock_add(0x1000_0000_0000, 0x4000_0000).unwrap();
+    mb.memblock_set_bottom_up(true);
+    let (lines, _) = mapping_lines(&era, &mut mb, 0x1000_4000_0000);
+    assert_eq!(
+        lines,
+        [
+            "init_memory_mapping: [mem 0x00000000-0x000fffff]",
+            "init_memory_mapping: [mem 0x03609000-0x037fffff]",
+            "init_memory_mapping: [mem 0x03800000-0x039fffff]",
+            "init_memory_mapping: [mem 0x03a00000-0x1fffffff]",
+            "init_memory_mapping: [mem 0x20000000-0x3fffffff]",
+            "init_memory_mapping: [mem 0x40000000-0x7fffffff]",
+            "init_memory_mapping: [mem 0x100000000000-0x10003fffffff]",
+            "init_memory_mapping: [mem 0x00100000-0x001fffff]",
+            "init_memory_mapping: [mem 0x00200000-0x003fffff]",
+            "init_memory_mapping: [mem 0x00400000-0x03608fff]",
+        ]
+    );
+}
