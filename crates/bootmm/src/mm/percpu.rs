@@ -918,13 +918,27 @@ pub fn pcpu_alloc(
         }
         return None;
     };
-    drop(c);
-    // Zero the area in every possible CPU's unit.
+    // Zero the area in every possible CPU's unit (still under the lock, so that a unit that
+    // cannot be written gives the area back before anyone else sees it).
     for &u in &fc.unit_pa {
         if k.phys.memset(crate::PhysAddr(u + off), 0, size).is_err() {
-            // The unit lies in simulated RAM taken at boot; failing to write it is a broken
-            // machine, not an allocation failure.
+            // The units were taken from memblock inside simulated RAM at boot: this is a
+            // broken machine. Report it as CONFIG_DEBUG_VM would and hand nothing out.
             debug_assert!(false, "percpu unit at {:#x} not in simulated RAM", u + off);
+            crate::pr_err!(
+                k.printk,
+                "percpu: unit of {size} bytes at {:#x} is not in simulated RAM; allocation refused\n",
+                u + off
+            );
+            let chunk = if reserved {
+                c.reserved.as_mut()
+            } else {
+                c.first.as_mut()
+            };
+            if let Some(ch) = chunk {
+                ch.pcpu_free_area(off);
+            }
+            return None;
         }
     }
     Some(PcpuPtr(off))
