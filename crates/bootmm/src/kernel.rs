@@ -6,6 +6,7 @@
 //! the kernel's name.
 
 pub mod printk;
+pub mod smp;
 
 use crate::arch::x86::e820::E820;
 use crate::arch::x86::numa::Numa;
@@ -75,6 +76,8 @@ pub struct Kernel {
     pub log_buf: printk::LogBuf,
     /// `jiffies`: the model's clock, which moves only when the model lets time pass.
     pub jiffies: crate::klib::ratelimit::Jiffies,
+    /// The possible CPUs, their `current` tasks, and which one the `&mut Kernel` calls run on.
+    pub cpus: smp::Cpus,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -106,6 +109,7 @@ impl Kernel {
         let kept = crate::machine::kernel_cmdline(&machine.cmdline).len();
         machine.cmdline.truncate(kept);
         let era = machine.era.clone();
+        let cpus = smp::Cpus::new(machine.cpus);
         let printk = Printk::new();
         let trace = Trace::new();
         let e820 = E820::new(era.clone(), printk.clone());
@@ -139,6 +143,7 @@ impl Kernel {
             vm: Default::default(),
             log_buf: Default::default(),
             jiffies: Default::default(),
+            cpus,
         }
     }
 

@@ -417,7 +417,7 @@ impl Interpreter {
     /// as the script's, and the call tree stops recording (a script's calls are its
     /// transcript; an endless one must not grow the tree without bound).
     pub fn for_kernel(k: &mut Kernel) -> Self {
-        k.page_alloc.comm = String::from("bootmm-script");
+        k.cpus.set_comm(k.cpus.current(), "bootmm-script");
         k.trace.set_recording(false);
         Self::default()
     }

@@ -13,6 +13,7 @@
 
 mod debug;
 mod init;
+pub mod pcp;
 mod report;
 mod reserve;
 #[cfg(test)]
@@ -23,7 +24,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 
 use crate::era::Era;
 use crate::include::gfp::{gfp_migratetype, Gfp, GfpZoneTable, ZonesConfigured};
@@ -451,24 +455,12 @@ pub struct Zone {
     /// Deferred pages already counted in `managed_pages` and NR_FREE_PAGES but not yet on a
     /// free list (bootmm's lazy `page_alloc_init_late`, see `docs/divergences.md`).
     pub deferred_unlisted: AtomicU64,
-    /// `per_cpu_pageset`: each possible CPU's pageset, set by `setup_per_cpu_pageset`;
-    /// empty while the zone still points at `boot_pageset`.
-    pub per_cpu_pageset: Vec<PerCpuPages>,
-}
-
-/// `struct per_cpu_pages`: a CPU's page cache in front of one zone. Its sizes only, so far:
-/// the lists come with the pcp fast path.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PerCpuPages {
-    /// Pages on the lists.
-    pub count: u64,
-    /// The high mark: fixed at setup before 6.7, adjusted at run time from 6.7 (it starts
-    /// at `BOOT_PAGESET_HIGH`, 0, and moves within `[high_min, high_max]` as the CPU frees).
-    pub high: u64,
-    pub batch: u64,
-    /// 6.7+.
-    pub high_min: u64,
-    pub high_max: u64,
+    /// `per_cpu_pageset`, as `per_cpu_ptr` gives it for each possible CPU: the pagesets
+    /// `setup_zone_pageset` laid out in the percpu units. Empty while the zone still points
+    /// at `boot_pageset` (see [`rmqueue`]).
+    pub(crate) per_cpu_pageset: Box<[pcp::PcpPtr]>,
+    /// `ZONE_BELOW_HIGH` (6.7+): the zone was found below its high watermark.
+    pub below_high: AtomicBool,
 }
 
 impl Zone {
@@ -502,10 +494,19 @@ impl Zone {
             nr_free_cma_pages: AtomicI64::new(0),
             lock: spin::mutex::SpinMutex::new(FreeAreas::new()),
             deferred_unlisted: AtomicU64::new(0),
-            per_cpu_pageset: Vec::new(),
+            per_cpu_pageset: Box::new([]),
+            below_high: AtomicBool::new(false),
         });
         zone_init_free_lists(&z);
         z
+    }
+
+    /// A snapshot of `per_cpu_ptr(zone->per_cpu_pageset, cpu)`'s counts, under its lock;
+    /// `None` while the zone uses `boot_pageset`.
+    pub fn pageset(&self, cpu: u32) -> Option<pcp::PcpState> {
+        self.per_cpu_pageset
+            .get(cpu as usize)
+            .map(|p| p.lock().state())
     }
 
     /// `zone_end_pfn`.
@@ -747,8 +748,8 @@ pub struct PageAlloc {
     pub zone_types: Vec<ZoneType>,
     /// `GFP_ZONE_TABLE` with this build's zone numbers.
     pub gfp_zone_table: GfpZoneTable,
-    /// `current->comm` of whoever calls the allocator ("swapper/0" during boot).
-    pub comm: String,
+    /// The era's per-CPU list rules.
+    pub pcp: pcp::PcpRules,
     /// `memblock_free_all` has run (the buddy allocator owns the free memory).
     pub initialised: bool,
     /// `page_alloc_init_late` has run.
@@ -794,7 +795,7 @@ impl Default for PageAlloc {
                 },
                 |_| 0,
             ),
-            comm: String::from("swapper/0"),
+            pcp: pcp::PcpRules::default(),
             initialised: false,
             init_late_done: false,
             deferred_lazy: false,
@@ -894,16 +895,37 @@ impl PageAlloc {
         }
     }
 
-    /// Set a zone's per-CPU pagesets (`setup_zone_pageset`, `zone_pcp_update`).
-    pub(crate) fn set_zone_pagesets(&mut self, r: ZoneRef, pcp: Vec<PerCpuPages>) {
+    /// `setup_zone_pageset`: the zone's pagesets, one per possible CPU, laid out in the
+    /// percpu units.
+    pub(crate) fn setup_zone_pageset(&mut self, r: ZoneRef, pcp: Box<[pcp::PcpPtr]>) {
         if let Some(z) = self
             .node_data
             .iter_mut()
             .find(|n| n.node_id == r.nid)
             .and_then(|n| n.node_zones.get_mut(r.zone_idx))
         {
+            debug_assert!(z.per_cpu_pageset.is_empty(), "setup_zone_pageset twice");
             z.per_cpu_pageset = pcp;
         }
+    }
+}
+
+/// mm/page_alloc.c: `pageset_update` (`pageset_set_high_and_batch` before 5.14): a zone's
+/// pagesets get new sizes; the lists keep their pages. 6.7+ sets `high_min`/`high_max` and
+/// leaves the run-time `high` to the tuning.
+pub(crate) fn pageset_update(zone: &Zone, sizes: &crate::mm::watermark::PcpSizes) {
+    for p in zone.per_cpu_pageset.iter() {
+        let mut g = p.lock();
+        g.with(|s| {
+            s.batch = sizes.batch as i32;
+            match (sizes.high_min, sizes.high_max) {
+                (Some(lo), Some(hi)) => {
+                    s.high_min = lo as i32;
+                    s.high_max = hi as i32;
+                }
+                _ => s.high = sizes.high as i32,
+            }
+        });
     }
 }
 
@@ -925,6 +947,7 @@ pub(crate) fn init_zones(k: &mut Kernel) {
     let mut pa = PageAlloc {
         mt: MigrateTypes::new(&k.era, cfg.cma, cfg.memory_isolation),
         rules: BuddyRules::new(&k.era),
+        pcp: pcp::PcpRules::new(&k.era, cfg.thp.is_some()),
         watermark_boost_factor: if k.era.at_least(5, 0) { 15000 } else { 0 },
         zones_configured: ZonesConfigured {
             dma: cfg.zone_dma,
@@ -1782,9 +1805,155 @@ fn __rmqueue_fallbacks(
     }
 }
 
-/// mm/page_alloc.c: `rmqueue_buddy` (the zone->lock path of `rmqueue`).
+/// The buddy side of a zone's pagesets: `zone->lock`, `__rmqueue`, `__free_one_page`.
+struct ZoneBuddy<'a> {
+    zone: &'a Zone,
+    pa: &'a PageAlloc,
+    sp: &'a Sparse,
+    flags: AllocFlags,
+}
+
+impl pcp::PcpBuddy for ZoneBuddy<'_> {
+    type Locked<'b>
+        = spin::mutex::SpinMutexGuard<'b, FreeAreas>
+    where
+        Self: 'b;
+
+    #[inline(always)]
+    fn lock_zone(&self) -> Self::Locked<'_> {
+        self.zone.lock.lock()
+    }
+
+    #[inline(always)]
+    unsafe fn rmqueue_one<'a>(
+        &'a self,
+        l: &Self::Locked<'a>,
+        order: u32,
+        mt: usize,
+    ) -> Option<*mut Page> {
+        __rmqueue(l, self.zone, self.pa, self.sp, order, mt, self.flags)
+    }
+
+    #[inline(always)]
+    unsafe fn free_one<'a>(
+        &'a self,
+        l: &Self::Locked<'a>,
+        page: *mut Page,
+        order: u32,
+        cached: usize,
+    ) {
+        let pfn = pfn_of(self.sp, page);
+        let mt = if self.pa.pcp.cached_migratetype {
+            cached
+        } else {
+            pfnblock_mt(self.sp, pfn)
+        };
+        // SAFETY: forwarded from the caller: a block of this zone on no list, lock held.
+        unsafe {
+            __free_one_page(
+                l,
+                self.zone,
+                self.pa,
+                self.sp,
+                page,
+                pfn,
+                order,
+                mt,
+                Fpi::None,
+            )
+        };
+    }
+
+    #[inline(always)]
+    fn below_high(&self) -> bool {
+        self.zone.below_high.load(Relaxed)
+    }
+
+    fn recheck_below_high(&self) {
+        if self.below_high() {
+            let movable = self
+                .pa
+                .zone_idx_of(ZoneType::Movable)
+                .unwrap_or(self.zone.idx);
+            if zone_watermark_ok(
+                self.zone,
+                self.pa,
+                0,
+                self.zone.high_wmark_pages(),
+                movable,
+                AllocFlags::empty(),
+            ) {
+                self.zone.below_high.store(false, Relaxed);
+            }
+        }
+    }
+}
+
+/// mm/page_alloc.c: `rmqueue_pcplist`: a block off this CPU's pageset of the zone, under
+/// its lock (`None` when the trylock of 6.0+ failed or the lists and the buddy lists are
+/// empty).
+#[inline(always)]
+fn rmqueue_pcplist(
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    p: &pcp::PcpPtr,
+    order: u32,
+    mt: usize,
+    flags: AllocFlags,
+) -> Option<*mut Page> {
+    let rules = &pa.pcp;
+    let mut g = if rules.trylock {
+        p.try_lock()?
+    } else {
+        p.lock()
+    };
+    g.with(|s| pcp::rmqueue_pcplist_prepare(s, rules));
+    let pindex = rules.order_to_pindex(mt, order);
+    let b = ZoneBuddy {
+        zone,
+        pa,
+        sp,
+        flags,
+    };
+    // SAFETY: `g` locks a pageset of `zone`.
+    unsafe { pcp::__rmqueue_pcplist(&b, &mut g, rules, order, mt, pindex) }
+}
+
+/// mm/page_alloc.c: `rmqueue`: orders the pcp may hold come from CPU `cpu`'s pageset,
+/// the rest (and, from 6.0, what the pageset could not give) from the buddy lists under the
+/// zone lock. A zone still on `boot_pageset` (high 0, batch 1: every free goes straight
+/// back) is served by the buddy lists directly (docs/divergences.md).
 #[inline(always)]
 fn rmqueue(
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    order: u32,
+    mt: usize,
+    flags: AllocFlags,
+    cpu: u32,
+) -> Option<*mut Page> {
+    if pa.pcp.pcp_allowed_order(order) {
+        if let Some(p) = zone.per_cpu_pageset.get(cpu as usize) {
+            let cma_guard = pa.pcp.cma_guard
+                && pa.mt.cma.is_some()
+                && mt == pa.mt.movable
+                && !flags.contains(AllocFlags::ALLOC_CMA);
+            if !cma_guard {
+                let page = rmqueue_pcplist(zone, pa, sp, p, order, mt, flags);
+                if page.is_some() || !pa.pcp.buddy_fallback {
+                    return page;
+                }
+            }
+        }
+    }
+    rmqueue_buddy(zone, pa, sp, order, mt, flags)
+}
+
+/// mm/page_alloc.c: `rmqueue_buddy` (the zone->lock path of `rmqueue`).
+#[inline(always)]
+fn rmqueue_buddy(
     zone: &Zone,
     pa: &PageAlloc,
     sp: &Sparse,
@@ -2129,6 +2298,8 @@ pub struct AllocContext {
     /// `ac->preferred_zoneref` (`first_zones_zonelist`): the index of the first zonelist
     /// entry at or below `highest_zoneidx` (the zonelist's length when there is none).
     pub preferred_zoneref: usize,
+    /// `smp_processor_id()` of the caller: whose pagesets `rmqueue` uses.
+    pub cpu: u32,
 }
 
 impl AllocContext {
@@ -2181,6 +2352,7 @@ fn get_page_from_freelist(
     grown: &[ZoneRef],
 ) -> Walk {
     if let Some((r, zone)) = ac.preferred_zone(pa) {
+        detect_below_high(zone, pa, order, ac, flags);
         let ok = flags.contains(AllocFlags::ALLOC_NO_WATERMARKS)
             || zone_watermark_fast(
                 zone,
@@ -2191,13 +2363,38 @@ fn get_page_from_freelist(
                 flags,
             );
         if ok {
-            if let Some(page) = rmqueue(zone, pa, sp, order, ac.migratetype, flags) {
+            if let Some(page) = rmqueue(zone, pa, sp, order, ac.migratetype, flags, ac.cpu) {
                 return Walk::Page(page, r);
             }
         }
         return get_page_from_freelist_walk(pa, sp, order, flags, ac, grown, true);
     }
     get_page_from_freelist_walk(pa, sp, order, flags, ac, grown, false)
+}
+
+/// 6.7+ `get_page_from_freelist`: a zone below its high watermark gets ZONE_BELOW_HIGH, so
+/// that frees shrink the pcp high mark instead of growing it (57c0419c5f0e).
+#[inline(always)]
+fn detect_below_high(
+    zone: &Zone,
+    pa: &PageAlloc,
+    order: u32,
+    ac: &AllocContext,
+    flags: AllocFlags,
+) {
+    if pa.pcp.free == pcp::FreeForm::Tuned
+        && !zone.below_high.load(Relaxed)
+        && !zone_watermark_fast(
+            zone,
+            pa,
+            order,
+            zone.high_wmark_pages(),
+            ac.highest_zoneidx,
+            flags,
+        )
+    {
+        zone.below_high.store(true, Relaxed);
+    }
 }
 
 /// The zonelist walk of [`get_page_from_freelist`]. With `preferred_tried`, the preferred
@@ -2246,6 +2443,7 @@ fn get_page_from_freelist_walk(
                 }
                 continue;
             }
+            detect_below_high(zone, pa, order, ac, flags);
             if !flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
                 let mark = zone.wmark_pages(flags.wmark());
                 if !zone_watermark_fast(zone, pa, order, mark, ac.highest_zoneidx, flags) {
@@ -2255,7 +2453,7 @@ fn get_page_from_freelist_walk(
                     continue;
                 }
             }
-            match rmqueue(zone, pa, sp, order, ac.migratetype, flags) {
+            match rmqueue(zone, pa, sp, order, ac.migratetype, flags, ac.cpu) {
                 Some(page) => return Walk::Page(page, r),
                 None if grow(zone, r) => return Walk::Grow(r),
                 None => {}
@@ -2445,18 +2643,74 @@ pub enum AllocError {
     Grow(crate::init::main::BootError),
 }
 
+/// Who runs an allocation: the kernel it runs in, and whether it may grow a zone's deferred
+/// part (`deferred_grow_zone` needs the memmap's bookkeeping, so only the `&mut Kernel`
+/// callers do; after [`Kernel::smp_init`] nothing is left to grow).
+pub(crate) trait AllocHost {
+    fn kernel(&self) -> &Kernel;
+    /// `_deferred_grow_zone`: whether pages were added.
+    fn grow(&mut self, r: ZoneRef, order: u32) -> Result<bool, crate::init::main::BootError>;
+}
+
+impl AllocHost for &mut Kernel {
+    #[inline(always)]
+    fn kernel(&self) -> &Kernel {
+        self
+    }
+
+    fn grow(&mut self, r: ZoneRef, order: u32) -> Result<bool, crate::init::main::BootError> {
+        deferred_grow_zone(self, r, order)
+    }
+}
+
+impl AllocHost for &Kernel {
+    #[inline(always)]
+    fn kernel(&self) -> &Kernel {
+        self
+    }
+
+    fn grow(&mut self, _r: ZoneRef, _order: u32) -> Result<bool, crate::init::main::BootError> {
+        debug_assert!(
+            self.cpus.online(),
+            "a shared-reference allocation before smp_init"
+        );
+        Ok(false)
+    }
+}
+
 /// mm/page_alloc.c: `__alloc_pages` (`__alloc_pages_nodemask` before 5.13): the fast path,
 /// then the slow path. bootmm's slow path retries at the min watermark with the
 /// `gfp_to_alloc_flags` reserves, grows deferred zones, releases the highatomic reserve
 /// where the kernel would after a failed direct reclaim, and stops there: no reclaim, no
 /// compaction, no OOM killer. A failure is reported by `warn_alloc` unless __GFP_NOWARN.
+///
+/// Runs on the CPU `k.cpus.current()` names (see [`crate::kernel::smp`]).
+///
+/// # Errors
+/// [`AllocError`] when the call cannot be made (bad zone modifiers, no such node, a zone's
+/// deferred part that could not grow); out of memory is `Ok(None)`.
 pub fn __alloc_pages(
-    k: &mut Kernel,
+    mut k: &mut Kernel,
     gfp: Gfp,
     order: u32,
     preferred_nid: u32,
     nodemask_thisnode: bool,
 ) -> Result<Option<NonNull<Page>>, AllocError> {
+    let cpu = k.cpus.current();
+    __alloc_pages_host(&mut k, cpu, gfp, order, preferred_nid, nodemask_thisnode)
+}
+
+/// [`__alloc_pages`] for any [`AllocHost`], on CPU `cpu`.
+#[inline]
+fn __alloc_pages_host<H: AllocHost>(
+    h: &mut H,
+    cpu: u32,
+    gfp: Gfp,
+    order: u32,
+    preferred_nid: u32,
+    nodemask_thisnode: bool,
+) -> Result<Option<NonNull<Page>>, AllocError> {
+    let k = h.kernel();
     if order > MAX_PAGE_ORDER {
         // WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp): once per boot, unless __GFP_NOWARN.
         if !gfp.contains(Gfp::__GFP_NOWARN) && !k.page_alloc.warned_order.swap(true, Relaxed) {
@@ -2474,7 +2728,7 @@ pub fn __alloc_pages(
     let Some(node) = pa.node(preferred_nid).or_else(|| pa.node_data.first()) else {
         // No zones at all (a bare kernel): nothing to allocate from.
         if !gfp.contains(Gfp::__GFP_NOWARN) {
-            warn_alloc(k, gfp, order);
+            warn_alloc(k, cpu, gfp, order);
         }
         return Ok(None);
     };
@@ -2499,6 +2753,7 @@ pub fn __alloc_pages(
             .iter()
             .position(|r| r.zone_idx <= highest_zoneidx)
             .unwrap_or(zonelist.len()),
+        cpu,
     };
     // Fast path: the low watermark.
     let mut flags = AllocFlags::ALLOC_WMARK_LOW;
@@ -2509,41 +2764,44 @@ pub fn __alloc_pages(
     if pa.rules.nofragment {
         flags |= alloc_flags_nofragment(pa, zonelist.get(ac.preferred_zoneref), gfp);
     }
-    if let Some(p) = alloc_walk(k, gfp, order, flags, &ac)? {
+    if let Some(p) = alloc_walk(h, gfp, order, flags, &ac)? {
         return Ok(Some(p));
     }
-    __alloc_pages_slowpath(k, gfp, order, &ac)
+    __alloc_pages_slowpath(h, gfp, order, &ac)
 }
 
 /// mm/page_alloc.c: `__alloc_pages_slowpath`, as far as bootmm takes it (see
 /// [`__alloc_pages`]).
 #[cold]
 #[inline(never)]
-fn __alloc_pages_slowpath(
-    k: &mut Kernel,
+fn __alloc_pages_slowpath<H: AllocHost>(
+    h: &mut H,
     gfp: Gfp,
     order: u32,
     ac: &AllocContext,
 ) -> Result<Option<NonNull<Page>>, AllocError> {
-    let slow = gfp_to_alloc_flags(&k.era, gfp, order);
-    if let Some(p) = alloc_walk(k, gfp, order, slow, ac)? {
+    let slow = gfp_to_alloc_flags(&h.kernel().era, gfp, order);
+    if let Some(p) = alloc_walk(h, gfp, order, slow, ac)? {
         return Ok(Some(p));
     }
-    if gfp.contains(Gfp::__GFP_DIRECT_RECLAIM)
-        && unreserve_highatomic_pageblock(
+    if gfp.contains(Gfp::__GFP_DIRECT_RECLAIM) {
+        // __alloc_pages_direct_reclaim after reclaim found nothing: release the highatomic
+        // reserve, drain every CPU's pcp lists, and retry once (`drained`).
+        let k = h.kernel();
+        unreserve_highatomic_pageblock(
             k,
             ac.zonelist(&k.page_alloc),
             ac.highest_zoneidx,
             ac.migratetype,
             false,
-        )
-    {
-        if let Some(p) = alloc_walk(k, gfp, order, slow, ac)? {
+        );
+        drain_all_pages(k, None);
+        if let Some(p) = alloc_walk(h, gfp, order, slow, ac)? {
             return Ok(Some(p));
         }
     }
     if !gfp.contains(Gfp::__GFP_NOWARN) {
-        warn_alloc(k, gfp, order);
+        warn_alloc(h.kernel(), ac.cpu, gfp, order);
     }
     Ok(None)
 }
@@ -2578,16 +2836,17 @@ fn alloc_flags_nofragment(pa: &PageAlloc, preferred: Option<&ZoneRef>, gfp: Gfp)
 /// The zonelist walk with deferred growth: `get_page_from_freelist`, and
 /// `_deferred_grow_zone` + `goto try_this_zone` when a zone with deferred pages fell short.
 #[inline(always)]
-fn alloc_walk(
-    k: &mut Kernel,
+fn alloc_walk<H: AllocHost>(
+    h: &mut H,
     gfp: Gfp,
     order: u32,
     flags: AllocFlags,
     ac: &AllocContext,
 ) -> Result<Option<NonNull<Page>>, AllocError> {
+    let k = h.kernel();
     match get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &[]) {
         Walk::Page(page, r) => Ok(Some(finish_alloc(k, page, r, gfp, order, flags))),
-        Walk::Grow(r) => alloc_walk_grow(k, gfp, order, flags, ac, r),
+        Walk::Grow(r) => alloc_walk_grow(h, gfp, order, flags, ac, r),
         Walk::Fail => Ok(None),
     }
 }
@@ -2595,8 +2854,8 @@ fn alloc_walk(
 /// [`alloc_walk`] once a zone with deferred pages fell short.
 #[cold]
 #[inline(never)]
-fn alloc_walk_grow(
-    k: &mut Kernel,
+fn alloc_walk_grow<H: AllocHost>(
+    h: &mut H,
     gfp: Gfp,
     order: u32,
     flags: AllocFlags,
@@ -2607,14 +2866,17 @@ fn alloc_walk_grow(
     let mut walk = Walk::Grow(first);
     loop {
         match walk {
-            Walk::Page(page, r) => return Ok(Some(finish_alloc(k, page, r, gfp, order, flags))),
+            Walk::Page(page, r) => {
+                return Ok(Some(finish_alloc(h.kernel(), page, r, gfp, order, flags)))
+            }
             Walk::Grow(r) => {
                 // _deferred_grow_zone, then `goto try_this_zone` for as long as it grows.
-                while deferred_grow_zone(k, r, order).map_err(AllocError::Grow)? {
+                while h.grow(r, order).map_err(AllocError::Grow)? {
+                    let k = h.kernel();
                     let pa = &k.page_alloc;
-                    let page = pa
-                        .zone(r)
-                        .and_then(|z| rmqueue(z, pa, &k.sparse, order, ac.migratetype, flags));
+                    let page = pa.zone(r).and_then(|z| {
+                        rmqueue(z, pa, &k.sparse, order, ac.migratetype, flags, ac.cpu)
+                    });
                     if let Some(page) = page {
                         return Ok(Some(finish_alloc(k, page, r, gfp, order, flags)));
                     }
@@ -2623,6 +2885,7 @@ fn alloc_walk_grow(
             }
             Walk::Fail => return Ok(None),
         }
+        let k = h.kernel();
         walk = get_page_from_freelist(&k.page_alloc, &k.sparse, order, flags, ac, &grown);
     }
 }
@@ -2670,8 +2933,44 @@ pub fn alloc_pages(
     gfp: Gfp,
     order: u32,
 ) -> Result<Option<NonNull<Page>>, AllocError> {
-    let nid = k.page_alloc.node_data.first().map_or(0, |n| n.node_id);
+    let nid = numa_mem_id(k, k.cpus.current());
     __alloc_pages(k, gfp, order, nid, false)
+}
+
+/// `numa_mem_id()` on `cpu`: its node, or the first node with memory when its node has none.
+fn numa_mem_id(k: &Kernel, cpu: u32) -> u32 {
+    let pa = &k.page_alloc;
+    let first = pa.node_data.first().map_or(0, |n| n.node_id);
+    match k.numa.cpu_to_node.get(cpu as usize) {
+        Some(&n) if n >= 0 && pa.node(n as u32).is_some_and(|d| d.node_present_pages > 0) => {
+            n as u32
+        }
+        _ => first,
+    }
+}
+
+/// `alloc_pages_node(nid, gfp, order)` on CPU `cpu` of a kernel shared by threads
+/// ([`crate::kernel::smp::Cpu::alloc_pages`]); `nid` < 0 is NUMA_NO_NODE.
+///
+/// # Errors
+/// As [`__alloc_pages`], and [`AllocError::NoNode`] for a node that does not exist.
+#[inline]
+pub(crate) fn alloc_pages_on(
+    k: &Kernel,
+    cpu: u32,
+    gfp: Gfp,
+    order: u32,
+    nid: i32,
+) -> Result<Option<NonNull<Page>>, AllocError> {
+    let nid = if nid < 0 {
+        numa_mem_id(k, cpu)
+    } else if k.page_alloc.node(nid as u32).is_none() {
+        return Err(AllocError::NoNode(nid));
+    } else {
+        nid as u32
+    };
+    let mut h = k;
+    __alloc_pages_host(&mut h, cpu, gfp, order, nid, false)
 }
 
 /// include/linux/gfp.h: `alloc_pages_node` (NUMA_NO_NODE: the current node).
@@ -2682,7 +2981,7 @@ pub fn alloc_pages_node(
     order: u32,
 ) -> Result<Option<NonNull<Page>>, AllocError> {
     let nid = if nid < 0 {
-        k.page_alloc.node_data.first().map_or(0, |n| n.node_id)
+        numa_mem_id(k, k.cpus.current())
     } else {
         let n = nid as u32;
         if k.page_alloc.node(n).is_none() {
@@ -2740,6 +3039,12 @@ pub enum FreeResult {
 /// an order above `MAX_PAGE_ORDER` (whose free lists do not exist) is reported as a
 /// `VM_BUG_ON_PAGE` and refused.
 pub fn __free_pages(k: &mut Kernel, page: NonNull<Page>, order: u32) -> FreeResult {
+    let cpu = k.cpus.current();
+    __free_pages_on(k, cpu, page, order)
+}
+
+/// [`__free_pages`] on CPU `cpu`, through a shared reference.
+pub(crate) fn __free_pages_on(k: &Kernel, cpu: u32, page: NonNull<Page>, order: u32) -> FreeResult {
     let Some(pfn) = page_to_pfn(k, page) else {
         return FreeResult::NotAPage;
     };
@@ -2748,41 +3053,213 @@ pub fn __free_pages(k: &mut Kernel, page: NonNull<Page>, order: u32) -> FreeResu
         debug::report_bad_free_order(k, p, pfn, order);
         return FreeResult::BadPage;
     }
-    // SAFETY: `page_to_pfn` proved `p` is the struct page of `pfn` in this memmap.
-    let (head, refcount) = unsafe { (PageHead(&*p), (*p).refcount) };
-    if refcount <= 0 {
-        // put_page_testzero on a free page: CONFIG_DEBUG_VM's VM_BUG_ON_PAGE. bootmm reports
-        // what the free-time checks see on such a page and leaves it as it is.
-        debug::report_free_of_free_page(k, p, pfn);
-        return FreeResult::BadPage;
-    }
+    // SAFETY: `page_to_pfn` proved `p` is the struct page of `pfn` in this memmap; the
+    // refcount is an aligned i32 that every thread changes atomically.
+    let refcount = unsafe { AtomicI32::from_ptr(ptr::addr_of_mut!((*p).refcount)) };
     // SAFETY: as above.
-    unsafe { (*p).refcount -= 1 };
-    // SAFETY: as above.
-    if unsafe { (*p).refcount } == 0 {
-        let r = __free_pages_ok(k, page, order, Fpi::None);
-        if r == FreeResult::BadPage {
-            // The kernel leaves the page with its reference dropped; bootmm undoes the
-            // call so that the allocator state stays as it was (docs/divergences.md).
-            // SAFETY: as above.
-            unsafe { (*p).refcount += 1 };
+    let head = unsafe { PageHead(&*p) };
+    // put_page_testzero: drop one reference, refusing a page that has none.
+    let old = refcount.fetch_update(AcqRel, Acquire, |r| (r > 0).then(|| r - 1));
+    match old {
+        Err(_) => {
+            // put_page_testzero on a free page: CONFIG_DEBUG_VM's VM_BUG_ON_PAGE. bootmm
+            // reports what the free-time checks see on such a page and leaves it as it is.
+            debug::report_free_of_free_page(k, cpu, p, pfn);
+            FreeResult::BadPage
         }
-        return r;
+        Ok(1) => {
+            let r = free_the_page(k, cpu, page, pfn, order);
+            if r == FreeResult::BadPage {
+                // The kernel leaves the page with its reference dropped; bootmm undoes the
+                // call so that the allocator state stays as it was (docs/divergences.md).
+                refcount.fetch_add(1, AcqRel);
+            }
+            r
+        }
+        Ok(_) => {
+            if !head {
+                // Someone else holds the head: free the tail halves (the kernel's split free).
+                let mut o = order;
+                while o > 0 {
+                    o -= 1;
+                    // The tail halves' struct pages, where the memmap has them (an unaligned
+                    // head's block may run past it; the kernel would read beyond the section).
+                    let tail = p.wrapping_add(1 << o);
+                    if let Some(t) = NonNull::new(tail) {
+                        if let Some(tpfn) = page_to_pfn(k, t) {
+                            free_the_page(k, cpu, t, tpfn, o);
+                        }
+                    }
+                }
+            }
+            FreeResult::StillReferenced
+        }
     }
-    if !head {
-        // Someone else holds the head: free the tail halves (the kernel's split free).
-        let mut o = order;
-        while o > 0 {
-            o -= 1;
-            // The tail halves' struct pages, where the memmap has them (an unaligned head's
-            // block may run past it; the kernel would read beyond the section).
-            let tail = p.wrapping_add(1 << o);
-            if let Some(tail) = NonNull::new(tail).filter(|t| page_to_pfn(k, *t).is_some()) {
-                __free_pages_ok(k, tail, o, Fpi::None);
+}
+
+/// mm/page_alloc.c: `free_the_page`: orders the pcp holds go to `free_unref_page`, the
+/// rest to `__free_pages_ok`.
+#[inline]
+fn free_the_page(k: &Kernel, cpu: u32, page: NonNull<Page>, pfn: u64, order: u32) -> FreeResult {
+    if k.page_alloc.pcp.pcp_allowed_order(order) {
+        free_unref_page(k, cpu, page, pfn, order)
+    } else {
+        __free_pages_ok_on(k, cpu, page, order, Fpi::None)
+    }
+}
+
+/// The zone of a block about to be freed, once `free_pages_prepare` accepted it.
+#[inline(always)]
+fn free_pages_prepare_zone(
+    k: &Kernel,
+    cpu: u32,
+    p: *mut Page,
+    pfn: u64,
+    order: u32,
+) -> Option<&Zone> {
+    let pa = &k.page_alloc;
+    // SAFETY: an initialised struct page.
+    match pa.page_zone(unsafe { &*p }) {
+        // SAFETY: `p` is the struct page of `pfn`.
+        Some(z) if unsafe { debug::free_pages_prepare_fast(z, p, pfn, order) } => Some(z),
+        _ => {
+            if !debug::free_pages_prepare(k, cpu, p, pfn, order) {
+                return None;
+            }
+            // SAFETY: as above.
+            pa.page_zone(unsafe { &*p })
+        }
+    }
+}
+
+/// mm/page_alloc.c: `free_unref_page`: the free-time checks, then the block goes on CPU
+/// `cpu`'s pageset of its zone: an isolated block goes straight to the buddy lists, and a
+/// CMA or highatomic one to the MOVABLE list (keeping its own type for the drain). A zone
+/// on `boot_pageset`, and from 6.0 a failed trylock, frees to the buddy lists directly.
+fn free_unref_page(k: &Kernel, cpu: u32, page: NonNull<Page>, pfn: u64, order: u32) -> FreeResult {
+    let p = page.as_ptr();
+    let Some(zone) = free_pages_prepare_zone(k, cpu, p, pfn, order) else {
+        return FreeResult::BadPage;
+    };
+    let pa = &k.page_alloc;
+    let sp = &k.sparse;
+    let Some(mt) = sp.get_pfnblock_migratetype(pfn) else {
+        debug::report_no_pageblock(k, p, pfn);
+        return FreeResult::BadPage;
+    };
+    let mt = mt as usize;
+    let mut pcpmt = mt;
+    if mt >= pcp::MIGRATE_PCPTYPES {
+        if Some(mt) == pa.mt.isolate {
+            free_one_page(zone, pa, sp, p, pfn, order, mt);
+            return FreeResult::Freed;
+        }
+        pcpmt = pa.mt.movable;
+    }
+    let Some(pset) = zone.per_cpu_pageset.get(cpu as usize) else {
+        free_one_page(zone, pa, sp, p, pfn, order, mt);
+        return FreeResult::Freed;
+    };
+    let rules = &pa.pcp;
+    let mut g = if rules.trylock {
+        match pset.try_lock() {
+            Some(g) => g,
+            None => {
+                let t = if rules.failed_free_uses_pcp_type {
+                    pcpmt
+                } else {
+                    mt
+                };
+                free_one_page(zone, pa, sp, p, pfn, order, t);
+                return FreeResult::Freed;
             }
         }
+    } else {
+        pset.lock()
+    };
+    let b = ZoneBuddy {
+        zone,
+        pa,
+        sp,
+        flags: AllocFlags::empty(),
+    };
+    // SAFETY: `g` locks a pageset of `zone`; the block passed free_pages_prepare.
+    unsafe { pcp::free_unref_page_commit(&b, &mut g, rules, p, pcpmt, mt, order) };
+    FreeResult::Freed
+}
+
+/// mm/page_alloc.c: `free_one_page`: `__free_one_page` under the zone lock.
+#[inline]
+fn free_one_page(
+    zone: &Zone,
+    pa: &PageAlloc,
+    sp: &Sparse,
+    p: *mut Page,
+    pfn: u64,
+    order: u32,
+    mt: usize,
+) {
+    let fa = zone.lock.lock();
+    // SAFETY: the caller's block passed free_pages_prepare: aligned, ours, not free.
+    unsafe { __free_one_page(&fa, zone, pa, sp, p, pfn, order, mt, Fpi::None) };
+}
+
+/// mm/page_alloc.c: `drain_pages` (`drain_pages_zone` for one zone): CPU `cpu`'s pcp lists
+/// back to the buddy lists.
+pub(crate) fn drain_pages(k: &Kernel, cpu: u32, zone: Option<ZoneRef>) {
+    let pa = &k.page_alloc;
+    let each = |z: &Zone| {
+        if let Some(p) = z.per_cpu_pageset.get(cpu as usize) {
+            let b = ZoneBuddy {
+                zone: z,
+                pa,
+                sp: &k.sparse,
+                flags: AllocFlags::empty(),
+            };
+            pcp::drain_pages_zone(&b, p, &pa.pcp);
+        }
+    };
+    match zone {
+        Some(r) => {
+            if let Some(z) = pa.zone(r) {
+                each(z);
+            }
+        }
+        None => pa.populated_zones().for_each(each),
     }
-    FreeResult::StillReferenced
+}
+
+/// mm/page_alloc.c: `drain_local_pages(NULL)` on the CPU the `&mut Kernel` calls run on.
+pub fn drain_local_pages(k: &Kernel) {
+    drain_pages(k, k.cpus.current(), None);
+}
+
+/// mm/page_alloc.c: `drain_all_pages`: every CPU with pages on its lists drains them
+/// (see [`Kernel::drain_all_pages`]).
+pub(crate) fn drain_all_pages(k: &Kernel, zone: Option<ZoneRef>) {
+    for cpu in 0..k.cpus.nr_cpu_ids() {
+        drain_pages(k, cpu, zone);
+    }
+}
+
+/// Finish the deferred struct pages of every node (see [`Kernel::smp_init`]).
+pub(crate) fn deferred_init_all(k: &mut Kernel) -> Result<(), crate::init::main::BootError> {
+    let refs: Vec<ZoneRef> = k
+        .page_alloc
+        .node_data
+        .iter()
+        .filter_map(|n| {
+            let last = n.node_zones.len().checked_sub(1)?;
+            Some(ZoneRef {
+                nid: n.node_id,
+                zone_idx: last,
+            })
+        })
+        .collect();
+    for r in refs {
+        while deferred_grow_zone(k, r, MAX_PAGE_ORDER)? {}
+    }
+    Ok(())
 }
 
 /// mm/page_alloc.c: `free_pages`: free by direct-map address (0 is ignored).
@@ -2809,23 +3286,23 @@ pub(crate) fn __free_pages_ok(
     order: u32,
     fpi: Fpi,
 ) -> FreeResult {
+    let cpu = k.cpus.current();
+    __free_pages_ok_on(k, cpu, page, order, fpi)
+}
+
+/// [`__free_pages_ok`] through a shared reference, on CPU `cpu`.
+#[inline]
+fn __free_pages_ok_on(
+    k: &Kernel,
+    cpu: u32,
+    page: NonNull<Page>,
+    order: u32,
+    fpi: Fpi,
+) -> FreeResult {
     let p = page.as_ptr();
     let pfn = pfn_of(&k.sparse, p);
-    let pa = &k.page_alloc;
-    // SAFETY: an initialised struct page.
-    let zone = match pa.page_zone(unsafe { &*p }) {
-        // SAFETY: `p` is the struct page of `pfn`.
-        Some(z) if unsafe { debug::free_pages_prepare_fast(z, p, pfn, order) } => z,
-        _ => {
-            if !debug::free_pages_prepare(k, p, pfn, order) {
-                return FreeResult::BadPage;
-            }
-            // SAFETY: as above.
-            let Some(z) = k.page_alloc.page_zone(unsafe { &*p }) else {
-                return FreeResult::BadPage;
-            };
-            z
-        }
+    let Some(zone) = free_pages_prepare_zone(k, cpu, p, pfn, order) else {
+        return FreeResult::BadPage;
     };
     let Some(mt) = k.sparse.get_pfnblock_migratetype(pfn) else {
         // A validated struct page always has pageblock flags; CONFIG_DEBUG_VM's report.
@@ -2835,6 +3312,6 @@ pub(crate) fn __free_pages_ok(
     let mt = mt as usize;
     let fa = zone.lock.lock();
     // SAFETY: free_pages_prepare accepted the block: aligned, ours, not free.
-    unsafe { __free_one_page(&fa, zone, pa, &k.sparse, p, pfn, order, mt, fpi) };
+    unsafe { __free_one_page(&fa, zone, &k.page_alloc, &k.sparse, p, pfn, order, mt, fpi) };
     FreeResult::Freed
 }

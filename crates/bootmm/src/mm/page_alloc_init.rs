@@ -431,46 +431,25 @@ fn node_cpus(k: &Kernel, nid: u32) -> u32 {
         .count() as u32
 }
 
-/// `zone_set_pageset_high_and_batch` for every CPU of every populated zone, with the zone's
-/// managed pages and low watermark as they are now.
-fn set_pagesets(k: &mut Kernel) {
+/// `zone_set_pageset_high_and_batch` for every populated zone's pagesets, with the zone's
+/// managed pages and low watermark as they are now (`pageset_update`: the lists keep their
+/// pages).
+fn set_pagesets(k: &Kernel) {
     let cpus = k.machine.cpus.max(1);
-    let era = k.era.clone();
-    let mut todo = Vec::new();
     for n in &k.page_alloc.node_data {
-        for (i, z) in n.node_zones.iter().enumerate() {
-            if !z.populated() {
+        for z in n.node_zones.iter() {
+            if !z.populated() || z.per_cpu_pageset.is_empty() {
                 continue;
             }
-            let r = ZoneRef {
-                nid: n.node_id,
-                zone_idx: i,
-            };
             let sizes = watermark::zone_set_pageset_high_and_batch(
-                &era,
+                &k.era,
                 z.managed(),
                 z.low_wmark_pages(),
                 node_cpus(k, n.node_id),
                 cpus,
             );
-            let pcp = page_alloc::PerCpuPages {
-                count: 0,
-                // 6.7+: the run-time high starts at BOOT_PAGESET_HIGH and only moves when the
-                // CPU frees through its lists.
-                high: if sizes.high_min.is_some() {
-                    0
-                } else {
-                    sizes.high
-                },
-                batch: sizes.batch,
-                high_min: sizes.high_min.unwrap_or(0),
-                high_max: sizes.high_max.unwrap_or(0),
-            };
-            todo.push((r, alloc::vec![pcp; cpus as usize]));
+            page_alloc::pageset_update(z, &sizes);
         }
-    }
-    for (r, v) in todo {
-        k.page_alloc.set_zone_pagesets(r, v);
     }
 }
 
@@ -502,17 +481,60 @@ pub fn setup_per_cpu_pageset(k: &mut Kernel) -> Result<(), BootError> {
     }
     let _t = k.trace.enter("setup_per_cpu_pageset", FILE);
     let (per_zone, per_node) = pageset_percpu_sizes(&k.era);
-    let zones = k.page_alloc.populated_zones().count();
-    let nodes = k.page_alloc.node_data.len();
-    for size in (0..zones).flat_map(|_| per_zone.iter().copied()) {
-        crate::mm::percpu::__alloc_percpu(k, size, 64).ok_or_else(|| {
-            BootError::NoMemory(alloc::format!(
-                "setup_zone_pageset: Failed to allocate {size} per-CPU bytes for zone pagesets"
-            ))
-        })?;
+    let nr_lists = k.page_alloc.pcp.nr_lists;
+    let need = crate::mm::page_alloc::pcp::per_cpu_pages_size(nr_lists) as u64;
+    let zones: Vec<ZoneRef> = k
+        .page_alloc
+        .node_data
+        .iter()
+        .flat_map(|n| {
+            n.node_zones
+                .iter()
+                .enumerate()
+                .filter(|(_, z)| z.populated())
+                .map(|(i, _)| ZoneRef {
+                    nid: n.node_id,
+                    zone_idx: i,
+                })
+        })
+        .collect();
+    let cpus = k.machine.cpus.max(1);
+    for r in zones {
+        let mut pageset = None;
+        for &size in per_zone {
+            let p = crate::mm::percpu::__alloc_percpu(k, size, 64).ok_or_else(|| {
+                BootError::NoMemory(alloc::format!(
+                    "setup_zone_pageset: Failed to allocate {size} per-CPU bytes for zone pagesets"
+                ))
+            })?;
+            pageset.get_or_insert((p, size));
+        }
+        let Some((p, size)) = pageset else {
+            continue;
+        };
+        if need > size {
+            return Err(BootError::NoMemory(alloc::format!(
+                "setup_zone_pageset: a pageset with {nr_lists} lists takes {need} bytes, more than the {size} per-CPU bytes allocated for it"
+            )));
+        }
+        let mut ptrs = Vec::with_capacity(cpus as usize);
+        for cpu in 0..cpus {
+            let host = crate::mm::percpu::per_cpu_ptr(k, p, cpu)
+                .and_then(|pa| k.phys.host_ptr(pa, size).ok())
+                .ok_or_else(|| {
+                    BootError::NoMemory(alloc::format!(
+                        "setup_zone_pageset: CPU {cpu}'s unit of the pageset is not in simulated RAM"
+                    ))
+                })?;
+            // SAFETY: the percpu allocator gave these `size` bytes of CPU `cpu`'s unit to
+            // this pageset for good (pagesets are never freed), 64-byte aligned, inside
+            // simulated RAM, which lives as long as the kernel; `need <= size`.
+            ptrs.push(unsafe { crate::mm::page_alloc::pcp::PcpPtr::init(host, nr_lists) });
+        }
+        k.page_alloc.setup_zone_pageset(r, ptrs.into_boxed_slice());
     }
     if per_node > 0 {
-        for _ in 0..nodes {
+        for _ in 0..k.page_alloc.node_data.len() {
             crate::mm::percpu::__alloc_percpu(k, per_node, 64).ok_or_else(|| {
                 BootError::NoMemory(String::from(
                     "setup_per_cpu_pageset: Failed to allocate per-CPU node statistics",
@@ -528,7 +550,7 @@ pub fn setup_per_cpu_pageset(k: &mut Kernel) -> Result<(), BootError> {
 /// 5.14: the pagesets follow the new low watermarks and managed counts. Before 5.14 the
 /// pagesets keep their setup values.
 pub fn zone_pcp_update_all(k: &mut Kernel) {
-    if k.era.at_least(5, 14) && k.page_alloc.zones().any(|z| !z.per_cpu_pageset.is_empty()) {
+    if k.era.at_least(5, 14) {
         set_pagesets(k);
     }
 }

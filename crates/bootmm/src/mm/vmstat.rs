@@ -583,22 +583,22 @@ pub fn zoneinfo_zones_with(k: &Kernel, c: &VmstatConfig) -> Vec<ZoneinfoZone> {
             // Each CPU's pageset, or boot_pageset where setup_per_cpu_pageset gave none.
             let pagesets = (0..cpus)
                 .map(|cpu| {
-                    let p = z.per_cpu_pageset.get(cpu as usize).copied().unwrap_or(
-                        crate::mm::page_alloc::PerCpuPages {
-                            count: 0,
-                            high: BOOT_PAGESET_HIGH,
-                            batch: BOOT_PAGESET_BATCH,
-                            high_min: BOOT_PAGESET_HIGH,
-                            high_max: BOOT_PAGESET_HIGH,
-                        },
-                    );
+                    let p = z
+                        .pageset(cpu)
+                        .unwrap_or(crate::mm::page_alloc::pcp::PcpState {
+                            high: BOOT_PAGESET_HIGH as i32,
+                            batch: BOOT_PAGESET_BATCH as i32,
+                            high_min: BOOT_PAGESET_HIGH as i32,
+                            high_max: BOOT_PAGESET_HIGH as i32,
+                            ..Default::default()
+                        });
                     ZoneinfoPageset {
                         cpu,
-                        count: p.count,
-                        high: p.high,
-                        batch: p.batch,
-                        high_min: p.high_min,
-                        high_max: p.high_max,
+                        count: p.count.max(0) as u64,
+                        high: p.high.max(0) as u64,
+                        batch: p.batch.max(0) as u64,
+                        high_min: p.high_min.max(0) as u64,
+                        high_max: p.high_max.max(0) as u64,
                         stat_threshold: threshold,
                     }
                 })

@@ -126,6 +126,42 @@ pub static PAGE_CALLS: &[CallSpec] = &[
         },
     },
     CallSpec {
+        name: "cpu",
+        params: &[param!("cpu", Nid)],
+        run: |k, a, _| {
+            let cpu = a.nid(0);
+            let nr = k.cpus.nr_cpu_ids();
+            let cpu = u32::try_from(cpu).map_err(|_| {
+                format!("cpu({cpu}): CPU {cpu} does not exist: this machine has nr_cpu_ids {nr} (CPUs 0-{})", nr - 1)
+            })?;
+            k.cpus
+                .switch_to(cpu)
+                .map_err(|e| format!("cpu({cpu}): {e}"))?;
+            Ok(Ret::Void)
+        },
+    },
+    CallSpec {
+        name: "smp_processor_id",
+        params: &[],
+        run: |k, _, _| Ok(Ret::Int(i64::from(k.cpus.current()))),
+    },
+    CallSpec {
+        name: "drain_local_pages",
+        params: &[],
+        run: |k, _, _| {
+            page_alloc::drain_local_pages(k);
+            Ok(Ret::Void)
+        },
+    },
+    CallSpec {
+        name: "drain_all_pages",
+        params: &[],
+        run: |k, _, _| {
+            k.drain_all_pages();
+            Ok(Ret::Void)
+        },
+    },
+    CallSpec {
         name: "nr_free_pages",
         params: &[],
         run: |k, _, _| Ok(Ret::Int(page_alloc::nr_free_pages(k) as i64)),

@@ -254,12 +254,12 @@ fn add_taint_bad_page(k: &Kernel) {
 
 /// mm/page_alloc.c: `bad_page`: "BUG: Bad page state", the page, the modules; taint.
 /// (`dump_stack` is not reproduced.) The page is left as it was.
-pub fn bad_page(k: &Kernel, page: &Page, pfn: u64, reason: Option<&str>, bad_flags: u64) {
+pub fn bad_page(k: &Kernel, cpu: u32, page: &Page, pfn: u64, reason: Option<&str>, bad_flags: u64) {
     if ratelimit(k) {
         crate::pr_alert!(
             k.printk,
             "BUG: Bad page state in process {}  pfn:{pfn:05x}\n",
-            k.page_alloc.comm
+            k.cpus.comm(cpu)
         );
         dump_page(k, page, pfn, reason);
         if bad_flags != 0 && !k.era.at_least(4, 20) {
@@ -308,11 +308,11 @@ fn page_zone<'a>(k: &'a Kernel, page: &Page) -> Option<&'a Zone> {
 /// 0)`; bootmm reports it as "Bad page state" with the reason the free-time checks give for
 /// such a page (a free buddy head: "nonzero mapcount"), or the failed assertion for a page
 /// inside a larger free block, and leaves everything as it was.
-pub(crate) fn report_free_of_free_page(k: &Kernel, page: *mut Page, pfn: u64) {
+pub(crate) fn report_free_of_free_page(k: &Kernel, cpu: u32, page: *mut Page, pfn: u64) {
     // SAFETY: a struct page of this memmap (the caller found it by pfn).
     let pg = unsafe { &*page };
     let reason = page_bad_reason(k, pg).unwrap_or("VM_BUG_ON_PAGE(page_ref_count(page) == 0)");
-    bad_page(k, pg, pfn, Some(reason), 0);
+    bad_page(k, cpu, pg, pfn, Some(reason), 0);
 }
 
 /// The common case of [`free_pages_prepare`], decided without reporting anything: a block
@@ -353,7 +353,13 @@ pub(crate) unsafe fn free_pages_prepare_fast(
 /// is changed then.
 #[cold]
 #[inline(never)]
-pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u32) -> bool {
+pub(crate) fn free_pages_prepare(
+    k: &Kernel,
+    cpu: u32,
+    page: *mut Page,
+    pfn: u64,
+    order: u32,
+) -> bool {
     // SAFETY: a struct page of this memmap.
     let head = unsafe { &*page };
     if PageTail(head) {
@@ -405,13 +411,14 @@ pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u
                 } else {
                     "PageTail not set"
                 };
-                bad_page(k, t, pfn + i as u64, Some(why), 0);
+                bad_page(k, cpu, t, pfn + i as u64, Some(why), 0);
                 bad += 1;
                 continue;
             }
             if i > 1 && t.mapping != TAIL_MAPPING {
                 bad_page(
                     k,
+                    cpu,
                     t,
                     pfn + i as u64,
                     Some("corrupted mapping in tail page"),
@@ -429,7 +436,7 @@ pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u
                 view.flags &= !0xff;
             }
             if let Some(r) = page_bad_reason(k, &view) {
-                bad_page(k, t, pfn + i as u64, Some(r), 0);
+                bad_page(k, cpu, t, pfn + i as u64, Some(r), 0);
                 bad += 1;
             }
             continue;
@@ -439,7 +446,7 @@ pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u
         }
         if let Some(r) = page_bad_reason(k, t) {
             let flags = t.flags & PAGE_FLAGS_CHECK_AT_FREE.bits();
-            bad_page(k, t, pfn + i as u64, Some(r), flags);
+            bad_page(k, cpu, t, pfn + i as u64, Some(r), flags);
             bad += 1;
         }
     }
@@ -447,7 +454,7 @@ pub(crate) fn free_pages_prepare(k: &Kernel, page: *mut Page, pfn: u64, order: u
         // free_page_is_bad: the common case, decided without looking for a reason.
     } else if let Some(r) = page_bad_reason(k, head) {
         let flags = head.flags & PAGE_FLAGS_CHECK_AT_FREE.bits();
-        bad_page(k, head, pfn, Some(r), flags);
+        bad_page(k, cpu, head, pfn, Some(r), flags);
         bad += 1;
     }
     if bad != 0 {

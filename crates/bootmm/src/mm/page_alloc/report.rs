@@ -24,7 +24,7 @@ fn k_of(pages: u64) -> u64 {
 /// the era's format, then `show_mem`; at most `DEFAULT_RATELIMIT_BURST` reports in each
 /// `DEFAULT_RATELIMIT_INTERVAL` (`nopage_rs`), the rest counted and reported by the first
 /// report after the interval.
-pub fn warn_alloc(k: &Kernel, gfp: Gfp, order: u32) {
+pub fn warn_alloc(k: &Kernel, cpu: u32, gfp: Gfp, order: u32) {
     let era = &k.era;
     let func = if era.at_least(4, 10) {
         "warn_alloc"
@@ -38,7 +38,7 @@ pub fn warn_alloc(k: &Kernel, gfp: Gfp, order: u32) {
     {
         return;
     }
-    let comm = &k.page_alloc.comm;
+    let comm = k.cpus.comm(cpu);
     let raw = gfp_to_raw(era, gfp);
     if era.at_least(4, 12) {
         crate::pr_warn!(

@@ -79,8 +79,35 @@ fn free_blocks(k: &Kernel) -> Vec<Block> {
 
 /// The allocator's invariants: blocks aligned, in their zone, on one list each, merged as
 /// far as the kernel would, and counted exactly by NR_FREE_PAGES.
+/// Every block on a pcp list: (zone, cpu, pfn, order), checking each pageset's count.
+fn pcp_blocks(k: &Kernel) -> Vec<(ZoneRef, u32, u64, u32)> {
+    let mut out = Vec::new();
+    for z in k.page_alloc.zones() {
+        let r = ZoneRef {
+            nid: z.node,
+            zone_idx: z.idx,
+        };
+        for (cpu, p) in z.per_cpu_pageset.iter().enumerate() {
+            let mut g = p.lock();
+            let mut n = 0i64;
+            pcp::for_each_pcp_block(&g, &k.page_alloc.pcp, |_, o, page| {
+                out.push((r, cpu as u32, pfn_of(&k.sparse, page), o));
+                n += 1 << o;
+            });
+            assert_eq!(g.state().count as i64, n, "{} cpu {cpu} pcp->count", z.name);
+        }
+    }
+    out
+}
+
+/// Pages on every pcp list.
+fn pcp_pages(k: &Kernel) -> u64 {
+    pcp_blocks(k).iter().map(|b| 1u64 << b.3).sum()
+}
+
 fn check_invariants(k: &Kernel) {
     let blocks = free_blocks(k);
+    let pcp = pcp_blocks(k);
     let mut by_start: BTreeMap<u64, (u32, ZoneRef)> = BTreeMap::new();
     for &(r, pfn, o, _) in &blocks {
         assert_eq!(
@@ -95,8 +122,17 @@ fn check_invariants(k: &Kernel) {
             "pfn {pfn:#x} on two lists"
         );
     }
+    let mut all = by_start.clone();
+    for &(r, cpu, pfn, o) in &pcp {
+        let z = k.page_alloc.zone(r).unwrap();
+        assert!(z.zone_spans_pfn(pfn) && z.zone_spans_pfn(pfn + (1 << o) - 1));
+        assert!(
+            all.insert(pfn, (o, r)).is_none(),
+            "pfn {pfn:#x} on cpu {cpu}'s pcp list and another list"
+        );
+    }
     let mut end = 0;
-    for (&pfn, &(o, _)) in &by_start {
+    for (&pfn, &(o, _)) in &all {
         assert!(pfn >= end, "free blocks overlap at {pfn:#x}");
         end = pfn + (1 << o);
     }
@@ -201,11 +237,19 @@ fn boot_hands_memory_over_and_prints_memory_line() {
 #[test]
 fn split_then_merge_restores_the_free_lists() {
     let mut k = small((6, 6, 0));
+    k.drain_all_pages();
     let before = crate::mm::vmstat::buddyinfo(&k);
     let free0 = nr_free_pages(&k);
+    assert_eq!(pcp_pages(&k), 0);
     let g = gfp(&k, "GFP_KERNEL");
     let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
-    assert_eq!(nr_free_pages(&k), free0 - 1);
+    // The pcp list was refilled with a batch: the rest of it waits on CPU 0's list, off
+    // the NR_FREE_PAGES books.
+    // SAFETY: reading a page we own.
+    let zone = k.page_alloc.page_zone(unsafe { p.as_ref() }).unwrap();
+    let batch = zone.pageset(0).unwrap().batch as u64;
+    assert_eq!(nr_free_pages(&k), free0 - batch);
+    assert_eq!(pcp_pages(&k), batch - 1);
     // The order-0 page came from splitting a bigger block: one block at each order below.
     check_invariants(&k);
     let q = alloc_pages(&mut k, g, 3).unwrap().unwrap();
@@ -214,6 +258,9 @@ fn split_then_merge_restores_the_free_lists() {
     check_invariants(&k);
     assert_eq!(__free_pages(&mut k, p, 0), FreeResult::Freed);
     assert_eq!(__free_pages(&mut k, q, 3), FreeResult::Freed);
+    check_invariants(&k);
+    assert!(pcp_pages(&k) > 0);
+    k.drain_all_pages();
     check_invariants(&k);
     assert_eq!(nr_free_pages(&k), free0);
     assert_eq!(crate::mm::vmstat::buddyinfo(&k), before);
@@ -267,8 +314,9 @@ fn bad_page_reports_leave_the_state_intact() {
     let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
     let q = alloc_pages(&mut k, g, 2).unwrap().unwrap();
     let snapshot = |k: &Kernel| (crate::mm::vmstat::buddyinfo(k), nr_free_pages(k));
-    // Double free.
+    // Double free of a page back on the buddy lists (drained off CPU 0's pcp list).
     assert_eq!(__free_pages(&mut k, p, 0), FreeResult::Freed);
+    k.drain_all_pages();
     let s = snapshot(&k);
     let n = k.printk.len();
     assert_eq!(__free_pages(&mut k, p, 0), FreeResult::BadPage);
@@ -379,6 +427,7 @@ fn old_era_reports_use_the_old_formats() {
     let g = gfp(&k, "GFP_KERNEL");
     let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
     __free_pages(&mut k, p, 0);
+    k.drain_all_pages();
     let n = k.printk.len();
     __free_pages(&mut k, p, 0);
     let log: Vec<String> = k.printk.lines_from(n).into_iter().map(|l| l.text).collect();
@@ -840,7 +889,7 @@ mod prop {
                 gfp(&k, "GFP_KERNEL") | Gfp::__GFP_COMP | Gfp::__GFP_ZERO,
             ];
             let managed = managed_total(&k);
-            let base_alloc = managed - nr_free_pages(&k);
+            let base_alloc = managed - nr_free_pages(&k) - pcp_pages(&k);
             let mut held: Vec<(NonNull<Page>, u32)> = Vec::new();
             for o in ops {
                 match o {
@@ -856,12 +905,15 @@ mod prop {
                     Op::Free { .. } => {}
                 }
                 let allocated: u64 = held.iter().map(|(_, o)| 1u64 << o).sum();
-                prop_assert_eq!(nr_free_pages(&k) + allocated + base_alloc, managed_total(&k));
+                prop_assert_eq!(nr_free_pages(&k) + pcp_pages(&k) + allocated + base_alloc, managed_total(&k));
             }
             check_invariants(&k);
             for (p, o) in held {
                 prop_assert_eq!(__free_pages(&mut k, p, o), FreeResult::Freed);
             }
+            check_invariants(&k);
+            k.drain_all_pages();
+            prop_assert_eq!(pcp_pages(&k), 0);
             check_invariants(&k);
             prop_assert_eq!(managed_total(&k) - nr_free_pages(&k), base_alloc);
         }
@@ -932,4 +984,109 @@ fn memory_line_follows_deferred_init_from_6_11() {
     let (before, after) = (avail((6, 10, 0)), avail((6, 11, 0)));
     // 8 GiB with Normal from 4 GiB: one section of Normal initialised before 6.11.
     assert!(before < 4 << 20 && after > 7 << 20, "{before} {after}");
+}
+
+#[test]
+fn pcp_list_layout_follows_the_release() {
+    let rules = |v: (u32, u32, u32), thp: bool| {
+        pcp::PcpRules::new(
+            &Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64),
+            thp,
+        )
+    };
+    let n = |v, thp| rules(v, thp).nr_lists;
+    assert_eq!(n((4, 19, 0), true), 3);
+    assert_eq!(n((5, 13, 0), true), 3);
+    assert_eq!(n((5, 14, 0), true), 15);
+    assert_eq!(n((5, 14, 0), false), 12);
+    assert_eq!(n((6, 1, 0), true), 13);
+    assert_eq!(n((6, 10, 0), true), 14);
+    // 5.14–5.19: THP per migratetype at 12..14; 6.0: one list at 12; 6.10: movable at 13.
+    let r = rules((5, 15, 0), true);
+    assert_eq!(r.order_to_pindex(2, 9), 14);
+    assert_eq!(r.pindex_to_order(14), 9);
+    let r = rules((6, 6, 0), true);
+    assert_eq!(r.order_to_pindex(r.movable, 9), 12);
+    assert_eq!(r.order_to_pindex(0, 3), 9);
+    assert_eq!(r.pindex_to_order(11), 3);
+    let r = rules((6, 12, 0), true);
+    assert_eq!(r.order_to_pindex(r.movable, 9), 13);
+    assert_eq!(r.order_to_pindex(0, 9), 12);
+    assert!(!rules((5, 10, 0), true).pcp_allowed_order(1));
+    assert!(r.pcp_allowed_order(3) && r.pcp_allowed_order(9) && !r.pcp_allowed_order(4));
+    assert!(!rules((6, 12, 0), false).pcp_allowed_order(9));
+}
+
+/// The free path's batching before 5.14: the list grows to `high`, then `batch` pages go
+/// back from its tail, so `high - batch` stay.
+#[test]
+fn pcp_frees_send_a_batch_back_at_high() {
+    let mut k = small((5, 4, 0));
+    k.drain_all_pages();
+    let g = gfp(&k, "GFP_KERNEL");
+    let mut held = Vec::new();
+    let first = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+    // SAFETY: reading a page we own.
+    let zr = {
+        let z = k.page_alloc.page_zone(unsafe { first.as_ref() }).unwrap();
+        ZoneRef {
+            nid: z.node,
+            zone_idx: z.idx,
+        }
+    };
+    let ps = |k: &Kernel| k.page_alloc.zone(zr).unwrap().pageset(0).unwrap();
+    let (high, batch) = (ps(&k).high, ps(&k).batch);
+    assert_eq!(high, 6 * batch);
+    held.push(first);
+    while held.len() < high as usize + 1 {
+        held.push(alloc_pages(&mut k, g, 0).unwrap().unwrap());
+    }
+    k.drain_all_pages();
+    for (i, p) in held.into_iter().enumerate() {
+        assert_eq!(__free_pages(&mut k, p, 0), FreeResult::Freed);
+        let count = ps(&k).count;
+        if i + 1 < high as usize {
+            assert_eq!(count, i as i32 + 1);
+        } else if i + 1 == high as usize {
+            assert_eq!(count, high - batch, "count reached high: a batch went back");
+        }
+    }
+    check_invariants(&k);
+}
+
+/// `cpu(N)`: allocations on CPU 1 fill CPU 1's lists; CPU 0's stay as they were.
+#[test]
+fn each_cpu_fills_its_own_lists() {
+    let mut m = Machine::qemu(1 << 30, 2).unwrap();
+    m.era = Era::new(KernelVersion::new(6, 6, 0), Arch::X86_64);
+    let mut k = boot(m);
+    k.drain_all_pages();
+    k.cpus.switch_to(1).unwrap();
+    let g = gfp(&k, "GFP_KERNEL");
+    let p = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+    let count = |k: &Kernel, cpu| -> i32 {
+        k.page_alloc
+            .populated_zones()
+            .map(|z| z.pageset(cpu).unwrap().count)
+            .sum()
+    };
+    assert!(count(&k, 1) > 0);
+    assert_eq!(count(&k, 0), 0);
+    assert_eq!(
+        k.cpus.switch_to(2),
+        Err(crate::kernel::smp::CpuError::NoSuchCpu {
+            cpu: 2,
+            nr_cpu_ids: 2
+        })
+    );
+    k.cpus.switch_to(0).unwrap();
+    // Freed on CPU 0, the page joins CPU 0's list.
+    __free_pages(&mut k, p, 0);
+    assert_eq!(count(&k, 0), 1);
+    crate::mm::page_alloc::drain_local_pages(&k);
+    assert_eq!(count(&k, 0), 0);
+    assert!(count(&k, 1) > 0);
+    k.drain_all_pages();
+    assert_eq!(count(&k, 1), 0);
+    check_invariants(&k);
 }
