@@ -1827,7 +1827,7 @@ impl pcp::PcpBuddy for ZoneBuddy<'_> {
     #[inline(always)]
     unsafe fn rmqueue_one<'a>(
         &'a self,
-        l: &Self::Locked<'a>,
+        l: &mut Self::Locked<'a>,
         order: u32,
         mt: usize,
     ) -> Option<*mut Page> {
@@ -1837,7 +1837,7 @@ impl pcp::PcpBuddy for ZoneBuddy<'_> {
     #[inline(always)]
     unsafe fn free_one<'a>(
         &'a self,
-        l: &Self::Locked<'a>,
+        l: &mut Self::Locked<'a>,
         page: *mut Page,
         order: u32,
         cached: usize,

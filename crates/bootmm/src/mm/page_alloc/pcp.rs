@@ -387,7 +387,13 @@ impl PcpPtr {
     /// `spin_trylock(&pcp->lock)`.
     #[inline(always)]
     pub fn try_lock(&self) -> Option<PcpGuard<'_>> {
-        self.pcp().lock.try_lock().then_some(PcpGuard { p: self })
+        // Not `then_some`: a guard built for a failed trylock would unlock, on drop, the lock
+        // someone else holds.
+        if self.pcp().lock.try_lock() {
+            Some(PcpGuard { p: self })
+        } else {
+            None
+        }
     }
 
     /// The number of lists.
@@ -460,7 +466,7 @@ pub trait PcpBuddy {
     /// The zone lock is `l`.
     unsafe fn rmqueue_one<'a>(
         &'a self,
-        l: &Self::Locked<'a>,
+        l: &mut Self::Locked<'a>,
         order: u32,
         mt: usize,
     ) -> Option<*mut Page>;
@@ -471,7 +477,7 @@ pub trait PcpBuddy {
     /// The zone lock is `l`; `page` heads a block of `order` of this zone on no list.
     unsafe fn free_one<'a>(
         &'a self,
-        l: &Self::Locked<'a>,
+        l: &mut Self::Locked<'a>,
         page: *mut Page,
         order: u32,
         cached: usize,
@@ -530,11 +536,11 @@ unsafe fn rmqueue_bulk<B: PcpBuddy>(
     list: *mut ListHead,
     mt: usize,
 ) -> i32 {
-    let l = b.lock_zone();
+    let mut l = b.lock_zone();
     let mut i = 0;
     while i < count {
         // SAFETY: the zone lock is held.
-        let Some(page) = (unsafe { b.rmqueue_one(&l, order, mt) }) else {
+        let Some(page) = (unsafe { b.rmqueue_one(&mut l, order, mt) }) else {
             break;
         };
         // SAFETY: the block is ours, off every list.
@@ -656,14 +662,14 @@ pub unsafe fn free_pcppages_bulk<B: PcpBuddy>(
     if count <= 0 {
         return;
     }
-    let l = b.lock_zone();
-    let take = |g: &mut PcpGuard<'_>, list: *mut ListHead, order: u32| {
+    let mut l = b.lock_zone();
+    let mut take = |g: &mut PcpGuard<'_>, list: *mut ListHead, order: u32| {
         // SAFETY: the list is not empty (checked by the callers) and this pageset's.
         let page = unsafe { lru_to_page((*list).prev) };
         // SAFETY: as above.
         unsafe { list_del(page_lru(page)) };
         // SAFETY: the block came off a pcp list of this zone and is on no list now.
-        unsafe { b.free_one(&l, page, order, get_pcppage_migratetype(page)) };
+        unsafe { b.free_one(&mut l, page, order, get_pcppage_migratetype(page)) };
         g.with(|s| s.count -= 1 << order);
     };
     if rules.drain_pindex_first {

@@ -1090,3 +1090,164 @@ fn each_cpu_fills_its_own_lists() {
     assert_eq!(count(&k, 1), 0);
     check_invariants(&k);
 }
+
+/// A small xorshift generator: each stress thread draws its own reproducible stream.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+/// The first word of a block, through its direct-map page in simulated RAM.
+fn block_word(k: &Kernel, p: NonNull<Page>) -> *mut u64 {
+    let pfn = page_to_pfn(k, p).unwrap();
+    k.phys
+        .host_ptr(crate::PhysAddr(pfn << 12), 8)
+        .unwrap()
+        .as_ptr()
+        .cast()
+}
+
+/// Simulated CPUs on OS threads: each runs random allocations and frees of mixed orders and
+/// GFP masks on its own CPU, writes a tag into every block it gets and checks it before the
+/// free (two callers handed one block would overwrite each other's tags). Then every block
+/// is on exactly one list or held by exactly one thread, the counters agree, and once the
+/// held blocks are freed and every pcp drained, free + allocated = managed again.
+fn smp_stress(v: (u32, u32, u32), cpus: u32, total_ops: u64) {
+    let mut m = Machine::qemu(1 << 30, cpus).unwrap();
+    m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
+    let mut k = boot(m);
+    k.smp_init().unwrap();
+    let k = &k;
+    let managed = managed_total(k);
+    let base_alloc = managed - nr_free_pages(k) - pcp_pages(k);
+    let masks = [
+        gfp(k, "GFP_KERNEL"),
+        gfp(k, "GFP_HIGHUSER_MOVABLE"),
+        gfp(k, "GFP_KERNEL") | Gfp::__GFP_RECLAIMABLE,
+        gfp(k, "GFP_ATOMIC"),
+        gfp(k, "GFP_KERNEL") | Gfp::__GFP_DMA32,
+        gfp(k, "GFP_KERNEL") | Gfp::__GFP_COMP,
+    ];
+    let per_cpu = total_ops / u64::from(cpus);
+    // Each thread hands back what it still holds, by pfn (a struct page pointer is not Send).
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let done = &done;
+    let held: Vec<Vec<(u64, u32)>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..cpus)
+            .map(|id| {
+                s.spawn(move || {
+                    let cpu = k.cpu(id).unwrap();
+                    let mut rng =
+                        XorShift(0x9e37_79b9_7f4a_7c15 ^ ((u64::from(id) + 1) * 0x2545_f491));
+                    let mut held: Vec<(NonNull<Page>, u32, u64)> = Vec::with_capacity(256);
+                    for op in 0..per_cpu {
+                        let r = rng.next();
+                        if held.len() < 256 && (held.is_empty() || r & 1 == 0) {
+                            let order = match (r >> 8) % 100 {
+                                0..=69 => 0,
+                                70..=94 => 1 + ((r >> 16) % 3) as u32,
+                                _ => 4 + ((r >> 16) % 6) as u32,
+                            };
+                            let mask = masks[((r >> 24) % masks.len() as u64) as usize];
+                            let got = cpu.alloc_pages(mask | Gfp::__GFP_NOWARN, order).unwrap();
+                            if let Some(p) = got {
+                                let tag = (u64::from(id) << 56) | op;
+                                // SAFETY: the block is ours until we free it.
+                                unsafe { block_word(k, p).write(tag) };
+                                held.push((p, order, tag));
+                                done.fetch_add(1, Relaxed);
+                            }
+                        } else {
+                            let i = ((r >> 32) % held.len() as u64) as usize;
+                            let (p, order, tag) = held.swap_remove(i);
+                            // SAFETY: as above.
+                            assert_eq!(unsafe { block_word(k, p).read() }, tag, "block shared");
+                            assert_eq!(cpu.free_pages(p, order), FreeResult::Freed);
+                            done.fetch_add(1, Relaxed);
+                        }
+                    }
+                    held.into_iter()
+                        .map(|(p, o, _)| (page_to_pfn(k, p).unwrap(), o))
+                        .collect()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Every call was an allocation that succeeded or a free.
+    assert_eq!(done.load(Relaxed), per_cpu * u64::from(cpus));
+    // Every page on exactly one list or held by exactly one thread.
+    check_invariants(k);
+    let mut spans: BTreeMap<u64, u32> = BTreeMap::new();
+    for b in free_blocks(k) {
+        assert!(spans.insert(b.1, b.2).is_none());
+    }
+    for b in pcp_blocks(k) {
+        assert!(spans.insert(b.2, b.3).is_none());
+    }
+    for &(pfn, o) in held.iter().flatten() {
+        assert!(spans.insert(pfn, o).is_none(), "a held block is on a list");
+    }
+    let mut end = 0;
+    for (&pfn, &o) in &spans {
+        assert!(pfn >= end, "blocks overlap at {pfn:#x}");
+        end = pfn + (1 << o);
+    }
+    let allocated: u64 = held.iter().flatten().map(|&(_, o)| 1u64 << o).sum();
+    assert_eq!(
+        nr_free_pages(k) + pcp_pages(k) + allocated + base_alloc,
+        managed
+    );
+    let cpu0 = k.cpu(0).unwrap();
+    for (pfn, o) in held.into_iter().flatten() {
+        let p = k.sparse.pfn_to_page(pfn).unwrap();
+        assert_eq!(cpu0.free_pages(p, o), FreeResult::Freed);
+    }
+    k.drain_all_pages();
+    assert_eq!(pcp_pages(k), 0);
+    check_invariants(k);
+    assert_eq!(managed - nr_free_pages(k), base_alloc);
+    // The vm counters agree with the lists: NR_FREE_PAGES per zone (check_invariants), and
+    // /proc/meminfo's MemFree is their sum.
+    let meminfo = crate::fs::proc::ProcFile::Meminfo.show(k);
+    assert!(
+        meminfo.contains(&alloc::format!(
+            "MemFree:        {:>8} kB",
+            nr_free_pages(k) * 4
+        )),
+        "{meminfo}"
+    );
+}
+
+/// 8 simulated CPUs on threads, 10 M operations in all (a tenth of that in debug builds).
+#[test]
+fn smp_stress_loses_no_page() {
+    let ops = if cfg!(debug_assertions) {
+        400_000
+    } else {
+        10_000_000
+    };
+    smp_stress((6, 6, 0), 8, ops);
+}
+
+/// The same on the eras with other list forms and locks: 5.10 (three lists, no trylock),
+/// 5.15 (per-order lists, free_factor), 6.12 (auto-tuned high, split THP lists).
+#[test]
+fn smp_stress_in_other_eras() {
+    let ops = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    };
+    for v in [(5, 10, 0), (5, 15, 0), (6, 12, 0)] {
+        smp_stress(v, 4, ops);
+    }
+}
