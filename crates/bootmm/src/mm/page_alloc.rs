@@ -26,7 +26,7 @@ use core::cell::UnsafeCell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{
     AtomicBool, AtomicI32, AtomicI64, AtomicU64,
-    Ordering::{AcqRel, Acquire, Relaxed},
+    Ordering::{AcqRel, Relaxed},
 };
 
 use crate::era::Era;
@@ -3058,16 +3058,17 @@ pub(crate) fn __free_pages_on(k: &Kernel, cpu: u32, page: NonNull<Page>, order: 
     let refcount = unsafe { AtomicI32::from_ptr(ptr::addr_of_mut!((*p).refcount)) };
     // SAFETY: as above.
     let head = unsafe { PageHead(&*p) };
-    // put_page_testzero: drop one reference, refusing a page that has none.
-    let old = refcount.fetch_update(AcqRel, Acquire, |r| (r > 0).then(|| r - 1));
+    // put_page_testzero (atomic_dec_and_test); a page that had no reference gets it back.
+    let old = refcount.fetch_sub(1, AcqRel);
     match old {
-        Err(_) => {
+        r if r <= 0 => {
+            refcount.fetch_add(1, AcqRel);
             // put_page_testzero on a free page: CONFIG_DEBUG_VM's VM_BUG_ON_PAGE. bootmm
             // reports what the free-time checks see on such a page and leaves it as it is.
             debug::report_free_of_free_page(k, cpu, p, pfn);
             FreeResult::BadPage
         }
-        Ok(1) => {
+        1 => {
             let r = free_the_page(k, cpu, page, pfn, order);
             if r == FreeResult::BadPage {
                 // The kernel leaves the page with its reference dropped; bootmm undoes the
@@ -3076,7 +3077,7 @@ pub(crate) fn __free_pages_on(k: &Kernel, cpu: u32, page: NonNull<Page>, order: 
             }
             r
         }
-        Ok(_) => {
+        _ => {
             if !head {
                 // Someone else holds the head: free the tail halves (the kernel's split free).
                 let mut o = order;
@@ -3240,6 +3241,30 @@ pub(crate) fn drain_all_pages(k: &Kernel, zone: Option<ZoneRef>) {
     for cpu in 0..k.cpus.nr_cpu_ids() {
         drain_pages(k, cpu, zone);
     }
+}
+
+/// mm/page_alloc.c: `zone_pcp_disable`: every CPU's pageset of the zone gets high 0 and
+/// batch 1 (`__zone_set_pageset_high_and_batch(zone, 0, 0, 1)`), and the lists are drained,
+/// so that every block goes to and from the buddy lists under `zone->lock` (what memory
+/// offlining and `alloc_contig_range` use). Returns false for a zone that does not exist.
+pub fn zone_pcp_disable(k: &Kernel, r: ZoneRef) -> bool {
+    let Some(z) = k.page_alloc.zone(r) else {
+        return false;
+    };
+    pageset_update(
+        z,
+        &crate::mm::watermark::PcpSizes {
+            batch: 1,
+            high: 0,
+            high_min: k.era.at_least(6, 7).then_some(0),
+            high_max: k.era.at_least(6, 7).then_some(0),
+        },
+    );
+    for p in z.per_cpu_pageset.iter() {
+        p.lock().with(|s| s.high = 0);
+    }
+    drain_all_pages(k, Some(r));
+    true
 }
 
 /// Finish the deferred struct pages of every node (see [`Kernel::smp_init`]).
