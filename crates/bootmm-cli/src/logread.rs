@@ -925,6 +925,7 @@ impl LogInputs {
         }
         crate::logconfig::infer_log_buf(&mut m.config, &self.lines, m.cpus, &m.cmdline, &mut notes);
         m.initrd = self.ramdisk.as_ref().map(|r| r.value);
+        m.late_frees = late_frees(&self.lines);
         m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);
         m.cpu_nodes = self.cpu_nodes.iter().map(|c| c.value).collect();
         if m.hypervisor.is_none() {
@@ -1175,6 +1176,30 @@ impl LogInputs {
         }
         s
     }
+}
+
+/// The "Freeing %s memory: %ldK" lines after the "Memory:" line: what `kernel_init` freed
+/// after the initcalls (the initrd, the init sections, the image's gaps), in log order.
+/// Those before "Memory:" are already in its figure.
+fn late_frees(lines: &[CleanLine]) -> Vec<bootmm::machine::LateFree> {
+    let Some(mem) = lines
+        .iter()
+        .position(|l| l.text.starts_with("Memory: ") && l.text.contains("available"))
+    else {
+        return Vec::new();
+    };
+    lines[mem + 1..]
+        .iter()
+        .filter_map(|l| {
+            let r = l.text.strip_prefix("Freeing ")?;
+            let (what, k) = r.rsplit_once(" memory: ")?;
+            let kbytes = k.strip_suffix('K')?.trim().parse().ok()?;
+            Some(bootmm::machine::LateFree {
+                what: what.to_string(),
+                kbytes,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -72,6 +72,14 @@ impl KernelImage {
     }
 }
 
+/// One "Freeing %s memory: %ldK" of the kernel's after its initcalls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LateFree {
+    /// The `%s`: "initrd", "unused kernel image (initmem)", "unused kernel", ….
+    pub what: String,
+    pub kbytes: u64,
+}
+
 /// Which hypervisor the kernel detects (`Hypervisor detected: …`); some eras act on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hypervisor {
@@ -251,6 +259,10 @@ pub struct Machine {
     pub image: KernelImage,
     /// The initrd (`RAMDISK: [mem …]`): start and size in bytes.
     pub initrd: Option<(u64, u64)>,
+    /// What the kernel freed after the initcalls ("Freeing %s memory: %ldK" lines after the
+    /// "Memory:" line of a log: the initrd, the init sections, the image's alignment gaps),
+    /// in the order it freed them. Empty: none known.
+    pub late_frees: Vec<LateFree>,
     /// The kernel command line.
     pub cmdline: String,
     /// The hypervisor the kernel detects, if any.
@@ -549,6 +561,7 @@ impl Machine {
                 realmode_size: 0,
             },
             initrd: None,
+            late_frees: Vec::new(),
             cmdline: String::new(),
             hypervisor: None,
             bda: None,

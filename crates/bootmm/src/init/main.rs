@@ -73,7 +73,55 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     crate::mm::page_alloc::page_alloc_init_late(k)?;
     // do_basic_setup → the initcalls.
     crate::mm::page_alloc_init::init_per_zone_wmark_min_initcall(k)?;
+    kernel_init_frees(k);
     Ok(())
+}
+
+/// init/main.c `kernel_init`, its memory part after the initcalls: `populate_rootfs`'s
+/// `free_initrd_mem`, `free_initmem` and `mark_readonly`'s gaps (arch/x86/mm/init.c
+/// `free_init_pages` / `free_kernel_image_pages`, arch/x86/mm/init_64.c `mark_rodata_ro`),
+/// each a `free_reserved_area`. Which of them ran and their sizes are the machine's
+/// [`crate::machine::LateFree`]s (a log prints them); where they lie comes from the image
+/// layout the boot used (`KernelImage::reserve_end`'s estimate) and the initrd's range.
+fn kernel_init_frees(k: &mut Kernel) {
+    if k.machine.late_frees.is_empty() || k.page_alloc.node_data.is_empty() {
+        return;
+    }
+    use crate::include::addr::{page_align, round_up};
+    let img = k.machine.image.clone();
+    let text_end = img.phys_start + img.text;
+    let rodata_start = round_up(text_end, 2 << 20);
+    let rodata_end = rodata_start + img.rodata;
+    let data_start = round_up(rodata_end, 2 << 20);
+    let data_end = data_start + img.rwdata;
+    let init_start = page_align(data_end);
+    // Before 5.6 the three image frees all say "unused kernel (image) memory", in the order
+    // free_initmem, then mark_rodata_ro's text/rodata and rodata/data gaps.
+    let mut unnamed = 0;
+    for f in k.machine.late_frees.clone() {
+        let size = f.kbytes << 10;
+        let start = match f.what.as_str() {
+            "initrd" => match k.machine.initrd {
+                Some((s, _)) => s,
+                None => continue,
+            },
+            "unused kernel image (initmem)" => init_start,
+            "unused kernel image (text/rodata gap)" => page_align(text_end),
+            "unused kernel image (rodata/data gap)" => page_align(rodata_end),
+            "unused kernel" | "unused kernel image" => {
+                unnamed += 1;
+                match unnamed {
+                    1 => init_start,
+                    2 => page_align(text_end),
+                    _ => page_align(rodata_end),
+                }
+            }
+            // .bss..decrypted and the SMP alternatives: inside the data section (an
+            // estimate of where).
+            _ => page_align(data_end).saturating_sub(page_align(size)),
+        };
+        crate::mm::page_alloc::free_reserved_area(k, start, start + size, &f.what);
+    }
 }
 
 /// init/main.c: `setup_command_line`: memblock copies of the command line, `strlen + 1`

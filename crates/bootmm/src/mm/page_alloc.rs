@@ -46,7 +46,9 @@ pub use debug::{bad_page, dump_page};
 pub(crate) use init::{
     deferred_grow_zone, free_all_bootmem, memblock_free_all, page_alloc_init_late,
 };
-pub use init::{mem_init_print_info, memory_line_after_deferred_init, DEFERRED_EAGER_PAGES};
+pub use init::{
+    free_reserved_area, mem_init_print_info, memory_line_after_deferred_init, DEFERRED_EAGER_PAGES,
+};
 pub use report::{show_free_areas, warn_alloc};
 pub use reserve::{migrate_reserve_blocks, setup_zone_migrate_reserve, ReserveForm};
 

@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{Fpi, FreeResult, ZoneRef, MAX_PAGE_ORDER};
+use super::{Fpi, FreeResult, Zone, ZoneRef, MAX_PAGE_ORDER};
 use crate::include::addr::{pfn_down, pfn_up};
 use crate::include::mm_types::{__ClearPageReserved, Page};
 use crate::init::main::BootError;
@@ -576,4 +576,53 @@ pub fn mem_init_print_info(k: &mut Kernel) {
     } else {
         crate::printk_default!(k.printk, "{line}\n");
     }
+}
+
+/// mm/page_alloc.c: `free_reserved_area`: give the Reserved pages of `[start, end)` to the
+/// buddy allocator one by one (`free_reserved_page`: clear PG_reserved, one reference,
+/// `__free_page`, `adjust_managed_page_count(+1)`), then print "Freeing %s memory: %ldK".
+/// Returns the pages freed.
+///
+/// Pages that are not Reserved (never reserved, or freed already) are skipped: the kernel
+/// would free them regardless, a double free the model refuses (docs/divergences.md).
+pub fn free_reserved_area(k: &mut Kernel, start: u64, end: u64, s: &str) -> u64 {
+    let _t = k.trace.enter("free_reserved_area", "mm/page_alloc.c");
+    let (first, last) = (start.div_ceil(4096), end / 4096);
+    let mut pages = 0u64;
+    for pfn in first..last {
+        if !k.sparse.pfn_valid(pfn) || !k.memmap.page_initialised(pfn) {
+            continue;
+        }
+        let Some(page) = k.sparse.pfn_to_page(pfn) else {
+            continue;
+        };
+        let p = page.as_ptr();
+        // SAFETY: an initialised struct page of this memmap; boot is single-threaded here.
+        let reserved = unsafe { crate::include::mm_types::PageReserved(&*p) };
+        // SAFETY: as above.
+        let zone = k
+            .page_alloc
+            .page_zone(unsafe { &*p })
+            .map(|z| z as *const Zone);
+        let Some(zone) = zone.filter(|_| reserved) else {
+            continue;
+        };
+        // SAFETY: as above; the page is Reserved, so nobody holds it through the allocator.
+        unsafe {
+            crate::include::mm_types::__ClearPageReserved(&mut *p);
+            (*p).refcount = 1;
+        }
+        if super::__free_pages(k, page, 0) != FreeResult::Freed {
+            continue;
+        }
+        // adjust_managed_page_count(page, 1).
+        // SAFETY: `zone` points at a zone boxed in `k.page_alloc`, which lives on.
+        unsafe { (*zone).managed_pages.fetch_add(1, Relaxed) };
+        k.page_alloc.totalram_pages.fetch_add(1, Relaxed);
+        pages += 1;
+    }
+    if pages > 0 && !s.is_empty() {
+        crate::pr_info!(k.printk, "Freeing {s} memory: {}K\n", pages << 2);
+    }
+    pages
 }
