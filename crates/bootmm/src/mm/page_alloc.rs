@@ -752,6 +752,8 @@ pub struct PageAlloc {
     pub gfp_zone_table: GfpZoneTable,
     /// The era's per-CPU list rules.
     pub pcp: pcp::PcpRules,
+    /// The call-tree recorder (a handle on the kernel's), for the pcp bulk paths' spans.
+    pub(crate) trace: crate::trace::Trace,
     /// `memblock_free_all` has run (the buddy allocator owns the free memory).
     pub initialised: bool,
     /// `page_alloc_init_late` has run.
@@ -798,6 +800,7 @@ impl Default for PageAlloc {
                 |_| 0,
             ),
             pcp: pcp::PcpRules::default(),
+            trace: crate::trace::Trace::unrecorded(),
             initialised: false,
             init_late_done: false,
             deferred_lazy: false,
@@ -950,6 +953,7 @@ pub(crate) fn init_zones(k: &mut Kernel) {
         mt: MigrateTypes::new(&k.era, cfg.cma, cfg.memory_isolation),
         rules: BuddyRules::new(&k.era),
         pcp: pcp::PcpRules::new(&k.era, cfg.thp.is_some()),
+        trace: k.trace.clone(),
         watermark_boost_factor: if k.era.at_least(5, 0) { 15000 } else { 0 },
         zones_configured: ZonesConfigured {
             dma: cfg.zone_dma,
@@ -1813,6 +1817,8 @@ struct ZoneBuddy<'a> {
     pa: &'a PageAlloc,
     sp: &'a Sparse,
     flags: AllocFlags,
+    /// The CPU whose pageset this is (its lane of the call tree).
+    cpu: u32,
 }
 
 impl pcp::PcpBuddy for ZoneBuddy<'_> {
@@ -1871,6 +1877,12 @@ impl pcp::PcpBuddy for ZoneBuddy<'_> {
         self.zone.below_high.load(Relaxed)
     }
 
+    fn span(&self, func: &'static str) -> Option<crate::trace::TraceGuard> {
+        let t = &self.pa.trace;
+        t.recording()
+            .then(|| t.enter_on(self.cpu, func, "mm/page_alloc.c"))
+    }
+
     fn recheck_below_high(&self) {
         if self.below_high() {
             let movable = self
@@ -1895,6 +1907,7 @@ impl pcp::PcpBuddy for ZoneBuddy<'_> {
 /// its lock (`None` when the trylock of 6.0+ failed or the lists and the buddy lists are
 /// empty).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn rmqueue_pcplist(
     zone: &Zone,
     pa: &PageAlloc,
@@ -1903,6 +1916,7 @@ fn rmqueue_pcplist(
     order: u32,
     mt: usize,
     flags: AllocFlags,
+    cpu: u32,
 ) -> Option<*mut Page> {
     let rules = &pa.pcp;
     let mut g = if rules.trylock {
@@ -1917,6 +1931,7 @@ fn rmqueue_pcplist(
         pa,
         sp,
         flags,
+        cpu,
     };
     // SAFETY: `g` locks a pageset of `zone`.
     unsafe { pcp::__rmqueue_pcplist(&b, &mut g, rules, order, mt, pindex) }
@@ -1943,7 +1958,7 @@ fn rmqueue(
                 && mt == pa.mt.movable
                 && !flags.contains(AllocFlags::ALLOC_CMA);
             if !cma_guard {
-                let page = rmqueue_pcplist(zone, pa, sp, p, order, mt, flags);
+                let page = rmqueue_pcplist(zone, pa, sp, p, order, mt, flags, cpu);
                 if page.is_some() || !pa.pcp.buddy_fallback {
                     return page;
                 }
@@ -3185,6 +3200,7 @@ fn free_unref_page(k: &Kernel, cpu: u32, page: NonNull<Page>, pfn: u64, order: u
         pa,
         sp,
         flags: AllocFlags::empty(),
+        cpu,
     };
     // SAFETY: `g` locks a pageset of `zone`; the block passed free_pages_prepare.
     unsafe { pcp::free_unref_page_commit(&b, &mut g, rules, p, pcpmt, mt, order) };
@@ -3218,6 +3234,7 @@ pub(crate) fn drain_pages(k: &Kernel, cpu: u32, zone: Option<ZoneRef>) {
                 pa,
                 sp: &k.sparse,
                 flags: AllocFlags::empty(),
+                cpu,
             };
             pcp::drain_pages_zone(&b, p, &pa.pcp);
         }

@@ -488,6 +488,10 @@ pub trait PcpBuddy {
     }
     /// `clear_bit(ZONE_BELOW_HIGH)` when the zone is back above its high watermark.
     fn recheck_below_high(&self) {}
+    /// A span of the call tree on the CPU's lane, while it records.
+    fn span(&self, _func: &'static str) -> Option<crate::trace::TraceGuard> {
+        None
+    }
 }
 
 /// `set_pcppage_migratetype`: the block's type while it sits on a pcp list (page->index).
@@ -536,6 +540,7 @@ unsafe fn rmqueue_bulk<B: PcpBuddy>(
     list: *mut ListHead,
     mt: usize,
 ) -> i32 {
+    let _t = b.span("rmqueue_bulk");
     let mut l = b.lock_zone();
     let mut i = 0;
     while i < count {
@@ -662,6 +667,7 @@ pub unsafe fn free_pcppages_bulk<B: PcpBuddy>(
     if count <= 0 {
         return;
     }
+    let _t = b.span("free_pcppages_bulk");
     let mut l = b.lock_zone();
     let mut take = |g: &mut PcpGuard<'_>, list: *mut ListHead, order: u32| {
         // SAFETY: the list is not empty (checked by the callers) and this pageset's.
@@ -855,6 +861,7 @@ pub unsafe fn free_unref_page_commit<B: PcpBuddy>(
 /// mm/page_alloc.c: `drain_pages_zone`: empty one CPU's pageset of one zone (from 6.10 at
 /// most `batch << CONFIG_PCP_BATCH_SCALE_MAX` pages per lock hold).
 pub fn drain_pages_zone<B: PcpBuddy>(b: &B, p: &PcpPtr, rules: &PcpRules) {
+    let _t = b.span("drain_pages_zone");
     loop {
         let mut g = p.lock();
         let (count, batch) = g.with(|s| (s.count, s.batch));
