@@ -278,3 +278,40 @@ fn allocation_failure_reports_are_rate_limited() {
         "{out}"
     );
 }
+
+/// `cpu(N)`: a student watches CPU 1's pcp list fill while CPU 0's stays empty, and a CPU
+/// past nr_cpu_ids is a clear error line.
+#[test]
+fn cpu_switches_whose_pcp_lists_a_script_uses() {
+    let src = "drain_all_pages()\n\
+               cpu(1)\n\
+               smp_processor_id()\n\
+               p = alloc_pages(GFP_KERNEL, 0)\n\
+               cat(\"/proc/zoneinfo\")\n\
+               cpu(2)\n";
+    let (out, err, rc) = bootmm(&["script", "--mem", "1G", "--cpus", "2"], src);
+    assert_eq!(rc, 1, "cpu(2) is an error line: {out}{err}");
+    assert!(out.contains("smp_processor_id() = 1"), "{out}");
+    // DMA32 serves GFP_KERNEL on a 1 GiB machine: its CPU 1 pageset holds the rest of the
+    // refill batch, CPU 0's nothing.
+    let dma32 = out.split("zone    DMA32").nth(1).expect(&out);
+    let count = |cpu: u32| -> u64 {
+        let at = dma32.find(&format!("cpu: {cpu}\n")).expect(dma32);
+        let rest = &dma32[at..];
+        let c = rest.find("count: ").unwrap() + "count: ".len();
+        rest[c..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count(0), 0, "{dma32}");
+    assert!(count(1) > 0, "{dma32}");
+    assert!(
+        err.contains(
+            "line 6: cpu(2): CPU 2 does not exist: this machine has nr_cpu_ids 2 (CPUs 0-1)"
+        ),
+        "{out}{err}"
+    );
+}
