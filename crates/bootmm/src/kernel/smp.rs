@@ -185,7 +185,8 @@ impl Kernel {
     /// init/main.c `kernel_init_freeable`: `smp_init` brings the secondary CPUs up, and
     /// `page_alloc_init_late` waits for the deferred struct pages. bootmm's boot leaves
     /// deferred pages to be initialised on demand (docs/divergences.md); here they are all
-    /// initialised and freed, so that the CPUs' allocations never need `&mut`.
+    /// initialised and freed, so that the CPUs' allocations never need `&mut`. The call tree
+    /// stops recording (see [`crate::Trace::set_recording`]).
     ///
     /// # Errors
     /// The deferred struct pages would not fit the host-memory budget, or the memmap is
@@ -195,6 +196,9 @@ impl Kernel {
             return Ok(());
         }
         page_alloc::deferred_init_all(self)?;
+        // The init call tree ends here. Calls on the CPUs afterwards are recorded only when
+        // the caller turns recording back on (a long run would grow the tree without bound).
+        self.trace.set_recording(false);
         self.cpus.online.store(true, Ordering::Release);
         Ok(())
     }

@@ -527,16 +527,19 @@ impl Zone {
     }
 
     /// `zone_managed_pages`.
+    #[inline]
     pub fn managed(&self) -> u64 {
         self.managed_pages.load(Relaxed)
     }
 
     /// `zone_page_state(zone, NR_FREE_PAGES)` (never below 0, as the kernel clamps it).
+    #[inline]
     pub fn free_pages(&self) -> u64 {
         self.nr_free_pages.load(Relaxed).max(0) as u64
     }
 
     /// `wmark_pages(zone, i)`: the watermark plus the boost.
+    #[inline]
     pub fn wmark_pages(&self, i: usize) -> u64 {
         self._watermark[i] + self.watermark_boost.load(Relaxed)
     }
@@ -2955,6 +2958,7 @@ pub fn alloc_pages(
 }
 
 /// `numa_mem_id()` on `cpu`: its node, or the first node with memory when its node has none.
+#[inline]
 fn numa_mem_id(k: &Kernel, cpu: u32) -> u32 {
     let pa = &k.page_alloc;
     let first = pa.node_data.first().map_or(0, |n| n.node_id);
