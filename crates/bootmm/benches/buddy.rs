@@ -7,7 +7,9 @@
 //! allocator splits a MAX_ORDER block down and merges it back every time: the slow path of
 //! an allocator without a per-CPU cache); `mixed` keeps 1024 blocks of random orders 0–6
 //! (mostly small) live and replaces a random one. bootmm
-//! runs them through `alloc_pages`/`__free_pages` on a booted 1 GiB machine;
+//! runs them through `alloc_pages`/`__free_pages` on a booted 1 GiB machine whose pagesets
+//! `zone_pcp_disable` turned off (so every call takes `zone->lock`; benches/pcp.rs measures
+//! the per-CPU lists);
 //! `buddy_system_allocator`'s FrameAllocator, `talc` and `rlsf` serve the same page counts
 //! from a 1 GiB pool, naturally aligned as buddy blocks are, on the same sequence of
 //! requests. Every allocation's result goes through `black_box`.
@@ -52,6 +54,20 @@ impl Bootmm {
     fn new() -> Self {
         let mut k = Kernel::new(Machine::qemu(POOL as u64, 1).unwrap()).unwrap();
         start_kernel(&mut k).unwrap();
+        k.trace.set_recording(false);
+        // The zone->lock path: every zone's pagesets disabled (high 0, batch 1), as
+        // zone_pcp_disable leaves them; benches/pcp.rs measures the pcp lists.
+        let refs: Vec<bootmm::mm::page_alloc::ZoneRef> = k
+            .page_alloc()
+            .zones()
+            .map(|z| bootmm::mm::page_alloc::ZoneRef {
+                nid: z.node,
+                zone_idx: z.idx,
+            })
+            .collect();
+        for r in refs {
+            bootmm::mm::page_alloc::zone_pcp_disable(&k, r);
+        }
         let gfp = gfp_constant(&k.era, "GFP_KERNEL").unwrap();
         Bootmm { k, gfp }
     }
@@ -365,6 +381,15 @@ fn table() {
             r[col] = b;
         }
     }
+    let mut csv = String::from("workload,allocator,threads,ns_per_op\n");
+    for (i, (name, _)) in all.iter().enumerate() {
+        for (col, (_, w)) in WORKLOADS.iter().enumerate() {
+            csv += &format!("{w},{name},1,{:.2}\n", res[i][col]);
+        }
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("buddy.csv"), csv).unwrap();
     println!("\nns per alloc+free pair (best of {ROUNDS} interleaved rounds of ~{} ms) and ratio to bootmm (>1: bootmm is faster):", ROUND_NS / 1e6);
     let mut head = format!("{:<28}", "allocator");
     for (_, name) in WORKLOADS {
