@@ -2517,7 +2517,9 @@ unsafe fn prep_new_page(
     // SAFETY: forwarded from the caller: the block is ours.
     unsafe {
         (*page).private = 0;
-        (*page).refcount = 1;
+        // set_page_refcounted, atomically: a racing double free on another CPU may be
+        // reading it (see __free_pages_on).
+        AtomicI32::from_ptr(ptr::addr_of_mut!((*page).refcount)).store(1, Relaxed);
         if cfg!(debug_assertions) {
             // check_new_pages (CONFIG_DEBUG_VM).
             for i in 0..1usize << order {
