@@ -898,3 +898,176 @@ pub fn for_each_pcp_block(
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::era::{Arch, KernelVersion};
+    use alloc::vec::Vec;
+    use core::cell::RefCell;
+
+    /// A stand-in zone: struct pages on the host, the free ones by index, and a record of
+    /// what `free_one` got, in order.
+    struct Pool {
+        pages: Vec<Page>,
+        free: RefCell<Vec<usize>>,
+        freed: RefCell<Vec<(usize, u32)>>,
+    }
+
+    impl Pool {
+        fn new(n: usize) -> Pool {
+            let pages = (0..n)
+                .map(|_| Page {
+                    flags: 0,
+                    lru: ListHead {
+                        next: core::ptr::null_mut(),
+                        prev: core::ptr::null_mut(),
+                    },
+                    mapping: 0,
+                    index: 0,
+                    private: 0,
+                    mapcount: -1,
+                    refcount: 0,
+                    memcg_data: 0,
+                })
+                .collect();
+            Pool {
+                pages,
+                free: RefCell::new((0..n).rev().collect()),
+                freed: RefCell::new(Vec::new()),
+            }
+        }
+        fn page(&self, i: usize) -> *mut Page {
+            self.pages.as_ptr().wrapping_add(i) as *mut Page
+        }
+        fn index(&self, p: *mut Page) -> usize {
+            (p as usize - self.pages.as_ptr() as usize) / core::mem::size_of::<Page>()
+        }
+    }
+
+    impl PcpBuddy for Pool {
+        type Locked<'a> = ();
+        fn lock_zone(&self) {}
+        unsafe fn rmqueue_one<'a>(
+            &'a self,
+            _: &mut (),
+            _order: u32,
+            _mt: usize,
+        ) -> Option<*mut Page> {
+            let i = self.free.borrow_mut().pop()?;
+            Some(self.page(i))
+        }
+        unsafe fn free_one<'a>(&'a self, _: &mut (), page: *mut Page, order: u32, _mt: usize) {
+            let i = self.index(page);
+            self.freed.borrow_mut().push((i, order));
+            self.free.borrow_mut().push(i);
+        }
+    }
+
+    fn rules(v: (u32, u32, u32)) -> PcpRules {
+        PcpRules::new(
+            &Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64),
+            true,
+        )
+    }
+
+    fn pageset(r: &PcpRules, batch: i32, high: i32) -> (Vec<u64>, PcpPtr) {
+        let mut mem = alloc::vec![0u64; per_cpu_pages_size(r.nr_lists).div_ceil(8)];
+        // SAFETY: large enough, aligned, kept alive by the caller with the pageset.
+        let p = unsafe { PcpPtr::init(NonNull::new(mem.as_mut_ptr().cast()).unwrap(), r.nr_lists) };
+        p.lock().with(|s| {
+            s.batch = batch;
+            s.high = high;
+            s.high_min = high;
+            s.high_max = high;
+        });
+        (mem, p)
+    }
+
+    /// ≤5.17's drain: round robin from list 1, each list from its tail, `batch_free` growing
+    /// with every list probed.
+    #[test]
+    fn round_robin_drain_starts_at_list_one_from_the_tails() {
+        let r = rules((5, 10, 0));
+        let pool = Pool::new(8);
+        let (_m, p) = pageset(&r, 100, 1000);
+        let mut g = p.lock();
+        // Pages 0, 1 freed to list 0 (head insertion: the tail is page 0), page 2 to list 1.
+        for (i, mt) in [(0, 0), (1, 0), (2, 1)] {
+            // SAFETY: the page is the pool's and on no list.
+            unsafe { free_unref_page_commit(&pool, &mut g, &r, pool.page(i), mt, mt, 0) };
+        }
+        // SAFETY: `g` locks a pageset of `pool`.
+        unsafe { free_pcppages_bulk(&pool, &mut g, &r, 3, 0) };
+        assert_eq!(*pool.freed.borrow(), [(2, 0), (0, 0), (1, 0)]);
+        assert_eq!(g.state().count, 0);
+    }
+
+    /// Before 5.14 a free past high sends `batch` back; 5.14's free_factor doubles it on
+    /// each further free without an allocation.
+    #[test]
+    fn the_free_batch_follows_the_release() {
+        for (v, second) in [((5, 10, 0), 2), ((5, 15, 0), 4)] {
+            let r = rules(v);
+            let pool = Pool::new(64);
+            let (_m, p) = pageset(&r, 2, 8);
+            let mut g = p.lock();
+            let mut next = 0;
+            let mut free_until_flush = |g: &mut PcpGuard<'_>| loop {
+                let before = pool.freed.borrow().len();
+                // SAFETY: a fresh pool page, on no list.
+                unsafe { free_unref_page_commit(&pool, g, &r, pool.page(next), 0, 0, 0) };
+                next += 1;
+                let n = pool.freed.borrow().len() - before;
+                if n > 0 {
+                    return n;
+                }
+            };
+            assert_eq!(
+                free_until_flush(&mut g),
+                2,
+                "{v:?}: the first flush is a batch"
+            );
+            assert_eq!(free_until_flush(&mut g), second, "{v:?}");
+        }
+    }
+
+    /// 5.18–6.6: a high-order free after another free (free_factor set) frees everything.
+    #[test]
+    fn free_high_empties_the_lists() {
+        let r = rules((6, 6, 0));
+        let pool = Pool::new(64);
+        let (_m, p) = pageset(&r, 4, 64);
+        let mut g = p.lock();
+        g.with(|s| s.free_factor = 1);
+        for i in 0..3 {
+            // SAFETY: as above.
+            unsafe { free_unref_page_commit(&pool, &mut g, &r, pool.page(i), 0, 0, 0) };
+        }
+        assert_eq!(g.state().count, 3);
+        // SAFETY: as above (an order-1 block headed by page 8).
+        unsafe { free_unref_page_commit(&pool, &mut g, &r, pool.page(8), 0, 0, 1) };
+        assert_eq!(g.state().count, 0);
+    }
+
+    /// 6.7's nr_pcp_alloc: the refill grows with alloc_factor (up to
+    /// CONFIG_PCP_BATCH_SCALE_MAX) while high leaves room, and high itself moves up by it.
+    #[test]
+    fn scaled_refill_grows_with_alloc_factor() {
+        let r = rules((6, 12, 0));
+        let pool = Pool::new(0);
+        let mut s = PcpState {
+            batch: 4,
+            high: 0,
+            high_min: 16,
+            high_max: 1024,
+            ..PcpState::default()
+        };
+        let sizes: Vec<i32> = (0..7).map(|_| nr_pcp_alloc(&mut s, &pool, &r, 0)).collect();
+        assert_eq!(sizes, [4, 8, 16, 32, 64, 128, 128]);
+        assert_eq!(s.alloc_factor, 5);
+        assert!(s.high > 16 && s.high <= 1024);
+        // Order 3 takes base batch >> 3, at least 2.
+        assert_eq!(nr_pcp_alloc(&mut s, &pool, &r, 3), 2);
+    }
+}
