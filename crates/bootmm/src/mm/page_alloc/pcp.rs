@@ -948,16 +948,11 @@ mod tests {
     impl PcpBuddy for Pool {
         type Locked<'a> = ();
         fn lock_zone(&self) {}
-        unsafe fn rmqueue_one<'a>(
-            &'a self,
-            _: &mut (),
-            _order: u32,
-            _mt: usize,
-        ) -> Option<*mut Page> {
+        unsafe fn rmqueue_one(&self, _: &mut (), _order: u32, _mt: usize) -> Option<*mut Page> {
             let i = self.free.borrow_mut().pop()?;
             Some(self.page(i))
         }
-        unsafe fn free_one<'a>(&'a self, _: &mut (), page: *mut Page, order: u32, _mt: usize) {
+        unsafe fn free_one(&self, _: &mut (), page: *mut Page, order: u32, _mt: usize) {
             let i = self.index(page);
             self.freed.borrow_mut().push((i, order));
             self.free.borrow_mut().push(i);
