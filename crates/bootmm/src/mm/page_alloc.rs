@@ -3299,15 +3299,34 @@ pub(crate) fn deferred_init_all(k: &mut Kernel) -> Result<(), crate::init::main:
         .node_data
         .iter()
         .filter_map(|n| {
-            let last = n.node_zones.len().checked_sub(1)?;
+            // The zone that ends the node (deferred pages are the node's last ones).
+            let last = n
+                .node_zones
+                .iter()
+                .rposition(|z| z.populated() && z.zone_end_pfn() == n.pgdat_end_pfn())?;
             Some(ZoneRef {
                 nid: n.node_id,
                 zone_idx: last,
             })
         })
         .collect();
+    let first = |k: &Kernel, nid: u32| {
+        k.page_alloc
+            .node(nid)
+            .map_or(u64::MAX, |n| n.first_deferred_pfn)
+    };
     for r in refs {
-        while deferred_grow_zone(k, r, MAX_PAGE_ORDER)? {}
+        // A section a call; one without free pages still moves first_deferred_pfn on.
+        loop {
+            let before = first(k, r.nid);
+            if before == u64::MAX {
+                break;
+            }
+            deferred_grow_zone(k, r, MAX_PAGE_ORDER)?;
+            if first(k, r.nid) == before {
+                break;
+            }
+        }
     }
     Ok(())
 }

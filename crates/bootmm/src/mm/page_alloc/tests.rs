@@ -1251,3 +1251,36 @@ fn smp_stress_in_other_eras() {
         smp_stress(v, 4, ops);
     }
 }
+
+/// smp_init leaves no deferred struct page behind: every node's deferred part is
+/// initialised and on the free lists, and the counters agree with the lists.
+#[test]
+fn smp_init_finishes_the_deferred_pages() {
+    let mut m = Machine::qemu(8 << 30, 2).unwrap();
+    m.era = Era::new(KernelVersion::new(6, 6, 0), Arch::X86_64);
+    let mut k = boot(m);
+    let before = nr_free_pages(&k) + pcp_pages(&k);
+    assert!(k
+        .page_alloc
+        .nodes()
+        .iter()
+        .any(|n| n.first_deferred_pfn != u64::MAX));
+    assert!(k.cpu(0).is_err(), "no CPU before smp_init");
+    k.smp_init().unwrap();
+    for n in k.page_alloc.nodes() {
+        assert_eq!(n.first_deferred_pfn, u64::MAX);
+    }
+    for z in k.page_alloc.zones() {
+        assert_eq!(z.deferred_unlisted.load(Relaxed), 0, "{}", z.name);
+    }
+    check_invariants(&k);
+    // The lazily counted pages were already in NR_FREE_PAGES: nothing appears or vanishes.
+    assert_eq!(nr_free_pages(&k) + pcp_pages(&k), before);
+    let c = k.cpu(1).unwrap();
+    assert!(matches!(
+        k.cpu(1),
+        Err(crate::kernel::smp::CpuError::Busy(1))
+    ));
+    drop(c);
+    assert!(k.cpu(1).is_ok());
+}
