@@ -1121,7 +1121,12 @@ fn block_word(k: &Kernel, p: NonNull<Page>) -> *mut u64 {
 /// is on exactly one list or held by exactly one thread, the counters agree, and once the
 /// held blocks are freed and every pcp drained, free + allocated = managed again.
 fn smp_stress(v: (u32, u32, u32), cpus: u32, total_ops: u64) {
-    let mut m = Machine::qemu(1 << 30, cpus).unwrap();
+    let m = Machine::qemu(1 << 30, cpus).unwrap();
+    smp_stress_on(m, v, total_ops, false);
+}
+
+fn smp_stress_on(mut m: Machine, v: (u32, u32, u32), total_ops: u64, expect_oom: bool) {
+    let cpus = m.cpus;
     m.era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
     let mut k = boot(m);
     k.smp_init().unwrap();
@@ -1139,7 +1144,8 @@ fn smp_stress(v: (u32, u32, u32), cpus: u32, total_ops: u64) {
     let per_cpu = total_ops / u64::from(cpus);
     // Each thread hands back what it still holds, by pfn (a struct page pointer is not Send).
     let done = std::sync::atomic::AtomicU64::new(0);
-    let done = &done;
+    let failed = std::sync::atomic::AtomicU64::new(0);
+    let (done, failed) = (&done, &failed);
     let held: Vec<Vec<(u64, u32)>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..cpus)
             .map(|id| {
@@ -1163,8 +1169,10 @@ fn smp_stress(v: (u32, u32, u32), cpus: u32, total_ops: u64) {
                                 // SAFETY: the block is ours until we free it.
                                 unsafe { block_word(k, p).write(tag) };
                                 held.push((p, order, tag));
-                                done.fetch_add(1, Relaxed);
+                            } else {
+                                failed.fetch_add(1, Relaxed);
                             }
+                            done.fetch_add(1, Relaxed);
                         } else {
                             let i = ((r >> 32) % held.len() as u64) as usize;
                             let (p, order, tag) = held.swap_remove(i);
@@ -1182,8 +1190,13 @@ fn smp_stress(v: (u32, u32, u32), cpus: u32, total_ops: u64) {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    // Every call was an allocation that succeeded or a free.
+    // Every call returned: an allocation (a block or NULL) or a free.
     assert_eq!(done.load(Relaxed), per_cpu * u64::from(cpus));
+    if !expect_oom {
+        assert_eq!(failed.load(Relaxed), 0);
+    } else {
+        assert!(failed.load(Relaxed) > 0, "the small machine ran out");
+    }
     // Every page on exactly one list or held by exactly one thread.
     check_invariants(k);
     let mut spans: BTreeMap<u64, u32> = BTreeMap::new();
@@ -1283,4 +1296,30 @@ fn smp_init_finishes_the_deferred_pages() {
     ));
     drop(c);
     assert!(k.cpu(1).is_ok());
+}
+
+/// Two nodes with deferred struct pages (4 GiB each): the CPUs allocate on their own nodes
+/// (numa_mem_id) and fall back across them, after smp_init finished the deferred parts.
+#[test]
+fn smp_stress_on_two_nodes() {
+    let ops = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    };
+    let m = Machine::qemu_numa(8 << 30, 4, &[4 << 30, 4 << 30]).unwrap();
+    smp_stress_on(m, (6, 12, 0), ops, false);
+}
+
+/// A machine too small for what the CPUs ask: allocations fail (NULL), and the slow path's
+/// drain_all_pages takes the other CPUs' pcp locks while they run their fast paths.
+#[test]
+fn smp_stress_out_of_memory() {
+    let ops = if cfg!(debug_assertions) {
+        100_000
+    } else {
+        1_000_000
+    };
+    smp_stress_on(Machine::qemu(64 << 20, 4).unwrap(), (6, 6, 0), ops, true);
+    smp_stress_on(Machine::qemu(64 << 20, 4).unwrap(), (5, 10, 0), ops, true);
 }
