@@ -10,6 +10,28 @@
 //!
 //! The `&mut Kernel` calls (boot, scripts) run on the CPU [`Cpus::current`] names: 0, or
 //! the one a script's `cpu(N)` chose.
+//!
+//! ```
+//! use bootmm::include::gfp::gfp_constant;
+//! use bootmm::{init::main::start_kernel, Kernel, Machine};
+//!
+//! let mut k = Kernel::new(Machine::qemu(256 << 20, 2).unwrap()).unwrap();
+//! start_kernel(&mut k).unwrap();
+//! k.smp_init().unwrap();
+//! let gfp = gfp_constant(&k.era, "GFP_KERNEL").unwrap();
+//! let k = &k;
+//! std::thread::scope(|s| {
+//!     for id in 0..2 {
+//!         s.spawn(move || {
+//!             let cpu = k.cpu(id).unwrap();
+//!             // Served from this CPU's pcp list, refilled from the buddy lists.
+//!             let page = cpu.alloc_pages(gfp, 0).unwrap().expect("a free page");
+//!             cpu.free_pages(page, 0);
+//!         });
+//!     }
+//! });
+//! k.drain_all_pages();
+//! ```
 
 use alloc::boxed::Box;
 use core::fmt;
