@@ -576,7 +576,7 @@ fn nr_pcp_alloc<B: PcpBuddy>(s: &mut PcpState, b: &B, rules: &PcpRules, order: u
         RefillForm::Scaled => {
             let base_batch = s.batch;
             let (high_min, high_max) = (s.high_min, s.high_max);
-            s.high = s.high.clamp(high_min, high_max.max(high_min));
+            s.high = s.high.max(high_min).min(high_max);
             let mut high = s.high;
             if high < base_batch {
                 return 1;
@@ -752,13 +752,14 @@ fn nr_pcp_free_factor(s: &mut PcpState, high: i32, batch: i32, free_high: bool) 
     if b < max_nr_free {
         s.free_factor += 1;
     }
-    b.clamp(min_nr_free, max_nr_free.max(min_nr_free))
+    // The kernel's clamp(): min(max(b, lo), hi), hi winning when lo > hi.
+    b.max(min_nr_free).min(max_nr_free)
 }
 
 /// 6.7+ `nr_pcp_high`.
 fn nr_pcp_high_tuned<B: PcpBuddy>(s: &mut PcpState, b: &B, batch: i32, free_high: bool) -> i32 {
     let (high_min, high_max) = (s.high_min, s.high_max);
-    s.high = s.high.clamp(high_min, high_max.max(high_min));
+    s.high = s.high.max(high_min).min(high_max);
     let mut high = s.high;
     if high == 0 {
         return 0;
@@ -777,7 +778,7 @@ fn nr_pcp_high_tuned<B: PcpBuddy>(s: &mut PcpState, b: &B, batch: i32, free_high
     } else if s.count >= high {
         let need_high = i32::from(s.free_count) + batch;
         if s.high < need_high {
-            s.high = need_high.clamp(high_min, high_max);
+            s.high = need_high.max(high_min).min(high_max);
         }
     }
     high
@@ -843,7 +844,8 @@ pub unsafe fn free_unref_page_commit<B: PcpBuddy>(
                     } else if high < batch {
                         1
                     } else {
-                        i32::from(s.free_count).clamp(batch, (high - batch).max(batch))
+                        // clamp_t: min(max(free_count, batch), high - batch).
+                        i32::from(s.free_count).max(batch).min(high - batch)
                     }
                 })
             }
