@@ -69,11 +69,13 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     }
     crate::mm::page_alloc_init::setup_per_cpu_pageset(k)?;
     crate::fs::vfs_caches_init(k)?;
+    // check_bugs / arch_cpu_finalize_init → alternative_instructions.
+    late_frees(k, true);
     // rest_init → kernel_init → kernel_init_freeable, after SMP bring-up.
     crate::mm::page_alloc::page_alloc_init_late(k)?;
     // do_basic_setup → the initcalls.
     crate::mm::page_alloc_init::init_per_zone_wmark_min_initcall(k)?;
-    kernel_init_frees(k);
+    late_frees(k, false);
     Ok(())
 }
 
@@ -83,7 +85,11 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
 /// each a `free_reserved_area`. Which of them ran and their sizes are the machine's
 /// [`crate::machine::LateFree`]s (a log prints them); where they lie comes from the image
 /// layout the boot used (`KernelImage::reserve_end`'s estimate) and the initrd's range.
-fn kernel_init_frees(k: &mut Kernel) {
+///
+/// `alternative_instructions` (start_kernel's `check_bugs`, `arch_cpu_finalize_init` from
+/// 6.5) frees the SMP alternatives earlier, before the initcalls and so before the watermark
+/// initcall: `early` runs that one, the other call the rest.
+fn late_frees(k: &mut Kernel, early: bool) {
     if k.machine.late_frees.is_empty() || k.page_alloc.node_data.is_empty() {
         return;
     }
@@ -99,6 +105,9 @@ fn kernel_init_frees(k: &mut Kernel) {
     // free_initmem, then mark_rodata_ro's text/rodata and rodata/data gaps.
     let mut unnamed = 0;
     for f in k.machine.late_frees.clone() {
+        if (f.what == "SMP alternatives") != early {
+            continue;
+        }
         let size = f.kbytes << 10;
         let start = match f.what.as_str() {
             "initrd" => match k.machine.initrd {
