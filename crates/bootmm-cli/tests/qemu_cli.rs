@@ -129,12 +129,13 @@ fn emulated_nodes_are_read_off_the_faking_node_lines() {
 /// The pagesets the model's boot leaves, against the same boot's /proc/zoneinfo: where the
 /// model's low watermark is the kernel's (its boot-time managed pages agree), every CPU's
 /// batch, and before 6.7 its high, must be the kernel's; from 6.7 high is a run-time value
-/// and is not compared. Most zones qualify.
+/// and is not compared. Most zones qualify. Every zone's spanned and present pages, after the
+/// late frees the log prints, are the kernel's.
 #[test]
 fn the_booted_pagesets_are_the_kernel_s_where_the_watermarks_are() {
     use bootmm::mm::zoneinfo::ZoneinfoFile;
     let logs = data(".dmesg.txt");
-    let (mut compared, mut zones) = (0, 0);
+    let (mut compared, mut zones, mut extents) = (0, 0, 0);
     let mut bad = Vec::new();
     for (name, rc, out) in run_all(&["boot", "--show", "zoneinfo", "--from-dmesg"], logs) {
         assert_eq!(rc, 0, "{name}");
@@ -156,6 +157,17 @@ fn the_booted_pagesets_are_the_kernel_s_where_the_watermarks_are() {
             else {
                 continue;
             };
+            // The zone's extent is exact everywhere, after boot as at boot.
+            if (m.spanned, m.present) != (r.spanned, r.present) {
+                bad.push(format!(
+                    "{name}: node {} {}: spanned/present {:?} vs {:?}",
+                    r.nid,
+                    r.name,
+                    (m.spanned, m.present),
+                    (r.spanned, r.present)
+                ));
+            }
+            extents += 1;
             if r.pcp.is_empty() {
                 continue;
             }
@@ -179,4 +191,5 @@ fn the_booted_pagesets_are_the_kernel_s_where_the_watermarks_are() {
         compared >= 200,
         "only {compared} pagesets compared (of {zones} zones)"
     );
+    assert!(extents >= 400, "only {extents} zone extents compared");
 }
