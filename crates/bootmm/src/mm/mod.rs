@@ -5,6 +5,7 @@ pub mod mm_init;
 pub mod page_alloc;
 pub mod page_alloc_init;
 pub mod percpu;
+pub mod slub;
 pub mod sparse;
 pub mod vmstat;
 pub mod watermark;

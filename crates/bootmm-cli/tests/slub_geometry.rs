@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! SLUB's kmalloc geometry against the shared /proc/slabinfo files: every kmalloc-N row's
+//! objsize, objperslab and pagesperslab, from `calculate_order` with the machine's CPU
+//! count (the corpus index gives it) and the era's rules. The file whose caches run with
+//! slub_debug (003: red zones and tracking make objects larger) is left to the debug
+//! layouts, which are not modelled yet.
+
+mod common;
+use common::corpus;
+
+use bootmm::mm::slub::kmalloc_caches;
+use bootmm::{Arch, Era, KernelVersion};
+
+/// (file, kernel version to model, CPUs).
+const FILES: &[(&str, (u32, u32, u32), u32)] = &[
+    ("slabinfo/001-hyperv-8g-rhel8-4.18.txt", (4, 18, 0), 2),
+    ("slabinfo/002-chromebook-n100-8g-6.6.txt", (6, 6, 0), 4),
+    // The pcp QA files name no kernel: their dates and layouts put them before 4.20
+    // (names "kmalloc-1024") or at 5.14+ (012, "kmalloc-1k"); none is 6.8+.
+    ("slabinfo/007-pcp-qa-i7-4810mq-laptop-16g.txt", (4, 4, 0), 8),
+    ("slabinfo/009-pcp-qa-kvm-haswell-4cpu-4g.txt", (4, 9, 0), 4),
+    (
+        "slabinfo/010-pcp-qa-i7-4810mq-laptop-16g-b.txt",
+        (4, 13, 0),
+        8,
+    ),
+    (
+        "slabinfo/012-pcp-qa-i7-4810mq-2node-8cpu-8g.txt",
+        (5, 14, 0),
+        8,
+    ),
+    ("host/slabinfo.txt", (6, 18, 0), 2),
+];
+
+#[test]
+fn every_kmalloc_row_has_the_kernel_s_geometry() {
+    let mut compared = 0;
+    for &(file, v, cpus) in FILES {
+        let text = std::fs::read_to_string(corpus(file)).unwrap();
+        let era = Era::new(KernelVersion::new(v.0, v.1, v.2), Arch::X86_64);
+        let model = kmalloc_caches(&era, cpus);
+        let mut rows = 0;
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let Some(name) = f.first().filter(|n| n.starts_with("kmalloc-")) else {
+                continue;
+            };
+            let Some((_, g)) = model.iter().find(|(n, _)| n == name) else {
+                // kmalloc-rcl-*, kmalloc-cg-*, dma-kmalloc-*: variants of the same sizes.
+                assert!(
+                    !name[8..].starts_with(|c: char| c.is_ascii_digit()),
+                    "{file}: {name} has no model row"
+                );
+                continue;
+            };
+            let real: Vec<u32> = f[3..6].iter().map(|x| x.parse().unwrap()).collect();
+            assert_eq!(
+                [g.objsize, g.objperslab, g.pagesperslab],
+                [real[0], real[1], real[2]],
+                "{file}: {name}"
+            );
+            rows += 1;
+        }
+        assert!(rows >= 11, "{file}: only {rows} kmalloc rows");
+        compared += rows;
+    }
+    assert!(compared >= 80, "{compared}");
+}
