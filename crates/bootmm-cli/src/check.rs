@@ -18,7 +18,7 @@ use crate::logread::LogInputs;
 #[derive(clap::Args, Clone, Debug)]
 pub struct CheckArgs {
     /// The real boot log (dmesg, console capture or syslog).
-    #[arg(required_unless_present = "zoneinfo")]
+    #[arg(required_unless_present_any = ["zoneinfo", "slabinfo"])]
     pub log: Option<PathBuf>,
     /// One JSON object with the inputs, every compared line and the summary.
     #[arg(long)]
@@ -28,6 +28,8 @@ pub struct CheckArgs {
     pub verbose: bool,
     #[command(flatten)]
     pub zoneinfo: crate::check_zoneinfo::ZoneinfoArgs,
+    #[command(flatten)]
+    pub slabinfo: crate::check_slabinfo::SlabinfoArgs,
 }
 
 /// A family of predicted lines: its name and how a line is recognised.
@@ -637,6 +639,34 @@ pub fn check_text(text: &str, name: &str) -> Result<CheckReport, String> {
 }
 
 pub fn run(args: &CheckArgs) -> ExitCode {
+    if args.zoneinfo.kernel.is_some()
+        && args.zoneinfo.zoneinfo.is_none()
+        && args.slabinfo.slabinfo.is_none()
+    {
+        eprintln!(
+            "bootmm: --kernel goes with --zoneinfo or --slabinfo (a boot log names its kernel)"
+        );
+        return ExitCode::from(exit::INPUT);
+    }
+    if args.slabinfo.slabinfo.is_some() {
+        let kernel = match args
+            .zoneinfo
+            .kernel
+            .as_deref()
+            .map(bootmm::KernelVersion::parse)
+        {
+            Some(None) => {
+                eprintln!(
+                    "bootmm: --kernel {:?}: expected a release like 5.4 or 4.18.0-80.el8",
+                    args.zoneinfo.kernel.as_deref().unwrap_or("")
+                );
+                return ExitCode::from(exit::INPUT);
+            }
+            Some(Some(k)) => Some(k),
+            None => None,
+        };
+        return crate::check_slabinfo::run(&args.slabinfo, kernel, args.json, args.verbose);
+    }
     let Some(log_path) = args
         .log
         .as_ref()

@@ -13,9 +13,9 @@ pub struct ZoneinfoArgs {
     /// A /proc/zoneinfo to check instead of a boot log.
     #[arg(long, value_name = "FILE")]
     pub zoneinfo: Option<PathBuf>,
-    /// The kernel the zoneinfo came from (e.g. 5.4 or 4.18.0-80.el8); inferred from the layout
-    /// when not given.
-    #[arg(long, value_name = "VERSION", requires = "zoneinfo")]
+    /// The kernel the zoneinfo or slabinfo came from (e.g. 5.4 or 4.18.0-80.el8); inferred
+    /// from the file when not given.
+    #[arg(long, value_name = "VERSION")]
     pub kernel: Option<String>,
     /// vm.min_free_kbytes as the user set it (sysctl or boot parameter).
     #[arg(long, value_name = "N", requires = "zoneinfo")]

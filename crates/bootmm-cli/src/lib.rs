@@ -22,6 +22,7 @@ pub mod exit {
 pub mod boot;
 pub mod cat;
 pub mod check;
+pub mod check_slabinfo;
 pub mod check_zoneinfo;
 pub mod fuzzing;
 pub mod logconfig;
