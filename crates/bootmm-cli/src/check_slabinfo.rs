@@ -320,16 +320,12 @@ pub fn run(
     json: bool,
     verbose: bool,
 ) -> ExitCode {
-    let Some(path) = &args.slabinfo else {
-        eprintln!("bootmm: --slabinfo needs a file");
-        return ExitCode::from(crate::exit::INPUT);
+    let text = match crate::read_input_file(args.slabinfo.as_deref(), "--slabinfo") {
+        Ok(t) => t,
+        Err(code) => return code,
     };
-    let text = match std::fs::read(path) {
-        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
-        Err(e) => {
-            eprintln!("bootmm: {}: {e}", path.display());
-            return ExitCode::from(crate::exit::INPUT);
-        }
+    let Some(path) = &args.slabinfo else {
+        return ExitCode::from(crate::exit::INPUT);
     };
     if args.cpus == Some(0) {
         eprintln!("bootmm: --cpus 0: a machine needs at least one CPU");

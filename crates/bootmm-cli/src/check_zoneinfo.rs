@@ -38,16 +38,12 @@ fn json_str(s: &str) -> String {
 /// Check the zoneinfo named by `args.zoneinfo`; exit status 0 when every watermark and
 /// protection number is exact or explained, 1 otherwise.
 pub fn run(args: &ZoneinfoArgs, json: bool, verbose: bool) -> ExitCode {
-    let Some(path) = &args.zoneinfo else {
-        eprintln!("bootmm: --zoneinfo needs a file");
-        return ExitCode::from(crate::exit::INPUT);
+    let text = match crate::read_input_file(args.zoneinfo.as_deref(), "--zoneinfo") {
+        Ok(t) => t,
+        Err(code) => return code,
     };
-    let text = match std::fs::read(path) {
-        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
-        Err(e) => {
-            eprintln!("bootmm: {}: {e}", path.display());
-            return ExitCode::from(crate::exit::INPUT);
-        }
+    let Some(path) = &args.zoneinfo else {
+        return ExitCode::from(crate::exit::INPUT);
     };
     let kernel = match args.kernel.as_deref().map(KernelVersion::parse) {
         Some(None) => {

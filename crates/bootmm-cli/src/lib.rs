@@ -29,3 +29,22 @@ pub mod logconfig;
 pub mod logread;
 pub mod machine_args;
 pub mod script;
+
+/// The text of the file an option names, or the input-error exit after saying why (the
+/// option's name when none was given, the path and the error when it cannot be read).
+pub fn read_input_file(
+    path: Option<&std::path::Path>,
+    option: &str,
+) -> Result<String, std::process::ExitCode> {
+    let Some(path) = path else {
+        eprintln!("bootmm: {option} needs a file");
+        return Err(std::process::ExitCode::from(exit::INPUT));
+    };
+    match std::fs::read(path) {
+        Ok(t) => Ok(String::from_utf8_lossy(&t).into_owned()),
+        Err(e) => {
+            eprintln!("bootmm: {}: {e}", path.display());
+            Err(std::process::ExitCode::from(exit::INPUT))
+        }
+    }
+}
