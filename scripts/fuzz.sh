@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh [--seconds N | --runs N] [--jobs J] [TARGET...]
 #
 # Targets (default: all): e820_text dmesg cmdline script_bare zoneinfo (readers), and
-# zoneinfo_check check script_booted (a whole check or boot per input). Each runs for N
+# zoneinfo_check slabinfo_check check script_booted (a whole check or boot per input). Each runs for N
 # seconds (default 10) or N executions, from the seeds in fuzz/seeds/TARGET plus, for the log readers, the shared
 # corpus (../shared/corpus) and the QEMU logs under crates/bootmm-cli/tests/data. The corpus
 # grows in target/fuzz/corpus/TARGET; a crash lands in target/fuzz/artifacts/TARGET and
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(e820_text dmesg cmdline script_bare zoneinfo zoneinfo_check check script_booted)
+all=(e820_text dmesg cmdline script_bare zoneinfo zoneinfo_check slabinfo_check check script_booted)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 triple=$(rustc -vV | sed -n 's/^host: //p')
@@ -55,7 +55,7 @@ max_len() {
   case "$1" in
     dmesg) echo 16384 ;;
     check) echo 65536 ;;
-    zoneinfo|zoneinfo_check) echo 65536 ;;
+    zoneinfo|zoneinfo_check|slabinfo_check) echo 65536 ;;
     script_booted|script_bare) echo 8192 ;;
     *) echo 4096 ;;
   esac
@@ -90,6 +90,10 @@ seed() {
     zoneinfo)
       for f in "$shared"/zoneinfo/*.txt "$shared"/host/zoneinfo.txt \
                crates/bootmm-cli/tests/data/qemu-debian/*.zoneinfo.txt; do
+        [ -f "$f" ] && cp -n "$f" "$dir/seed-$(basename "$f")"
+      done ;;
+    slabinfo_check)
+      for f in "$shared"/slabinfo/*.txt "$shared"/host/slabinfo.txt; do
         [ -f "$f" ] && cp -n "$f" "$dir/seed-$(basename "$f")"
       done ;;
     zoneinfo_check)

@@ -18,6 +18,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("script_bare", script_bare),
     ("zoneinfo", zoneinfo),
     ("zoneinfo_check", zoneinfo_check),
+    ("slabinfo_check", slabinfo_check),
     ("check", check),
     ("script_booted", script_booted),
 ];
@@ -136,6 +137,16 @@ pub fn zoneinfo_check(data: &[u8]) {
     if let Ok(r) = check_zoneinfo(&f, &ZoneinfoCheckParams::default()) {
         let _ = r.render(true);
         let _ = r.summary();
+    }
+}
+
+/// `check --slabinfo` on a (mutated) /proc/slabinfo: parse, infer the CPU count and the
+/// rules, recompute every row, render.
+pub fn slabinfo_check(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(r) = crate::check_slabinfo::check("fuzz", &text, None, None, None) {
+        let _ = r.render(true);
+        let _ = serde_json::to_string(&r);
     }
 }
 
