@@ -2372,8 +2372,8 @@ fn get_page_from_freelist(
     grown: &[ZoneRef],
 ) -> Walk {
     if let Some((r, zone)) = ac.preferred_zone(pa) {
-        detect_below_high(zone, pa, order, ac, flags);
-        let ok = flags.contains(AllocFlags::ALLOC_NO_WATERMARKS)
+        let ok = above_high(zone, pa, order, ac, flags)
+            || flags.contains(AllocFlags::ALLOC_NO_WATERMARKS)
             || zone_watermark_fast(
                 zone,
                 pa,
@@ -2392,29 +2392,27 @@ fn get_page_from_freelist(
     get_page_from_freelist_walk(pa, sp, order, flags, ac, grown, false)
 }
 
-/// 6.7+ `get_page_from_freelist`: a zone below its high watermark gets ZONE_BELOW_HIGH, so
-/// that frees shrink the pcp high mark instead of growing it (57c0419c5f0e).
+/// 6.7+ `get_page_from_freelist` (57c0419c5f0e): a zone not yet marked ZONE_BELOW_HIGH is
+/// first tried against its high watermark; above it, the zone is taken at once (`goto
+/// try_this_zone`, the lower mark needs no second look), below it, the zone is marked, so
+/// that frees shrink the pcp high mark instead of growing it. True: above the high mark.
 #[inline(always)]
-fn detect_below_high(
+fn above_high(
     zone: &Zone,
     pa: &PageAlloc,
     order: u32,
     ac: &AllocContext,
     flags: AllocFlags,
-) {
-    if pa.pcp.free == pcp::FreeForm::Tuned
-        && !zone.below_high.load(Relaxed)
-        && !zone_watermark_fast(
-            zone,
-            pa,
-            order,
-            zone.high_wmark_pages(),
-            ac.highest_zoneidx,
-            flags,
-        )
-    {
-        zone.below_high.store(true, Relaxed);
+) -> bool {
+    if !pa.pcp.below_high || zone.below_high.load(Relaxed) {
+        return false;
     }
+    let mark = zone.high_wmark_pages();
+    if zone_watermark_fast(zone, pa, order, mark, ac.highest_zoneidx, flags) {
+        return true;
+    }
+    zone.below_high.store(true, Relaxed);
+    false
 }
 
 /// The zonelist walk of [`get_page_from_freelist`]. With `preferred_tried`, the preferred
@@ -2463,8 +2461,9 @@ fn get_page_from_freelist_walk(
                 }
                 continue;
             }
-            detect_below_high(zone, pa, order, ac, flags);
-            if !flags.contains(AllocFlags::ALLOC_NO_WATERMARKS) {
+            if !above_high(zone, pa, order, ac, flags)
+                && !flags.contains(AllocFlags::ALLOC_NO_WATERMARKS)
+            {
                 let mark = zone.wmark_pages(flags.wmark());
                 if !zone_watermark_fast(zone, pa, order, mark, ac.highest_zoneidx, flags) {
                     if grow(zone, r) {
@@ -3281,8 +3280,8 @@ pub fn zone_pcp_disable(k: &Kernel, r: ZoneRef) -> bool {
         &crate::mm::watermark::PcpSizes {
             batch: 1,
             high: 0,
-            high_min: k.era.at_least(6, 7).then_some(0),
-            high_max: k.era.at_least(6, 7).then_some(0),
+            high_min: k.page_alloc.pcp.high_tuning.then_some(0),
+            high_max: k.page_alloc.pcp.high_tuning.then_some(0),
         },
     );
     for p in z.per_cpu_pageset.iter() {

@@ -120,6 +120,10 @@ pub struct PcpRules {
     /// 6.10 (55f77df7d715): drain_pages_zone frees at most `batch << PCP_BATCH_SCALE_MAX`
     /// per lock hold.
     pub bounded_drain: bool,
+    /// 90b41691b988 (6.7): `high_min`/`high_max`, between which the run-time `high` moves.
+    pub high_tuning: bool,
+    /// 57c0419c5f0e (6.7): ZONE_BELOW_HIGH, set by the allocation walk.
+    pub below_high: bool,
     /// MIGRATE_MOVABLE's number (2 before 4.4, 1 from 4.4).
     pub movable: usize,
     /// Before 6.10 the block's migratetype is cached in the struct page while it sits on a
@@ -176,6 +180,8 @@ impl PcpRules {
             failed_free_uses_pcp_type: era.at_least(6, 0) && !era.at_least(6, 6),
             bounded_drain: era.at_least(6, 10),
             cached_migratetype: !era.at_least(6, 10),
+            high_tuning: era.at_least(6, 7),
+            below_high: era.at_least(6, 7),
             movable: crate::mm::sparse::migrate_movable(era) as usize,
         }
     }
@@ -808,7 +814,8 @@ pub unsafe fn free_unref_page_commit<B: PcpBuddy>(
         list_add(page_lru(page), g.list(pindex));
     }
     let to_free = g.with(|s| {
-        if rules.free == FreeForm::Tuned {
+        // c0a242394cb9: a free halves the allocation batch scaling.
+        if rules.refill == RefillForm::Scaled {
             s.alloc_factor >>= 1;
         }
         s.count += 1 << order;
@@ -854,7 +861,7 @@ pub unsafe fn free_unref_page_commit<B: PcpBuddy>(
     if let Some(n) = to_free {
         // SAFETY: forwarded from the caller.
         unsafe { free_pcppages_bulk(b, g, rules, n, pindex) };
-        if rules.free == FreeForm::Tuned {
+        if rules.below_high {
             b.recheck_below_high();
         }
     }

@@ -1323,3 +1323,49 @@ fn smp_stress_out_of_memory() {
     smp_stress_on(Machine::qemu(64 << 20, 4).unwrap(), (6, 6, 0), ops, true);
     smp_stress_on(Machine::qemu(64 << 20, 4).unwrap(), (5, 10, 0), ops, true);
 }
+
+/// 6.7+ ZONE_BELOW_HIGH: the allocation walk marks a zone it finds below its high
+/// watermark, and a pcp flush that leaves it above the mark again clears it; before 6.7
+/// nothing marks it.
+#[test]
+fn zone_below_high_follows_the_high_watermark() {
+    for (v, marks) in [((6, 12, 0), true), ((6, 6, 0), false)] {
+        let mut k = small(v);
+        let g = gfp(&k, "GFP_KERNEL") | Gfp::__GFP_NOWARN;
+        let zone_of = |k: &Kernel, p: NonNull<Page>| {
+            // SAFETY: reading a page we own.
+            let z = k.page_alloc.page_zone(unsafe { p.as_ref() }).unwrap();
+            ZoneRef {
+                nid: z.node,
+                zone_idx: z.idx,
+            }
+        };
+        let first = alloc_pages(&mut k, g, 0).unwrap().unwrap();
+        let r = zone_of(&k, first);
+        assert!(!k.page_alloc.zone(r).unwrap().below_high.load(Relaxed));
+        let mut held = vec![first];
+        while k.page_alloc.zone(r).unwrap().free_pages()
+            > k.page_alloc.zone(r).unwrap().high_wmark_pages()
+        {
+            match alloc_pages(&mut k, g, 0).unwrap() {
+                Some(p) => held.push(p),
+                None => break,
+            }
+        }
+        // One more walk sees the zone below high.
+        held.push(alloc_pages(&mut k, g, 0).unwrap().unwrap());
+        assert_eq!(
+            k.page_alloc.zone(r).unwrap().below_high.load(Relaxed),
+            marks,
+            "{v:?}"
+        );
+        for p in held {
+            __free_pages(&mut k, p, 0);
+        }
+        assert!(
+            !k.page_alloc.zone(r).unwrap().below_high.load(Relaxed),
+            "{v:?}: cleared by the frees"
+        );
+        check_invariants(&k);
+    }
+}
