@@ -24,7 +24,6 @@
 //! only the table). `scripts/buddy-instructions.sh` counts instructions per pair instead,
 //! which does not depend on the machine's load.
 
-use std::alloc::Layout;
 use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Instant;
@@ -36,14 +35,8 @@ use bootmm::mm::page_alloc::{__free_pages, alloc_pages};
 use bootmm::{Kernel, Machine};
 use criterion::{criterion_group, Criterion};
 
-const POOL: usize = 1 << 30;
-const PAGE: usize = 4096;
-
-/// An allocator of naturally aligned blocks of `2^order` pages.
-trait PageAllocator {
-    fn alloc(&mut self, order: u32) -> usize;
-    fn free(&mut self, h: usize, order: u32);
-}
+mod peers;
+use peers::{locked, Bsa, PageAllocator, Rlsf, Talc, POOL};
 
 struct Bootmm {
     k: Kernel,
@@ -82,116 +75,6 @@ impl PageAllocator for Bootmm {
         // The handle is the struct page pointer alloc_pages returned.
         let p = NonNull::new(h as *mut Page).unwrap();
         __free_pages(&mut self.k, p, order);
-    }
-}
-
-struct Bsa(buddy_system_allocator::FrameAllocator<32>);
-
-impl Bsa {
-    fn new() -> Self {
-        let mut f = buddy_system_allocator::FrameAllocator::<32>::new();
-        f.add_frame(0, POOL / PAGE);
-        Bsa(f)
-    }
-}
-
-impl PageAllocator for Bsa {
-    fn alloc(&mut self, order: u32) -> usize {
-        self.0.alloc(1 << order).unwrap()
-    }
-    fn free(&mut self, h: usize, order: u32) {
-        self.0.dealloc(h, 1 << order);
-    }
-}
-
-/// The layout of a peer's 1 GiB host pool.
-fn pool_layout() -> Layout {
-    Layout::from_size_align(POOL, 1 << 22).unwrap()
-}
-
-/// A 1 GiB host pool, page aligned, lazily backed; given back by [`PoolGuard`] when the
-/// allocator that uses it is dropped, so that the table's many runs do not pile up memory.
-fn pool() -> (&'static mut [u8], PoolGuard) {
-    // SAFETY: a fresh zeroed allocation of a non-zero size.
-    unsafe {
-        let p = std::alloc::alloc_zeroed(pool_layout());
-        assert!(!p.is_null());
-        (std::slice::from_raw_parts_mut(p, POOL), PoolGuard(p))
-    }
-}
-
-/// Frees a pool on drop. Declared after the allocator in its owner, so it drops last.
-struct PoolGuard(*mut u8);
-
-impl Drop for PoolGuard {
-    fn drop(&mut self) {
-        // SAFETY: allocated by `pool` with this layout; the allocator that used it is gone
-        // (it is dropped first), and nothing else points into it.
-        unsafe { std::alloc::dealloc(self.0, pool_layout()) }
-    }
-}
-
-fn block(order: u32) -> Layout {
-    let size = PAGE << order;
-    Layout::from_size_align(size, size).unwrap()
-}
-
-struct Talc(
-    talc::base::Talc<talc::source::Manual, talc::DefaultBinning>,
-    #[allow(dead_code)] PoolGuard,
-);
-
-impl Talc {
-    fn new() -> Self {
-        let (mem, guard) = pool();
-        let mut t = talc::base::Talc::new(talc::source::Manual);
-        // SAFETY: the pool is ours for the rest of the process.
-        unsafe { t.claim(mem.as_mut_ptr(), mem.len()).unwrap() };
-        Talc(t, guard)
-    }
-}
-
-impl PageAllocator for Talc {
-    fn alloc(&mut self, order: u32) -> usize {
-        // SAFETY: non-zero size.
-        unsafe { self.0.allocate(block(order)).unwrap().as_ptr() as usize }
-    }
-    fn free(&mut self, h: usize, order: u32) {
-        // SAFETY: `h` came from `allocate` with this layout.
-        unsafe { self.0.deallocate(h as *mut u8, block(order)) }
-    }
-}
-
-type TlsfPool = rlsf::Tlsf<'static, u32, u32, 28, 32>;
-
-struct Rlsf(TlsfPool, #[allow(dead_code)] PoolGuard);
-
-impl Rlsf {
-    fn new() -> Self {
-        let (mem, guard) = pool();
-        let mut t = TlsfPool::new();
-        let blk = NonNull::new(std::ptr::slice_from_raw_parts_mut(
-            mem.as_mut_ptr(),
-            mem.len(),
-        ))
-        .unwrap();
-        // SAFETY: the pool is ours for the rest of the process.
-        unsafe { t.insert_free_block_ptr(blk).unwrap() };
-        Rlsf(t, guard)
-    }
-}
-
-impl PageAllocator for Rlsf {
-    fn alloc(&mut self, order: u32) -> usize {
-        self.0.allocate(block(order)).unwrap().as_ptr() as usize
-    }
-    fn free(&mut self, h: usize, order: u32) {
-        let l = block(order);
-        // SAFETY: `h` came from `allocate` with this alignment.
-        unsafe {
-            self.0
-                .deallocate(NonNull::new(h as *mut u8).unwrap(), l.align())
-        }
     }
 }
 
@@ -300,23 +183,6 @@ fn start<A: PageAllocator + 'static>(a: A, w: Workload) -> Stepper {
     Box::new(move || r.step())
 }
 
-/// A peer behind the same kind of lock as bootmm's `zone->lock` (a `spin::Mutex`), taken
-/// for every call as a kernel would take it around a shared allocator.
-struct Locked<A>(spin::Mutex<A>);
-
-impl<A: PageAllocator> PageAllocator for Locked<A> {
-    fn alloc(&mut self, order: u32) -> usize {
-        self.0.lock().alloc(order)
-    }
-    fn free(&mut self, h: usize, order: u32) {
-        self.0.lock().free(h, order)
-    }
-}
-
-fn locked<A>(a: A) -> Locked<A> {
-    Locked(spin::Mutex::new(a))
-}
-
 /// How to start an allocator on a workload.
 type Make = fn(Workload) -> Stepper;
 
@@ -387,9 +253,7 @@ fn table() {
             csv += &format!("{w},{name},1,{:.2}\n", res[i][col]);
         }
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("buddy.csv"), csv).unwrap();
+    peers::write_csv("buddy", &csv);
     println!("\nns per alloc+free pair (best of {ROUNDS} interleaved rounds of ~{} ms) and ratio to bootmm (>1: bootmm is faster):", ROUND_NS / 1e6);
     let mut head = format!("{:<28}", "allocator");
     for (_, name) in WORKLOADS {

@@ -21,7 +21,6 @@
 //!
 //! Run: `cargo bench -p bootmm --bench pcp`.
 
-use std::alloc::Layout;
 use std::hint::black_box;
 use std::ptr::NonNull;
 use std::time::Instant;
@@ -32,14 +31,8 @@ use bootmm::kernel::smp::Cpu;
 use bootmm::mm::page_alloc::{zone_pcp_disable, ZoneRef};
 use bootmm::{Era, Kernel, KernelVersion, Machine};
 
-const POOL: usize = 1 << 30;
-const PAGE: usize = 4096;
-
-/// An allocator of order-0 pages.
-trait PageAllocator {
-    fn alloc(&mut self) -> usize;
-    fn free(&mut self, h: usize);
-}
+mod peers;
+use peers::{Bsa, Locked, PageAllocator, Rlsf, Talc, POOL};
 
 /// A booted kernel, leaked: the simulated CPUs borrow it for the rest of the run.
 fn kernel(pcp: bool) -> &'static Kernel {
@@ -82,120 +75,15 @@ impl Bootmm {
 
 impl PageAllocator for Bootmm {
     #[inline]
-    fn alloc(&mut self) -> usize {
-        let p = self.cpu.alloc_pages(self.gfp, 0).unwrap().unwrap();
+    fn alloc(&mut self, order: u32) -> usize {
+        let p = self.cpu.alloc_pages(self.gfp, order).unwrap().unwrap();
         p.as_ptr() as usize
     }
     #[inline]
-    fn free(&mut self, h: usize) {
+    fn free(&mut self, h: usize, order: u32) {
         let p = NonNull::new(h as *mut bootmm::include::mm_types::Page).unwrap();
-        self.cpu.free_pages(p, 0);
+        self.cpu.free_pages(p, order);
     }
-}
-
-struct Bsa(buddy_system_allocator::FrameAllocator<32>);
-
-impl PageAllocator for Bsa {
-    fn alloc(&mut self) -> usize {
-        self.0.alloc(1).unwrap()
-    }
-    fn free(&mut self, h: usize) {
-        self.0.dealloc(h, 1);
-    }
-}
-
-fn bsa() -> Bsa {
-    let mut f = buddy_system_allocator::FrameAllocator::<32>::new();
-    f.add_frame(0, POOL / PAGE);
-    Bsa(f)
-}
-
-/// A 1 GiB host pool, page aligned, lazily backed, leaked (a few per run).
-fn pool() -> &'static mut [u8] {
-    let l = Layout::from_size_align(POOL, 1 << 22).unwrap();
-    // SAFETY: a fresh zeroed allocation of a non-zero size, never freed.
-    unsafe {
-        let p = std::alloc::alloc_zeroed(l);
-        assert!(!p.is_null());
-        std::slice::from_raw_parts_mut(p, POOL)
-    }
-}
-
-const PAGE_LAYOUT: Layout = match Layout::from_size_align(PAGE, PAGE) {
-    Ok(l) => l,
-    Err(_) => panic!(),
-};
-
-struct Talc(talc::base::Talc<talc::source::Manual, talc::DefaultBinning>);
-
-// SAFETY: the pool is owned by the allocator; it moves between threads only behind a lock.
-unsafe impl Send for Talc {}
-
-fn talc() -> Talc {
-    let mem = pool();
-    let mut t = talc::base::Talc::new(talc::source::Manual);
-    // SAFETY: the pool is ours for the rest of the process.
-    unsafe { t.claim(mem.as_mut_ptr(), mem.len()).unwrap() };
-    Talc(t)
-}
-
-impl PageAllocator for Talc {
-    fn alloc(&mut self) -> usize {
-        // SAFETY: non-zero size.
-        unsafe { self.0.allocate(PAGE_LAYOUT).unwrap().as_ptr() as usize }
-    }
-    fn free(&mut self, h: usize) {
-        // SAFETY: `h` came from `allocate` with this layout.
-        unsafe { self.0.deallocate(h as *mut u8, PAGE_LAYOUT) }
-    }
-}
-
-type TlsfPool = rlsf::Tlsf<'static, u32, u32, 28, 32>;
-
-struct Rlsf(TlsfPool);
-
-// SAFETY: as for Talc.
-unsafe impl Send for Rlsf {}
-
-fn rlsf() -> Rlsf {
-    let mem = pool();
-    let mut t = TlsfPool::new();
-    let blk = NonNull::new(std::ptr::slice_from_raw_parts_mut(
-        mem.as_mut_ptr(),
-        mem.len(),
-    ))
-    .unwrap();
-    // SAFETY: the pool is ours for the rest of the process.
-    unsafe { t.insert_free_block_ptr(blk).unwrap() };
-    Rlsf(t)
-}
-
-impl PageAllocator for Rlsf {
-    fn alloc(&mut self) -> usize {
-        self.0.allocate(PAGE_LAYOUT).unwrap().as_ptr() as usize
-    }
-    fn free(&mut self, h: usize) {
-        // SAFETY: `h` came from `allocate` with this alignment.
-        unsafe { self.0.deallocate(NonNull::new(h as *mut u8).unwrap(), PAGE) }
-    }
-}
-
-/// A peer shared behind a spin lock (the kind bootmm's zone->lock is).
-struct Shared<A: 'static>(&'static spin::Mutex<A>);
-
-impl<A: PageAllocator> PageAllocator for Shared<A> {
-    #[inline]
-    fn alloc(&mut self) -> usize {
-        self.0.lock().alloc()
-    }
-    #[inline]
-    fn free(&mut self, h: usize) {
-        self.0.lock().free(h)
-    }
-}
-
-fn shared<A>(a: A) -> &'static spin::Mutex<A> {
-    Box::leak(Box::new(spin::Mutex::new(a)))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -215,23 +103,23 @@ struct Run {
 impl Run {
     fn new(mut a: Box<dyn PageAllocator + Send>, w: Workload) -> Run {
         let n = if w == Workload::Churn0 { 4096 } else { 0 };
-        let live = (0..n).map(|_| a.alloc()).collect();
+        let live = (0..n).map(|_| a.alloc(0)).collect();
         Run { a, live, i: 0, w }
     }
 
     #[inline]
     fn step(&mut self) {
         if self.w == Workload::Pair0 {
-            let h = black_box(self.a.alloc());
-            self.a.free(h);
+            let h = black_box(self.a.alloc(0));
+            self.a.free(h, 0);
             return;
         }
         self.i += 1;
         if self.i == self.live.len() {
             self.i = 0;
         }
-        self.a.free(self.live[self.i]);
-        self.live[self.i] = black_box(self.a.alloc());
+        self.a.free(self.live[self.i], 0);
+        self.live[self.i] = black_box(self.a.alloc(0));
     }
 
     fn time(&mut self, n: u64) -> f64 {
@@ -265,9 +153,9 @@ fn entries() -> Vec<Entry> {
             assert_eq!(threads, 1);
             return vec![Box::new(make())];
         }
-        let s = shared(make());
+        let s: &'static Locked<A> = Box::leak(Box::new(peers::locked(make())));
         (0..threads)
-            .map(|_| Box::new(Shared(s)) as Box<dyn PageAllocator + Send>)
+            .map(|_| Box::new(s) as Box<dyn PageAllocator + Send>)
             .collect()
     }
     vec![
@@ -281,27 +169,27 @@ fn entries() -> Vec<Entry> {
         },
         Entry {
             name: "buddy_system_allocator",
-            handles: |t| peer(t, bsa, false),
+            handles: |t| peer(t, Bsa::new, false),
         },
         Entry {
             name: "talc",
-            handles: |t| peer(t, talc, false),
+            handles: |t| peer(t, Talc::new, false),
         },
         Entry {
             name: "rlsf",
-            handles: |t| peer(t, rlsf, false),
+            handles: |t| peer(t, Rlsf::new, false),
         },
         Entry {
             name: "buddy_system_allocator+lock",
-            handles: |t| peer(t, bsa, true),
+            handles: |t| peer(t, Bsa::new, true),
         },
         Entry {
             name: "talc+lock",
-            handles: |t| peer(t, talc, true),
+            handles: |t| peer(t, Talc::new, true),
         },
         Entry {
             name: "rlsf+lock",
-            handles: |t| peer(t, rlsf, true),
+            handles: |t| peer(t, Rlsf::new, true),
         },
     ]
 }
@@ -437,8 +325,6 @@ fn main() {
         "\none uncontended lock cmpxchg + release store on this machine: {:.1} ns (the pcp pair takes three locked operations: put_page_testzero and the two pcp->lock trylocks)",
         cas_cost()
     );
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("pcp.csv"), csv).unwrap();
+    peers::write_csv("pcp", &csv);
     println!("\nwritten: target/bench/pcp.csv");
 }

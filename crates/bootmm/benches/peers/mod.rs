@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! What the benchmarks share: the peers (buddy_system_allocator's FrameAllocator, talc and
+//! rlsf serving naturally aligned page blocks from a 1 GiB host pool), the lock a kernel
+//! would share them behind, and the CSV every benchmark writes to target/bench/.
+
+#![allow(dead_code)] // each benchmark uses part of it
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+pub const POOL: usize = 1 << 30;
+pub const PAGE: usize = 4096;
+
+/// An allocator of naturally aligned blocks of `2^order` pages.
+pub trait PageAllocator {
+    fn alloc(&mut self, order: u32) -> usize;
+    fn free(&mut self, h: usize, order: u32);
+}
+
+pub struct Bsa(pub buddy_system_allocator::FrameAllocator<32>);
+
+impl Bsa {
+    pub fn new() -> Self {
+        let mut f = buddy_system_allocator::FrameAllocator::<32>::new();
+        f.add_frame(0, POOL / PAGE);
+        Bsa(f)
+    }
+}
+
+impl PageAllocator for Bsa {
+    fn alloc(&mut self, order: u32) -> usize {
+        self.0.alloc(1 << order).unwrap()
+    }
+    fn free(&mut self, h: usize, order: u32) {
+        self.0.dealloc(h, 1 << order);
+    }
+}
+
+/// The layout of a peer's 1 GiB host pool.
+fn pool_layout() -> Layout {
+    Layout::from_size_align(POOL, 1 << 22).unwrap()
+}
+
+/// A 1 GiB host pool, page aligned, lazily backed; given back by [`PoolGuard`] when the
+/// allocator that uses it is dropped, so that the table's many runs do not pile up memory.
+pub fn pool() -> (&'static mut [u8], PoolGuard) {
+    // SAFETY: a fresh zeroed allocation of a non-zero size.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(pool_layout());
+        assert!(!p.is_null());
+        (std::slice::from_raw_parts_mut(p, POOL), PoolGuard(p))
+    }
+}
+
+/// Frees a pool on drop. Declared after the allocator in its owner, so it drops last.
+pub struct PoolGuard(*mut u8);
+
+impl Drop for PoolGuard {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `pool` with this layout; the allocator that used it is gone
+        // (it is dropped first), and nothing else points into it.
+        unsafe { std::alloc::dealloc(self.0, pool_layout()) }
+    }
+}
+
+pub fn block(order: u32) -> Layout {
+    let size = PAGE << order;
+    Layout::from_size_align(size, size).unwrap()
+}
+
+pub struct Talc(
+    talc::base::Talc<talc::source::Manual, talc::DefaultBinning>,
+    #[allow(dead_code)] PoolGuard,
+);
+
+impl Talc {
+    pub fn new() -> Self {
+        let (mem, guard) = pool();
+        let mut t = talc::base::Talc::new(talc::source::Manual);
+        // SAFETY: the pool is ours for the rest of the process.
+        unsafe { t.claim(mem.as_mut_ptr(), mem.len()).unwrap() };
+        Talc(t, guard)
+    }
+}
+
+impl PageAllocator for Talc {
+    fn alloc(&mut self, order: u32) -> usize {
+        // SAFETY: non-zero size.
+        unsafe { self.0.allocate(block(order)).unwrap().as_ptr() as usize }
+    }
+    fn free(&mut self, h: usize, order: u32) {
+        // SAFETY: `h` came from `allocate` with this layout.
+        unsafe { self.0.deallocate(h as *mut u8, block(order)) }
+    }
+}
+
+pub type TlsfPool = rlsf::Tlsf<'static, u32, u32, 28, 32>;
+
+pub struct Rlsf(TlsfPool, #[allow(dead_code)] PoolGuard);
+
+impl Rlsf {
+    pub fn new() -> Self {
+        let (mem, guard) = pool();
+        let mut t = TlsfPool::new();
+        let blk = NonNull::new(std::ptr::slice_from_raw_parts_mut(
+            mem.as_mut_ptr(),
+            mem.len(),
+        ))
+        .unwrap();
+        // SAFETY: the pool is ours for the rest of the process.
+        unsafe { t.insert_free_block_ptr(blk).unwrap() };
+        Rlsf(t, guard)
+    }
+}
+
+impl PageAllocator for Rlsf {
+    fn alloc(&mut self, order: u32) -> usize {
+        self.0.allocate(block(order)).unwrap().as_ptr() as usize
+    }
+    fn free(&mut self, h: usize, order: u32) {
+        let l = block(order);
+        // SAFETY: `h` came from `allocate` with this alignment.
+        unsafe {
+            self.0
+                .deallocate(NonNull::new(h as *mut u8).unwrap(), l.align())
+        }
+    }
+}
+
+// SAFETY: the pool is owned by its allocator alone; it moves between threads with it (the
+// threaded benchmarks share an allocator only behind a lock).
+unsafe impl Send for PoolGuard {}
+
+/// A peer behind the same kind of lock as bootmm's `zone->lock` (a `spin::Mutex`), taken
+/// for every call as a kernel would take it around a shared allocator.
+pub struct Locked<A>(pub spin::Mutex<A>);
+
+impl<A: PageAllocator> PageAllocator for Locked<A> {
+    fn alloc(&mut self, order: u32) -> usize {
+        self.0.lock().alloc(order)
+    }
+    fn free(&mut self, h: usize, order: u32) {
+        self.0.lock().free(h, order)
+    }
+}
+
+pub fn locked<A>(a: A) -> Locked<A> {
+    Locked(spin::Mutex::new(a))
+}
+
+/// A peer shared by threads behind one lock.
+impl<A: PageAllocator> PageAllocator for &'static Locked<A> {
+    fn alloc(&mut self, order: u32) -> usize {
+        self.0.lock().alloc(order)
+    }
+    fn free(&mut self, h: usize, order: u32) {
+        self.0.lock().free(h, order)
+    }
+}
+
+/// Write a benchmark's table (`workload,allocator,threads,ns_per_op` rows) to
+/// `target/bench/NAME.csv`.
+pub fn write_csv(name: &str, csv: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.csv")), csv).unwrap();
+}
