@@ -128,8 +128,13 @@ impl Cpus {
         self.current.load(Ordering::Relaxed)
     }
 
-    /// `current->comm` on `cpu` (`swapper/0` for a CPU that does not exist).
+    /// `current->comm` on `cpu` (`swapper/0` for a CPU that does not exist, which no caller
+    /// passes: debug builds assert it).
     pub fn comm(&self, cpu: u32) -> Comm {
+        debug_assert!(
+            cpu < self.nr_cpu_ids(),
+            "comm of CPU {cpu}, past nr_cpu_ids"
+        );
         self.cpus
             .get(cpu as usize)
             .map_or_else(|| Comm::new("swapper/0"), |c| *c.comm.lock())

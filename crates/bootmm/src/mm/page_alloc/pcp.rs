@@ -334,6 +334,9 @@ impl PcpPtr {
     /// `per_cpu_pages_init`: lay a pageset out at `mem` with `nr_lists` empty lists and the
     /// boot pageset's sizes (high 0, batch 1), and return it.
     ///
+    /// # Panics
+    /// When `nr_lists` exceeds [`NR_PCP_LISTS_MAX`] (no release has more).
+    ///
     /// # Safety
     /// `mem` is valid for writes of [`per_cpu_pages_size`]`(nr_lists)` bytes, aligned for
     /// `ListHead`, owned by the caller for as long as the result is used, and not moved.
