@@ -148,6 +148,23 @@ pub fn proc_json(k: &Kernel, f: ProcFile) -> Json {
             }
             Json::Object(m)
         }
+        ProcFile::Slabinfo => Json::Array(
+            bootmm::mm::slab_common::get_slabinfo(k)
+                .into_iter()
+                .map(|i| {
+                    json!({
+                        "name": i.name,
+                        "active_objs": i.active_objs,
+                        "num_objs": i.num_objs,
+                        "objsize": i.objsize,
+                        "objperslab": i.objperslab,
+                        "pagesperslab": i.pagesperslab,
+                        "active_slabs": i.active_slabs,
+                        "num_slabs": i.num_slabs,
+                    })
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -156,6 +156,11 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        // kmem_cache_init's summary (the Genslabs= form of older kernels is not modelled).
+        name: "SLUB",
+        matches: |l, _| l.starts_with("SLUB: HWalign="),
+    },
+    Family {
         name: "zonelists",
         matches: |l, _| {
             l.starts_with("Built ") && l.contains(" zonelists")

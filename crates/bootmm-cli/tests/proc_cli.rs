@@ -66,11 +66,11 @@ fn cat_meminfo_totals_match_zoneinfo() {
 
 #[test]
 fn cat_unknown_file_lists_the_known_ones() {
-    let (ok, out, err) = bootmm(&["cat", "/proc/slabinfo"], "");
+    let (ok, out, err) = bootmm(&["cat", "/proc/vmallocinfo"], "");
     assert!(!ok);
     assert!(out.is_empty());
     assert!(
-        err.contains("no such file: \"/proc/slabinfo\" (known: /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo, /proc/meminfo)"),
+        err.contains("no such file: \"/proc/vmallocinfo\" (known: /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo, /proc/meminfo, /proc/slabinfo)"),
         "{err}"
     );
 }

@@ -78,6 +78,8 @@ pub struct Kernel {
     pub jiffies: crate::klib::ratelimit::Jiffies,
     /// The possible CPUs, their `current` tasks, and which one the `&mut Kernel` calls run on.
     pub cpus: smp::Cpus,
+    /// The slab allocator's globals (mm/slab_common.c, mm/slub.c).
+    pub slab: crate::mm::slab_common::SlabCommon,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -144,6 +146,7 @@ impl Kernel {
             log_buf: Default::default(),
             jiffies: Default::default(),
             cpus,
+            slab: Default::default(),
         }
     }
 

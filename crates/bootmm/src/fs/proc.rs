@@ -23,15 +23,17 @@ pub enum ProcFile {
     Pagetypeinfo,
     Zoneinfo,
     Meminfo,
+    Slabinfo,
 }
 
 impl ProcFile {
     /// Every file, in the order `--help` and error messages list them.
-    pub const ALL: [ProcFile; 4] = [
+    pub const ALL: [ProcFile; 5] = [
         ProcFile::Buddyinfo,
         ProcFile::Pagetypeinfo,
         ProcFile::Zoneinfo,
         ProcFile::Meminfo,
+        ProcFile::Slabinfo,
     ];
 
     /// The file at `p` ("/proc/zoneinfo"; the bare name "zoneinfo" is accepted too).
@@ -47,6 +49,7 @@ impl ProcFile {
             ProcFile::Pagetypeinfo => "pagetypeinfo",
             ProcFile::Zoneinfo => "zoneinfo",
             ProcFile::Meminfo => "meminfo",
+            ProcFile::Slabinfo => "slabinfo",
         }
     }
 
@@ -56,6 +59,7 @@ impl ProcFile {
             ProcFile::Pagetypeinfo => "/proc/pagetypeinfo",
             ProcFile::Zoneinfo => "/proc/zoneinfo",
             ProcFile::Meminfo => "/proc/meminfo",
+            ProcFile::Slabinfo => "/proc/slabinfo",
         }
     }
 
@@ -72,6 +76,7 @@ impl ProcFile {
             ProcFile::Pagetypeinfo => crate::mm::vmstat::pagetypeinfo(k),
             ProcFile::Zoneinfo => crate::mm::vmstat::zoneinfo(k),
             ProcFile::Meminfo => meminfo(k),
+            ProcFile::Slabinfo => crate::mm::slab_common::slabinfo(k),
         }
     }
 }
@@ -368,16 +373,27 @@ pub fn meminfo_lines_with(k: &Kernel, c: &MeminfoConfig) -> Vec<MeminfoLine> {
     ] {
         p(label, 0);
     }
+    // NR_SLAB_RECLAIMABLE_B / NR_SLAB_UNRECLAIMABLE_B, in KiB.
+    let sreclaimable = k
+        .slab
+        .nr_slab_reclaimable_b
+        .load(core::sync::atomic::Ordering::Relaxed)
+        .max(0) as u64
+        >> 10;
+    let sunreclaim = k
+        .slab
+        .nr_slab_unreclaimable_b
+        .load(core::sync::atomic::Ordering::Relaxed)
+        .max(0) as u64
+        >> 10;
     if v(4, 20) || el9 {
-        p("KReclaimable:   ", 0);
+        // KReclaimable: SReclaimable plus NR_KERNEL_MISC_RECLAIMABLE (none).
+        p("KReclaimable:   ", sreclaimable);
     }
-    for label in [
-        "Slab:           ",
-        "SReclaimable:   ",
-        "SUnreclaim:     ",
-        "KernelStack:    ",
-        "PageTables:     ",
-    ] {
+    p("Slab:           ", sreclaimable + sunreclaim);
+    p("SReclaimable:   ", sreclaimable);
+    p("SUnreclaim:     ", sunreclaim);
+    for label in ["KernelStack:    ", "PageTables:     "] {
         p(label, 0);
     }
     if v(6, 0) || el9 {

@@ -59,6 +59,21 @@ impl Gfp {
         .union(Gfp::__GFP_MOVABLE);
     /// `GFP_MOVABLE_MASK`.
     pub const GFP_MOVABLE_MASK: Gfp = Gfp::__GFP_RECLAIMABLE.union(Gfp::__GFP_MOVABLE);
+    /// mm/internal.h `GFP_RECLAIM_MASK`: the bits that control reclaim, which the slab
+    /// allocator passes through to the page allocator.
+    pub const GFP_RECLAIM_MASK: Gfp = Gfp::__GFP_RECLAIM
+        .union(Gfp::__GFP_HIGH)
+        .union(Gfp::__GFP_IO)
+        .union(Gfp::__GFP_FS)
+        .union(Gfp::__GFP_NOWARN)
+        .union(Gfp::__GFP_RETRY_MAYFAIL)
+        .union(Gfp::__GFP_NOFAIL)
+        .union(Gfp::__GFP_NORETRY)
+        .union(Gfp::__GFP_MEMALLOC)
+        .union(Gfp::__GFP_NOMEMALLOC)
+        .union(Gfp::__GFP_ATOMIC);
+    /// mm/internal.h `GFP_CONSTRAINT_MASK`.
+    pub const GFP_CONSTRAINT_MASK: Gfp = Gfp::__GFP_HARDWALL.union(Gfp::__GFP_THISNODE);
 }
 
 /// The GFP bit layouts the kernel has used on x86.

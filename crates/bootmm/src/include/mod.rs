@@ -3,6 +3,7 @@
 pub mod addr;
 pub mod gfp;
 pub mod mm_types;
+pub mod spinlock;
 
 pub use addr::{Pfn, PhysAddr, VirtAddr, PAGE_SHIFT, PAGE_SIZE};
 

@@ -171,7 +171,13 @@ fn mm_init(k: &mut Kernel) -> Result<(), BootError> {
     if k.era.at_least(5, 15) {
         crate::mm::page_alloc::mem_init_print_info(k);
     }
-    Ok(())
+    kmem_cache_init(k)
+}
+
+/// mm/slub.c `kmem_cache_init`, where `mm_init` / `mm_core_init` call it (after `mem_init`
+/// and the "Memory:" line); the kernel panics when it fails.
+fn kmem_cache_init(k: &mut Kernel) -> Result<(), BootError> {
+    crate::mm::slab_common::kmem_cache_init(k).map_err(|e| BootError::NoMemory(e.0))
 }
 
 /// mm/mm_init.c: `mm_core_init` (6.6+): 6.18 calls `arch_mm_preinit` (the bounce buffer) and
@@ -193,5 +199,5 @@ fn mm_core_init(k: &mut Kernel) -> Result<(), BootError> {
     if !crate::mm::page_alloc::memory_line_after_deferred_init(&k.era) {
         crate::mm::page_alloc::mem_init_print_info(k);
     }
-    Ok(())
+    kmem_cache_init(k)
 }

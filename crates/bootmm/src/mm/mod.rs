@@ -5,6 +5,8 @@ pub mod mm_init;
 pub mod page_alloc;
 pub mod page_alloc_init;
 pub mod percpu;
+pub mod slab;
+pub mod slab_common;
 pub mod slub;
 pub mod sparse;
 pub mod vmstat;

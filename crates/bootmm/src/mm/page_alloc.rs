@@ -11,7 +11,7 @@
 //! alone; it has no per-CPU lists yet, and its slow path does no reclaim or compaction
 //! (`docs/divergences.md`).
 
-mod debug;
+pub(crate) mod debug;
 mod init;
 pub mod pcp;
 mod report;
@@ -2960,7 +2960,7 @@ pub fn alloc_pages(
 
 /// `numa_mem_id()` on `cpu`: its node, or the first node with memory when its node has none.
 #[inline]
-fn numa_mem_id(k: &Kernel, cpu: u32) -> u32 {
+pub(crate) fn numa_mem_id(k: &Kernel, cpu: u32) -> u32 {
     let pa = &k.page_alloc;
     let first = pa.node_data.first().map_or(0, |n| n.node_id);
     match k.numa.cpu_to_node.get(cpu as usize) {

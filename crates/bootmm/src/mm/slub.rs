@@ -11,13 +11,15 @@
 //! order and object count that `/proc/slabinfo` prints as `<pagesperslab>` and
 //! `<objperslab>`.
 //!
-//! What this module does not do yet: the allocator itself (kmem_cache_init, the per-CPU and
-//! per-node state, the alloc and free paths) and the debug layouts (red zones, poisoning,
-//! tracking, which change `s->size`). Without debug flags, a kmalloc cache's object takes
-//! exactly its size: its free pointer lies inside the object.
+//! The allocator itself is in [`alloc`] (the caches, the per-CPU and per-node state, the
+//! paths), its debug side in [`debug`], and what all slab allocators share (kmalloc,
+//! `kmem_cache_create`, /proc/slabinfo) in [`crate::mm::slab_common`].
 
-use alloc::string::String;
-use alloc::vec::Vec;
+pub mod alloc;
+pub mod debug;
+
+use ::alloc::string::String;
+use ::alloc::vec::Vec;
 
 use crate::era::Era;
 
@@ -68,8 +70,60 @@ impl SlubRules {
     }
 }
 
+/// `slab_state` (mm/slab.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SlabState {
+    /// No slab functionality yet.
+    Down = 0,
+    /// SLUB: the kmem_cache_node cache works.
+    Partial = 1,
+    /// Slab caches usable (kmalloc works).
+    Up = 3,
+    /// Everything, sysfs included (a late initcall).
+    Full = 4,
+}
+
+impl SlabState {
+    pub(crate) fn from_u8(v: u8) -> SlabState {
+        match v {
+            0 => SlabState::Down,
+            1 | 2 => SlabState::Partial,
+            3 => SlabState::Up,
+            _ => SlabState::Full,
+        }
+    }
+}
+
+impl SlubParams {
+    /// `slub_min_order=`, `slub_max_order=`, `slub_min_objects=` (6.x also spells them
+    /// `slab_*`; the last one given wins). `slub_max_order` is clamped to MAX_PAGE_ORDER and
+    /// `slub_min_order` to it, as `setup_slub_max_order` / `setup_slub_min_order` do.
+    pub fn from_cmdline(cmdline: &str) -> SlubParams {
+        let mut p = SlubParams::default();
+        let get = |name: &str| -> Option<u32> {
+            crate::klib::cmdline::early_param_values(cmdline, name)
+                .last()
+                .copied()
+                .flatten()
+                .and_then(|v| v.parse().ok())
+        };
+        let max_page_order = crate::mm::page_alloc::MAX_PAGE_ORDER;
+        if let Some(v) = get("slub_max_order") {
+            p.max_order = v.min(max_page_order);
+        }
+        if let Some(v) = get("slub_min_order") {
+            p.min_order = v.min(max_page_order);
+            p.max_order = p.max_order.max(p.min_order);
+        }
+        if let Some(v) = get("slub_min_objects") {
+            p.min_objects = v;
+        }
+        p
+    }
+}
+
 /// `get_order(size)`: the smallest order whose block holds `size` bytes.
-fn get_order(size: u64) -> u32 {
+pub fn get_order(size: u64) -> u32 {
     let pages = size.div_ceil(u64::from(PAGE_SIZE)).max(1);
     pages.next_power_of_two().trailing_zeros()
 }
@@ -202,9 +256,9 @@ pub const KMALLOC_SIZES: [u32; 13] = [
 /// `kmalloc-1024` before).
 pub fn kmalloc_name(rules: &SlubRules, size: u32) -> String {
     if rules.short_names && size >= 1024 && size % 1024 == 0 {
-        alloc::format!("kmalloc-{}k", size / 1024)
+        ::alloc::format!("kmalloc-{}k", size / 1024)
     } else {
-        alloc::format!("kmalloc-{size}")
+        ::alloc::format!("kmalloc-{size}")
     }
 }
 

@@ -200,6 +200,10 @@ fn proc_files_by_path() {
         Some(ProcFile::Zoneinfo)
     );
     assert_eq!(ProcFile::from_path("meminfo"), Some(ProcFile::Meminfo));
-    assert_eq!(ProcFile::from_path("/proc/slabinfo"), None);
+    assert_eq!(
+        ProcFile::from_path("/proc/slabinfo"),
+        Some(ProcFile::Slabinfo)
+    );
+    assert_eq!(ProcFile::from_path("/proc/vmallocinfo"), None);
     assert!(ProcFile::known().contains("/proc/meminfo"));
 }

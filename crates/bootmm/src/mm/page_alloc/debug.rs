@@ -70,7 +70,7 @@ const PAGEFLAG_NAMES: &[(PageFlags, &str)] = &[
 
 /// lib/vsprintf.c `format_flags` over the page flag names: set names joined by `|`, then
 /// any unnamed rest as `%#lx`.
-fn page_flag_names(flags: u64) -> String {
+pub(crate) fn page_flag_names(flags: u64) -> String {
     let mut out = String::new();
     let mut left = flags & ((1 << NR_PAGEFLAGS) - 1);
     for (f, name) in PAGEFLAG_NAMES {
@@ -245,7 +245,7 @@ fn ratelimit(k: &Kernel) -> bool {
 
 /// kernel/panic.c `add_taint(TAINT_BAD_PAGE, LOCKDEP_NOW_UNRELIABLE)`: the first taint turns
 /// lock debugging off and says so.
-fn add_taint_bad_page(k: &Kernel) {
+pub(crate) fn add_taint_bad_page(k: &Kernel) {
     k.page_alloc.taint_bad_page.store(true, Relaxed);
     if k.page_alloc.debug_locks.swap(false, Relaxed) {
         crate::pr_warn!(k.printk, "Disabling lock debugging due to kernel taint\n");
