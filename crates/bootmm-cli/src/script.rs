@@ -111,6 +111,7 @@ fn value_json(v: &Value) -> Json {
         }
         Value::Type(t) => json!(format!("memblock.{}", t.name())),
         Value::File(f) => json!(f.path()),
+        Value::Str => json!("string"),
     }
 }
 

@@ -121,13 +121,12 @@ impl Run {
         self.a.free(self.live[self.i], 0);
         self.live[self.i] = black_box(self.a.alloc(0));
     }
+}
 
-    fn time(&mut self, n: u64) -> f64 {
-        let t = Instant::now();
-        for _ in 0..n {
-            self.step();
-        }
-        t.elapsed().as_nanos() as f64 / n as f64
+impl Timed for Run {
+    #[inline]
+    fn step(&mut self) {
+        Run::step(self)
     }
 }
 
@@ -211,8 +210,7 @@ fn cas_cost() -> f64 {
     best
 }
 
-const ROUNDS: usize = 5;
-const ROUND_NS: f64 = 100e6;
+use peers::{Timed, ROUNDS, ROUND_NS};
 
 /// ns per pair of each allocator on one thread, best of the interleaved rounds.
 fn single(w: Workload, all: &[Entry]) -> Vec<f64> {
@@ -220,17 +218,7 @@ fn single(w: Workload, all: &[Entry]) -> Vec<f64> {
         .iter()
         .map(|e| Run::new((e.handles)(1).pop().unwrap(), w))
         .collect();
-    let n: Vec<u64> = runs
-        .iter_mut()
-        .map(|r| ((ROUND_NS / r.time(20_000)) as u64).clamp(20_000, 50_000_000))
-        .collect();
-    let mut best = vec![f64::MAX; runs.len()];
-    for _ in 0..ROUNDS {
-        for (i, r) in runs.iter_mut().enumerate() {
-            best[i] = best[i].min(r.time(n[i]));
-        }
-    }
-    best
+    peers::best_of_rounds(&mut runs)
 }
 
 /// Wall ns per pair with `threads` threads on one allocator's handles.

@@ -11,6 +11,7 @@ mod lexer;
 mod memblock_calls;
 mod page_calls;
 mod percpu_calls;
+mod slab_calls;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -27,9 +28,16 @@ use lexer::{tokenize, Tok, Token};
 pub use memblock_calls::MEMBLOCK_CALLS;
 pub use page_calls::{ProcFile, PAGE_CALLS};
 pub use percpu_calls::PERCPU_CALLS;
+pub use slab_calls::SLAB_CALLS;
 
 /// Every table of calls the interpreter knows, searched in order.
-pub static CALL_TABLES: &[&[CallSpec]] = &[MEMBLOCK_CALLS, PAGE_CALLS, PERCPU_CALLS, SCRIPT_CALLS];
+pub static CALL_TABLES: &[&[CallSpec]] = &[
+    MEMBLOCK_CALLS,
+    PAGE_CALLS,
+    PERCPU_CALLS,
+    SLAB_CALLS,
+    SCRIPT_CALLS,
+];
 
 /// A value an argument expression evaluates to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +47,8 @@ pub enum Value {
     Type(RegionType),
     /// A file a script may `cat` (a string literal naming it).
     File(ProcFile),
+    /// Any other string literal (a cache name); its text is the argument's source.
+    Str,
 }
 
 /// What a call returned.
@@ -184,6 +194,8 @@ pub enum Kind {
     Order,
     /// A file path for `cat`.
     File,
+    /// `const char *`: a string literal.
+    Str,
 }
 
 /// One parameter of a call.
@@ -205,6 +217,8 @@ pub enum Arg {
     Gfp(crate::include::gfp::Gfp),
     Order(u32),
     File(ProcFile),
+    /// A string argument: its text is in [`Args::text`].
+    Str,
 }
 
 /// The checked arguments of one call, with their source text.
@@ -258,6 +272,13 @@ impl Args<'_> {
             Some(Arg::Order(o)) => *o,
             _ => 0,
         }
+    }
+    /// A string argument's text, without its quotes.
+    pub fn str(&self, i: usize) -> &str {
+        let t = self.text.get(i).map_or("", |t| t.trim());
+        t.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(t)
     }
     pub fn file(&self, i: usize) -> Option<ProcFile> {
         match self.vals.get(i) {
@@ -677,6 +698,7 @@ fn check_arg(era: &crate::era::Era, v: Value, kind: Kind) -> Result<Arg, String>
         Value::Int(n) => Ok(n),
         Value::Type(t) => Err(format!("expected a number, got memblock.{}", t.name())),
         Value::File(f) => Err(format!("expected a number, got \"{}\"", f.path())),
+        Value::Str => Err("expected a number, got a string".to_string()),
     };
     Ok(match kind {
         Kind::U64 => {
@@ -720,7 +742,12 @@ fn check_arg(era: &crate::era::Era, v: Value, kind: Kind) -> Result<Arg, String>
         }
         Kind::File => match v {
             Value::File(f) => Arg::File(f),
+            Value::Str => return Err(format!("no such file (known: {})", ProcFile::known())),
             _ => return Err("expected a file name such as \"/proc/buddyinfo\"".into()),
+        },
+        Kind::Str => match v {
+            Value::Str | Value::File(_) => Arg::Str,
+            _ => return Err("expected a string such as \"my_cache\"".into()),
         },
         Kind::Byte => {
             let n = int(v)?;
@@ -732,7 +759,7 @@ fn check_arg(era: &crate::era::Era, v: Value, kind: Kind) -> Result<Arg, String>
         Kind::Any => match v {
             Value::Int(n) => Arg::Any(n),
             Value::Type(t) => Arg::Any(t as i128),
-            Value::File(_) => return Err("expected a number".into()),
+            Value::File(_) | Value::Str => return Err("expected a number".into()),
         },
     })
 }
@@ -740,6 +767,9 @@ fn check_arg(era: &crate::era::Era, v: Value, kind: Kind) -> Result<Arg, String>
 /// The kernel constants a script may name.
 pub fn constant(name: &str) -> Option<i128> {
     use crate::include::{NUMA_NO_NODE, PAGE_SIZE, SMP_CACHE_BYTES};
+    if let Some(f) = crate::mm::slab::SlabFlags::from_name(name) {
+        return Some(i128::from(f.bits()));
+    }
     Some(match name {
         "NUMA_NO_NODE" => NUMA_NO_NODE as i128,
         "MAX_NUMNODES" => crate::mm::memblock::MAX_NUMNODES as i128,
@@ -815,6 +845,7 @@ impl Parser<'_> {
             Value::Int(n) => Ok(n),
             Value::Type(t) => Err(format!("memblock.{} is not a number", t.name())),
             Value::File(f) => Err(format!("\"{}\" is not a number", f.path())),
+            Value::Str => Err("a string is not a number".into()),
         }
     }
     /// Run `f` one nesting level deeper, or refuse past [`MAX_EXPR_DEPTH`].
@@ -893,9 +924,7 @@ impl Parser<'_> {
         self.pos += 1;
         match &t.tok {
             Tok::Num(n) => Ok(Value::Int(*n)),
-            Tok::Str(s) => ProcFile::from_path(s)
-                .map(Value::File)
-                .ok_or_else(|| format!("no such file: \"{s}\" (known: {})", ProcFile::known())),
+            Tok::Str(s) => Ok(ProcFile::from_path(s).map_or(Value::Str, Value::File)),
             Tok::LParen => {
                 let v = self.nested(Self::expr)?;
                 if self.peek() != Some(&Tok::RParen) {

@@ -372,3 +372,34 @@ proptest! {
         prop_assert_eq!(settled_free(&mut k), before);
     }
 }
+
+/// slub_kunit's test_krealloc_redzone_zeroing (6.13+ krealloc): shrinking keeps the kmalloc
+/// red zone over the rest of the object, growing in place zeroes the grown part, and a move
+/// copies the requested bytes and zeroes the rest.
+#[test]
+fn krealloc_keeps_the_red_zone_and_zeroes_what_grows() {
+    let mut k = boot((6, 18), 128 << 20, 2);
+    let g = gfp(&k, "GFP_KERNEL");
+    let z = g | Gfp::__GFP_ZERO;
+    let c = test_cache(
+        &mut k,
+        "TestSlub_krealloc",
+        64,
+        SlabFlags::SLAB_KMALLOC | SlabFlags::SLAB_STORE_USER | SlabFlags::SLAB_RED_ZONE,
+    );
+    let p = k.kmalloc_trace(c, g, 48).unwrap();
+    fill(&k, p, 0xff, 48);
+    assert_eq!(k.krealloc(p, 40, z).unwrap(), p);
+    assert!(all(&k, p, 40, 0xff));
+    assert!(all(&k, p + 40, 24, 0xcc));
+    assert_eq!(k.krealloc(p, 56, z).unwrap(), p);
+    assert!(all(&k, p + 40, 16, 0));
+    assert!(all(&k, p + 56, 8, 0xcc));
+    assert_eq!(validate(&mut k, c), 0);
+    fill(&k, p, 0xff, 56);
+    let q = k.krealloc(p, 112, z).unwrap();
+    assert_ne!(q, p);
+    assert!(all(&k, q, 56, 0xff));
+    assert!(all(&k, q + 56, 56, 0));
+    k.kfree(q).unwrap();
+}

@@ -165,3 +165,38 @@ pub fn write_csv(name: &str, csv: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.csv")), csv).unwrap();
 }
+
+/// Interleaved rounds of [`ROUND_NS`] each.
+pub const ROUNDS: usize = 5;
+/// The length of one allocator's turn in a round, ns.
+pub const ROUND_NS: f64 = 100e6;
+
+/// A workload whose steps can be timed.
+pub trait Timed {
+    fn step(&mut self);
+
+    /// ns per step over `n` steps.
+    fn time(&mut self, n: u64) -> f64 {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            self.step();
+        }
+        t.elapsed().as_nanos() as f64 / n as f64
+    }
+}
+
+/// ns per step of each run, the best of [`ROUNDS`] rounds that interleave the runs (each
+/// runs ~[`ROUND_NS`] in turn), so that a change in the machine's load touches them alike.
+pub fn best_of_rounds<T: Timed>(runs: &mut [T]) -> Vec<f64> {
+    let n: Vec<u64> = runs
+        .iter_mut()
+        .map(|r| ((ROUND_NS / r.time(20_000)) as u64).clamp(20_000, 50_000_000))
+        .collect();
+    let mut best = vec![f64::MAX; runs.len()];
+    for _ in 0..ROUNDS {
+        for (i, r) in runs.iter_mut().enumerate() {
+            best[i] = best[i].min(r.time(n[i]));
+        }
+    }
+    best
+}

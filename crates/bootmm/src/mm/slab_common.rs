@@ -100,9 +100,23 @@ pub enum FreeptrRule {
     MiddleDown,
 }
 
+/// How `krealloc` treats a request the old object can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KreallocForm {
+    /// Up to 6.11: returned as it is when `ksize` covers the new size.
+    InPlace,
+    /// 6.12: as before, the spare tail zeroed for __GFP_ZERO (`want_init_on_alloc`).
+    ZeroTail,
+    /// 6.13 (Feng Tang's "mm/slub: Improve redzone check and zeroing for krealloc()";
+    /// release unconfirmed): the object size and the kmalloc orig_size decide; the grown
+    /// part is zeroed and slub_debug's kmalloc red zone follows the new size.
+    OrigSize,
+}
+
 /// The SLUB rules of one release, decided once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlubEraRules {
+    pub krealloc: KreallocForm,
     pub order: SlubRules,
     pub freeptr: FreeptrRule,
     pub kmalloc: KmallocRules,
@@ -111,6 +125,13 @@ pub struct SlubEraRules {
 impl SlubEraRules {
     pub fn new(era: &Era, cmdline: &str) -> Self {
         SlubEraRules {
+            krealloc: if era.at_least(6, 13) {
+                KreallocForm::OrigSize
+            } else if era.at_least(6, 12) {
+                KreallocForm::ZeroTail
+            } else {
+                KreallocForm::InPlace
+            },
             order: SlubRules::new(era),
             freeptr: if era.at_least(5, 9) {
                 FreeptrRule::MiddleDown
@@ -211,6 +232,7 @@ impl Default for SlabCommon {
 
 impl SlabCommon {
     /// `slab_state`.
+    #[inline]
     pub fn state(&self) -> SlabState {
         SlabState::from_u8(self.state.load(Ordering::Acquire))
     }
@@ -795,15 +817,62 @@ pub(crate) unsafe fn krealloc_on<H: SlabHost>(
         unsafe { kfree_on(h.k(), h.cpu(), p) }.map_err(KreallocError::Free)?;
         return Ok(ZERO_SIZE_PTR);
     }
+    let form = h.k().slab.rules.krealloc;
+    let zero = gfp.contains(Gfp::__GFP_ZERO);
     let ks = if p != ZERO_SIZE_PTR && p != 0 {
-        let ks = ksize(h.k(), p);
-        if ks == 0 {
-            return Err(KreallocError::Free(KfreeError::NotKmalloc(p)));
+        let k = h.k();
+        let fill = |at: u64, byte: u8, len: u64| {
+            if let Some(d) = k.slab.map.host(at, len) {
+                // SAFETY: simulated RAM inside the caller's object.
+                unsafe { ptr::write_bytes(d, byte, len as usize) };
+            }
+        };
+        match (form, a::virt_to_owner(k, p)) {
+            (KreallocForm::OrigSize, Owner::Slab(s, _)) => {
+                // SAFETY: the slab's cache is live.
+                let s = unsafe { &*s };
+                let ks = u64::from(s.object_size);
+                let orig = u64::from(crate::mm::slub::debug::orig_size(&k.slab.map, s, p));
+                if new_size <= ks {
+                    if zero {
+                        if orig < new_size {
+                            fill(p + orig, 0, new_size - orig);
+                        } else {
+                            fill(p + new_size, 0, ks - new_size);
+                        }
+                    }
+                    if crate::mm::slub::debug::has_orig_size(s) {
+                        crate::mm::slub::debug::set_orig(&k.slab.map, s, p, new_size as u32);
+                        if s.flags.contains(SlabFlags::SLAB_RED_ZONE) && new_size < ks {
+                            fill(
+                                p + new_size,
+                                crate::mm::slub::debug::SLUB_RED_ACTIVE,
+                                ks - new_size,
+                            );
+                        }
+                    }
+                    return Ok(p);
+                }
+                if orig != 0 {
+                    orig
+                } else {
+                    ks
+                }
+            }
+            _ => {
+                let ks = ksize(k, p);
+                if ks == 0 {
+                    return Err(KreallocError::Free(KfreeError::NotKmalloc(p)));
+                }
+                if ks >= new_size {
+                    if form != KreallocForm::InPlace && zero {
+                        fill(p + new_size, 0, ks - new_size);
+                    }
+                    return Ok(p);
+                }
+                ks
+            }
         }
-        if ks >= new_size {
-            return Ok(p);
-        }
-        ks
     } else {
         0
     };
@@ -854,9 +923,7 @@ impl CreateError {
 /// `SLAB_FLAGS_PERMITTED` as far as bootmm models flags: every named flag but the internal
 /// ones.
 fn flags_permitted() -> SlabFlags {
-    SlabFlags::all().difference(
-        SlabFlags::__CMPXCHG_DOUBLE | SlabFlags::__OBJECT_POISON | SlabFlags::SLAB_KMALLOC,
-    )
+    SlabFlags::all().difference(SlabFlags::__CMPXCHG_DOUBLE | SlabFlags::__OBJECT_POISON)
 }
 
 /// mm/slab_common.c `find_mergeable`.
@@ -1230,6 +1297,27 @@ impl Kernel {
         unsafe { a::slab_alloc_node(&mut Exclusive(self), c.as_ptr(), gfp, -1, 0) }
     }
 
+    /// `kmalloc_trace(c, gfp, size)` (6.6; `__kmalloc_cache_noprof` later): an object of
+    /// kmalloc-style cache `c` for a request of `size` bytes (the orig_size slub_debug
+    /// red-zones up to the object's end).
+    ///
+    /// # Errors
+    /// As [`Kernel::kmalloc`].
+    pub fn kmalloc_trace(
+        &mut self,
+        c: CachePtr,
+        gfp: Gfp,
+        size: u64,
+    ) -> Result<u64, crate::mm::page_alloc::AllocError> {
+        if self.kmem_cache(c).is_none() {
+            return Ok(0);
+        }
+        // SAFETY: a listed cache; the kernel is held exclusively.
+        let size = unsafe { size.min(u64::from((*c.as_ptr()).object_size)) } as u32;
+        // SAFETY: as above.
+        unsafe { a::slab_alloc_node(&mut Exclusive(self), c.as_ptr(), gfp, -1, size) }
+    }
+
     /// `kmem_cache_free(c, x)` on the current CPU: `x` must be an object of `c` (SLUB's
     /// "cache_from_obj" check: a wrong cache is reported and the object freed to its own).
     ///
@@ -1260,9 +1348,7 @@ impl<'k> crate::kernel::smp::Cpu<'k> {
     #[inline]
     pub fn kmalloc(&self, size: u64, gfp: Gfp) -> Result<u64, crate::mm::page_alloc::AllocError> {
         let k = self.kernel();
-        if k.slab.state() < SlabState::Up {
-            return Ok(0);
-        }
+        // Before the kmalloc caches exist, kmalloc_slab finds none and the result is NULL.
         // SAFETY: this handle holds the CPU.
         unsafe { __do_kmalloc_node(&mut OnCpu { k, cpu: self.id() }, size, gfp, -1) }
     }

@@ -453,9 +453,9 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
         name: "memset",
         params: &[param!("s", U64), param!("c", Byte), param!("n", U64)],
         run: |k, a, _| {
-            k.phys
-                .memset(PhysAddr(a.u64(0)), a.byte(1), a.u64(2))
-                .map_err(phys_err)?;
+            // A physical address, or a direct-map address (a kmalloc'd object).
+            let pa = super::slab_calls::phys_of(k, a.u64(0));
+            k.phys.memset(pa, a.byte(1), a.u64(2)).map_err(phys_err)?;
             Ok(Ret::Addr(a.u64(0)))
         },
     },

@@ -737,19 +737,18 @@ pub(crate) unsafe fn slab_alloc_node<H: SlabHost>(
 ) -> Result<u64, AllocError> {
     // SAFETY: forwarded: the cache is live.
     let sr = unsafe { &*s };
-    let object = if kmem_cache_debug(sr) {
-        // SAFETY: forwarded.
-        unsafe { super::debug::alloc_debug(h, s, gfp, node, orig_size)? }
-    } else {
+    let object = {
         let k = h.k();
         let m = &k.slab.map;
         let c = m.cpu_slab(sr, h.cpu());
         // SAFETY: the CPU's own kmem_cache_cpu, which only its holder touches.
         let (object, slab) = unsafe { ((*c).freelist, (*c).slab) };
+        // A debug cache never has a CPU freelist: it always takes the slow path, as in the
+        // kernel.
         // SAFETY: a non-null CPU slab is a struct page of the memmap.
         if object == 0 || slab.is_null() || !unsafe { node_match(slab, node) } {
             // SAFETY: forwarded.
-            unsafe { ___slab_alloc(h, s, gfp, node)? }
+            unsafe { ___slab_alloc(h, s, gfp, node, orig_size)? }
         } else {
             let next = get_freepointer(m, sr, object);
             // SAFETY: as above; the kernel's this_cpu_cmpxchg_double, uncontended.
@@ -798,16 +797,21 @@ unsafe fn get_freelist(slab: *mut Slab) -> u64 {
 ///
 /// # Safety
 /// As [`slab_alloc_node`].
+#[inline(never)]
 unsafe fn ___slab_alloc<H: SlabHost>(
     h: &mut H,
     s: *mut KmemCache,
     gfp: Gfp,
     mut node: i32,
+    orig_size: u32,
 ) -> Result<u64, AllocError> {
     // SAFETY: forwarded throughout: `s` is live, `c` is the held CPU's kmem_cache_cpu, and
     // every slab pointer comes from that CPU's state, a node list or new_slab.
     unsafe {
         let sr = &*s;
+        if kmem_cache_debug(sr) {
+            return super::debug::alloc_debug(h, s, gfp, node, orig_size);
+        }
         let cpu = h.cpu();
         let c = h.k().slab.map.cpu_slab(sr, cpu);
         let mut slab = (*c).slab;
@@ -1209,10 +1213,6 @@ pub(crate) unsafe fn do_slab_free(
     // SAFETY: forwarded.
     unsafe {
         let sr = &*s;
-        if kmem_cache_debug(sr) {
-            super::debug::free_debug(k, cpu, s, slab, object);
-            return;
-        }
         let m = &k.slab.map;
         let c = m.cpu_slab(sr, cpu);
         if slab != (*c).slab {
@@ -1248,6 +1248,11 @@ pub(crate) unsafe fn __slab_free(
     // SAFETY: forwarded.
     unsafe {
         let sr = &*s;
+        if kmem_cache_debug(sr) {
+            // A debug cache's slabs are never CPU slabs: every free comes here.
+            super::debug::free_debug(k, cpu, s, slab, head);
+            return;
+        }
         let m = &k.slab.map;
         let mut n: *mut KmemCacheNode = ptr::null_mut();
         let (prior, was_frozen, new_ct) = loop {
@@ -1363,8 +1368,9 @@ fn calculate_sizes(k: &Kernel, s: &mut KmemCache) -> bool {
         size += 8;
     }
     s.inuse = size;
-    let freeptr_outside = flags
-        .intersects(SlabFlags::SLAB_TYPESAFE_BY_RCU | SlabFlags::SLAB_POISON)
+    let freeptr_outside = (flags.contains(SlabFlags::SLAB_STORE_USER)
+        && flags.contains(SlabFlags::SLAB_KMALLOC))
+        || flags.intersects(SlabFlags::SLAB_TYPESAFE_BY_RCU | SlabFlags::SLAB_POISON)
         || (flags.contains(SlabFlags::SLAB_RED_ZONE) && s.object_size < 8)
         || s.ctor != 0;
     if freeptr_outside {

@@ -218,6 +218,21 @@ fn set_orig_size(m: &SlubMap, s: &KmemCache, object: u64, size: u32) {
     }
 }
 
+/// `slub_debug_orig_size` for krealloc.
+pub(crate) fn has_orig_size(s: &KmemCache) -> bool {
+    slub_debug_orig_size(s)
+}
+
+/// `get_orig_size` for krealloc.
+pub(crate) fn orig_size(m: &SlubMap, s: &KmemCache, object: u64) -> u32 {
+    get_orig_size(m, s, object)
+}
+
+/// `set_orig_size` for krealloc.
+pub(crate) fn set_orig(m: &SlubMap, s: &KmemCache, object: u64, size: u32) {
+    set_orig_size(m, s, object, size)
+}
+
 /// `init_object(s, object, val)`.
 fn init_object(m: &SlubMap, s: &KmemCache, object: u64, val: u8) {
     let rz = s.flags.contains(SlabFlags::SLAB_RED_ZONE);
@@ -350,10 +365,13 @@ fn print_slab_info(k: &Kernel, slab: *mut Slab) {
         let (fl, ct) = a::slab_state(slab);
         (fl, ct, (*slab).__page_flags)
     };
+    // SAFETY: a struct page of the memmap.
+    let pfn = unsafe { slab_base(k, slab) }.wrapping_sub(k.phys.va(crate::PhysAddr(0)).0) >> 12;
     crate::pr_err!(
         k.printk,
         "Slab 0x{:016x} objects={} used={} fp=0x{:016x} flags={:#x}({})\n",
-        slab as usize,
+        // The struct slab's address in the x86_64 vmemmap (VMEMMAP_START, no KASLR).
+        0xffff_ea00_0000_0000u64 + pfn * crate::include::mm_types::STRUCT_PAGE_SIZE,
         counters_objects(ct),
         counters_inuse(ct),
         fl,

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The slab calls a script can make (include/linux/slab.h, mm/slab_common.c, mm/slub.c),
+//! and `poke`/`peek` to corrupt and inspect memory on purpose, so that slub_debug can be
+//! watched catching it.
+//!
+//! Objects and caches are kernel virtual addresses (`struct kmem_cache *` is the address of
+//! the cache's own object in the `kmem_cache` cache), as the kernel returns them. A cache
+//! argument is looked up among the live caches first: a destroyed or made-up one is an error
+//! line, not a use after free. `validate(cache)` runs `validate_slab_cache` and returns how
+//! many reports and fixes it made (slub_kunit's `slab_errors`).
+
+use alloc::format;
+use alloc::string::String;
+
+use super::{Args, CallSpec, Ret};
+use crate::include::PhysAddr;
+use crate::kernel::Kernel;
+use crate::mm::page_alloc::AllocError;
+use crate::mm::slab::SlabFlags;
+use crate::mm::slab_common::{self as sc, KfreeError, KreallocError};
+use crate::mm::slub::alloc::CachePtr;
+use crate::param;
+
+fn alloc_err(e: AllocError) -> String {
+    format!("the page allocator could not be called: {e:?}")
+}
+
+fn ptr(v: u64) -> Ret {
+    if v == 0 {
+        Ret::Null
+    } else {
+        Ret::Addr(v)
+    }
+}
+
+fn cache(k: &Kernel, v: u64, call: &str) -> Result<CachePtr, String> {
+    k.slab
+        .cache_at(v)
+        .ok_or_else(|| format!("{call}: {v:#x} is no live cache (kmem_cache_create's result)"))
+}
+
+fn kfree_err(e: KfreeError, call: &str) -> String {
+    match e {
+        KfreeError::NotMemory(x) => {
+            format!("{call}: {x:#x} is not a kernel address of simulated RAM; nothing was freed")
+        }
+        KfreeError::NotKmalloc(x) => format!(
+            "{call}: {x:#x} is no slab object or large kmalloc (see the warning above); nothing was freed"
+        ),
+    }
+}
+
+/// A script address as a physical address: a direct-map (kernel virtual) address is
+/// translated, anything below PAGE_OFFSET is taken as physical.
+pub(crate) fn phys_of(k: &Kernel, v: u64) -> PhysAddr {
+    let page_offset = k.phys.va(PhysAddr(0)).0;
+    if v >= page_offset {
+        k.phys.pa(crate::VirtAddr(v))
+    } else {
+        PhysAddr(v)
+    }
+}
+
+fn slab_up(k: &Kernel, call: &str) -> Result<(), String> {
+    if k.slab.state() < crate::mm::slub::SlabState::Up {
+        return Err(format!(
+            "{call}: the slab allocator is not up (kmem_cache_init has not run: a bare machine)"
+        ));
+    }
+    Ok(())
+}
+
+fn flags_of(v: u64) -> Result<SlabFlags, String> {
+    u32::try_from(v)
+        .ok()
+        .and_then(SlabFlags::from_bits)
+        .ok_or_else(|| format!("{v:#x} has bits that are no SLAB_* flag"))
+}
+
+fn validate(k: &mut Kernel, a: &Args<'_>) -> Result<Ret, String> {
+    let c = cache(k, a.u64(0), "validate")?;
+    let before = k.slab.errors.load(core::sync::atomic::Ordering::Relaxed);
+    sc::validate_slab_cache(k, c);
+    let after = k.slab.errors.load(core::sync::atomic::Ordering::Relaxed);
+    Ok(Ret::Int((after - before) as i64))
+}
+
+/// The slab calls.
+pub static SLAB_CALLS: &[CallSpec] = &[
+    CallSpec {
+        name: "kmem_cache_create",
+        params: &[
+            param!("name", Str),
+            param!("size", U64),
+            param!("align", U64),
+            param!("flags", U64),
+        ],
+        run: |k, a, _| {
+            slab_up(k, "kmem_cache_create")?;
+            let flags = flags_of(a.u64(3))?;
+            let size = u32::try_from(a.u64(1)).map_err(|_| "size must fit in an unsigned int")?;
+            let align = u32::try_from(a.u64(2)).map_err(|_| "align must fit in an unsigned int")?;
+            match k.kmem_cache_create(a.str(0), size, align, flags) {
+                Ok(c) => Ok(Ret::Addr(sc::cache_va(k, c))),
+                // The kernel's warning is in the log; it returns NULL.
+                Err(_) => Ok(Ret::Null),
+            }
+        },
+    },
+    CallSpec {
+        name: "kmem_cache_destroy",
+        params: &[param!("cache", U64)],
+        run: |k, a, _| {
+            if a.u64(0) == 0 {
+                return Ok(Ret::Void);
+            }
+            let c = cache(k, a.u64(0), "kmem_cache_destroy")?;
+            match sc::kmem_cache_destroy(k, c) {
+                Ok(()) => Ok(Ret::Void),
+                Err(sc::DestroyError::Busy) => Err(
+                    "kmem_cache_destroy: objects remain (report above); the cache is kept".into(),
+                ),
+                Err(sc::DestroyError::BootCache) => {
+                    Err("kmem_cache_destroy: a boot cache is never destroyed".into())
+                }
+                Err(sc::DestroyError::NotACache) => Err("kmem_cache_destroy: no such cache".into()),
+            }
+        },
+    },
+    CallSpec {
+        name: "kmem_cache_shrink",
+        params: &[param!("cache", U64)],
+        run: |k, a, _| {
+            let c = cache(k, a.u64(0), "kmem_cache_shrink")?;
+            Ok(Ret::Int(i64::from(sc::kmem_cache_shrink(k, c))))
+        },
+    },
+    CallSpec {
+        name: "kmem_cache_alloc",
+        params: &[param!("cache", U64), param!("gfp", Gfp)],
+        run: |k, a, _| {
+            let c = cache(k, a.u64(0), "kmem_cache_alloc")?;
+            Ok(ptr(k.kmem_cache_alloc(c, a.gfp(1)).map_err(alloc_err)?))
+        },
+    },
+    CallSpec {
+        name: "kmem_cache_free",
+        params: &[param!("cache", U64), param!("obj", U64)],
+        run: |k, a, _| {
+            let call = format!("kmem_cache_free({:#x}, {:#x})", a.u64(0), a.u64(1));
+            let c = cache(k, a.u64(0), &call)?;
+            k.kmem_cache_free(c, a.u64(1))
+                .map_err(|e| kfree_err(e, &call))?;
+            Ok(Ret::Void)
+        },
+    },
+    CallSpec {
+        name: "kmalloc_trace",
+        params: &[
+            param!("cache", U64),
+            param!("gfp", Gfp),
+            param!("size", U64),
+        ],
+        run: |k, a, _| {
+            let c = cache(k, a.u64(0), "kmalloc_trace")?;
+            Ok(ptr(k
+                .kmalloc_trace(c, a.gfp(1), a.u64(2))
+                .map_err(alloc_err)?))
+        },
+    },
+    CallSpec {
+        name: "kmalloc",
+        params: &[param!("size", U64), param!("gfp", Gfp)],
+        run: |k, a, _| {
+            slab_up(k, "kmalloc")?;
+            Ok(ptr(k.kmalloc(a.u64(0), a.gfp(1)).map_err(alloc_err)?))
+        },
+    },
+    CallSpec {
+        name: "kzalloc",
+        params: &[param!("size", U64), param!("gfp", Gfp)],
+        run: |k, a, _| {
+            slab_up(k, "kzalloc")?;
+            let gfp = a.gfp(1) | crate::include::gfp::Gfp::__GFP_ZERO;
+            Ok(ptr(k.kmalloc(a.u64(0), gfp).map_err(alloc_err)?))
+        },
+    },
+    CallSpec {
+        name: "kfree",
+        params: &[param!("obj", U64)],
+        run: |k, a, _| {
+            let call = format!("kfree({:#x})", a.u64(0));
+            k.kfree(a.u64(0)).map_err(|e| kfree_err(e, &call))?;
+            Ok(Ret::Void)
+        },
+    },
+    CallSpec {
+        name: "krealloc",
+        params: &[param!("obj", U64), param!("size", U64), param!("gfp", Gfp)],
+        run: |k, a, _| {
+            slab_up(k, "krealloc")?;
+            let call = format!("krealloc({:#x}, {})", a.u64(0), a.u64(1));
+            match k.krealloc(a.u64(0), a.u64(1), a.gfp(2)) {
+                Ok(v) => Ok(ptr(v)),
+                Err(KreallocError::Alloc(e)) => Err(alloc_err(e)),
+                Err(KreallocError::Free(e)) => Err(kfree_err(e, &call)),
+            }
+        },
+    },
+    CallSpec {
+        name: "ksize",
+        params: &[param!("obj", U64)],
+        run: |k, a, _| Ok(Ret::Int(sc::ksize(k, a.u64(0)) as i64)),
+    },
+    CallSpec {
+        name: "validate",
+        params: &[param!("cache", U64)],
+        run: |k, a, _| validate(k, a),
+    },
+    CallSpec {
+        name: "poke",
+        params: &[param!("addr", U64), param!("c", Byte)],
+        run: |k, a, _| {
+            let pa = phys_of(k, a.u64(0));
+            k.phys
+                .memset(pa, a.byte(1), 1)
+                .map_err(|e| format!("poke({:#x}): {e}", a.u64(0)))?;
+            Ok(Ret::Void)
+        },
+    },
+    CallSpec {
+        name: "peek",
+        params: &[param!("addr", U64)],
+        run: |k, a, _| {
+            let pa = phys_of(k, a.u64(0));
+            let p = k
+                .phys
+                .host_ptr(pa, 1)
+                .map_err(|e| format!("peek({:#x}): {e}", a.u64(0)))?;
+            // SAFETY: `host_ptr` proved the byte is inside simulated RAM.
+            Ok(Ret::Int(i64::from(unsafe { p.as_ptr().read() })))
+        },
+    },
+];
