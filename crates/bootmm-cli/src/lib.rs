@@ -29,6 +29,7 @@ pub mod logconfig;
 pub mod logread;
 pub mod machine_args;
 pub mod script;
+pub mod slabinfo;
 
 /// The text of the file an option names, or the input-error exit after saying why (the
 /// option's name when none was given, the path and the error when it cannot be read).

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use bootmm_cli::{boot, cat, check, exit, logread, script};
+use bootmm_cli::{boot, cat, check, exit, logread, script, slabinfo};
 
 /// Linux boot-time memory management as a faithful, executable model.
 #[derive(Parser)]
@@ -27,6 +27,8 @@ enum Command {
     Script(script::ScriptArgs),
     /// Boot the machine and print /proc files (/proc/zoneinfo, /proc/meminfo, …).
     Cat(cat::CatArgs),
+    /// Boot the machine and print the slabinfo tool's summary of the slab caches.
+    Slabinfo(slabinfo::SlabinfoArgs),
     /// Compare the model with a real boot log, line by line.
     Check(check::CheckArgs),
     /// List the inputs a real boot log gives (and what it lacks).
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             script::run(a, move || boot::boot_machine(&machine))
         }
         Command::Cat(a) => cat::run(a),
+        Command::Slabinfo(a) => slabinfo::run(a),
         Command::Check(a) => check::run(a),
         Command::Inputs { log } => inputs(log),
     }

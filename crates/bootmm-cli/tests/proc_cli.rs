@@ -213,3 +213,73 @@ fn eras_without_zones_say_so() {
         "{err}"
     );
 }
+
+#[test]
+fn slabinfo_cat_show_and_tool_agree_on_the_kmalloc_geometry() {
+    // 8 CPUs on 6.6: min_objects 20, so kmalloc-256 takes order-1 slabs of 32.
+    let (ok, out, err) = bootmm(
+        &["cat", "/proc/slabinfo", "--cpus", "8", "--kernel", "6.6"],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("slabinfo - version: 2.1\n"));
+    let line = out.lines().find(|l| l.starts_with("kmalloc-256 ")).unwrap();
+    assert_eq!(line.split_whitespace().nth(3), Some("256"));
+    assert_eq!(line.split_whitespace().nth(4), Some("32"));
+    assert_eq!(line.split_whitespace().nth(5), Some("2"));
+    let (ok, shown, err) = bootmm(
+        &[
+            "boot", "--show", "slabinfo", "--cpus", "8", "--kernel", "6.6",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(shown.contains(line), "{shown}");
+    // The slabinfo tool's view: only caches with slabs, sorted by name, the tool's header.
+    let (ok, tool, err) = bootmm(&["slabinfo", "--cpus", "8", "--kernel", "6.6"], "");
+    assert!(ok, "{err}");
+    let mut lines = tool.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Name                   Objects Objsize           Space Slabs/Part/Cpu  O/S O %Fr %Ef Flg")
+    );
+    let names: Vec<&str> = lines
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(names, ["kmem_cache", "kmem_cache_node"]);
+    let (ok, json, err) = bootmm(
+        &["slabinfo", "-z", "--json", "--cpus", "8", "--kernel", "6.6"],
+        "",
+    );
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let k256 = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "kmalloc-256")
+        .unwrap();
+    assert_eq!(
+        (k256["objs_per_slab"].as_u64(), k256["order"].as_u64()),
+        (Some(32), Some(1))
+    );
+}
+
+#[test]
+fn script_slabinfo_shows_what_the_script_allocated() {
+    let (ok, out, err) = bootmm(
+        &["script", "-"],
+        "c = kmem_cache_create(\"student\", 100, 0, SLAB_HWCACHE_ALIGN)\na = kmem_cache_alloc(c, GFP_KERNEL)\nslabinfo()\n",
+    );
+    assert!(ok, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("student "))
+        .unwrap_or_else(|| panic!("{out}"));
+    // One CPU slab of 32 128-byte objects (100 rounded to the half cache line), all counted
+    // as used while the CPU holds the slab.
+    assert_eq!(
+        line,
+        "student                     32     100            4.0K          0/0/1   32 0   0  78 A"
+    );
+}

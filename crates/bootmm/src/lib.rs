@@ -24,6 +24,7 @@ pub mod machine;
 pub mod mm;
 pub mod phys;
 pub mod script;
+pub mod tools;
 
 pub use era::{Arch, Era, KernelVersion};
 pub use include::{Pfn, PhysAddr, VirtAddr};

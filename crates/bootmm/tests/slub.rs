@@ -403,3 +403,39 @@ fn krealloc_keeps_the_red_zone_and_zeroes_what_grows() {
     assert!(all(&k, q + 56, 56, 0));
     k.kfree(q).unwrap();
 }
+
+/// With SLAB_STORE_USER a full debug slab sits on the node's full list: validate checks it,
+/// and a double free from it is caught after it went back to the partial list.
+#[test]
+fn store_user_caches_keep_full_slabs_on_the_full_list() {
+    let mut k = boot((6, 6), 128 << 20, 2);
+    let g = gfp(&k, "GFP_KERNEL");
+    let c = test_cache(
+        &mut k,
+        "TestSlub_full",
+        256,
+        SlabFlags::SLAB_STORE_USER | SlabFlags::SLAB_CONSISTENCY_CHECKS,
+    );
+    let per_slab = bootmm::mm::slab_common::get_slabinfo(&k)
+        .into_iter()
+        .find(|i| i.name == "TestSlub_full")
+        .unwrap()
+        .objperslab;
+    let objs: Vec<u64> = (0..per_slab)
+        .map(|_| k.kmem_cache_alloc(c, g).unwrap())
+        .collect();
+    // One slab, full: only the full list holds it.
+    assert_eq!(validate_slab_cache(&mut k, c), 1);
+    assert_eq!(validate(&mut k, c), 0);
+    k.kmem_cache_free(c, objs[3]).unwrap();
+    let e = errors(&k);
+    k.kmem_cache_free(c, objs[3]).unwrap();
+    assert_eq!(errors(&k) - e, 2, "Object already free and its fix");
+    assert_eq!(validate(&mut k, c), 0);
+    for (i, &p) in objs.iter().enumerate() {
+        if i != 3 {
+            k.kmem_cache_free(c, p).unwrap();
+        }
+    }
+    assert!(bootmm::mm::slab_common::kmem_cache_destroy(&mut k, c).is_ok());
+}

@@ -218,6 +218,15 @@ pub static SLAB_CALLS: &[CallSpec] = &[
         run: |k, a, _| validate(k, a),
     },
     CallSpec {
+        name: "slabinfo",
+        params: &[],
+        run: |k, _, extra| {
+            let caches = crate::tools::slabinfo::read_slab_dir(k);
+            extra.output = Some(crate::tools::slabinfo::report(&caches, false));
+            Ok(Ret::Void)
+        },
+    },
+    CallSpec {
         name: "poke",
         params: &[param!("addr", U64), param!("c", Byte)],
         run: |k, a, _| {

@@ -94,7 +94,7 @@ pub(crate) fn page_flag_names(flags: u64) -> String {
 
 /// `%pGp` of 5.14+: the value, then the names and the fields packed into `flags` (bootmm's
 /// layout keeps the section number there, see `docs/divergences.md`).
-fn format_page_flags(flags: u64) -> String {
+pub(crate) fn format_page_flags(flags: u64) -> String {
     let mut s = alloc::format!("{flags:#x}(");
     let names = page_flag_names(flags);
     s.push_str(&names);

@@ -1835,3 +1835,51 @@ pub(crate) unsafe fn slab_set(slab: *mut Slab, freelist: u64, counters: u64) {
     // SAFETY: forwarded.
     unsafe { slab_pair(slab) }.store(pair(freelist, counters), Ordering::Release);
 }
+
+/// What `/sys/kernel/slab/<cache>/` shows of a cache (`show_slab_objects` for `objects`,
+/// `slabs`, `partial` and `cpu_slabs`; `aliases`, the geometry and the flags), for
+/// [`crate::tools::slabinfo`].
+///
+/// # Safety
+/// `c` is live and no CPU runs (the per-CPU state is read as it stands).
+pub(crate) unsafe fn sysfs_view(k: &Kernel, c: CachePtr) -> crate::tools::slabinfo::ToolCache {
+    let s = c.as_ptr();
+    // SAFETY: forwarded.
+    unsafe {
+        let sr = &*s;
+        let (mut slabs, mut objs, mut free, mut partial) = (0i64, 0i64, 0u64, 0u64);
+        for (_, n) in cache_nodes(k, s) {
+            slabs += (*n).nr_slabs.load(Ordering::Relaxed);
+            objs += (*n).total_objects.load(Ordering::Relaxed);
+            free += count_partial_free(n);
+            partial += (*n).nr_partial.load(Ordering::Relaxed);
+        }
+        let mut cpu_slabs = 0u64;
+        for cpu in 0..k.cpus.nr_cpu_ids() {
+            let cc = k.slab.map.cpu_slab(sr, cpu);
+            if !(*cc).slab.is_null() {
+                cpu_slabs += 1;
+            }
+            let p = (*cc).partial;
+            if !p.is_null() {
+                cpu_slabs += u64::from(slab_slabs(p));
+            }
+        }
+        crate::tools::slabinfo::ToolCache {
+            name: alloc::string::String::from(sr.name()),
+            objects: (objs.max(0) as u64).saturating_sub(free),
+            object_size: sr.object_size,
+            slabs: slabs.max(0) as u64,
+            partial,
+            cpu_slabs,
+            objs_per_slab: oo_objects(sr.oo),
+            order: oo_order(sr.oo),
+            aliases: if sr.refcount < 0 {
+                0
+            } else {
+                (sr.refcount - 1) as u32
+            },
+            flags: sr.flags,
+        }
+    }
+}

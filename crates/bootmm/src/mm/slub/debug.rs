@@ -369,14 +369,13 @@ fn print_slab_info(k: &Kernel, slab: *mut Slab) {
     let pfn = unsafe { slab_base(k, slab) }.wrapping_sub(k.phys.va(crate::PhysAddr(0)).0) >> 12;
     crate::pr_err!(
         k.printk,
-        "Slab 0x{:016x} objects={} used={} fp=0x{:016x} flags={:#x}({})\n",
+        "Slab 0x{:016x} objects={} used={} fp=0x{:016x} flags={}\n",
         // The struct slab's address in the x86_64 vmemmap (VMEMMAP_START, no KASLR).
         0xffff_ea00_0000_0000u64 + pfn * crate::include::mm_types::STRUCT_PAGE_SIZE,
         counters_objects(ct),
         counters_inuse(ct),
         fl,
-        flags & ((1 << crate::include::mm_types::NR_PAGEFLAGS) - 1),
-        crate::mm::page_alloc::debug::page_flag_names(flags)
+        crate::mm::page_alloc::debug::format_page_flags(flags)
     );
 }
 
@@ -870,6 +869,7 @@ pub(crate) unsafe fn alloc_debug<H: SlabHost>(
                 let (_, ct2) = a::slab_state(slab);
                 if counters_inuse(ct2) == counters_objects(ct2) {
                     a::remove_partial(n, slab);
+                    add_full(sr, n, slab);
                 }
                 (*n).list_lock.unlock();
                 set_track(k, sr, fl, false, cpu);
@@ -898,11 +898,57 @@ pub(crate) unsafe fn alloc_debug<H: SlabHost>(
         (*n).list_lock.lock();
         if objects > 1 {
             a::__add_partial(n, slab, a::Tail::Head);
+        } else {
+            add_full(sr, n, slab);
         }
         a::inc_slabs_node(s, nid, objects);
         (*n).list_lock.unlock();
         set_track(k, sr, fl, false, cpu);
         Ok(fl)
+    }
+}
+
+/// `add_full` (SLAB_STORE_USER only): a full debug slab onto the node's full list.
+///
+/// # Safety
+/// The caller holds `n`'s list_lock; `slab` is on no list.
+unsafe fn add_full(s: &KmemCache, n: *mut a::KmemCacheNode, slab: *mut Slab) {
+    if s.flags.contains(SlabFlags::SLAB_STORE_USER) {
+        // SAFETY: forwarded.
+        unsafe {
+            crate::include::mm_types::list_add(
+                ptr::addr_of_mut!((*slab).slab_list),
+                ptr::addr_of_mut!((*n).full),
+            )
+        };
+    }
+}
+
+/// `remove_full` (SLAB_STORE_USER only).
+///
+/// # Safety
+/// The caller holds the node's list_lock; with U, `slab` is on its full list.
+unsafe fn remove_full(s: &KmemCache, slab: *mut Slab) {
+    if s.flags.contains(SlabFlags::SLAB_STORE_USER) {
+        // SAFETY: forwarded.
+        unsafe { crate::include::mm_types::list_del(ptr::addr_of_mut!((*slab).slab_list)) };
+    }
+}
+
+/// The slabs on a list of a node whose lock the caller holds.
+///
+/// # Safety
+/// The caller holds the list's node's list_lock; `head` is that node's `partial` or `full`.
+unsafe fn slabs_on(head: *mut crate::include::mm_types::ListHead) -> alloc::vec::Vec<*mut Slab> {
+    // SAFETY: forwarded.
+    unsafe {
+        let mut v = alloc::vec::Vec::new();
+        let mut l = (*head).next;
+        while l != head {
+            v.push(l.cast::<u8>().wrapping_sub(16).cast::<Slab>());
+            l = (*l).next;
+        }
+        v
     }
 }
 
@@ -912,16 +958,16 @@ pub(crate) unsafe fn alloc_debug<H: SlabHost>(
 /// The caller holds `n`'s list_lock.
 unsafe fn partial_slabs_locked(n: *mut a::KmemCacheNode) -> alloc::vec::Vec<*mut Slab> {
     // SAFETY: forwarded.
-    unsafe {
-        let mut v = alloc::vec::Vec::new();
-        let head = ptr::addr_of_mut!((*n).partial);
-        let mut l = (*head).next;
-        while l != head {
-            v.push(l.cast::<u8>().wrapping_sub(16).cast::<Slab>());
-            l = (*l).next;
-        }
-        v
-    }
+    unsafe { slabs_on(ptr::addr_of_mut!((*n).partial)) }
+}
+
+/// The full slabs of a node whose lock the caller holds (debug caches with U).
+///
+/// # Safety
+/// The caller holds `n`'s list_lock.
+unsafe fn full_slabs_locked(n: *mut a::KmemCacheNode) -> alloc::vec::Vec<*mut Slab> {
+    // SAFETY: forwarded.
+    unsafe { slabs_on(ptr::addr_of_mut!((*n).full)) }
 }
 
 /// 6.6 `free_to_partial_list` with `free_debug_processing`: a debug cache's free, under the
@@ -980,7 +1026,9 @@ pub(crate) unsafe fn free_debug(
         a::slab_set(slab, object, make_counters(inuse, objects, false));
         let slab_free = inuse == 0 && (*n).nr_partial.load(Ordering::Relaxed) >= sr.min_partial;
         if prior == 0 {
-            // It was full (on no list): now partial, unless it is freed.
+            // It was full (on the full list with U, else on none): now partial, unless it
+            // is freed.
+            remove_full(sr, slab);
             if !slab_free {
                 a::__add_partial(n, slab, a::Tail::Tail);
             }
@@ -1083,7 +1131,10 @@ pub(crate) unsafe fn validate_slab_cache(k: &Kernel, s: *mut KmemCache) -> u64 {
         let sr = &*s;
         for (_, n) in a::cache_nodes(k, s).collect::<alloc::vec::Vec<_>>() {
             (*n).list_lock.lock();
-            let slabs = partial_slabs_locked(n);
+            let mut slabs = partial_slabs_locked(n);
+            if sr.flags.contains(SlabFlags::SLAB_STORE_USER) {
+                slabs.extend(full_slabs_locked(n));
+            }
             for &slab in &slabs {
                 validate_slab(k, sr, slab);
                 count += 1;
