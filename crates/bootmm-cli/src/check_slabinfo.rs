@@ -149,6 +149,7 @@ pub fn check(
                 SlubRules {
                     fraction_only: false,
                     short_names: true,
+                    unfrozen_partials: false,
                 },
             ),
             (
@@ -156,6 +157,7 @@ pub fn check(
                 SlubRules {
                     fraction_only: true,
                     short_names: true,
+                    unfrozen_partials: true,
                 },
             ),
         ],
@@ -164,6 +166,7 @@ pub fn check(
             SlubRules {
                 fraction_only: false,
                 short_names: false,
+                unfrozen_partials: false,
             },
         )],
     };

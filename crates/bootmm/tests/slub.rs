@@ -108,7 +108,14 @@ fn kmalloc_caches_have_the_kernels_geometry_after_boot() {
 
 #[test]
 fn objects_keep_their_bytes_and_every_slab_page_comes_back() {
-    let mut k = boot((6, 6), 256 << 20, 2);
+    // 6.6's frozen CPU-partial slabs and 6.8's unfrozen ones.
+    for v in [(6, 6), (6, 12)] {
+        keep_bytes_and_pages(v);
+    }
+}
+
+fn keep_bytes_and_pages(v: (u32, u32)) {
+    let mut k = boot(v, 256 << 20, 2);
     let g = gfp(&k, "GFP_KERNEL");
     let before = settled_free(&mut k);
     let mut live: BTreeMap<u64, (u64, u8)> = BTreeMap::new();
@@ -174,7 +181,13 @@ fn kfree_of_what_is_no_object_is_refused() {
 
 #[test]
 fn cpus_on_threads_free_each_others_objects() {
-    let mut k = boot((6, 6), 512 << 20, 4);
+    for v in [(6, 6), (6, 12)] {
+        cross_cpu_frees(v);
+    }
+}
+
+fn cross_cpu_frees(v: (u32, u32)) {
+    let mut k = boot(v, 512 << 20, 4);
     k.smp_init().unwrap();
     let before = settled_free(&mut k);
     let g = gfp(&k, "GFP_KERNEL");
@@ -243,7 +256,13 @@ fn validate(k: &mut Kernel, c: bootmm::mm::slub::alloc::CachePtr) -> u64 {
 
 #[test]
 fn slub_kunit_corruptions_are_reported_and_fixed() {
-    let mut k = boot((6, 6), 128 << 20, 2);
+    for v in [(6, 6), (6, 12)] {
+        kunit_cases(v);
+    }
+}
+
+fn kunit_cases(v: (u32, u32)) {
+    let mut k = boot(v, 128 << 20, 2);
     let g = gfp(&k, "GFP_KERNEL");
 
     // test_clobber_zone.
@@ -327,8 +346,11 @@ proptest! {
     /// Random kmalloc/kfree/krealloc: no object handed out twice, live bytes intact, and
     /// after freeing everything and shrinking, every slab page is back.
     #[test]
-    fn random_kmalloc_kfree_krealloc(ops in proptest::collection::vec((0u8..3, 1u64..10_000, any::<u16>()), 1..400)) {
-        let mut k = boot((6, 6), 128 << 20, 2);
+    fn random_kmalloc_kfree_krealloc(
+        ops in proptest::collection::vec((0u8..3, 1u64..10_000, any::<u16>()), 1..400),
+        late in any::<bool>(),
+    ) {
+        let mut k = boot(if late { (6, 18) } else { (6, 6) }, 128 << 20, 2);
         let g = gfp(&k, "GFP_KERNEL");
         let before = settled_free(&mut k);
         let mut live: Vec<(u64, u64, u8)> = Vec::new();

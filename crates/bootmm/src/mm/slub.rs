@@ -59,6 +59,10 @@ pub struct SlubRules {
     /// "mm, slab: shorten kmalloc cache names for large sizes" (4.20, Vlastimil Babka; id
     /// unconfirmed): "kmalloc-1k" instead of "kmalloc-1024".
     pub short_names: bool,
+    /// Vlastimil Babka's "mm/slub: delay slab freezing" series (6.8): only the CPU slab is
+    /// frozen; slabs on the node partial lists carry PG_workingset, and CPU-partial slabs
+    /// are neither (`freeze_slab`, `__put_partials`, `slab_test_node_partial`).
+    pub unfrozen_partials: bool,
 }
 
 impl SlubRules {
@@ -66,6 +70,7 @@ impl SlubRules {
         SlubRules {
             fraction_only: era.at_least(6, 8),
             short_names: era.at_least(4, 20),
+            unfrozen_partials: era.at_least(6, 8),
         }
     }
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! mm/slub.c, the allocator: `struct kmem_cache`, `kmem_cache_cpu` and `kmem_cache_node`,
 //! `kmem_cache_open`, the allocation and free paths, shrinking and shutdown, and
-//! `kmem_cache_init`'s bootstrap. The form is 6.6's.
+//! `kmem_cache_init`'s bootstrap. The form is 6.6's, with 6.8's unfrozen partial slabs
+//! where [`super::SlubRules::unfrozen_partials`] says so.
 //!
 //! DOC: every cache keeps, for each CPU, a *CPU slab* whose free objects the CPU hands out
 //! from `c->freelist` without any lock (the fast path: one compare of the transaction id and
@@ -549,9 +550,13 @@ pub(crate) enum Tail {
 ///
 /// # Safety
 /// `n` is a live node whose lock the caller holds; `slab` is on no list.
-pub(crate) unsafe fn __add_partial(n: *mut KmemCacheNode, slab: *mut Slab, tail: Tail) {
+pub(crate) unsafe fn __add_partial(k: &Kernel, n: *mut KmemCacheNode, slab: *mut Slab, tail: Tail) {
     // SAFETY: forwarded.
     unsafe {
+        if k.slab.rules.order.unfrozen_partials {
+            // slab_set_node_partial (6.8): PG_workingset marks a slab on a node list.
+            (*slab).__page_flags |= PageFlags::PG_WORKINGSET.bits();
+        }
         (*n).nr_partial.fetch_add(1, Ordering::Relaxed);
         let l = ptr::addr_of_mut!((*slab).slab_list);
         let h = ptr::addr_of_mut!((*n).partial);
@@ -566,9 +571,13 @@ pub(crate) unsafe fn __add_partial(n: *mut KmemCacheNode, slab: *mut Slab, tail:
 ///
 /// # Safety
 /// `slab` is on `n`'s partial list and the caller holds `n`'s lock.
-pub(crate) unsafe fn remove_partial(n: *mut KmemCacheNode, slab: *mut Slab) {
+pub(crate) unsafe fn remove_partial(k: &Kernel, n: *mut KmemCacheNode, slab: *mut Slab) {
     // SAFETY: forwarded.
     unsafe {
+        if k.slab.rules.order.unfrozen_partials {
+            // slab_clear_node_partial.
+            (*slab).__page_flags &= !PageFlags::PG_WORKINGSET.bits();
+        }
         list_del(ptr::addr_of_mut!((*slab).slab_list));
         (*n).nr_partial.fetch_sub(1, Ordering::Relaxed);
     }
@@ -970,6 +979,7 @@ unsafe fn get_partial_node(
             return None;
         }
         let sr = &*s;
+        let unfrozen = k.slab.rules.order.unfrozen_partials;
         let mut got: Option<(*mut Slab, u64)> = None;
         let mut partial_slabs = 0;
         (*n).list_lock.lock();
@@ -978,22 +988,27 @@ unsafe fn get_partial_node(
         while l != head {
             let next = (*l).next;
             let slab = list_to_slab(l);
-            // acquire_slab: freeze it and take its freelist (all of it for the CPU slab).
             let take_all = got.is_none();
-            let (freelist, counters) = loop {
-                let (fl, ct) = slab_read(slab);
-                let objects = counters_objects(ct);
-                let new = if take_all {
-                    (0, make_counters(objects, objects, true))
-                } else {
-                    (fl, make_counters(counters_inuse(ct), objects, true))
-                };
-                if slab_update_freelist(slab, (fl, ct), new) {
-                    break (fl, ct);
+            // Up to 6.7, acquire_slab: freeze it and take its freelist (all of it for the
+            // CPU slab). From 6.8 the slab leaves the list unfrozen; the CPU slab is frozen
+            // below (freeze_slab), the others stay unfrozen on the CPU-partial list.
+            let freelist = if unfrozen {
+                0
+            } else {
+                loop {
+                    let (fl, ct) = slab_read(slab);
+                    let objects = counters_objects(ct);
+                    let new = if take_all {
+                        (0, make_counters(objects, objects, true))
+                    } else {
+                        (fl, make_counters(counters_inuse(ct), objects, true))
+                    };
+                    if slab_update_freelist(slab, (fl, ct), new) {
+                        break fl;
+                    }
                 }
             };
-            let _ = counters;
-            remove_partial(n, slab);
+            remove_partial(k, n, slab);
             if take_all {
                 got = Some((slab, freelist));
             } else {
@@ -1011,7 +1026,31 @@ unsafe fn get_partial_node(
             l = next;
         }
         (*n).list_lock.unlock();
+        if unfrozen {
+            if let Some((slab, _)) = got {
+                got = Some((slab, freeze_slab(slab)));
+            }
+        }
         got
+    }
+}
+
+/// mm/slub.c `freeze_slab` (6.8): make an unfrozen slab the CPU's, taking its freelist.
+///
+/// # Safety
+/// `slab` is a slab on no list that only this CPU reaches.
+unsafe fn freeze_slab(slab: *mut Slab) -> u64 {
+    loop {
+        // SAFETY: forwarded.
+        let (fl, ct) = unsafe { slab_read(slab) };
+        debug_assert!(!counters_frozen(ct), "freeze_slab of a frozen slab");
+        let objects = counters_objects(ct);
+        // SAFETY: forwarded.
+        if unsafe {
+            slab_update_freelist(slab, (fl, ct), (0, make_counters(objects, objects, true)))
+        } {
+            return fl;
+        }
     }
 }
 
@@ -1073,7 +1112,7 @@ unsafe fn deactivate_slab(k: &Kernel, cpu: u32, s: *mut KmemCache, slab: *mut Sl
             discard_slab(k, cpu, s, slab);
         } else if new_freelist != 0 {
             (*n).list_lock.lock();
-            __add_partial(n, slab, tail);
+            __add_partial(k, n, slab, tail);
             (*n).list_lock.unlock();
         }
     }
@@ -1111,11 +1150,16 @@ unsafe fn __unfreeze_partials(
                 n = n2;
                 (*n).list_lock.lock();
             }
-            let new_ct = loop {
-                let (fl, ct) = slab_read(slab);
-                let nct = ct & !(1 << 31);
-                if slab_update_freelist(slab, (fl, ct), (fl, nct)) {
-                    break nct;
+            // 6.8's __put_partials: CPU-partial slabs are not frozen, nothing to swap.
+            let new_ct = if k.slab.rules.order.unfrozen_partials {
+                slab_read(slab).1
+            } else {
+                loop {
+                    let (fl, ct) = slab_read(slab);
+                    let nct = ct & !(1 << 31);
+                    if slab_update_freelist(slab, (fl, ct), (fl, nct)) {
+                        break nct;
+                    }
                 }
             };
             if counters_inuse(new_ct) == 0
@@ -1124,7 +1168,7 @@ unsafe fn __unfreeze_partials(
                 set_partial_link(slab, discard, 0);
                 discard = slab;
             } else {
-                __add_partial(n, slab, Tail::Tail);
+                __add_partial(k, n, slab, Tail::Tail);
             }
         }
         if !n.is_null() {
@@ -1254,7 +1298,9 @@ pub(crate) unsafe fn __slab_free(
             return;
         }
         let m = &k.slab.map;
+        let unfrozen = k.slab.rules.order.unfrozen_partials;
         let mut n: *mut KmemCacheNode = ptr::null_mut();
+        let mut on_node_partial = false;
         let (prior, was_frozen, new_ct) = loop {
             if !n.is_null() {
                 (*n).list_lock.unlock();
@@ -1270,7 +1316,16 @@ pub(crate) unsafe fn __slab_free(
             let inuse = counters_inuse(counters).wrapping_sub(cnt) & 0xffff;
             let mut frozen = was_frozen;
             if (inuse == 0 || prior == 0) && !was_frozen {
-                if kmem_cache_has_cpu_partial(sr) && prior == 0 {
+                if unfrozen {
+                    // 6.8: a full slab goes to the CPU-partial list unfrozen; otherwise see
+                    // under the lock whether the slab is on the node's list.
+                    if !kmem_cache_has_cpu_partial(sr) || prior != 0 {
+                        n = get_node(s, slab_nid(slab));
+                        (*n).list_lock.lock();
+                        on_node_partial =
+                            (*slab).__page_flags & PageFlags::PG_WORKINGSET.bits() != 0;
+                    }
+                } else if kmem_cache_has_cpu_partial(sr) && prior == 0 {
                     // The slab was full: it will be this CPU's partial slab.
                     frozen = true;
                 } else {
@@ -1284,23 +1339,33 @@ pub(crate) unsafe fn __slab_free(
             }
         };
         if n.is_null() {
-            if !was_frozen && counters_frozen(new_ct) {
+            let to_cpu_partial = if unfrozen {
+                !was_frozen && kmem_cache_has_cpu_partial(sr) && prior == 0
+            } else {
+                !was_frozen && counters_frozen(new_ct)
+            };
+            if to_cpu_partial {
                 put_cpu_partial(k, cpu, s, slab, true);
             }
+            return;
+        }
+        if unfrozen && prior != 0 && !on_node_partial {
+            // On a CPU-partial list: its list is that CPU's business.
+            (*n).list_lock.unlock();
             return;
         }
         if counters_inuse(new_ct) == 0 && (*n).nr_partial.load(Ordering::Relaxed) >= sr.min_partial
         {
             // slab_empty:
             if prior != 0 {
-                remove_partial(n, slab);
+                remove_partial(k, n, slab);
             }
             (*n).list_lock.unlock();
             discard_slab(k, cpu, s, slab);
             return;
         }
         if !kmem_cache_has_cpu_partial(sr) && prior == 0 {
-            __add_partial(n, slab, Tail::Tail);
+            __add_partial(k, n, slab, Tail::Tail);
         }
         (*n).list_lock.unlock();
     }
@@ -1519,7 +1584,7 @@ unsafe fn early_kmem_cache_node_alloc<H: SlabHost>(
         set_node(kcn, node, n);
         init_kmem_cache_node(n);
         inc_slabs_node(kcn, node, objects);
-        __add_partial(n, slab, Tail::Head);
+        __add_partial(k, n, slab, Tail::Head);
     }
     Ok(())
 }
@@ -1687,7 +1752,7 @@ pub(crate) unsafe fn __kmem_cache_do_shrink(k: &Kernel, cpu: u32, s: *mut KmemCa
                 let free = counters_objects(ct).saturating_sub(counters_inuse(ct)) as usize;
                 debug_assert!(free > 0, "a full slab on the partial list");
                 if free == counters_objects(ct) as usize {
-                    remove_partial(n, slab);
+                    remove_partial(k, n, slab);
                     dec_slabs_node(s, nid, counters_objects(ct));
                     discard.push(slab);
                 } else if free <= SHRINK_PROMOTE_MAX && free > 0 {
@@ -1802,7 +1867,7 @@ pub(crate) unsafe fn free_partial(k: &Kernel, cpu: u32, s: *mut KmemCache, n: *m
             let (_, ct) = slab_read(slab);
             if counters_inuse(ct) == 0 {
                 (*n).list_lock.lock();
-                remove_partial(n, slab);
+                remove_partial(k, n, slab);
                 (*n).list_lock.unlock();
                 discard_slab(k, cpu, s, slab);
             } else {

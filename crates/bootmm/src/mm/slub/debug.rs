@@ -863,12 +863,12 @@ pub(crate) unsafe fn alloc_debug<H: SlabHost>(
                     make_counters(counters_inuse(ct) + 1, counters_objects(ct), false),
                 );
                 if !alloc_debug_processing(k, sr, slab, fl, orig_size) {
-                    a::remove_partial(n, slab);
+                    a::remove_partial(k, n, slab);
                     continue;
                 }
                 let (_, ct2) = a::slab_state(slab);
                 if counters_inuse(ct2) == counters_objects(ct2) {
-                    a::remove_partial(n, slab);
+                    a::remove_partial(k, n, slab);
                     add_full(sr, n, slab);
                 }
                 (*n).list_lock.unlock();
@@ -897,7 +897,7 @@ pub(crate) unsafe fn alloc_debug<H: SlabHost>(
         }
         (*n).list_lock.lock();
         if objects > 1 {
-            a::__add_partial(n, slab, a::Tail::Head);
+            a::__add_partial(k, n, slab, a::Tail::Head);
         } else {
             add_full(sr, n, slab);
         }
@@ -1030,10 +1030,10 @@ pub(crate) unsafe fn free_debug(
             // is freed.
             remove_full(sr, slab);
             if !slab_free {
-                a::__add_partial(n, slab, a::Tail::Tail);
+                a::__add_partial(k, n, slab, a::Tail::Tail);
             }
         } else if slab_free {
-            a::remove_partial(n, slab);
+            a::remove_partial(k, n, slab);
         }
         (*n).list_lock.unlock();
         if slab_free {
