@@ -101,6 +101,19 @@ pub static PAGE_CALLS: &[CallSpec] = &[
         run: |k, a, _| free_by_phys(k, a),
     },
     CallSpec {
+        name: "walk",
+        params: &[param!("vaddr", U64)],
+        run: |k, a, extra| {
+            // lookup_address: the entry mapping the address, its level, and where it lands.
+            let w = crate::arch::x86::set_memory::lookup_address(k, a.u64(0));
+            extra.output = Some(alloc::format!("{w}\n"));
+            Ok(match w.pa {
+                Some(pa) => Ret::Addr(pa.0),
+                None => Ret::Null,
+            })
+        },
+    },
+    CallSpec {
         name: "__get_free_pages",
         params: &[param!("gfp", Gfp), param!("order", Order)],
         run: |k, a, _| {

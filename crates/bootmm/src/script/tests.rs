@@ -204,3 +204,39 @@ fn slub_kunit_cases_through_scripts() {
         assert!(log.iter().any(|l| l == want), "missing {want:?}");
     }
 }
+
+/// `walk` follows the kernel's tables: a kmalloc'd object's address lands on its physical
+/// page through the direct map; an address outside every table is not mapped.
+#[cfg(feature = "std")]
+#[test]
+fn walk_follows_the_direct_map() {
+    let mut k = Kernel::new(crate::machine::Machine::qemu(2 << 30, 1).unwrap()).unwrap();
+    crate::init::main::start_kernel(&mut k).unwrap();
+    let out = run_script(
+        &mut k,
+        "p = kmalloc(64, GFP_KERNEL)\nwalk(p)\nwalk(0xffffc90000000000)\n",
+    );
+    let Outcome::Call(alloc) = &out[0] else {
+        panic!("{:?}", out[0])
+    };
+    let Ret::Addr(p) = alloc.ret else { panic!() };
+    let Outcome::Call(w) = &out[1] else { panic!() };
+    assert_eq!(w.ret, Ret::Addr(p - k.phys.va(crate::PhysAddr(0)).0));
+    assert!(
+        w.output
+            .as_deref()
+            .unwrap()
+            .contains("(pmd 2M, entry 0x8000000"),
+        "{:?}",
+        w.output
+    );
+    let Outcome::Call(none) = &out[2] else {
+        panic!()
+    };
+    assert_eq!(none.ret, Ret::Null);
+    assert!(none
+        .output
+        .as_deref()
+        .unwrap()
+        .ends_with("not mapped (pgd entry 0x0000000000000000)\n"));
+}

@@ -45,10 +45,11 @@ pub(super) const PRESENT: u64 = 0x001;
 pub(super) const PSE: u64 = 0x080;
 /// `_KERNPG_TABLE`: the entry pointing at a page-table page.
 pub(super) const KERNPG_TABLE: u64 = 0x063;
-/// `__PAGE_KERNEL_LARGE` (without NX and global, which nothing here reads).
-pub(super) const PAGE_KERNEL_LARGE: u64 = 0x0e3;
-/// `__PAGE_KERNEL` for a 4 KiB page.
-pub(super) const PAGE_KERNEL: u64 = 0x063;
+/// `__PAGE_KERNEL_LARGE`: present, RW, accessed, dirty, PSE, global and NX (a CPU with NX
+/// and without page-table isolation, which would clear the global bit).
+pub(super) const PAGE_KERNEL_LARGE: u64 = 0x8000_0000_0000_01e3;
+/// `__PAGE_KERNEL` for a 4 KiB page: as above without PSE.
+pub(super) const PAGE_KERNEL: u64 = 0x8000_0000_0000_0163;
 pub(super) const PTE_PFN_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 /// `PG_LEVEL_2M` / `PG_LEVEL_1G` bits of `page_size_mask`.

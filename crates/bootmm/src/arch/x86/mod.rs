@@ -4,5 +4,6 @@ pub mod init;
 pub mod init_64;
 pub mod numa;
 pub mod pci_dma;
+pub mod set_memory;
 pub mod setup;
 pub mod setup_percpu;
