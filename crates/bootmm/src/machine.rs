@@ -52,23 +52,55 @@ pub fn default_realmode_size(era: &Era) -> u64 {
 /// `PMD_SIZE` on x86_64: the kernel's sections are 2 MiB aligned where the linker script says so.
 const PMD_SIZE: u64 = 2 << 20;
 
+/// Where the image's sections lie, physically (an estimate: see [`KernelImage::layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageLayout {
+    pub text_end: u64,
+    pub rodata_start: u64,
+    pub rodata_end: u64,
+    /// `_sdata`: `.data` starts with the init task's stack and the page-aligned data
+    /// (`init_top_pgt` among it).
+    pub data_start: u64,
+    pub data_end: u64,
+    pub init_start: u64,
+    pub init_end: u64,
+    pub bss_end: u64,
+}
+
 impl KernelImage {
-    /// The physical end of the reserved image. Without an exact figure, lay the sections out
-    /// the way arch/x86/kernel/vmlinux.lds.S does on x86_64: text, rodata and data each start
-    /// on a 2 MiB boundary, init and bss on a page, and the whole is rounded to 2 MiB. This is
-    /// an estimate (the linker adds tables the "Memory:" line does not count); see
+    /// The sections laid out the way arch/x86/kernel/vmlinux.lds.S does on x86_64: text,
+    /// rodata and data each start on a 2 MiB boundary, init and bss on a page. This is an
+    /// estimate (the linker adds tables the "Memory:" line does not count); see
     /// docs/divergences.md.
+    pub fn layout(&self) -> ImageLayout {
+        use crate::include::addr::{page_align, round_up};
+        let text_end = self.phys_start + self.text;
+        let rodata_start = round_up(text_end, PMD_SIZE);
+        let rodata_end = rodata_start + self.rodata;
+        let data_start = round_up(rodata_end, PMD_SIZE);
+        let data_end = data_start + self.rwdata;
+        let init_start = page_align(data_end);
+        let init_end = init_start + self.init;
+        let bss_end = page_align(init_end) + self.bss;
+        ImageLayout {
+            text_end,
+            rodata_start,
+            rodata_end,
+            data_start,
+            data_end,
+            init_start,
+            init_end,
+            bss_end,
+        }
+    }
+
+    /// The physical end of the reserved image: a log's exact figure, else the
+    /// [`KernelImage::layout`] estimate rounded to 2 MiB.
     pub fn reserve_end(&self) -> u64 {
         if let Some(e) = self.reserve_end {
             return e;
         }
-        use crate::include::addr::{page_align, round_up};
-        let mut p = self.phys_start + self.text;
-        p = round_up(p, PMD_SIZE) + self.rodata;
-        p = round_up(p, PMD_SIZE) + self.rwdata;
-        p = page_align(p) + self.init;
-        p = page_align(p) + self.bss;
-        round_up(p, PMD_SIZE)
+        crate::include::addr::round_up(self.layout().bss_end, PMD_SIZE)
     }
 }
 

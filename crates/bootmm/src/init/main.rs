@@ -93,14 +93,10 @@ fn late_frees(k: &mut Kernel, early: bool) {
     if k.machine.late_frees.is_empty() || k.page_alloc.node_data.is_empty() {
         return;
     }
-    use crate::include::addr::{page_align, round_up};
-    let img = k.machine.image.clone();
-    let text_end = img.phys_start + img.text;
-    let rodata_start = round_up(text_end, 2 << 20);
-    let rodata_end = rodata_start + img.rodata;
-    let data_start = round_up(rodata_end, 2 << 20);
-    let data_end = data_start + img.rwdata;
-    let init_start = page_align(data_end);
+    use crate::include::addr::page_align;
+    let l = k.machine.image.layout();
+    let (text_end, rodata_end, data_end, init_start) =
+        (l.text_end, l.rodata_end, l.data_end, l.init_start);
     // Before 5.6 the three image frees all say "unused kernel (image) memory", in the order
     // free_initmem, then mark_rodata_ro's text/rodata and rodata/data gaps.
     let mut unnamed = 0;

@@ -59,8 +59,9 @@ pub const SECTION_IS_ONLINE: u64 = 1 << 2;
 /// `SECTION_IS_EARLY` (5.3+).
 pub const SECTION_IS_EARLY: u64 = 1 << 3;
 
-/// `_KERNPG_TABLE`: a page-table page's entry one level up.
-const KERNPG_TABLE: u64 = 0x063;
+/// `_PAGE_TABLE`: a page-table page's entry one level up (`pud_populate`,
+/// `pmd_populate_kernel`: `_KERNPG_TABLE` plus `_PAGE_USER`).
+const PAGE_TABLE: u64 = 0x067;
 /// `PAGE_KERNEL_LARGE` (present, rw, accessed, dirty, PSE, global; NX).
 const PAGE_KERNEL_LARGE: u64 = 0x1e3 | (1 << 63);
 /// Address bits of a page-table entry.
@@ -690,7 +691,7 @@ fn vmemmap_populate_section(
         let mut pud = k.phys.read_u64(pud_pa)?;
         if pud & 1 == 0 {
             let p = vmemmap_alloc_block_zero(k, "vmemmap_pud_populate", nid)?;
-            pud = p | KERNPG_TABLE;
+            pud = p | PAGE_TABLE;
             k.phys.write_u64(pud_pa, pud)?;
         }
         let pmd_pa = PhysAddr((pud & PTE_PFN_MASK) + ((addr >> 21) & 511) * 8);

@@ -6,8 +6,9 @@
 //! kernel when memblock allocates bottom-up). Page-table pages come from the brk buffer
 //! (`pgt_buf`, `INIT_PGT_BUF_SIZE`) while it lasts and while the range being mapped does not
 //! hold it, then from memblock inside what is already mapped (`min_pfn_mapped` to
-//! `max_pfn_mapped`, top-down). The tables are written into simulated RAM; the PGD page
-//! (`init_top_pgt`, in the kernel image) is kept host-side as its entries only.
+//! `max_pfn_mapped`, top-down). The tables are written into simulated RAM, and the PGD's
+//! entries into `init_top_pgt`, a page of the kernel image's `.data` (at its estimated
+//! start: [`crate::machine::ImageLayout::data_start`]).
 //!
 //! Three inputs no log prints directly decide how many pages the tables take: whether the CPU
 //! has 1 GiB pages (`X86_FEATURE_GBPAGES`; the kernel prints "Using GB pages for direct
@@ -43,8 +44,9 @@ const ISA_END: u64 = 0x10_0000;
 pub(super) const PRESENT: u64 = 0x001;
 /// `_PAGE_PSE`: a 2 MiB or 1 GiB page.
 pub(super) const PSE: u64 = 0x080;
-/// `_KERNPG_TABLE`: the entry pointing at a page-table page.
-pub(super) const KERNPG_TABLE: u64 = 0x063;
+/// `_PAGE_TABLE`: the entry pointing at a page-table page, as `pmd_populate_kernel`,
+/// `pud_populate` and `p4d_populate` write it (`_KERNPG_TABLE` plus `_PAGE_USER`).
+pub(super) const PAGE_TABLE: u64 = 0x067;
 /// `__PAGE_KERNEL_LARGE`: present, RW, accessed, dirty, PSE, global and NX (a CPU with NX
 /// and without page-table isolation, which would clear the global bit).
 pub(super) const PAGE_KERNEL_LARGE: u64 = 0x8000_0000_0000_01e3;
@@ -84,6 +86,9 @@ pub struct MapInputs {
 pub struct DirectMap {
     /// `init_top_pgt` entries of the direct map: (index from `PAGE_OFFSET`, PUD page).
     pub pgd: Vec<(u64, u64)>,
+    /// Physical address of `init_top_pgt` in simulated RAM, once its entries are written
+    /// there (0: not written, the image lies outside simulated RAM).
+    pub init_top_pgt: u64,
     /// `direct_pages_count[PG_LEVEL_4K]`, `[PG_LEVEL_2M]`, `[PG_LEVEL_1G]` as the mapping
     /// functions counted them (an existing large page met again is counted again, as there).
     pub pages_count: [u64; 3],
@@ -941,7 +946,18 @@ pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
     if k.max_pfn > k.max_low_pfn {
         k.max_low_pfn = k.max_pfn;
     }
+    // pgd_populate into init_top_pgt, a page of the image's .data.
+    let base_index = (k.phys.va(PhysAddr(0)).0 >> 39) & 511;
+    let top = k.machine.image.layout().data_start;
+    let written = top % PAGE == 0
+        && out.pgd.iter().all(|&(idx, pud)| {
+            base_index + idx < 512
+                && k.phys
+                    .write_u64(PhysAddr(top + (base_index + idx) * 8), pud | PAGE_TABLE)
+                    .is_ok()
+        });
     k.direct_map = DirectMap {
+        init_top_pgt: if written { top } else { 0 },
         pgd: out.pgd,
         pages_count: out.pages,
         brk_pages: out.brk_pages,

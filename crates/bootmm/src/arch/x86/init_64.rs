@@ -15,7 +15,7 @@ use crate::mm::mm_init::{self, FreeAreaInit, MemRange, MovableParams, ZoneConfig
 use crate::pr_warn;
 
 use super::init::{
-    MapResult, Mapper, KERNPG_TABLE, MASK_1G, MASK_2M, PAGE, PAGE_KERNEL, PAGE_KERNEL_LARGE,
+    MapResult, Mapper, MASK_1G, MASK_2M, PAGE, PAGE_KERNEL, PAGE_KERNEL_LARGE, PAGE_TABLE,
     PGDIR_SIZE, PMD_SIZE, PRESENT, PSE, PTE_PFN_MASK, PUD_SIZE,
 };
 
@@ -297,7 +297,7 @@ impl Mapper<'_> {
             } else {
                 let pte = self.alloc_low_page()?;
                 last = self.phys_pte_init(pte, paddr, paddr_end)?;
-                self.write(at, pte | KERNPG_TABLE)?;
+                self.write(at, pte | PAGE_TABLE)?;
             }
             i += 1;
             paddr = next;
@@ -346,7 +346,7 @@ impl Mapper<'_> {
             } else {
                 let pmd = self.alloc_low_page()?;
                 last = self.phys_pmd_init(pmd, paddr, paddr_end, mask)?;
-                self.write(at, pmd | KERNPG_TABLE)?;
+                self.write(at, pmd | PAGE_TABLE)?;
             }
             i += 1;
             paddr = next;

@@ -10,8 +10,9 @@
 //!
 //! What bootmm's tables hold so far is the direct map `init_mem_mapping` built: its PUD,
 //! PMD and PTE pages are in simulated RAM, where the kernel took them (the brk buffer, then
-//! memblock); the PGD entries are kept host-side ([`crate::arch::x86::init::DirectMap`]).
-//! Addresses outside the direct map walk to an empty PGD entry.
+//! memblock), and its PGD entries in `init_top_pgt`
+//! ([`crate::arch::x86::init::DirectMap::init_top_pgt`]). Addresses outside the direct map
+//! walk to an empty PGD entry.
 
 use core::fmt;
 
@@ -143,20 +144,34 @@ pub fn lookup_address(k: &Kernel, va: u64) -> Walk {
         pa: None,
     };
     let page_offset = k.phys.va(PhysAddr(0)).0;
-    // init_top_pgt: the direct map's PGD entries, by index from PAGE_OFFSET's.
+    // init_top_pgt: the PGD page in simulated RAM (or, when the image lies outside it, the
+    // direct map's entries kept host-side, by index from PAGE_OFFSET's).
     let pgd_index = (va >> 39) & 511;
     let base_index = (page_offset >> 39) & 511;
     let canonical = (va as i64 >> 47) == -1;
-    let Some(&(_, pud_page)) = (canonical && pgd_index >= base_index)
-        .then(|| {
-            k.direct_map
-                .pgd
-                .iter()
-                .find(|e| e.0 == pgd_index - base_index)
-        })
-        .flatten()
-    else {
+    if !canonical {
         return not_mapped(PgLevel::Pgd, 0);
+    }
+    let top = k.direct_map.init_top_pgt;
+    let pud_page = if top != 0 {
+        let entry = k.phys.read_u64(PhysAddr(top + pgd_index * 8)).unwrap_or(0);
+        if entry & PteFlags::_PAGE_PRESENT.bits() == 0 {
+            return not_mapped(PgLevel::Pgd, entry);
+        }
+        entry & PTE_PFN_MASK
+    } else {
+        match (pgd_index >= base_index)
+            .then(|| {
+                k.direct_map
+                    .pgd
+                    .iter()
+                    .find(|e| e.0 == pgd_index - base_index)
+            })
+            .flatten()
+        {
+            Some(&(_, p)) => p,
+            None => return not_mapped(PgLevel::Pgd, 0),
+        }
     };
     let mut table = pud_page;
     for level in [PgLevel::Pud, PgLevel::Pmd, PgLevel::Pte] {
@@ -247,6 +262,15 @@ mod tests {
                     seen[i]
                 );
             }
+            // init_top_pgt is a page of the reserved kernel image, holding the entries.
+            let top = k.direct_map.init_top_pgt;
+            assert_ne!(top, 0);
+            assert!(k
+                .memblock
+                .reserved
+                .regions
+                .iter()
+                .any(|r| r.base <= top && top + 4096 <= r.base + r.size));
             // Outside the direct map: nothing.
             assert_eq!(lookup_address(&k, 0x1000).pa, None);
             assert_eq!(
