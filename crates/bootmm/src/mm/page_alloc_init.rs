@@ -507,6 +507,8 @@ pub fn setup_per_cpu_pageset(k: &mut Kernel) -> Result<(), BootError> {
                     "setup_zone_pageset: Failed to allocate {size} per-CPU bytes for zone pagesets"
                 ))
             })?;
+            // Pagesets are never freed (their lists are linked by host pointers).
+            crate::mm::percpu::pcpu_pin(k, p);
             pageset.get_or_insert((p, size));
         }
         let Some((p, size)) = pageset else {

@@ -361,6 +361,10 @@ struct PcpuChunks {
     first: Option<PcpuChunk>,
     /// `warn_limit` of the allocation-failure message.
     warned: u32,
+    /// Allocations the kernel itself holds for good or frees itself (zone pagesets, SLUB's
+    /// `kmem_cache_cpu`s): bootmm's structures there are linked by host pointers, so a
+    /// `free_percpu` from outside is refused (see [`pcpu_pin`]).
+    pinned: alloc::collections::BTreeSet<u64>,
 }
 
 /// `__pcpu_size_to_slot`: the chunk-list slot of a free size (`PCPU_SLOT_BASE_SHIFT` 5).
@@ -808,6 +812,8 @@ pub enum PcpuFreeError {
     NotAllocated(u64),
     /// The percpu allocator is not set up (a bare machine).
     NoChunk,
+    /// The kernel's own per-CPU data (a zone's pageset, a slab cache's CPU state).
+    KernelOwned(u64),
 }
 
 impl core::fmt::Display for PcpuFreeError {
@@ -818,6 +824,10 @@ impl core::fmt::Display for PcpuFreeError {
                 "free_percpu({p:#x}): no allocation starts there (already freed, never allocated, or inside one); the kernel does not check and would clear its map up to the next allocation"
             ),
             PcpuFreeError::NoChunk => write!(f, "free_percpu: the percpu allocator is not set up"),
+            PcpuFreeError::KernelOwned(p) => write!(
+                f,
+                "free_percpu({p:#x}): the kernel's own per-CPU data (a zone's pageset or a slab cache's kmem_cache_cpu), which it still uses; refused"
+            ),
         }
     }
 }
@@ -963,6 +973,9 @@ pub fn free_percpu(k: &Kernel, p: Option<PcpuPtr>) -> Result<(), PcpuFreeError> 
     let Some(p) = p else { return Ok(()) };
     let mut c = k.percpu.lock.lock();
     let c = &mut *c;
+    if c.pinned.contains(&p.0) {
+        return Err(PcpuFreeError::KernelOwned(p.0));
+    }
     // pcpu_chunk_addr_search: the reserved chunk's range, else the first chunk's.
     let chunk = match (&mut c.reserved, &mut c.first) {
         (Some(r), _) if r.contains(p.0) => r,
@@ -973,6 +986,17 @@ pub fn free_percpu(k: &Kernel, p: Option<PcpuPtr>) -> Result<(), PcpuFreeError> 
         .pcpu_free_area(p.0)
         .map(|_| ())
         .ok_or(PcpuFreeError::NotAllocated(p.0))
+}
+
+/// Mark `p` as the kernel's own (a zone pageset, a cache's `kmem_cache_cpu`):
+/// [`free_percpu`] refuses it until [`pcpu_unpin`].
+pub(crate) fn pcpu_pin(k: &Kernel, p: PcpuPtr) {
+    k.percpu.lock.lock().pinned.insert(p.0);
+}
+
+/// The kernel frees `p` itself next (a destroyed cache's per-CPU area).
+pub(crate) fn pcpu_unpin(k: &Kernel, p: PcpuPtr) {
+    k.percpu.lock.lock().pinned.remove(&p.0);
 }
 
 /// include/linux/percpu-defs.h: `per_cpu_ptr(ptr, cpu)`, as a physical address (the unit of

@@ -246,7 +246,7 @@ impl SlabCommon {
         self.kmem_cache_node.load(Ordering::Acquire) as usize as *mut KmemCache
     }
 
-    fn kmem_cache_ptr(&self) -> *mut KmemCache {
+    pub(crate) fn kmem_cache_ptr(&self) -> *mut KmemCache {
         self.kmem_cache.load(Ordering::Acquire) as usize as *mut KmemCache
     }
 
@@ -720,6 +720,9 @@ pub enum KfreeError {
     /// A page that is neither a slab nor a large kmalloc (an order-0 block: the kernel's
     /// "object pointer" warning).
     NotKmalloc(u64),
+    /// A `struct kmem_cache` or `kmem_cache_node` of a live cache (the kernel would free it
+    /// and crash later; bootmm's caches are linked by host pointers, so it refuses).
+    SlabMetadata(u64),
 }
 
 /// mm/slub.c `kfree` on the host's CPU.
@@ -735,6 +738,9 @@ pub(crate) unsafe fn kfree_on(k: &Kernel, cpu: u32, x: u64) -> Result<(), KfreeE
         return Ok(());
     }
     match a::virt_to_owner(k, x) {
+        Owner::Slab(s, _) if s == k.slab.kmem_cache_ptr() || s == k.slab.kmem_cache_node_ptr() => {
+            return Err(KfreeError::SlabMetadata(x));
+        }
         // SAFETY: the slab's cache is live while it has slabs; forwarded.
         Owner::Slab(s, slab) => unsafe { a::do_slab_free(k, cpu, s, slab, x) },
         Owner::Pages(page) => return free_large_kmalloc(k, cpu, page, x),

@@ -455,6 +455,8 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
         run: |k, a, _| {
             // A physical address, or a direct-map address (a kmalloc'd object).
             let pa = super::slab_calls::phys_of(k, a.u64(0));
+            let call = format!("memset({:#x}, {}, {:#x})", a.u64(0), a.byte(1), a.u64(2));
+            super::slab_calls::refuse_metadata(k, pa, a.u64(2), &call)?;
             k.phys.memset(pa, a.byte(1), a.u64(2)).map_err(phys_err)?;
             Ok(Ret::Addr(a.u64(0)))
         },

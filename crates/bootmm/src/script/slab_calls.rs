@@ -47,6 +47,9 @@ fn kfree_err(e: KfreeError, call: &str) -> String {
         KfreeError::NotKmalloc(x) => format!(
             "{call}: {x:#x} is no slab object or large kmalloc (see the warning above); nothing was freed"
         ),
+        KfreeError::SlabMetadata(x) => format!(
+            "{call}: {x:#x} is a live cache's struct kmem_cache or kmem_cache_node (use kmem_cache_destroy); nothing was freed"
+        ),
     }
 }
 
@@ -59,6 +62,66 @@ pub(crate) fn phys_of(k: &Kernel, v: u64) -> PhysAddr {
     } else {
         PhysAddr(v)
     }
+}
+
+/// Refuse a script's write into memory where bootmm keeps structures linked by host
+/// pointers: the memmap (struct pages), the percpu units (pagesets, `kmem_cache_cpu`s) and
+/// the slabs of `kmem_cache` and `kmem_cache_node`. The kernel would let a write there
+/// corrupt itself; bootmm cannot follow a corrupted host pointer safely, so it says no.
+pub(crate) fn refuse_metadata(
+    k: &Kernel,
+    pa: PhysAddr,
+    len: u64,
+    call: &str,
+) -> Result<(), String> {
+    if len == 0 {
+        return Ok(());
+    }
+    let (start, end) = (pa.0, pa.0.saturating_add(len));
+    let overlaps = |b: u64, e: u64| start < e && b < end;
+    let bytes = crate::mm::sparse::PAGES_PER_SECTION * crate::include::mm_types::STRUCT_PAGE_SIZE;
+    let mut nr = None;
+    while let Some(n) = k.sparse.next_present_section_nr(nr) {
+        nr = Some(n);
+        if let Some(b) = k
+            .sparse
+            .section_memmap(n)
+            .and_then(|p| k.sparse.host_to_phys(p))
+        {
+            if overlaps(b, b + bytes) {
+                return Err(format!(
+                    "{call}: {start:#x}-{:#x} holds struct pages (the memmap of section {n}), which bootmm links with host pointers; writing there is refused",
+                    end - 1
+                ));
+            }
+        }
+    }
+    let unit = k.percpu.unit_size();
+    for (cpu, &u) in k.percpu.unit_pa.iter().enumerate() {
+        if unit != 0 && overlaps(u, u + unit) {
+            return Err(format!(
+                "{call}: {start:#x}-{:#x} holds CPU {cpu}'s percpu unit (pagesets, slab CPU state), which bootmm links with host pointers; writing there is refused",
+                end - 1
+            ));
+        }
+    }
+    if k.slab.state() >= crate::mm::slub::SlabState::Partial {
+        let va0 = k.phys.va(PhysAddr(start & !0xfff)).0;
+        let pages = (end - (start & !0xfff)).div_ceil(4096).min(1 << 20);
+        for i in 0..pages {
+            if let crate::mm::slub::alloc::Owner::Slab(s, _) =
+                crate::mm::slub::alloc::virt_to_owner(k, va0 + i * 4096)
+            {
+                if s == k.slab.kmem_cache_ptr() || s == k.slab.kmem_cache_node_ptr() {
+                    return Err(format!(
+                        "{call}: {start:#x}-{:#x} holds a slab of struct kmem_cache or kmem_cache_node, which bootmm links with host pointers; writing there is refused",
+                        end - 1
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn slab_up(k: &Kernel, call: &str) -> Result<(), String> {
@@ -231,9 +294,11 @@ pub static SLAB_CALLS: &[CallSpec] = &[
         params: &[param!("addr", U64), param!("c", Byte)],
         run: |k, a, _| {
             let pa = phys_of(k, a.u64(0));
+            let call = format!("poke({:#x})", a.u64(0));
+            refuse_metadata(k, pa, 1, &call)?;
             k.phys
                 .memset(pa, a.byte(1), 1)
-                .map_err(|e| format!("poke({:#x}): {e}", a.u64(0)))?;
+                .map_err(|e| format!("{call}: {e}"))?;
             Ok(Ret::Void)
         },
     },

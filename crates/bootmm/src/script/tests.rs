@@ -240,3 +240,48 @@ fn walk_follows_the_direct_map() {
         .unwrap()
         .ends_with("not mapped (pgd entry 0x0000000000000000)\n"));
 }
+
+/// A script cannot corrupt what bootmm links with host pointers: a write into the memmap
+/// or a percpu unit, or a kfree of a cache's own struct kmem_cache, is an error line and
+/// changes nothing; the kernel goes on allocating.
+#[cfg(feature = "std")]
+#[test]
+fn writes_into_bootmms_own_structures_are_refused() {
+    let mut k = Kernel::new(crate::machine::Machine::qemu(256 << 20, 2).unwrap()).unwrap();
+    crate::init::main::start_kernel(&mut k).unwrap();
+    let po = k.phys.va(crate::PhysAddr(0)).0;
+    let nr = k.sparse.next_present_section_nr(None).unwrap();
+    let memmap = k
+        .sparse
+        .host_to_phys(k.sparse.section_memmap(nr).unwrap())
+        .unwrap();
+    let unit = k.percpu.unit_pa[1];
+    let src = alloc::format!(
+        "poke({:#x}, 0xff)\nmemset({:#x}, 0, 4096)\nmemset({:#x}, 0, 64)\nc = kmem_cache_create(\"mine\", 32, 0, 0)\nkfree(c)\np = kmalloc(32, GFP_KERNEL)\npoke(p, 7)\nkfree(p)\n",
+        po + memmap + 64 * 5,
+        memmap,
+        po + unit
+    );
+    let out = run_script(&mut k, &src);
+    let errors: Vec<String> = out
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Error(e) => Some(e.message.clone()),
+            Outcome::Call(_) => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(errors[0].contains("struct pages"), "{errors:?}");
+    assert!(errors[1].contains("struct pages"), "{errors:?}");
+    assert!(errors[2].contains("percpu unit"), "{errors:?}");
+    assert!(errors[3].contains("struct kmem_cache"), "{errors:?}");
+    // The caches' per-CPU areas are the kernel's: free_percpu refuses them.
+    let c = k.slab.cache_named("mine").unwrap();
+    // SAFETY: a live cache.
+    let off = unsafe { c.get() }.cpu_slab;
+    let p = crate::mm::percpu::PcpuPtr::from_value(off, k.percpu.unit_size()).unwrap();
+    assert!(matches!(
+        crate::mm::percpu::free_percpu(&k, Some(p)),
+        Err(crate::mm::percpu::PcpuFreeError::KernelOwned(_))
+    ));
+}

@@ -1654,6 +1654,7 @@ pub(crate) unsafe fn kmem_cache_open<H: SlabHost>(
             __kmem_cache_release(k, s);
             return Err(OpenError::NoMemory);
         };
+        crate::mm::percpu::pcpu_pin(k, p);
         (*s).cpu_slab = p.offset();
         for cpu in 0..k.cpus.nr_cpu_ids() {
             let c = k.slab.map.cpu_slab(&*s, cpu);
@@ -1672,6 +1673,9 @@ pub(crate) unsafe fn __kmem_cache_release(k: &Kernel, s: *mut KmemCache) {
     unsafe {
         if (*s).cpu_slab != 0 {
             let p = crate::mm::percpu::PcpuPtr::from_value((*s).cpu_slab, u64::MAX);
+            if let Some(p) = p {
+                crate::mm::percpu::pcpu_unpin(k, p);
+            }
             let _ = crate::mm::percpu::free_percpu(k, p);
             (*s).cpu_slab = 0;
         }
