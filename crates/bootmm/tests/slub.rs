@@ -461,3 +461,44 @@ fn store_user_caches_keep_full_slabs_on_the_full_list() {
     }
     assert!(bootmm::mm::slab_common::kmem_cache_destroy(&mut k, c).is_ok());
 }
+
+/// A free whose object would run past its slab is refused, and a free pointer a caller
+/// overwrote cannot make SLUB write outside its slabs: kzalloc does not zero what is no
+/// object of the cache, and the flush stops the corrupted chain.
+#[test]
+fn corrupted_free_pointers_stay_inside_the_slabs() {
+    let mut k = boot((6, 6), 128 << 20, 1);
+    let g = gfp(&k, "GFP_KERNEL");
+    // kmalloc-192 on one CPU: order-0 slabs of 21 objects, 64 bytes left at the end.
+    let c = k.kmalloc(192, g).unwrap();
+    assert!(matches!(
+        k.kfree((c & !0xfff) + 21 * 192 + 8),
+        Err(bootmm::mm::slab_common::KfreeError::NotAnObject(_))
+    ));
+    k.kfree(c).unwrap();
+    let a = k.kmalloc(64, g).unwrap();
+    let b = k.kmalloc(64, g).unwrap();
+    k.kfree(b).unwrap();
+    k.kfree(a).unwrap();
+    // a's free pointer (at offset 32 of a 64-byte object) now names the memmap.
+    let nr = k.sparse().next_present_section_nr(None).unwrap();
+    let memmap_pa = k
+        .sparse()
+        .host_to_phys(k.sparse().section_memmap(nr).unwrap())
+        .unwrap();
+    let target = k.phys.va(bootmm::PhysAddr(memmap_pa + 4096)).0;
+    let before = peek(&k, target, 64);
+    for (i, byte) in target.to_le_bytes().iter().enumerate() {
+        fill(&k, a + 32 + i as u64, *byte, 1);
+    }
+    let z = g | Gfp::__GFP_ZERO;
+    assert_eq!(k.kmalloc(64, z).unwrap(), a);
+    let bad = k.kmalloc(64, z).unwrap();
+    assert_eq!(bad, target);
+    assert_eq!(peek(&k, target, 64), before, "the memmap was not zeroed");
+    assert!(k.kfree(bad).is_err());
+    k.kfree(a).unwrap();
+    kmem_cache_shrink_all(&mut k);
+    // The page allocator still works.
+    assert_ne!(k.kmalloc(5000, g).unwrap(), 0);
+}

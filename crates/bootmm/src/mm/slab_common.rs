@@ -720,6 +720,9 @@ pub enum KfreeError {
     /// A page that is neither a slab nor a large kmalloc (an order-0 block: the kernel's
     /// "object pointer" warning).
     NotKmalloc(u64),
+    /// An address inside a slab where no object fits (its bytes would run past the slab:
+    /// the kernel would write its free pointer outside).
+    NotAnObject(u64),
     /// A `struct kmem_cache` or `kmem_cache_node` of a live cache (the kernel would free it
     /// and crash later; bootmm's caches are linked by host pointers, so it refuses).
     SlabMetadata(u64),
@@ -737,12 +740,34 @@ pub(crate) unsafe fn kfree_on(k: &Kernel, cpu: u32, x: u64) -> Result<(), KfreeE
     if zero_or_null_ptr(x) {
         return Ok(());
     }
-    match a::virt_to_owner(k, x) {
+    // virt_to_folio, folio_test_slab, folio_slab(folio)->slab_cache, with the block's base
+    // kept for the object check.
+    let Some((head, base)) = k.slab.map.virt_to_head(k, x) else {
+        return Err(KfreeError::NotMemory(x));
+    };
+    // SAFETY: a struct page of the memmap, readable.
+    let (flags, s) = unsafe {
+        let p = head.as_ptr().cast::<crate::mm::slab::Slab>();
+        ((*p).__page_flags, (*p).slab_cache)
+    };
+    let owner = if flags & crate::include::mm_types::PageFlags::PG_SLAB.bits() != 0 && !s.is_null()
+    {
+        Owner::Slab(s, head.as_ptr().cast())
+    } else {
+        Owner::Pages(head)
+    };
+    match owner {
         Owner::Slab(s, _) if s == k.slab.kmem_cache_ptr() || s == k.slab.kmem_cache_node_ptr() => {
             return Err(KfreeError::SlabMetadata(x));
         }
-        // SAFETY: the slab's cache is live while it has slabs; forwarded.
-        Owner::Slab(s, slab) => unsafe { a::do_slab_free(k, cpu, s, slab, x) },
+        Owner::Slab(s, slab) => {
+            // SAFETY: the slab's cache is live while it has slabs.
+            if !a::is_slab_object(unsafe { &*s }, slab, base, x) {
+                return Err(KfreeError::NotAnObject(x));
+            }
+            // SAFETY: as above; forwarded.
+            unsafe { a::do_slab_free(k, cpu, s, slab, x) }
+        }
         Owner::Pages(page) => return free_large_kmalloc(k, cpu, page, x),
         Owner::None => return Err(KfreeError::NotMemory(x)),
     }

@@ -47,6 +47,9 @@ fn kfree_err(e: KfreeError, call: &str) -> String {
         KfreeError::NotKmalloc(x) => format!(
             "{call}: {x:#x} is no slab object or large kmalloc (see the warning above); nothing was freed"
         ),
+        KfreeError::NotAnObject(x) => format!(
+            "{call}: {x:#x} lies in a slab where no object fits (it would run past the slab); nothing was freed"
+        ),
         KfreeError::SlabMetadata(x) => format!(
             "{call}: {x:#x} is a live cache's struct kmem_cache or kmem_cache_node (use kmem_cache_destroy); nothing was freed"
         ),

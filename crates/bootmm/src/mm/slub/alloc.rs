@@ -364,18 +364,30 @@ impl SlubMap {
     /// is simulated RAM with a memmap.
     #[inline(always)]
     pub fn virt_to_head_page(&self, k: &Kernel, va: u64) -> Option<NonNull<Page>> {
+        self.virt_to_head(k, va).map(|(p, _)| p)
+    }
+
+    /// The head struct page of the block `va` lies in and the block's first address.
+    #[inline(always)]
+    pub(crate) fn virt_to_head(&self, k: &Kernel, va: u64) -> Option<(NonNull<Page>, u64)> {
         let pa = va.wrapping_sub(self.page_offset);
         if pa >= self.ram_len {
             return None;
         }
         let page = k.sparse.pfn_to_page(pa >> crate::include::PAGE_SHIFT)?;
+        let page_va = va & !(crate::include::PAGE_SIZE - 1);
         // SAFETY: pfn_to_page gave a struct page of the memmap, readable for its lifetime.
         let next = unsafe { (*page.as_ptr()).lru.next } as usize;
         if next & 1 != 0 {
-            // A tail page: compound_head.
-            return NonNull::new((next - 1) as *mut Page);
+            // A tail page: compound_head. A compound block never crosses a section, so the
+            // head's struct page is in the same memmap run, `tails` pages back.
+            let head = (next - 1) as *mut Page;
+            let tails =
+                (page.as_ptr() as usize).wrapping_sub(head as usize) / core::mem::size_of::<Page>();
+            return NonNull::new(head)
+                .map(|h| (h, page_va - (tails as u64) * crate::include::PAGE_SIZE));
         }
-        Some(page)
+        Some((page, page_va))
     }
 }
 
@@ -769,8 +781,17 @@ pub(crate) unsafe fn slab_alloc_node<H: SlabHost>(
         }
     };
     if object != 0 && gfp.contains(Gfp::__GFP_ZERO) {
-        let m = &h.k().slab.map;
-        if let Some(p) = m.host(object, u64::from(sr.object_size)) {
+        let k = h.k();
+        let m = &k.slab.map;
+        // Zero only a real object of this cache: a freelist a caller corrupted could name
+        // any address.
+        let ours = match (virt_to_owner(k, object), m.virt_to_head(k, object)) {
+            (Owner::Slab(c, slab), Some((_, base))) => {
+                c == s && is_slab_object(sr, slab, base, object)
+            }
+            _ => false,
+        };
+        if let Some(p) = m.host(object, u64::from(sr.object_size)).filter(|_| ours) {
             // SAFETY: `host` proved the object's bytes are simulated RAM; the object is
             // the caller's now.
             unsafe { ptr::write_bytes(p, 0, sr.object_size as usize) };
@@ -1074,20 +1095,25 @@ unsafe fn deactivate_slab(k: &Kernel, cpu: u32, s: *mut KmemCache, slab: *mut Sl
         if slab_read(slab).0 != 0 {
             tail = Tail::Tail;
         }
-        // Stage one: count the CPU freelist and find its last object.
+        // Stage one: count the CPU freelist and find its last object. A chain a caller
+        // corrupted stops at the first address that is no object of this slab (the
+        // kernel's freelist_corrupted isolates it with slub_debug F).
         let mut free_delta = 0u32;
         let mut freelist_tail = 0u64;
         let mut iter = freelist;
-        while iter != 0 {
+        let base = m.slab_address(k, slab);
+        let objects = counters_objects(slab_read(slab).1);
+        while iter != 0 && is_slab_object(sr, slab, base, iter) {
             let nextfree = get_freepointer(m, sr, iter);
             freelist_tail = iter;
             free_delta += 1;
             iter = nextfree;
-            if free_delta > counters_objects((*slab).counters) {
+            if free_delta > objects {
                 // freelist_corrupted: a cycle; stop counting.
                 break;
             }
         }
+        let freelist = if freelist_tail == 0 { 0 } else { freelist };
         // Stage two: unfreeze while splicing.
         let (new_freelist, new_counters) = loop {
             let (old_fl, old_ct) = slab_read(slab);
@@ -1369,6 +1395,20 @@ pub(crate) unsafe fn __slab_free(
         }
         (*n).list_lock.unlock();
     }
+}
+
+/// Whether an object at `x` fits inside slab `slab` of `s` (whose block starts at `base`):
+/// its bytes, and so the free pointer a free writes into it, lie inside the slab's pages.
+/// The kernel does not check a non-debug free (a misplaced one corrupts the slab's other
+/// objects, here too); bootmm refuses only what would write outside the slab. Debug caches
+/// check the object exactly (`check_valid_pointer`).
+#[inline(always)]
+pub(crate) fn is_slab_object(s: &KmemCache, slab: *mut Slab, base: u64, x: u64) -> bool {
+    // SAFETY: a struct page of the memmap; a slab's order is in its first tail's flags.
+    let order = unsafe { page_alloc::compound_order(slab.cast::<Page>()) };
+    let bytes = crate::include::PAGE_SIZE << order;
+    let start = x.wrapping_sub(base);
+    start >= u64::from(s.red_left_pad) && start.saturating_add(u64::from(s.size)) <= bytes
 }
 
 /// What `virt_to_slab` found at an address.

@@ -856,6 +856,17 @@ pub(crate) unsafe fn alloc_debug<H: SlabHost>(
                 if fl == 0 {
                     continue;
                 }
+                if !check_valid_pointer(k, sr, slab, fl) {
+                    // A corrupted freelist head: the kernel's "Freelist Pointer check
+                    // fails" fix marks the slab full; bootmm does so whatever the flags, as
+                    // it writes into the object next.
+                    object_err(k, sr, slab, fl, "Freelist Pointer check fails");
+                    slab_fix(k, sr, "Marking all objects used");
+                    let o = counters_objects(ct);
+                    a::slab_set(slab, 0, make_counters(o, o, false));
+                    a::remove_partial(k, n, slab);
+                    continue;
+                }
                 let next = a::get_freepointer(&k.slab.map, sr, fl);
                 a::slab_set(
                     slab,
@@ -990,7 +1001,19 @@ pub(crate) unsafe fn free_debug(
         let n = a::get_node(s, nid);
         (*n).list_lock.lock();
         let mut ok = true;
-        if sr.flags.contains(SlabFlags::SLAB_CONSISTENCY_CHECKS) {
+        if !sr.flags.contains(SlabFlags::SLAB_CONSISTENCY_CHECKS)
+            && !check_valid_pointer(k, sr, slab, object)
+        {
+            // Without F the kernel would write the red zones and poison around a
+            // misplaced pointer; bootmm refuses the free.
+            slab_err(
+                k,
+                sr,
+                slab,
+                &alloc::format!("Invalid object pointer 0x{object:016x}"),
+            );
+            ok = false;
+        } else if sr.flags.contains(SlabFlags::SLAB_CONSISTENCY_CHECKS) {
             ok = check_slab(k, sr, slab);
             if ok && !check_valid_pointer(k, sr, slab, object) {
                 slab_err(
