@@ -143,31 +143,20 @@ pub fn check(
                 SlubRules::new(&era),
             )]
         }
+        // The newest release of each rule set, whose rules stand for the set.
         None if short => vec![
             (
                 String::from("4.20–6.7 (inferred: kmalloc-1k names)"),
-                SlubRules {
-                    fraction_only: false,
-                    short_names: true,
-                    unfrozen_partials: false,
-                },
+                SlubRules::new(&Era::new(KernelVersion::new(6, 7, 0), Arch::X86_64)),
             ),
             (
                 String::from("6.8+ (inferred: kmalloc-1k names)"),
-                SlubRules {
-                    fraction_only: true,
-                    short_names: true,
-                    unfrozen_partials: true,
-                },
+                SlubRules::new(&Era::new(KernelVersion::new(6, 8, 0), Arch::X86_64)),
             ),
         ],
         None => vec![(
             String::from("before 4.20 (inferred: kmalloc-1024 names)"),
-            SlubRules {
-                fraction_only: false,
-                short_names: false,
-                unfrozen_partials: false,
-            },
+            SlubRules::new(&Era::new(KernelVersion::new(4, 19, 0), Arch::X86_64)),
         )],
     };
     // fls classes of the CPU count: 1, 2–3, 4–7, …, up to 8192.

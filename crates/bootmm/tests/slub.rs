@@ -118,6 +118,7 @@ fn keep_bytes_and_pages(v: (u32, u32)) {
     let mut k = boot(v, 256 << 20, 2);
     let g = gfp(&k, "GFP_KERNEL");
     let before = settled_free(&mut k);
+    let slab_before = k.slab.slab_bytes();
     let mut live: BTreeMap<u64, (u64, u8)> = BTreeMap::new();
     let mut seed = 12345u64;
     for i in 0..20_000u64 {
@@ -154,13 +155,12 @@ fn keep_bytes_and_pages(v: (u32, u32)) {
         k.kfree(p).unwrap();
     }
     assert_eq!(settled_free(&mut k), before);
-    // The meminfo counters went back too.
-    assert_eq!(
-        bootmm::fs::proc::meminfo(&k)
-            .lines()
-            .find(|l| l.starts_with("Slab:")),
-        Some("Slab:                 20 kB")
-    );
+    // The slab counters went back too, and meminfo shows them.
+    assert_eq!(k.slab.slab_bytes(), slab_before);
+    let (r, u) = slab_before;
+    assert!(bootmm::fs::proc::meminfo(&k)
+        .lines()
+        .any(|l| l == format!("Slab:           {:>8} kB", (r + u) >> 10)));
 }
 
 #[test]
@@ -501,4 +501,32 @@ fn corrupted_free_pointers_stay_inside_the_slabs() {
     kmem_cache_shrink_all(&mut k);
     // The page allocator still works.
     assert_ne!(k.kmalloc(5000, g).unwrap(), 0);
+}
+
+/// slub_debug T traces every allocation and free with the slab's in-use count and freelist.
+#[test]
+fn trace_prints_the_slabs_count_and_freelist() {
+    let mut k = boot((6, 6), 128 << 20, 1);
+    let g = gfp(&k, "GFP_KERNEL");
+    let c = test_cache(&mut k, "TestSlub_trace", 64, SlabFlags::SLAB_TRACE);
+    let p = k.kmem_cache_alloc(c, g).unwrap();
+    let q = k.kmem_cache_alloc(c, g).unwrap();
+    k.kmem_cache_free(c, q).unwrap();
+    let log: Vec<String> = k.printk.lines_from(0).into_iter().map(|l| l.text).collect();
+    let has = |prefix: &str| log.iter().any(|l| l.starts_with(prefix));
+    assert!(
+        has(&format!(
+            "TRACE TestSlub_trace alloc 0x{p:016x} inuse=1 fp=0x"
+        )),
+        "{log:?}"
+    );
+    assert!(has(&format!(
+        "TRACE TestSlub_trace alloc 0x{q:016x} inuse=2 fp=0x"
+    )));
+    assert!(has(&format!(
+        "TRACE TestSlub_trace free 0x{q:016x} inuse=2 fp=0x"
+    )));
+    assert!(log
+        .iter()
+        .any(|l| l.starts_with(&format!("Object {q:016x}: "))));
 }

@@ -374,18 +374,8 @@ pub fn meminfo_lines_with(k: &Kernel, c: &MeminfoConfig) -> Vec<MeminfoLine> {
         p(label, 0);
     }
     // NR_SLAB_RECLAIMABLE_B / NR_SLAB_UNRECLAIMABLE_B, in KiB.
-    let sreclaimable = k
-        .slab
-        .nr_slab_reclaimable_b
-        .load(core::sync::atomic::Ordering::Relaxed)
-        .max(0) as u64
-        >> 10;
-    let sunreclaim = k
-        .slab
-        .nr_slab_unreclaimable_b
-        .load(core::sync::atomic::Ordering::Relaxed)
-        .max(0) as u64
-        >> 10;
+    let (sreclaimable, sunreclaim) = k.slab.slab_bytes();
+    let (sreclaimable, sunreclaim) = (sreclaimable >> 10, sunreclaim >> 10);
     if v(4, 20) || el9 {
         // KReclaimable: SReclaimable plus NR_KERNEL_MISC_RECLAIMABLE (none).
         p("KReclaimable:   ", sreclaimable);

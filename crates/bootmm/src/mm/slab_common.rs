@@ -191,6 +191,8 @@ pub struct SlabCommon {
     pub nr_slab_unreclaimable_b: AtomicI64,
     /// SLUB's error reports and fixes (slub_kunit's `slab_errors`).
     pub errors: AtomicU64,
+    /// `slub_oom_rs`: the rate limit of `slab_out_of_memory`.
+    pub(crate) oom_rs: crate::klib::ratelimit::RatelimitState,
 }
 
 // SAFETY: the raw pointers name caches and list heads in simulated RAM and in `boot`, which
@@ -226,6 +228,7 @@ impl Default for SlabCommon {
             nr_slab_reclaimable_b: AtomicI64::new(0),
             nr_slab_unreclaimable_b: AtomicI64::new(0),
             errors: AtomicU64::new(0),
+            oom_rs: Default::default(),
         }
     }
 }
@@ -260,9 +263,13 @@ impl SlabCommon {
         node >= 0 && self.nodes.contains(&(node as u32))
     }
 
-    /// `numa_mem_id()` on `cpu`.
-    pub(crate) fn numa_mem_id(&self, k: &Kernel, cpu: u32) -> u32 {
-        crate::mm::page_alloc::numa_mem_id(k, cpu)
+    /// NR_SLAB_RECLAIMABLE_B and NR_SLAB_UNRECLAIMABLE_B: bytes of slab pages.
+    pub fn slab_bytes(&self) -> (u64, u64) {
+        let get = |c: &AtomicI64| c.load(Ordering::Relaxed).max(0) as u64;
+        (
+            get(&self.nr_slab_reclaimable_b),
+            get(&self.nr_slab_unreclaimable_b),
+        )
     }
 
     /// `kmem_cache_flags`.
@@ -389,7 +396,7 @@ unsafe fn create_boot_cache<H: SlabHost>(
     }
     // SAFETY: forwarded.
     unsafe {
-        (*s).set_name_pub(name);
+        (*s).set_name(name);
         (*s).size = size;
         (*s).object_size = size;
         (*s).align = a::calculate_alignment(flags, align, size);
@@ -407,18 +414,6 @@ unsafe fn create_boot_cache<H: SlabHost>(
         (*s).refcount = -1;
     }
     Ok(())
-}
-
-impl KmemCache {
-    pub(crate) fn set_name_pub(&mut self, name: &str) {
-        self.name = [0; a::CACHE_NAME_MAX];
-        let mut n = name.len().min(a::CACHE_NAME_MAX);
-        while !name.is_char_boundary(n) {
-            n -= 1;
-        }
-        self.name[..n].copy_from_slice(&name.as_bytes()[..n]);
-        self.name_len = n as u32;
-    }
 }
 
 /// `kmem_cache_zalloc(kmem_cache, gfp)`: room for a new cache.
@@ -582,8 +577,8 @@ fn kmalloc_cache_name(rules: &SlubEraRules, t: KmallocType, index: u32) -> Strin
 }
 
 /// mm/slab_common.c `new_kmalloc_cache` / `create_kmalloc_cache`.
-fn new_kmalloc_cache<H: SlabHost>(
-    h: &mut H,
+fn new_kmalloc_cache(
+    h: &mut Exclusive<'_>,
     index: u32,
     t: KmallocType,
 ) -> Result<(), SlabInitError> {
@@ -608,15 +603,8 @@ fn new_kmalloc_cache<H: SlabHost>(
         link_cache(h.k(), s);
         (*s).refcount = 1;
     }
-    // The table is written during boot only, with the kernel held exclusively; the host
-    // gives shared access, so go through a raw pointer to the table.
-    let k = h.k();
-    let table = ptr::addr_of!(k.slab.kmalloc_caches).cast_mut();
-    // SAFETY: boot runs on one thread holding the kernel exclusively (Exclusive host); no
-    // reference to the table is alive across this write.
-    unsafe {
-        (*table)[t as usize][index as usize] = Some(CachePtr(NonNull::new_unchecked(s)));
-    }
+    // kmalloc_caches[type][idx]: written at boot, with the kernel held exclusively.
+    h.0.slab.kmalloc_caches[t as usize][index as usize] = NonNull::new(s).map(CachePtr);
     Ok(())
 }
 
@@ -1060,7 +1048,7 @@ fn create_inner<H: SlabHost>(
     let s = zalloc_cache(h, gfp).map_err(|_| CreateError::NoMemory)?;
     // SAFETY: a fresh zeroed cache object nobody else reaches.
     unsafe {
-        (*s).set_name_pub(name);
+        (*s).set_name(name);
         (*s).size = size;
         (*s).object_size = size;
         (*s).align = a::calculate_alignment(flags, align, size);
@@ -1355,19 +1343,29 @@ impl Kernel {
     /// # Errors
     /// As [`Kernel::kfree`].
     pub fn kmem_cache_free(&mut self, c: CachePtr, x: u64) -> Result<(), KfreeError> {
-        if let Owner::Slab(s, _) = a::virt_to_owner(self, x) {
-            if s != c.as_ptr() {
-                // SAFETY: both are live caches.
-                let (want, got) = unsafe { ((*c.as_ptr()).name(), (*s).name()) };
-                crate::pr_err!(
-                    self.printk,
-                    "kmem_cache_free: Wrong slab cache. {} but object is from {}\n",
-                    want,
-                    got
-                );
-            }
+        if self.kmem_cache(c).is_some() {
+            cache_from_obj(self, c, x);
         }
         self.kfree(x)
+    }
+}
+
+/// mm/slub.c `cache_from_obj` (as with CONFIG_SLAB_FREELIST_HARDENED, which distribution
+/// kernels enable): an object freed to a cache it is not from is reported; the free then
+/// goes to the object's own cache. `dump_stack` and the tracking are not reproduced.
+fn cache_from_obj(k: &Kernel, c: CachePtr, x: u64) {
+    if let Owner::Slab(s, _) = a::virt_to_owner(k, x) {
+        if s != c.as_ptr() {
+            // SAFETY: `c` is live (the callers hold a live handle) and so is the cache of a
+            // slab.
+            let (want, got) = unsafe { ((*c.as_ptr()).name(), (*s).name()) };
+            crate::pr_warn!(
+                k.printk,
+                "cache_from_obj: Wrong slab cache. {} but object is from {}\n",
+                want,
+                got
+            );
+        }
     }
 }
 
@@ -1431,39 +1429,33 @@ impl<'k> crate::kernel::smp::Cpu<'k> {
         }
     }
 
-    /// `kmem_cache_alloc(c, gfp)` on this CPU. `c` must be a cache this kernel created and
-    /// has not destroyed (destroying needs the kernel exclusively, so it cannot happen while
-    /// this handle lives).
+    /// `kmem_cache_alloc(c, gfp)` on this CPU.
     ///
     /// # Errors
     /// As [`Kernel::kmalloc`].
     #[inline]
     pub fn kmem_cache_alloc(
         &self,
-        c: CachePtr,
+        c: Cache<'k>,
         gfp: Gfp,
     ) -> Result<u64, crate::mm::page_alloc::AllocError> {
-        // SAFETY: this handle holds the CPU; `c` is live (see above).
-        unsafe {
-            a::slab_alloc_node(
-                &mut OnCpu {
-                    k: self.kernel(),
-                    cpu: self.id(),
-                },
-                c.as_ptr(),
-                gfp,
-                -1,
-                0,
-            )
-        }
+        let mut h = OnCpu {
+            k: self.kernel(),
+            cpu: self.id(),
+        };
+        // SAFETY: this handle holds the CPU; a `Cache<'k>` stays live while the kernel is
+        // borrowed shared (destroying needs it exclusively).
+        unsafe { a::slab_alloc_node(&mut h, c.ptr.as_ptr(), gfp, -1, 0) }
     }
 
-    /// `kmem_cache_free(c, x)` on this CPU.
+    /// `kmem_cache_free(c, x)` on this CPU (`cache_from_obj`: an object of another cache
+    /// is reported and freed to its own).
     ///
     /// # Errors
     /// As [`Kernel::kfree`].
     #[inline]
-    pub fn kmem_cache_free(&self, _c: CachePtr, x: u64) -> Result<(), KfreeError> {
+    pub fn kmem_cache_free(&self, c: Cache<'k>, x: u64) -> Result<(), KfreeError> {
+        cache_from_obj(self.kernel(), c.ptr, x);
         self.kfree(x)
     }
 
@@ -1477,16 +1469,14 @@ impl<'k> crate::kernel::smp::Cpu<'k> {
         size: u32,
         align: u32,
         flags: SlabFlags,
-    ) -> Result<CachePtr, CreateError> {
-        kmem_cache_create_on(
-            &mut OnCpu {
-                k: self.kernel(),
-                cpu: self.id(),
-            },
-            name,
-            size,
-            align,
-            flags,
-        )
+    ) -> Result<Cache<'k>, CreateError> {
+        let mut h = OnCpu {
+            k: self.kernel(),
+            cpu: self.id(),
+        };
+        kmem_cache_create_on(&mut h, name, size, align, flags).map(|ptr| Cache {
+            ptr,
+            _k: core::marker::PhantomData,
+        })
     }
 }

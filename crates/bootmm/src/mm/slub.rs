@@ -63,6 +63,10 @@ pub struct SlubRules {
     /// frozen; slabs on the node partial lists carry PG_workingset, and CPU-partial slabs
     /// are neither (`freeze_slab`, `__put_partials`, `slab_test_node_partial`).
     pub unfrozen_partials: bool,
+    /// `get_partial` searches other nodes for a request of a given node unless it has
+    /// __GFP_THISNODE (seen in the 6.12 tree; 6.6 returns whatever that node had; the release
+    /// between is unconfirmed).
+    pub any_partial_for_node: bool,
 }
 
 impl SlubRules {
@@ -71,6 +75,7 @@ impl SlubRules {
             fraction_only: era.at_least(6, 8),
             short_names: era.at_least(4, 20),
             unfrozen_partials: era.at_least(6, 8),
+            any_partial_for_node: era.at_least(6, 12),
         }
     }
 }

@@ -194,14 +194,8 @@ fn boot_hands_memory_over_and_prints_memory_line() {
         .sum();
     assert!(late_hash_pages > 0);
     // kmem_cache_init's slabs (the boot caches and the kmalloc caches' node structures).
-    let slab_pages = (k
-        .slab
-        .nr_slab_unreclaimable_b
-        .load(core::sync::atomic::Ordering::Relaxed)
-        + k.slab
-            .nr_slab_reclaimable_b
-            .load(core::sync::atomic::Ordering::Relaxed)) as u64
-        / 4096;
+    let (rcl, unrcl) = k.slab.slab_bytes();
+    let slab_pages = (rcl + unrcl) / 4096;
     assert!(slab_pages > 0);
     assert_eq!(
         managed_total(&k) - nr_free_pages(&k),

@@ -168,6 +168,17 @@ pub struct KmemCache {
 pub const KMEM_CACHE_NODE_OFFSET: usize = offset_of!(KmemCache, node);
 
 impl KmemCache {
+    /// `s->name = name` (kept inline, cut at a character boundary to CACHE_NAME_MAX bytes).
+    pub(crate) fn set_name(&mut self, name: &str) {
+        let mut n = name.len().min(CACHE_NAME_MAX);
+        while !name.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.name = [0; CACHE_NAME_MAX];
+        self.name[..n].copy_from_slice(&name.as_bytes()[..n]);
+        self.name_len = n as u32;
+    }
+
     /// The cache's name.
     pub fn name(&self) -> &str {
         let n = (self.name_len as usize).min(CACHE_NAME_MAX);
@@ -354,7 +365,7 @@ impl SlubMap {
     /// # Safety
     /// `slab` is a struct page of `k`'s memmap.
     #[inline]
-    unsafe fn slab_address(&self, k: &Kernel, slab: *mut Slab) -> u64 {
+    pub(crate) unsafe fn slab_address(&self, k: &Kernel, slab: *mut Slab) -> u64 {
         // SAFETY: forwarded from the caller.
         let pfn = unsafe { k.sparse.page_to_pfn(NonNull::new_unchecked(slab.cast())) };
         self.page_offset + (pfn.unwrap_or(0) << crate::include::PAGE_SHIFT)
@@ -959,7 +970,7 @@ unsafe fn get_partial(
     gfp: Gfp,
 ) -> Option<(*mut Slab, u64)> {
     let searchnode = if node == NUMA_NO_NODE {
-        k.slab.numa_mem_id(k, cpu)
+        page_alloc::numa_mem_id(k, cpu)
     } else {
         node as u32
     };
@@ -968,18 +979,56 @@ unsafe fn get_partial(
         if let Some(r) = get_partial_node(k, cpu, s, searchnode) {
             return Some(r);
         }
-        if node != NUMA_NO_NODE && gfp.contains(Gfp::__GFP_THISNODE) {
-            return None;
-        }
-        for nid in k.slab.slab_nodes() {
-            if nid != searchnode {
-                if let Some(r) = get_partial_node(k, cpu, s, nid) {
-                    return Some(r);
-                }
+        for nid in any_partial_nodes(k, s, searchnode, node, gfp) {
+            if let Some(r) = get_partial_node(k, cpu, s, nid) {
+                return Some(r);
             }
         }
     }
     None
+}
+
+/// The nodes `get_any_partial` tries after `searchnode` failed: none for a request of a
+/// given node (up to 6.11; from 6.12 only for __GFP_THISNODE), else the nodes of
+/// `searchnode`'s zonelist, nearest first, that hold more than `min_partial` partial slabs.
+/// The kernel skips the search at random (`remote_node_defrag_ratio`, 1000 of 1024); bootmm
+/// always searches.
+///
+/// # Safety
+/// `s` is a live cache.
+pub(crate) unsafe fn any_partial_nodes(
+    k: &Kernel,
+    s: *const KmemCache,
+    searchnode: u32,
+    node: i32,
+    gfp: Gfp,
+) -> alloc::vec::Vec<u32> {
+    let mut v = alloc::vec::Vec::new();
+    let only_node = if k.slab.rules.order.any_partial_for_node {
+        node != NUMA_NO_NODE && gfp.contains(Gfp::__GFP_THISNODE)
+    } else {
+        node != NUMA_NO_NODE
+    };
+    if only_node {
+        return v;
+    }
+    // SAFETY: forwarded.
+    let min_partial = unsafe { (*s).min_partial };
+    let Some(pgdat) = k.page_alloc().node(searchnode) else {
+        return v;
+    };
+    for z in pgdat.zonelist_fallback.iter() {
+        if v.contains(&z.nid) || !k.slab.node_has_slabs(z.nid as i32) {
+            continue;
+        }
+        // SAFETY: forwarded; `nid` is a slab node, below nr_node_ids.
+        let n = unsafe { get_node(s, z.nid) };
+        // SAFETY: a node of a live cache; nr_partial is read without the lock, as there.
+        if !n.is_null() && unsafe { (*n).nr_partial.load(Ordering::Relaxed) } > min_partial {
+            v.push(z.nid);
+        }
+    }
+    v
 }
 
 /// `get_partial_node`: take a slab from node `nid`'s partial list for the CPU slab, and
@@ -1867,7 +1916,12 @@ pub(crate) unsafe fn slab_free_set(
             let mut p = head;
             let mut n = 0;
             while p != 0 && n <= objects {
-                let idx = p.wrapping_sub(start) / u64::from(s.size);
+                // obj_to_index: the reciprocal divide of the cache.
+                let off = p.wrapping_sub(start);
+                if p < start || off > u64::from(u32::MAX) {
+                    break;
+                }
+                let idx = u64::from(reciprocal_divide(off as u32, s.reciprocal_size));
                 if p < start || idx as usize >= objects {
                     break;
                 }
@@ -1887,15 +1941,26 @@ pub(crate) unsafe fn slab_free_set(
 pub(crate) unsafe fn node_partial_slabs(n: *mut KmemCacheNode) -> alloc::vec::Vec<*mut Slab> {
     // SAFETY: forwarded.
     unsafe {
-        let mut v = alloc::vec::Vec::new();
         (*n).list_lock.lock();
-        let head = ptr::addr_of_mut!((*n).partial);
+        let v = slabs_on(ptr::addr_of_mut!((*n).partial));
+        (*n).list_lock.unlock();
+        v
+    }
+}
+
+/// The slabs on a node list (`partial` or `full`) whose lock the caller holds.
+///
+/// # Safety
+/// The caller holds the list's node's `list_lock`.
+pub(crate) unsafe fn slabs_on(head: *mut ListHead) -> alloc::vec::Vec<*mut Slab> {
+    // SAFETY: forwarded.
+    unsafe {
+        let mut v = alloc::vec::Vec::new();
         let mut l = (*head).next;
         while l != head {
             v.push(list_to_slab(l));
             l = (*l).next;
         }
-        (*n).list_lock.unlock();
         v
     }
 }

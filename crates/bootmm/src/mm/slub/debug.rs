@@ -498,16 +498,13 @@ fn object_err(k: &Kernel, s: &KmemCache, slab: *mut Slab, object: u64, reason: &
     crate::mm::page_alloc::debug::add_taint_bad_page(k);
 }
 
-/// The slab's first byte.
+/// The slab's first byte (`slab_address`).
 ///
 /// # Safety
 /// `slab` is a struct page of the memmap.
 unsafe fn slab_base(k: &Kernel, slab: *mut Slab) -> u64 {
-    let pfn = crate::mm::page_alloc::page_to_pfn(k, ptr::NonNull::new(slab.cast()).expect("slab"))
-        .unwrap_or(0);
-    k.phys
-        .va(crate::PhysAddr(pfn << crate::include::PAGE_SHIFT))
-        .0
+    // SAFETY: forwarded.
+    unsafe { k.slab.map.slab_address(k, slab) }
 }
 
 /// `check_bytes_and_report` (its arguments are the kernel's): true when `[start, start+len)` all hold `value`; else report
@@ -796,23 +793,29 @@ fn alloc_debug_processing(
             return false;
         }
     }
-    trace(k, s, object, true);
+    trace(k, s, slab, object, true);
     set_orig_size(&k.slab.map, s, object, orig_size);
     init_object(&k.slab.map, s, object, SLUB_RED_ACTIVE);
     true
 }
 
 /// `trace()` (T).
-fn trace(k: &Kernel, s: &KmemCache, object: u64, alloc: bool) {
+fn trace(k: &Kernel, s: &KmemCache, slab: *mut Slab, object: u64, alloc: bool) {
     if s.flags.contains(SlabFlags::SLAB_TRACE) {
+        // SAFETY: a struct page of the memmap, under its node's lock.
+        let (fl, ct) = unsafe { a::slab_state(slab) };
         crate::pr_info!(
             k.printk,
-            "TRACE {} {} 0x{:016x} inuse=? fp=0x{:016x}\n",
+            "TRACE {} {} 0x{:016x} inuse={} fp=0x{:016x}\n",
             s.name(),
             if alloc { "alloc" } else { "free" },
             object,
-            a::get_freepointer(&k.slab.map, s, object)
+            counters_inuse(ct),
+            fl
         );
+        if !alloc {
+            print_section(k, "Object ", object, u64::from(s.object_size));
+        }
     }
 }
 
@@ -837,14 +840,12 @@ pub(crate) unsafe fn alloc_debug<H: SlabHost>(
         let k = h.k();
         let cpu = h.cpu();
         let nid = if node < 0 {
-            k.slab.numa_mem_id(k, cpu)
+            crate::mm::page_alloc::numa_mem_id(k, cpu)
         } else {
             node as u32
         };
         let mut nodes: alloc::vec::Vec<u32> = alloc::vec![nid];
-        if node < 0 || !gfp.contains(Gfp::__GFP_THISNODE) {
-            nodes.extend(k.slab.slab_nodes().filter(|&n| n != nid));
-        }
+        nodes.extend(a::any_partial_nodes(k, s, nid, node, gfp));
         for n_id in nodes {
             let n = a::get_node(s, n_id);
             if n.is_null() || (*n).nr_partial.load(Ordering::Relaxed) == 0 {
@@ -946,30 +947,13 @@ unsafe fn remove_full(s: &KmemCache, slab: *mut Slab) {
     }
 }
 
-/// The slabs on a list of a node whose lock the caller holds.
-///
-/// # Safety
-/// The caller holds the list's node's list_lock; `head` is that node's `partial` or `full`.
-unsafe fn slabs_on(head: *mut crate::include::mm_types::ListHead) -> alloc::vec::Vec<*mut Slab> {
-    // SAFETY: forwarded.
-    unsafe {
-        let mut v = alloc::vec::Vec::new();
-        let mut l = (*head).next;
-        while l != head {
-            v.push(l.cast::<u8>().wrapping_sub(16).cast::<Slab>());
-            l = (*l).next;
-        }
-        v
-    }
-}
-
 /// The partial slabs of a node whose lock the caller holds.
 ///
 /// # Safety
 /// The caller holds `n`'s list_lock.
 unsafe fn partial_slabs_locked(n: *mut a::KmemCacheNode) -> alloc::vec::Vec<*mut Slab> {
     // SAFETY: forwarded.
-    unsafe { slabs_on(ptr::addr_of_mut!((*n).partial)) }
+    unsafe { a::slabs_on(ptr::addr_of_mut!((*n).partial)) }
 }
 
 /// The full slabs of a node whose lock the caller holds (debug caches with U).
@@ -978,7 +962,7 @@ unsafe fn partial_slabs_locked(n: *mut a::KmemCacheNode) -> alloc::vec::Vec<*mut
 /// The caller holds `n`'s list_lock.
 unsafe fn full_slabs_locked(n: *mut a::KmemCacheNode) -> alloc::vec::Vec<*mut Slab> {
     // SAFETY: forwarded.
-    unsafe { slabs_on(ptr::addr_of_mut!((*n).full)) }
+    unsafe { a::slabs_on(ptr::addr_of_mut!((*n).full)) }
 }
 
 /// 6.6 `free_to_partial_list` with `free_debug_processing`: a debug cache's free, under the
@@ -1040,7 +1024,7 @@ pub(crate) unsafe fn free_debug(
             return;
         }
         set_track(k, sr, object, true, cpu);
-        trace(k, sr, object, false);
+        trace(k, sr, slab, object, false);
         init_object(m, sr, object, SLUB_RED_INACTIVE);
         let (prior, ct) = a::slab_state(slab);
         a::set_freepointer(m, sr, object, prior);
@@ -1083,7 +1067,12 @@ pub(crate) fn naive_double_free(k: &Kernel, cpu: u32, s: &KmemCache, object: u64
 /// `slab_out_of_memory`: the report of a failed slab allocation (unless __GFP_NOWARN).
 pub(crate) fn slab_out_of_memory(k: &Kernel, cpu: u32, s: &KmemCache, gfp: Gfp, node: i32) {
     let _ = cpu;
-    if gfp.contains(Gfp::__GFP_NOWARN) {
+    if gfp.contains(Gfp::__GFP_NOWARN)
+        || !k
+            .slab
+            .oom_rs
+            .ratelimit(k.jiffies.get(), "slab_out_of_memory", &k.printk)
+    {
         return;
     }
     let p = &k.printk;
@@ -1103,6 +1092,13 @@ pub(crate) fn slab_out_of_memory(k: &Kernel, cpu: u32, s: &KmemCache, gfp: Gfp, 
         a::oo_order(s.oo),
         a::oo_order(s.min)
     );
+    if a::oo_order(s.min) > super::get_order(u64::from(s.object_size)) {
+        crate::pr_warn!(
+            p,
+            "  {} debugging increased min order, use slub_debug=O to disable.\n",
+            s.name()
+        );
+    }
     // SAFETY: a live cache.
     for (nid, n) in unsafe { a::cache_nodes(k, s) } {
         // SAFETY: a node of a live cache.
