@@ -55,6 +55,9 @@ fn stats_json(stats: &[(&'static str, u64)]) -> Json {
     Json::Object(m)
 }
 
+/// ptdump's level names.
+const LEVELS: [&str; 5] = ["pgd", "p4d", "pud", "pmd", "pte"];
+
 /// The structured form of one /proc file.
 pub fn proc_json(k: &Kernel, f: ProcFile) -> Json {
     match f {
@@ -161,6 +164,42 @@ pub fn proc_json(k: &Kernel, f: ProcFile) -> Json {
                         "pagesperslab": i.pagesperslab,
                         "active_slabs": i.active_slabs,
                         "num_slabs": i.num_slabs,
+                    })
+                })
+                .collect(),
+        ),
+        ProcFile::Vmallocinfo => {
+            let (busy, purge) = bootmm::mm::vmalloc::vmap_areas(k);
+            let mut v: Vec<Json> = busy
+                .into_iter()
+                .map(|a| {
+                    json!({
+                        "start": format!("0x{:016x}", a.start),
+                        "end": format!("0x{:016x}", a.end),
+                        "size": a.size,
+                        "caller": a.caller,
+                        "pages": a.nr_pages,
+                        "flags": a.flags,
+                        "vm_map_ram": a.vm_map_ram,
+                        "nodes": a.nodes.iter().map(|(n, c)| json!({"node": n, "pages": c})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            v.extend(purge.into_iter().map(|(a, b)| {
+                json!({"start": format!("0x{a:016x}"), "end": format!("0x{b:016x}"), "size": b - a, "unpurged": true})
+            }));
+            Json::Array(v)
+        }
+        ProcFile::PageTablesKernel => Json::Array(
+            bootmm::arch::x86::dump_pagetables::ptdump_kernel(k)
+                .1
+                .into_iter()
+                .map(|l| {
+                    json!({
+                        "start": format!("0x{:016x}", l.start),
+                        "end": format!("0x{:016x}", l.end),
+                        "prot": format!("{:#x}", l.prot),
+                        "level": LEVELS[l.level],
                     })
                 })
                 .collect(),

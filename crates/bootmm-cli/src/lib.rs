@@ -30,6 +30,7 @@ pub mod logread;
 pub mod machine_args;
 pub mod script;
 pub mod slabinfo;
+pub mod test_vmalloc;
 
 /// The text of the file an option names, or the input-error exit after saying why (the
 /// option's name when none was given, the path and the error when it cannot be read).

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use bootmm_cli::{boot, cat, check, exit, logread, script, slabinfo};
+use bootmm_cli::{boot, cat, check, exit, logread, script, slabinfo, test_vmalloc};
 
 /// Linux boot-time memory management as a faithful, executable model.
 #[derive(Parser)]
@@ -29,6 +29,8 @@ enum Command {
     Cat(cat::CatArgs),
     /// Boot the machine and print the slabinfo tool's summary of the slab caches.
     Slabinfo(slabinfo::SlabinfoArgs),
+    /// Boot the machine and run the kernel's test_vmalloc module on it.
+    TestVmalloc(test_vmalloc::TestVmallocArgs),
     /// Compare the model with a real boot log, line by line.
     Check(check::CheckArgs),
     /// List the inputs a real boot log gives (and what it lacks).
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         }
         Command::Cat(a) => cat::run(a),
         Command::Slabinfo(a) => slabinfo::run(a),
+        Command::TestVmalloc(a) => test_vmalloc::run(a),
         Command::Check(a) => check::run(a),
         Command::Inputs { log } => inputs(log),
     }

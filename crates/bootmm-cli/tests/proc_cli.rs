@@ -66,11 +66,11 @@ fn cat_meminfo_totals_match_zoneinfo() {
 
 #[test]
 fn cat_unknown_file_lists_the_known_ones() {
-    let (ok, out, err) = bootmm(&["cat", "/proc/vmallocinfo"], "");
+    let (ok, out, err) = bootmm(&["cat", "/proc/vmstat"], "");
     assert!(!ok);
     assert!(out.is_empty());
     assert!(
-        err.contains("no such file: \"/proc/vmallocinfo\" (known: /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo, /proc/meminfo, /proc/slabinfo)"),
+        err.contains("no such file: \"/proc/vmstat\" (known: /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo, /proc/meminfo, /proc/slabinfo, /proc/vmallocinfo, /sys/kernel/debug/page_tables/kernel)"),
         "{err}"
     );
 }
@@ -246,7 +246,7 @@ fn slabinfo_cat_show_and_tool_agree_on_the_kmalloc_geometry() {
     let names: Vec<&str> = lines
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
-    assert_eq!(names, ["kmem_cache", "kmem_cache_node"]);
+    assert_eq!(names, ["kmem_cache", "kmem_cache_node", "vmap_area"]);
     let (ok, json, err) = bootmm(
         &["slabinfo", "-z", "--json", "--cpus", "8", "--kernel", "6.6"],
         "",

@@ -21,9 +21,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 
 use bootmm::include::gfp::{gfp_constant, Gfp};
-use bootmm::init::main::start_kernel;
 use bootmm::kernel::smp::Cpu;
-use bootmm::{Era, Kernel, KernelVersion, Machine, VirtAddr};
+use bootmm::VirtAddr;
 
 mod peers;
 
@@ -41,12 +40,7 @@ struct Bootmm {
 
 impl Bootmm {
     fn new() -> Bootmm {
-        let mut m = Machine::qemu(1 << 30, 2).unwrap();
-        m.era = Era::new(KernelVersion::new(6, 6, 0), bootmm::Arch::X86_64);
-        let mut k = Kernel::new(m).unwrap();
-        start_kernel(&mut k).unwrap();
-        k.smp_init().unwrap();
-        let k: &'static Kernel = Box::leak(Box::new(k));
+        let k = peers::booted_6_6();
         let base = k.phys.host_ptr(bootmm::PhysAddr(0), 1).unwrap().as_ptr() as usize;
         let delta = base.wrapping_sub(k.phys.va(bootmm::PhysAddr(0)).0 as usize);
         Bootmm {

@@ -80,6 +80,8 @@ pub struct Kernel {
     pub cpus: smp::Cpus,
     /// The slab allocator's globals (mm/slab_common.c, mm/slub.c).
     pub slab: crate::mm::slab_common::SlabCommon,
+    /// The vmalloc allocator's globals (mm/vmalloc.c).
+    pub vmalloc: crate::mm::vmalloc::Vmalloc,
 }
 
 /// Bytes of physical address space a `--bare` kernel backs (the kernel's memblock tests use
@@ -147,6 +149,7 @@ impl Kernel {
             jiffies: Default::default(),
             cpus,
             slab: Default::default(),
+            vmalloc: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ mod memblock_calls;
 mod page_calls;
 mod percpu_calls;
 mod slab_calls;
+mod vmalloc_calls;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -29,6 +30,7 @@ pub use memblock_calls::MEMBLOCK_CALLS;
 pub use page_calls::{ProcFile, PAGE_CALLS};
 pub use percpu_calls::PERCPU_CALLS;
 pub use slab_calls::SLAB_CALLS;
+pub use vmalloc_calls::VMALLOC_CALLS;
 
 /// Every table of calls the interpreter knows, searched in order.
 pub static CALL_TABLES: &[&[CallSpec]] = &[
@@ -36,6 +38,7 @@ pub static CALL_TABLES: &[&[CallSpec]] = &[
     PAGE_CALLS,
     PERCPU_CALLS,
     SLAB_CALLS,
+    VMALLOC_CALLS,
     SCRIPT_CALLS,
 ];
 

@@ -98,9 +98,12 @@ fn kmalloc_caches_have_the_kernels_geometry_after_boot() {
         .into_iter()
         .map(|i| i.name)
         .collect();
-    assert_eq!(names[0], "dma-kmalloc-8192");
-    assert_eq!(names[11], "dma-kmalloc-192");
-    assert_eq!(names[12], "dma-kmalloc-96");
+    // vmalloc_init's vmap_area cache is the newest (64 bytes before 6.3, not merged: the
+    // kmalloc caches are unmergeable with their usercopy regions).
+    assert_eq!(names[0], "vmap_area");
+    assert_eq!(names[1], "dma-kmalloc-8192");
+    assert_eq!(names[12], "dma-kmalloc-192");
+    assert_eq!(names[13], "dma-kmalloc-96");
     assert!(!names
         .iter()
         .any(|n| n.contains("rcl") || n.contains("-cg-")));

@@ -200,3 +200,14 @@ pub fn best_of_rounds<T: Timed>(runs: &mut [T]) -> Vec<f64> {
     }
     best
 }
+
+/// The benchmarks' machine: 1 GiB, 2 CPUs, 6.6, booted, its CPUs up, leaked so that CPU
+/// handles can live in the runs.
+pub fn booted_6_6() -> &'static bootmm::Kernel {
+    let mut m = bootmm::Machine::qemu(1 << 30, 2).unwrap();
+    m.era = bootmm::Era::new(bootmm::KernelVersion::new(6, 6, 0), bootmm::Arch::X86_64);
+    let mut k = bootmm::Kernel::new(m).unwrap();
+    bootmm::init::main::start_kernel(&mut k).unwrap();
+    k.smp_init().unwrap();
+    Box::leak(Box::new(k))
+}

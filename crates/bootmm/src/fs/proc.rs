@@ -24,22 +24,30 @@ pub enum ProcFile {
     Zoneinfo,
     Meminfo,
     Slabinfo,
+    /// `/proc/vmallocinfo`.
+    Vmallocinfo,
+    /// `/sys/kernel/debug/page_tables/kernel` (debugfs, CONFIG_PTDUMP_DEBUGFS).
+    PageTablesKernel,
 }
 
 impl ProcFile {
     /// Every file, in the order `--help` and error messages list them.
-    pub const ALL: [ProcFile; 5] = [
+    pub const ALL: [ProcFile; 7] = [
         ProcFile::Buddyinfo,
         ProcFile::Pagetypeinfo,
         ProcFile::Zoneinfo,
         ProcFile::Meminfo,
         ProcFile::Slabinfo,
+        ProcFile::Vmallocinfo,
+        ProcFile::PageTablesKernel,
     ];
 
     /// The file at `p` ("/proc/zoneinfo"; the bare name "zoneinfo" is accepted too).
     pub fn from_path(p: &str) -> Option<Self> {
         let name = p.strip_prefix("/proc/").unwrap_or(p);
-        Self::ALL.into_iter().find(|f| f.name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == name || f.path() == p)
     }
 
     /// The name under /proc.
@@ -50,6 +58,8 @@ impl ProcFile {
             ProcFile::Zoneinfo => "zoneinfo",
             ProcFile::Meminfo => "meminfo",
             ProcFile::Slabinfo => "slabinfo",
+            ProcFile::Vmallocinfo => "vmallocinfo",
+            ProcFile::PageTablesKernel => "page_tables",
         }
     }
 
@@ -60,6 +70,8 @@ impl ProcFile {
             ProcFile::Zoneinfo => "/proc/zoneinfo",
             ProcFile::Meminfo => "/proc/meminfo",
             ProcFile::Slabinfo => "/proc/slabinfo",
+            ProcFile::Vmallocinfo => "/proc/vmallocinfo",
+            ProcFile::PageTablesKernel => "/sys/kernel/debug/page_tables/kernel",
         }
     }
 
@@ -77,6 +89,8 @@ impl ProcFile {
             ProcFile::Zoneinfo => crate::mm::vmstat::zoneinfo(k),
             ProcFile::Meminfo => meminfo(k),
             ProcFile::Slabinfo => crate::mm::slab_common::slabinfo(k),
+            ProcFile::Vmallocinfo => crate::mm::vmalloc::vmallocinfo(k),
+            ProcFile::PageTablesKernel => crate::arch::x86::dump_pagetables::page_tables_kernel(k),
         }
     }
 }

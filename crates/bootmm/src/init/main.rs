@@ -167,7 +167,15 @@ fn mm_init(k: &mut Kernel) -> Result<(), BootError> {
     if k.era.at_least(5, 15) {
         crate::mm::page_alloc::mem_init_print_info(k);
     }
-    kmem_cache_init(k)
+    kmem_cache_init(k)?;
+    vmalloc_init(k)
+}
+
+/// mm/vmalloc.c `vmalloc_init`, last of the allocators `mm_init` / `mm_core_init` set up
+/// (after `kmem_cache_init`, `pgtable_cache_init` and `debug_objects_mem_init`); the kernel
+/// panics when it fails.
+fn vmalloc_init(k: &mut Kernel) -> Result<(), BootError> {
+    crate::mm::vmalloc::vmalloc_init(k).map_err(BootError::NoMemory)
 }
 
 /// mm/slub.c `kmem_cache_init`, where `mm_init` / `mm_core_init` call it (after `mem_init`
@@ -195,5 +203,6 @@ fn mm_core_init(k: &mut Kernel) -> Result<(), BootError> {
     if !crate::mm::page_alloc::memory_line_after_deferred_init(&k.era) {
         crate::mm::page_alloc::mem_init_print_info(k);
     }
-    kmem_cache_init(k)
+    kmem_cache_init(k)?;
+    vmalloc_init(k)
 }

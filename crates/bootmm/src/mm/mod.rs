@@ -9,6 +9,7 @@ pub mod slab;
 pub mod slab_common;
 pub mod slub;
 pub mod sparse;
+pub mod vmalloc;
 pub mod vmstat;
 pub mod watermark;
 pub mod zoneinfo;

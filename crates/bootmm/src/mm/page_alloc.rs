@@ -14,7 +14,7 @@
 pub(crate) mod debug;
 mod init;
 pub mod pcp;
-mod report;
+pub(crate) mod report;
 mod reserve;
 #[cfg(test)]
 mod tests;

@@ -279,6 +279,11 @@ impl Sparse {
         NonNull::new(p.cast())
     }
 
+    /// The vmemmap's PGD entries: (pgd index, physical address of its PUD page).
+    pub fn vmemmap_pgd_entries(&self) -> alloc::vec::Vec<(u64, u64)> {
+        self.vmemmap_pgd.clone()
+    }
+
     /// include/asm-generic/memory_model.h: `pfn_to_page` (classic SPARSEMEM form:
     /// `__section_mem_map_addr(__pfn_to_section(pfn)) + pfn`). O(1): the root, the section
     /// word, and a range compare.
@@ -684,6 +689,12 @@ fn vmemmap_populate_section(
             None => {
                 let p = vmemmap_alloc_block_zero(k, "vmemmap_p4d_populate", nid)?;
                 k.sparse.vmemmap_pgd.push((pgd, p));
+                // pgd_populate into init_top_pgt (the kernel's PGD, synced into every
+                // page table by sync_global_pgds).
+                let top = k.direct_map.init_top_pgt;
+                if top != 0 {
+                    k.phys.write_u64(PhysAddr(top + pgd * 8), p | PAGE_TABLE)?;
+                }
                 p
             }
         };

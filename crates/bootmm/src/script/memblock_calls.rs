@@ -453,11 +453,17 @@ pub static MEMBLOCK_CALLS: &[CallSpec] = &[
         name: "memset",
         params: &[param!("s", U64), param!("c", Byte), param!("n", U64)],
         run: |k, a, _| {
-            // A physical address, or a direct-map address (a kmalloc'd object).
-            let pa = super::slab_calls::phys_of(k, a.u64(0));
+            // A physical address, a direct-map address (a kmalloc'd object) or a vmalloc
+            // address (page by page, through the kernel's tables).
             let call = format!("memset({:#x}, {}, {:#x})", a.u64(0), a.byte(1), a.u64(2));
-            super::slab_calls::refuse_metadata(k, pa, a.u64(2), &call)?;
-            k.phys.memset(pa, a.byte(1), a.u64(2)).map_err(phys_err)?;
+            let runs = super::slab_calls::phys_runs(k, a.u64(0), a.u64(2))
+                .map_err(|e| format!("{call}: {e}"))?;
+            for &(pa, n) in &runs {
+                super::slab_calls::refuse_metadata(k, pa, n, &call)?;
+            }
+            for (pa, n) in runs {
+                k.phys.memset(pa, a.byte(1), n).map_err(phys_err)?;
+            }
             Ok(Ret::Addr(a.u64(0)))
         },
     },

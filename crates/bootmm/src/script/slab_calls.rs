@@ -60,11 +60,42 @@ fn kfree_err(e: KfreeError, call: &str) -> String {
 /// translated, anything below PAGE_OFFSET is taken as physical.
 pub(crate) fn phys_of(k: &Kernel, v: u64) -> PhysAddr {
     let page_offset = k.phys.va(PhysAddr(0)).0;
+    if crate::mm::vmalloc::is_vmalloc_addr(v) {
+        // A vmalloc address: the page the kernel's tables map it to (an unmapped one reads
+        // as outside simulated RAM).
+        return crate::mm::vmalloc::virt_to_phys_walk(k, v, 1).unwrap_or(PhysAddr(u64::MAX));
+    }
     if v >= page_offset {
         k.phys.pa(crate::VirtAddr(v))
     } else {
         PhysAddr(v)
     }
+}
+
+/// `[v, v + len)` as runs of physical memory: one run for a physical or direct-map
+/// address, one per page for a vmalloc address (each page where the tables map it).
+///
+/// # Errors
+/// A vmalloc page of the range is not mapped.
+pub(crate) fn phys_runs(
+    k: &Kernel,
+    v: u64,
+    len: u64,
+) -> Result<alloc::vec::Vec<(PhysAddr, u64)>, String> {
+    if !crate::mm::vmalloc::is_vmalloc_addr(v) {
+        return Ok(alloc::vec![(phys_of(k, v), len)]);
+    }
+    let mut runs = alloc::vec::Vec::new();
+    let mut a = v;
+    let end = v.saturating_add(len);
+    while a < end {
+        let n = (4096 - (a & 0xfff)).min(end - a);
+        let pa = crate::mm::vmalloc::virt_to_phys_walk(k, a, n)
+            .ok_or_else(|| format!("{a:#x} is not mapped (walk it to see where the walk stops)"))?;
+        runs.push((pa, n));
+        a += n;
+    }
+    Ok(runs)
 }
 
 /// Refuse a script's write into memory where bootmm keeps structures linked by host
@@ -99,7 +130,9 @@ pub(crate) fn refuse_metadata(
             }
         }
     }
-    let unit = k.percpu.unit_size();
+    // The part of each unit the first chunk uses (`size_sum`); the rest of the unit went
+    // back to memblock (`pcpu_fc_free`) and is ordinary free memory.
+    let unit = k.percpu.ai.as_ref().map_or(0, |ai| ai.size_sum());
     for (cpu, &u) in k.percpu.unit_pa.iter().enumerate() {
         if unit != 0 && overlaps(u, u + unit) {
             return Err(format!(
@@ -107,6 +140,12 @@ pub(crate) fn refuse_metadata(
                 end - 1
             ));
         }
+    }
+    if let Some(what) = crate::mm::vmalloc::metadata_at(k, start, end - start) {
+        return Err(format!(
+            "{call}: {start:#x}-{:#x} holds {what}, whose links bootmm follows unchecked; writing there is refused",
+            end - 1
+        ));
     }
     if k.slab.state() >= crate::mm::slub::SlabState::Partial {
         let va0 = k.phys.va(PhysAddr(start & !0xfff)).0;
@@ -296,8 +335,8 @@ pub static SLAB_CALLS: &[CallSpec] = &[
         name: "poke",
         params: &[param!("addr", U64), param!("c", Byte)],
         run: |k, a, _| {
-            let pa = phys_of(k, a.u64(0));
             let call = format!("poke({:#x})", a.u64(0));
+            let pa = phys_runs(k, a.u64(0), 1).map_err(|e| format!("{call}: {e}"))?[0].0;
             refuse_metadata(k, pa, 1, &call)?;
             k.phys
                 .memset(pa, a.byte(1), 1)

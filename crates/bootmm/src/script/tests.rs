@@ -206,7 +206,8 @@ fn slub_kunit_cases_through_scripts() {
 }
 
 /// `walk` follows the kernel's tables: a kmalloc'd object's address lands on its physical
-/// page through the direct map; an address outside every table is not mapped.
+/// page through the direct map; the start of the vmalloc range, with nothing vmalloc'ed,
+/// stops at the empty PUD entry under the PGD entry `preallocate_vmalloc_pages` filled.
 #[cfg(feature = "std")]
 #[test]
 fn walk_follows_the_direct_map() {
@@ -238,7 +239,7 @@ fn walk_follows_the_direct_map() {
         .output
         .as_deref()
         .unwrap()
-        .ends_with("not mapped (pgd entry 0x0000000000000000)\n"));
+        .ends_with("not mapped (pud entry 0x0000000000000000)\n"));
 }
 
 /// A script cannot corrupt what bootmm links with host pointers: a write into the memmap
@@ -284,4 +285,60 @@ fn writes_into_bootmms_own_structures_are_refused() {
         crate::mm::percpu::free_percpu(&k, Some(p)),
         Err(crate::mm::percpu::PcpuFreeError::KernelOwned(_))
     ));
+}
+
+/// The vmalloc calls from a script: an area mapped page by page, bytes written through its
+/// address landing in the page `walk` names, `/proc/vmallocinfo`, vm_map_ram and vmap of
+/// allocated pages, and the kernel's answers to a double vfree and a double vm_unmap_ram.
+#[cfg(feature = "std")]
+#[test]
+fn vmalloc_calls_through_scripts() {
+    let mut k = Kernel::new(crate::machine::Machine::qemu(1 << 30, 1).unwrap()).unwrap();
+    crate::init::main::start_kernel(&mut k).unwrap();
+    let out = run_script(
+        &mut k,
+        "p = vmalloc(20000)\npoke(p + 4097, 0x5a)\nw = walk(p + 4096)\ncat(\"/proc/vmallocinfo\")\nvfree(p)\nvfree(p)\npg = alloc_pages(GFP_KERNEL, 1)\nm = vm_map_ram(pg, 2)\nwalk(m + 4096)\nvm_unmap_ram(m, 2)\nvm_unmap_ram(m, 2)\n",
+    );
+    let call = |i: usize| match &out[i] {
+        Outcome::Call(c) => c.clone(),
+        Outcome::Error(e) => panic!("line {}: {}", e.line, e.message),
+    };
+    let Ret::Addr(p) = call(0).ret else {
+        panic!("{:?}", out[0])
+    };
+    assert_eq!(p, crate::arch::x86::pgtable_64_types::VMALLOC_START);
+    let Ret::Addr(pa) = call(2).ret else {
+        panic!("{:?}", out[2])
+    };
+    let byte = k.phys.host_ptr(crate::PhysAddr(pa + 1), 1).unwrap();
+    // SAFETY: a byte of simulated RAM.
+    assert_eq!(unsafe { *byte.as_ptr() }, 0x5a);
+    assert!(call(3).output.unwrap().contains(
+        "0xffffc90000000000-0xffffc90000006000   24576 bootmm_script pages=5 vmalloc N0=5\n"
+    ));
+    assert_eq!(call(4).ret, Ret::Void);
+    let Outcome::Error(e) = &out[5] else {
+        panic!("{:?}", out[5])
+    };
+    assert!(
+        e.message
+            .contains("Trying to vfree() nonexistent vm area (0xffffc90000000000)"),
+        "{}",
+        e.message
+    );
+    let Ret::Page(pg) = call(6).ret else { panic!() };
+    let Ret::Addr(m) = call(7).ret else {
+        panic!("{:?}", out[7])
+    };
+    assert_eq!(call(8).ret, Ret::Addr(pg + 4096));
+    assert_eq!(call(9).ret, Ret::Void);
+    let Outcome::Error(e) = &out[10] else {
+        panic!("{:?}", out[10])
+    };
+    assert!(
+        e.message.contains("kernel BUG at mm/vmalloc.c: vb_free"),
+        "{}",
+        e.message
+    );
+    assert_eq!(crate::arch::x86::set_memory::lookup_address(&k, m).pa, None);
 }

@@ -192,23 +192,72 @@ pub fn mem_init(k: &mut Kernel) -> Result<(), BootError> {
     Ok(())
 }
 
-/// arch/x86/mm/init_64.c: `preallocate_vmalloc_pages` (5.8+): one page-table page per
-/// PGDIR_SIZE slot of the vmalloc area (4-level paging, no KASLR: 32 TiB, 64 slots), taken
-/// from the buddy allocator before "Memory:" is printed. bootmm's kernel page tables are
-/// not built yet, so every slot is empty and takes its page.
+/// `init_top_pgt`'s physical address: the page of the image's `.data` that
+/// `init_mem_mapping` wrote the direct map's PGD entries into. When the image lies outside
+/// simulated RAM those entries were kept aside; the PGD then gets a page of the page
+/// allocator holding them (docs/divergences.md).
+///
+/// # Errors
+/// No page for it.
+pub fn init_top_pgt(k: &mut Kernel) -> Result<u64, alloc::string::String> {
+    use crate::arch::x86::pgtable_64_types::{_PAGE_TABLE, PAGE_SHIFT};
+    if k.direct_map.init_top_pgt != 0 {
+        return Ok(k.direct_map.init_top_pgt);
+    }
+    let gfp = crate::include::gfp::gfp_constant(&k.era, "GFP_KERNEL").unwrap_or_default()
+        | crate::include::gfp::Gfp::__GFP_ZERO;
+    let Some(pfn) = crate::mm::page_alloc::alloc_pages(k, gfp, 0)
+        .ok()
+        .flatten()
+        .and_then(|p| k.sparse().page_to_pfn_checked(p))
+    else {
+        return Err(alloc::string::String::from("no page for init_top_pgt"));
+    };
+    let top = pfn << PAGE_SHIFT;
+    let base_index = (k.phys.va(crate::PhysAddr(0)).0 >> 39) & 511;
+    for &(idx, pud) in &k.direct_map.pgd.clone() {
+        let _ = k.phys.write_u64(
+            crate::PhysAddr(top + (base_index + idx) * 8),
+            pud | _PAGE_TABLE,
+        );
+    }
+    k.direct_map.init_top_pgt = top;
+    Ok(top)
+}
+
+/// arch/x86/mm/init_64.c: `preallocate_vmalloc_pages` (5.8+): for each PGDIR_SIZE slot of
+/// `VMALLOC_START..=VMEMORY_END` (4-level paging, no KASLR: 32 TiB, 64 slots) `p4d_alloc`
+/// (folded) and `pud_alloc`: a zeroed PUD page from the buddy allocator, written into
+/// `init_top_pgt`, before "Memory:" is printed. The kernel panics without the memory
+/// ("Failed to pre-allocate pud pages for vmalloc area"); bootmm stops filling.
 fn preallocate_vmalloc_pages(k: &mut Kernel) {
+    use crate::arch::x86::pgtable_64_types::{
+        Paging, _PAGE_PRESENT, _PAGE_TABLE, PAGE_SHIFT, VMALLOC_END, VMALLOC_START,
+    };
     let _t = k
         .trace
         .enter("preallocate_vmalloc_pages", "arch/x86/mm/init_64.c");
     let gfp = crate::include::gfp::gfp_constant(&k.era, "GFP_KERNEL").unwrap_or_default()
         | crate::include::gfp::Gfp::__GFP_ZERO;
-    for _ in 0..64 {
-        if crate::mm::page_alloc::alloc_pages(k, gfp, 0)
-            .ok()
-            .flatten()
-            .is_none()
-        {
-            // The kernel panics: "Failed to pre-allocate p4d/pud pages for vmalloc area".
+    let Ok(top) = init_top_pgt(k) else {
+        return;
+    };
+    let paging = Paging::X86_64_4LEVEL;
+    let mut addr = VMALLOC_START;
+    while addr <= VMALLOC_END {
+        let pa = crate::PhysAddr(top + paging.index(0, addr) * 8);
+        if k.phys.read_u64(pa).unwrap_or(0) & _PAGE_PRESENT == 0 {
+            let Some(pfn) = crate::mm::page_alloc::alloc_pages(k, gfp, 0)
+                .ok()
+                .flatten()
+                .and_then(|p| k.sparse().page_to_pfn_checked(p))
+            else {
+                break;
+            };
+            let _ = k.phys.write_u64(pa, (pfn << PAGE_SHIFT) | _PAGE_TABLE);
+        }
+        addr = (addr | (paging.entry_size(0) - 1)).wrapping_add(1);
+        if addr == 0 {
             break;
         }
     }
@@ -362,6 +411,9 @@ impl Mapper<'_> {
         end: u64,
         mask: u32,
     ) -> MapResult<u64> {
+        let _t = self
+            .trace
+            .enter("kernel_physical_mapping_init", "arch/x86/mm/init_64.c");
         let mut last = end;
         let mut paddr = start;
         while paddr < end {

@@ -204,6 +204,14 @@ fn proc_files_by_path() {
         ProcFile::from_path("/proc/slabinfo"),
         Some(ProcFile::Slabinfo)
     );
-    assert_eq!(ProcFile::from_path("/proc/vmallocinfo"), None);
+    assert_eq!(
+        ProcFile::from_path("/proc/vmallocinfo"),
+        Some(ProcFile::Vmallocinfo)
+    );
+    assert_eq!(
+        ProcFile::from_path("/sys/kernel/debug/page_tables/kernel"),
+        Some(ProcFile::PageTablesKernel)
+    );
+    assert_eq!(ProcFile::from_path("/proc/vmstat"), None);
     assert!(ProcFile::known().contains("/proc/meminfo"));
 }

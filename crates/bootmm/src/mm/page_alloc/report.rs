@@ -67,6 +67,27 @@ pub fn warn_alloc(k: &Kernel, cpu: u32, gfp: Gfp, order: u32) {
     show_free_areas(k);
 }
 
+/// mm/page_alloc.c `warn_alloc(gfp, NULL, fmt, …)` with a caller's message (vmalloc's
+/// "vmalloc error: size %lu, …"): "comm: message, mode:…, nodemask=(null),cpuset=/,
+/// mems_allowed=0", then `show_mem`, under the same rate limit as the page allocator's.
+pub fn warn_alloc_msg(k: &Kernel, cpu: u32, gfp: Gfp, msg: &str) {
+    if !k
+        .page_alloc
+        .nopage_rs
+        .ratelimit(k.jiffies.get(), "warn_alloc", &k.printk)
+    {
+        return;
+    }
+    let comm = k.cpus.comm(cpu);
+    let raw = gfp_to_raw(&k.era, gfp);
+    crate::pr_warn!(
+        k.printk,
+        "{comm}: {msg}, mode:{raw:#x}({}), nodemask=(null),cpuset=/,mems_allowed=0\n",
+        format_gfp(&k.era, gfp)
+    );
+    show_free_areas(k);
+}
+
 /// The free blocks of a zone by order, and which migrate types hold them (under the lock).
 fn zone_free_blocks(k: &Kernel, z: &Zone) -> ([u64; NR_PAGE_ORDERS], [u32; NR_PAGE_ORDERS]) {
     let mut nr = [0u64; NR_PAGE_ORDERS];
