@@ -410,10 +410,28 @@ pub fn meminfo_lines_with(k: &Kernel, c: &MeminfoConfig) -> Vec<MeminfoLine> {
     p("Committed_AS:   ", 0);
     let vt = vmalloc_total_kb(era);
     p("VmallocTotal:   ", vt);
-    p("VmallocUsed:    ", 0);
-    // Before 4.4 VmallocChunk is the largest free gap of the vmalloc space: all of it while
-    // nothing is vmalloc'd. From 4.4 the line stays, always 0.
-    p("VmallocChunk:   ", if v(4, 4) { 0 } else { vt });
+    // VmallocUsed: from 5.3 ("mm: vmalloc: show number of vmalloc pages in
+    // /proc/meminfo"; the release is unconfirmed) the pages vmalloc holds; 4.4 to 5.2
+    // printed 0 (get_vmalloc_info removed); before 4.4 the bytes of the busy areas, guard
+    // pages included.
+    let (busy, _) = crate::mm::vmalloc::vmap_areas(k);
+    let used = if v(5, 3) {
+        crate::mm::vmalloc::vmalloc_nr_pages(k) << 2
+    } else if v(4, 4) {
+        0
+    } else {
+        busy.iter().map(|a| a.size).sum::<u64>() >> 10
+    };
+    p("VmallocUsed:    ", used);
+    // Before 4.4 VmallocChunk is the largest free gap of the vmalloc space (all of it while
+    // nothing is vmalloc'd): the largest free block inside the range. From 4.4 the line
+    // stays, 0.
+    let chunk = if !crate::mm::vmalloc::vmap_initialized(k) {
+        vt
+    } else {
+        crate::mm::vmalloc::largest_free_block(k) >> 10
+    };
+    p("VmallocChunk:   ", if v(4, 4) { 0 } else { chunk });
     if v(4, 16) {
         p("Percpu:         ", 0);
     }

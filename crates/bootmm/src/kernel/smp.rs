@@ -330,9 +330,22 @@ impl<'k> Cpu<'k> {
         page_alloc::drain_pages(self.k, self.id, None);
     }
 
-    /// `__alloc_percpu(size, align)`.
+    /// `__alloc_percpu(size, align)`, growing into a new chunk when the first is full.
     pub fn alloc_percpu(&self, size: u64, align: u64) -> Option<crate::mm::percpu::PcpuPtr> {
-        crate::mm::percpu::__alloc_percpu(self.k, size, align)
+        // SAFETY: this handle holds the CPU.
+        unsafe { crate::mm::percpu::pcpu_alloc_on(self.k, self.id, size, align) }
+    }
+
+    /// `free_percpu(p)` on this CPU (an empty chunk beyond one is destroyed).
+    ///
+    /// # Errors
+    /// As [`crate::mm::percpu::free_percpu`].
+    pub fn free_percpu(
+        &self,
+        p: Option<crate::mm::percpu::PcpuPtr>,
+    ) -> Result<(), crate::mm::percpu::PcpuFreeError> {
+        // SAFETY: this handle holds the CPU.
+        unsafe { crate::mm::percpu::free_percpu_on(self.k, self.id, p) }
     }
 
     /// `this_cpu_ptr(p)`.

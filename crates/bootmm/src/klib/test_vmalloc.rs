@@ -310,7 +310,7 @@ fn pcpu_alloc_test(c: &Ctx<'_, '_>) -> i32 {
         held.push(p);
     }
     for p in held {
-        let _ = crate::mm::percpu::free_percpu(c.k(), p);
+        let _ = c.cpu.free_percpu(p);
     }
     c.vfree(pcpu);
     rv

@@ -350,6 +350,8 @@ pub struct FirstChunk {
     pub unit_pa: Vec<u64>,
     /// `pcpu_lock`: the reserved and dynamic chunks' maps.
     lock: spin::Mutex<PcpuChunks>,
+    /// `pcpu_alloc_mutex`: chunk creation, population and destruction.
+    alloc_mutex: spin::Mutex<()>,
 }
 
 /// The chunks `pcpu_setup_first_chunk` sets up and the allocator's counters.
@@ -365,6 +367,8 @@ struct PcpuChunks {
     /// `kmem_cache_cpu`s): bootmm's structures there are linked by host pointers, so a
     /// `free_percpu` from outside is refused (see [`pcpu_pin`]).
     pinned: alloc::collections::BTreeSet<u64>,
+    /// The chunks `pcpu_create_chunk` made in the vmalloc range, in creation order.
+    vm: Vec<vm::VmChunk>,
 }
 
 /// `__pcpu_size_to_slot`: the chunk-list slot of a free size (`PCPU_SLOT_BASE_SHIFT` 5).
@@ -681,6 +685,14 @@ impl PcpuPtr {
     pub fn from_value(v: u64, unit_size: u64) -> Option<Self> {
         (v % PCPU_MIN_ALLOC_SIZE == 0 && v < unit_size).then_some(PcpuPtr(v))
     }
+
+    /// The per-CPU pointer whose value is `v`, if it lies in the first chunk's unit or in a
+    /// chunk `pcpu_create_chunk` made.
+    pub fn from_value_in(k: &Kernel, v: u64) -> Option<Self> {
+        Self::from_value(v, k.percpu.unit_size()).or_else(|| {
+            (v % PCPU_MIN_ALLOC_SIZE == 0 && vm::in_vm_chunk(k, v)).then_some(PcpuPtr(v))
+        })
+    }
 }
 
 /// One chunk's allocation map (`struct pcpu_chunk`'s `alloc_map`, `bound_map`, `free_bytes`,
@@ -699,6 +711,25 @@ struct PcpuChunk {
     bound_map: Vec<u64>,
     free_bytes: u64,
     first_free: usize,
+    /// An upper bound of the longest free run, in bits (the kernel's `contig_hint`, kept
+    /// loosely): set by a search that found no room, reset by a free.
+    contig_hint: usize,
+}
+
+/// The first index in `[from, limit)` whose bit is `set`, else `limit` (`find_next_bit` /
+/// `find_next_zero_bit`).
+fn next_bit(m: &[u64], from: usize, limit: usize, set: bool) -> usize {
+    let mut i = from;
+    while i < limit {
+        let w = i / 64;
+        let mut word = if set { m[w] } else { !m[w] };
+        word &= !0u64 << (i % 64);
+        if word != 0 {
+            return (w * 64 + word.trailing_zeros() as usize).min(limit);
+        }
+        i = (w + 1) * 64;
+    }
+    limit
 }
 
 fn test_bit(m: &[u64], i: usize) -> bool {
@@ -730,6 +761,7 @@ impl PcpuChunk {
             bound_map: alloc::vec![0; words],
             free_bytes: map_size,
             first_free: 0,
+            contig_hint: nr_bits,
         };
         let head = (start_offset >> PCPU_MIN_ALLOC_SHIFT) as usize;
         if head > 0 {
@@ -760,28 +792,31 @@ impl PcpuChunk {
     /// run of `bits` free bits from `first_free` (the hints the kernel keeps skip only runs
     /// too small for the request, so they find the same run). Returns the offset in the unit.
     fn pcpu_alloc_area(&mut self, bits: usize, bit_align: usize) -> Option<u64> {
-        if self.free_bytes < bits as u64 * PCPU_MIN_ALLOC_SIZE {
+        if self.free_bytes < bits as u64 * PCPU_MIN_ALLOC_SIZE || bits > self.contig_hint {
             return None;
         }
-        let mut i = self.first_free.next_multiple_of(bit_align);
-        while i + bits <= self.nr_bits {
-            match (i..i + bits).find(|&j| test_bit(&self.alloc_map, j)) {
-                None => {
-                    (i..i + bits).for_each(|j| set_bit(&mut self.alloc_map, j));
-                    set_bit(&mut self.bound_map, i);
-                    (i + 1..i + bits).for_each(|j| clear_bit(&mut self.bound_map, j));
-                    set_bit(&mut self.bound_map, i + bits);
-                    self.free_bytes -= bits as u64 * PCPU_MIN_ALLOC_SIZE;
-                    if i == self.first_free {
-                        self.first_free = (i + bits..self.nr_bits)
-                            .find(|&j| !test_bit(&self.alloc_map, j))
-                            .unwrap_or(self.nr_bits);
-                    }
-                    return Some(self.base + (i as u64) * PCPU_MIN_ALLOC_SIZE);
+        // The free runs in address order (a word at a time); the first whose lowest
+        // aligned start leaves room is the lowest fit. The longest run seen bounds the hint.
+        let mut longest = 0usize;
+        let mut start = next_bit(&self.alloc_map, self.first_free, self.nr_bits, false);
+        while start < self.nr_bits {
+            let end = next_bit(&self.alloc_map, start, self.nr_bits, true);
+            longest = longest.max(end - start);
+            let i = start.next_multiple_of(bit_align);
+            if i + bits <= end {
+                (i..i + bits).for_each(|j| set_bit(&mut self.alloc_map, j));
+                set_bit(&mut self.bound_map, i);
+                (i + 1..i + bits).for_each(|j| clear_bit(&mut self.bound_map, j));
+                set_bit(&mut self.bound_map, i + bits);
+                self.free_bytes -= bits as u64 * PCPU_MIN_ALLOC_SIZE;
+                if i == self.first_free {
+                    self.first_free = next_bit(&self.alloc_map, i + bits, self.nr_bits, false);
                 }
-                Some(used) => i = (used + 1).next_multiple_of(bit_align),
+                return Some(self.base + (i as u64) * PCPU_MIN_ALLOC_SIZE);
             }
+            start = next_bit(&self.alloc_map, end, self.nr_bits, false);
         }
+        self.contig_hint = longest;
         None
     }
 
@@ -801,6 +836,7 @@ impl PcpuChunk {
         let bytes = (end - bit) as u64 * PCPU_MIN_ALLOC_SIZE;
         self.free_bytes += bytes;
         self.first_free = self.first_free.min(bit);
+        self.contig_hint = self.nr_bits;
         Some(bytes)
     }
 }
@@ -851,6 +887,7 @@ impl FirstChunk {
             base,
             unit_pa,
             lock: spin::Mutex::new(chunks),
+            alloc_mutex: spin::Mutex::new(()),
         }
     }
 
@@ -873,9 +910,9 @@ impl FirstChunk {
 ///
 /// Returns `None` (the kernel's NULL) for a size of 0 or above 32 KiB, an alignment that is
 /// not a power of two or above a page (with the kernel's warning, unless `nowarn`), and when
-/// no chunk has room: new chunks come from vmalloc, which is not modelled yet, so the first
-/// chunk is all there is ("allocation failed, size=… align=… atomic=0, failed to allocate
-/// new chunk", at most 10 times).
+/// the first chunk has no room: this path, callable without a CPU, does not make chunks
+/// ("allocation failed, size=… align=… atomic=0, failed to allocate new chunk", at most 10
+/// times); [`pcpu_alloc_on`] does.
 ///
 /// Complexity: O(bits of the chunk) for the search, under the lock.
 pub fn pcpu_alloc(
@@ -971,11 +1008,16 @@ pub fn __alloc_reserved_percpu(k: &Kernel, size: u64, align: u64) -> Option<Pcpu
 /// allocator's state unchanged (the kernel does not check; see the error's text).
 pub fn free_percpu(k: &Kernel, p: Option<PcpuPtr>) -> Result<(), PcpuFreeError> {
     let Some(p) = p else { return Ok(()) };
+    if k.percpu.unit_size() != 0 && p.0 >= k.percpu.unit_size() {
+        // A chunk in the vmalloc range (without a CPU, an emptied chunk stays).
+        return vm::free_in_vm_chunk(k, p.0).map(|_| ());
+    }
     let mut c = k.percpu.lock.lock();
     let c = &mut *c;
     if c.pinned.contains(&p.0) {
         return Err(PcpuFreeError::KernelOwned(p.0));
     }
+
     // pcpu_chunk_addr_search: the reserved chunk's range, else the first chunk's.
     let chunk = match (&mut c.reserved, &mut c.first) {
         (Some(r), _) if r.contains(p.0) => r,
@@ -1002,11 +1044,19 @@ pub(crate) fn pcpu_unpin(k: &Kernel, p: PcpuPtr) {
 /// include/linux/percpu-defs.h: `per_cpu_ptr(ptr, cpu)`, as a physical address (the unit of
 /// `cpu` plus the pointer's offset). `None` for a CPU that is not possible.
 pub fn per_cpu_ptr(k: &Kernel, p: PcpuPtr, cpu: u32) -> Option<crate::PhysAddr> {
-    k.percpu
-        .unit_pa
-        .get(cpu as usize)
-        .map(|u| crate::PhysAddr(u + p.0))
+    let u = *k.percpu.unit_pa.get(cpu as usize)?;
+    if p.0 < k.percpu.unit_size() {
+        return Some(crate::PhysAddr(u + p.0));
+    }
+    // A chunk in the vmalloc range: `p + __per_cpu_offset[cpu]` is a vmalloc address, which
+    // the kernel's page tables map to the page populated for it.
+    let va = vm::per_cpu_va(k, p, cpu)?;
+    crate::mm::vmalloc::virt_to_phys_walk(k, va, 1)
 }
+
+#[path = "percpu/vm.rs"]
+mod vm;
+pub use vm::{free_percpu_on, pcpu_alloc_on, pcpu_nr_vm_chunks};
 
 #[cfg(test)]
 mod tests;

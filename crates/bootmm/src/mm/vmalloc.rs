@@ -243,6 +243,7 @@ pub const CALLERS: &[&str] = &[
     "vm_map_ram_test",
     "vrealloc_test",
     "__vmalloc_area_node",
+    "pcpu_get_vm_areas",
 ];
 
 /// The index of `name` in [`CALLERS`] (0, "vmalloc", for a name not listed).
@@ -2976,4 +2977,205 @@ pub fn metadata_at(k: &Kernel, pa: u64, len: u64) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// `vmap_initialized`.
+pub fn vmap_initialized(k: &Kernel) -> bool {
+    k.vmalloc.initialized()
+}
+
+/// The largest free block inside `[VMALLOC_START, VMALLOC_END]`, in bytes (the old
+/// `get_vmalloc_info`'s `largest_chunk`).
+pub fn largest_free_block(k: &Kernel) -> u64 {
+    free_blocks(k)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, e)| {
+            let (s, e) = (s.max(VMALLOC_START), e.min(VMALLOC_END.wrapping_add(1)));
+            e.saturating_sub(s)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+// ----- For the percpu allocator's chunks (mm/percpu-vm.c) -------------------------------------------
+
+/// mm/vmalloc.c `pcpu_get_vm_areas`: one area per group, at `base + offsets[i]` of
+/// `sizes[i]` bytes, `base` aligned to `align`, as high in the vmalloc range as they all fit
+/// (the kernel searches top-down so that percpu chunks stay away from ordinary vmalloc
+/// areas, which grow from the bottom). No guard pages. Returns `base` and each area's
+/// vm_struct, or `None` when they do not fit even after a purge.
+///
+/// # Safety
+/// The calling thread holds `cpu`.
+pub(crate) unsafe fn pcpu_get_vm_areas(
+    k: &Kernel,
+    cpu: u32,
+    offsets: &[u64],
+    sizes: &[u64],
+    align: u64,
+) -> Option<(u64, Vec<u64>)> {
+    let vm = &k.vmalloc;
+    let dm = vm.dm.filter(|_| vm.initialized())?;
+    let n = offsets.len();
+    if n == 0 || n != sizes.len() || !align.is_power_of_two() {
+        return None;
+    }
+    let last_end = offsets.iter().zip(sizes).map(|(o, s)| o + s).max()?;
+    // SAFETY: the caller holds the CPU; the trees are under their locks.
+    unsafe {
+        let mut vas = Vec::with_capacity(n);
+        let mut vms = Vec::with_capacity(n);
+        for _ in 0..n {
+            let va = va_alloc(k, cpu, GFP_KERNEL | Gfp::__GFP_ZERO, NUMA_NO_NODE);
+            let v = kmalloc_on(k, cpu, 64, GFP_KERNEL | Gfp::__GFP_ZERO, NUMA_NO_NODE);
+            vas.push(va);
+            vms.push(v);
+        }
+        let give_back = |vas: &[u64], vms: &[u64]| {
+            for &v in vas.iter().filter(|&&v| v != 0) {
+                va_free(k, cpu, v);
+            }
+            for &v in vms.iter().filter(|&&v| v != 0) {
+                kfree_quiet(k, cpu, v);
+            }
+        };
+        if vas.contains(&0) || vms.contains(&0) {
+            give_back(&vas, &vms);
+            return None;
+        }
+        let mut purged = false;
+        let base = loop {
+            vm.free_vmap_area_lock.lock();
+            let st = vm.st();
+            let mut blocks = Vec::new();
+            let mut r = rbtree::rb_first(&dm, (*st).free_vmap_area_root);
+            while r != 0 {
+                let va = va_of_rb(&dm, r);
+                blocks.push(((*va).va_start, (*va).va_end));
+                r = rbtree::rb_next(&dm, r);
+            }
+            let vmalloc_end = (VMALLOC_END + 1) & !(align - 1);
+            let mut base = vmalloc_end.checked_sub(last_end).map(|b| b & !(align - 1));
+            let fits = |s: u64, e: u64| blocks.iter().find(|b| b.0 <= s && e <= b.1);
+            while let Some(b) = base.filter(|&b| b >= VMALLOC_START) {
+                let bad =
+                    (0..n).find(|&i| fits(b + offsets[i], b + offsets[i] + sizes[i]).is_none());
+                let Some(i) = bad else { break };
+                // pvm_determine_end_from_reverse: the highest free block starting below the
+                // area's end; move the base down so that the area ends inside it.
+                let e = b + offsets[i] + sizes[i];
+                let below = blocks.iter().rev().find(|blk| blk.0 < e).copied();
+                base = match below {
+                    Some(blk) => {
+                        let end = blk.1.min(e);
+                        let nb = end
+                            .checked_sub(offsets[i] + sizes[i])
+                            .map(|x| x & !(align - 1));
+                        nb.map(|nb| if nb >= b { b.saturating_sub(align) } else { nb })
+                    }
+                    None => None,
+                };
+            }
+            match base.filter(|&b| b >= VMALLOC_START) {
+                Some(b) => {
+                    // Carve each area out of the free block that holds it.
+                    for i in 0..n {
+                        let (s, size) = (b + offsets[i], sizes[i]);
+                        let mut node = (*st).free_vmap_area_root;
+                        let mut hit = core::ptr::null_mut();
+                        while node != 0 {
+                            let va = va_of_rb(&dm, node);
+                            if s < (*va).va_start {
+                                node = (*va).rb_node.left;
+                            } else if s >= (*va).va_end {
+                                node = (*va).rb_node.right;
+                            } else {
+                                hit = va;
+                                break;
+                            }
+                        }
+                        let ok =
+                            !hit.is_null() && adjust_va_to_fit_type(k, cpu, &dm, st, hit, s, size);
+                        debug_assert!(ok, "pcpu_get_vm_areas: {s:#x} was checked free");
+                    }
+                    vm.free_vmap_area_lock.unlock();
+                    break b;
+                }
+                None => {
+                    vm.free_vmap_area_lock.unlock();
+                    if purged {
+                        give_back(&vas, &vms);
+                        return None;
+                    }
+                    vm.vmap_purge_lock.lock();
+                    purge_fragmented_blocks_allcpus(k, cpu, &dm);
+                    __purge_vmap_area_lazy(k, cpu, &dm);
+                    vm.vmap_purge_lock.unlock();
+                    purged = true;
+                }
+            }
+        };
+        // Insert the areas into the busy tree and set their vm_structs up.
+        vm.vmap_area_lock.lock();
+        for i in 0..n {
+            let p = dm.at::<VmapArea>(vas[i]);
+            (*p).va_start = base + offsets[i];
+            (*p).va_end = base + offsets[i] + sizes[i];
+            (*p).u = vms[i];
+            let st = vm.st();
+            insert_vmap_area(
+                k,
+                &dm,
+                p,
+                &mut (*st).vmap_area_root,
+                vm.statics + 40,
+                0,
+                false,
+            );
+            let v = dm.at::<VmStruct>(vms[i]);
+            (*v).flags = VM_ALLOC | VM_NO_GUARD;
+            (*v).addr = base + offsets[i];
+            (*v).size = sizes[i];
+            (*v).caller = caller_id("pcpu_get_vm_areas");
+        }
+        vm.vmap_area_lock.unlock();
+        Some((base, vms))
+    }
+}
+
+/// mm/vmalloc.c `pcpu_free_vm_areas`: `free_vm_area` of each (the pages were unmapped and
+/// freed by the percpu allocator before).
+///
+/// # Safety
+/// The calling thread holds `cpu`; `vms` came from [`pcpu_get_vm_areas`].
+pub(crate) unsafe fn pcpu_free_vm_areas(k: &Kernel, cpu: u32, vms: &[u64]) {
+    let Some(dm) = k.vmalloc.dm else { return };
+    for &v in vms {
+        // SAFETY: the caller's contract.
+        unsafe { free_vm_area(k, cpu, &dm, v) };
+    }
+}
+
+/// Map the pages `pfns` at `addr` with PAGE_KERNEL (`__pcpu_map_pages`:
+/// `vmap_pages_range_noflush`). False without memory for a table, or over a PTE in use.
+///
+/// # Safety
+/// The calling thread holds `cpu`.
+pub(crate) unsafe fn map_kernel_pages(k: &Kernel, cpu: u32, addr: u64, pfns: &[u64]) -> bool {
+    let Some(dm) = k.vmalloc.dm else { return false };
+    // SAFETY: the caller's contract.
+    unsafe {
+        vmap_pages_range(k, cpu, &dm, addr, &mut |i| pfns[i], pfns.len(), PAGE_KERNEL).is_ok()
+    }
+}
+
+/// Clear the PTEs of `[addr, end)` (`__pcpu_unmap_pages`: `vunmap_range_noflush`).
+///
+/// # Safety
+/// The calling thread holds `cpu`.
+pub(crate) unsafe fn unmap_kernel_range(k: &Kernel, cpu: u32, addr: u64, end: u64) {
+    let Some(dm) = k.vmalloc.dm else { return };
+    // SAFETY: the caller's contract.
+    unsafe { vunmap_range_noflush(k, cpu, &dm, addr, end) }
 }

@@ -27,9 +27,9 @@ fn ptr_arg(k: &Kernel, v: u64, call: &str) -> Result<PcpuPtr, alloc::string::Str
             "{call}: no percpu area: setup_per_cpu_areas has not run (a bare machine)"
         ));
     }
-    PcpuPtr::from_value(v, k.percpu.unit_size()).ok_or_else(|| {
+    PcpuPtr::from_value_in(k, v).ok_or_else(|| {
         format!(
-            "{call}: {v:#x} is no per-CPU pointer (an offset below the unit size {:#x}, 4-byte aligned)",
+            "{call}: {v:#x} is no per-CPU pointer (an offset below the unit size {:#x}, 4-byte aligned, or a pointer into a chunk in the vmalloc range)",
             k.percpu.unit_size()
         )
     })
@@ -40,7 +40,13 @@ pub static PERCPU_CALLS: &[CallSpec] = &[
     CallSpec {
         name: "__alloc_percpu",
         params: &[param!("size", U64), param!("align", U64)],
-        run: |k, a, _| Ok(ptr_ret(percpu::__alloc_percpu(k, a.u64(0), a.u64(1)))),
+        run: |k, a, _| {
+            let cpu = k.cpus.current();
+            // SAFETY: the script holds the kernel exclusively, so its current CPU is ours.
+            Ok(ptr_ret(unsafe {
+                percpu::pcpu_alloc_on(k, cpu, a.u64(0), a.u64(1))
+            }))
+        },
     },
     CallSpec {
         name: "__alloc_reserved_percpu",
@@ -62,7 +68,9 @@ pub static PERCPU_CALLS: &[CallSpec] = &[
                 return Ok(Ret::Void);
             }
             let p = ptr_arg(k, v, &format!("free_percpu({v:#x})"))?;
-            percpu::free_percpu(k, Some(p)).map_err(|e| format!("{e}"))?;
+            let cpu = k.cpus.current();
+            // SAFETY: as in `__alloc_percpu`.
+            unsafe { percpu::free_percpu_on(k, cpu, Some(p)) }.map_err(|e| format!("{e}"))?;
             Ok(Ret::Void)
         },
     },
