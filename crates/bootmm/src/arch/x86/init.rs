@@ -956,6 +956,9 @@ pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
                     .write_u64(PhysAddr(top + (base_index + idx) * 8), pud | PAGE_TABLE)
                     .is_ok()
         });
+    if written {
+        cleanup_highmap(k, top);
+    }
     k.direct_map = DirectMap {
         init_top_pgt: if written { top } else { 0 },
         pgd: out.pgd,
@@ -980,6 +983,57 @@ pub fn init_mem_mapping(k: &mut Kernel) -> Result<(), String> {
         },
     };
     Ok(())
+}
+
+/// The kernel image mapping that head_64.S builds statically and arch/x86/mm/init_64.c
+/// `cleanup_highmap` trims: `init_top_pgt[511]` → `level3_kernel_pgt`, whose entry 510
+/// (`__START_KERNEL_map`) is `level2_kernel_pgt` (2 MiB pages `__PAGE_KERNEL_LARGE_EXEC`
+/// from `phys_base`, kept only over `[_text, roundup(_brk_end, PMD_SIZE))`) and entry 511
+/// `level2_fixmap_pgt` with the fixmap's PTE pages (`level1_fixmap_pgt`, FIXMAP_PMD_NUM = 2,
+/// empty at this stage). bootmm places these pages after `init_top_pgt` in the image's
+/// `.data` (the kernel's are there too, in `.data..page_aligned`); nothing is written when
+/// `.data` is too small to hold them.
+fn cleanup_highmap(k: &mut Kernel, top: u64) {
+    use crate::arch::x86::pgtable_64_types::START_KERNEL_MAP;
+    let _t = k.trace.enter("cleanup_highmap", "arch/x86/mm/init_64.c");
+    let image = k.machine.image.clone();
+    if image.rwdata < 6 * PAGE {
+        return;
+    }
+    let (l3, l2k, l2f, l1f) = (top + PAGE, top + 2 * PAGE, top + 3 * PAGE, top + 4 * PAGE);
+    let w = |k: &mut Kernel, pa: u64, v: u64| k.phys.write_u64(PhysAddr(pa), v).is_ok();
+    for t in [l3, l2k, l2f, l1f, l1f + PAGE] {
+        if k.phys.memset(PhysAddr(t), 0, PAGE).is_err() {
+            return;
+        }
+    }
+    // `_PAGE_TABLE_NOENC` / `_KERNPG_TABLE_NOENC`.
+    const KERNPG_TABLE: u64 = 0x063;
+    // __PAGE_KERNEL_LARGE_EXEC: present, RW, accessed, dirty, PSE, global.
+    const PAGE_KERNEL_LARGE_EXEC: u64 = 0x1e3;
+    let ok = w(k, top + 511 * 8, l3 | PAGE_TABLE)
+        && w(k, l3 + 510 * 8, l2k | KERNPG_TABLE)
+        && w(k, l3 + 511 * 8, l2f | PAGE_TABLE)
+        && w(k, l2f + 506 * 8, l1f | KERNPG_TABLE)
+        && w(k, l2f + 507 * 8, (l1f + PAGE) | KERNPG_TABLE);
+    if !ok {
+        return;
+    }
+    // The image is linked at __START_KERNEL (16 MiB into the mapping); phys_base is where
+    // it was loaded less that.
+    let phys_base = image.phys_start.wrapping_sub(0x100_0000);
+    let text_va = START_KERNEL_MAP + 0x100_0000;
+    let end_va = START_KERNEL_MAP
+        + (image.reserve_end().next_multiple_of(2 << 20)).wrapping_sub(phys_base)
+        - 1;
+    for i in 0..512u64 {
+        let va = START_KERNEL_MAP + i * (2 << 20);
+        if va < text_va || va > end_va {
+            continue;
+        }
+        let pa = phys_base.wrapping_add(i * (2 << 20));
+        w(k, l2k + i * 8, pa | PAGE_KERNEL_LARGE_EXEC);
+    }
 }
 
 /// The inputs in words.
