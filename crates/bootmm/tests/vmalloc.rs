@@ -99,10 +99,7 @@ fn vmalloc_maps_real_pages_and_vfree_gives_them_back() {
         assert_eq!(free_blocks(&k).unwrap(), start);
         assert_eq!(vmalloc::vmallocinfo(&k), "");
         // The pages (and the kmalloc'ed arrays) are back; the page-table pages stay.
-        let tables = k
-            .vmalloc
-            .nr_pgtable_pages
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let tables = k.vmalloc.nr_pgtable_pages();
         assert_eq!(tables, 2, "{v:?}: one PMD page and one PTE page");
         k.drain_all_pages();
         let free1 = bootmm::mm::page_alloc::nr_free_pages(&k);

@@ -410,28 +410,28 @@ pub fn meminfo_lines_with(k: &Kernel, c: &MeminfoConfig) -> Vec<MeminfoLine> {
     p("Committed_AS:   ", 0);
     let vt = vmalloc_total_kb(era);
     p("VmallocTotal:   ", vt);
-    // VmallocUsed: from 5.3 ("mm: vmalloc: show number of vmalloc pages in
-    // /proc/meminfo"; the release is unconfirmed) the pages vmalloc holds; 4.4 to 5.2
-    // printed 0 (get_vmalloc_info removed); before 4.4 the bytes of the busy areas, guard
-    // pages included.
-    let (busy, _) = crate::mm::vmalloc::vmap_areas(k);
-    let used = if v(5, 3) {
-        crate::mm::vmalloc::vmalloc_nr_pages(k) << 2
-    } else if v(4, 4) {
-        0
-    } else {
-        busy.iter().map(|a| a.size).sum::<u64>() >> 10
+    // VmallocUsed and VmallocChunk, as the release counts them.
+    use crate::mm::vmalloc::{VmallocRules, VmallocUsed};
+    let form = VmallocRules::new(era).meminfo_used;
+    let used = match form {
+        VmallocUsed::Pages => crate::mm::vmalloc::vmalloc_nr_pages(k) << 2,
+        VmallocUsed::Zero => 0,
+        VmallocUsed::BusyBytes => {
+            let (busy, _) = crate::mm::vmalloc::vmap_areas(k);
+            busy.iter().map(|a| a.size).sum::<u64>() >> 10
+        }
     };
     p("VmallocUsed:    ", used);
-    // Before 4.4 VmallocChunk is the largest free gap of the vmalloc space (all of it while
-    // nothing is vmalloc'd): the largest free block inside the range. From 4.4 the line
-    // stays, 0.
-    let chunk = if !crate::mm::vmalloc::vmap_initialized(k) {
-        vt
-    } else {
-        crate::mm::vmalloc::largest_free_block(k) >> 10
+    // Before 4.4 the largest free block inside the range (all of it while nothing is
+    // vmalloc'd); from 4.4 the line stays, 0.
+    let chunk = match form {
+        VmallocUsed::BusyBytes if crate::mm::vmalloc::vmap_initialized(k) => {
+            crate::mm::vmalloc::largest_free_block(k) >> 10
+        }
+        VmallocUsed::BusyBytes => vt,
+        _ => 0,
     };
-    p("VmallocChunk:   ", if v(4, 4) { 0 } else { chunk });
+    p("VmallocChunk:   ", chunk);
     if v(4, 16) {
         p("Percpu:         ", 0);
     }

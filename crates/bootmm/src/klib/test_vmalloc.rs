@@ -297,7 +297,8 @@ fn pcpu_alloc_test(c: &Ctx<'_, '_>) -> i32 {
     if pcpu == 0 {
         return -1;
     }
-    let mut held = Vec::with_capacity(n as usize);
+    // The pointers live in the vmalloc'ed array, as in the module (no host memory grows
+    // with nr_pcpu_objects).
     let mut rv = 0;
     for i in 0..n {
         let size = u64::from(c.random_inclusive(1, (PAGE_SIZE / 4) as u32));
@@ -306,11 +307,17 @@ fn pcpu_alloc_test(c: &Ctx<'_, '_>) -> i32 {
         if p.is_none() {
             rv = -1;
         }
+        // 0 stands for NULL: a per-CPU pointer of 0 is the static area, never handed out.
         c.store_u64(pcpu + i * 8, p.map_or(0, |p| p.offset()));
-        held.push(p);
     }
-    for p in held {
-        let _ = c.cpu.free_percpu(p);
+    for i in 0..n {
+        let v = c.load_u64(pcpu + i * 8);
+        if v != 0 {
+            let p = crate::mm::percpu::PcpuPtr::from_value_in(c.k(), v);
+            if p.is_none() || c.cpu.free_percpu(p).is_err() {
+                rv = -1;
+            }
+        }
     }
     c.vfree(pcpu);
     rv
@@ -549,25 +556,8 @@ pub fn run(k: &mut Kernel, p: &Params, clock: Clock) -> Result<Vec<Worker>, Test
         .into_iter()
         .collect::<Result<_, _>>()
         .map_err(TestVmallocError::Cpu)?;
-    for (i, w) in workers.iter().enumerate() {
-        for (id, d) in &w.data {
-            crate::pr_info!(
-                k.printk,
-                "Summary: {} passed: {} failed: {} xfailed: {} repeat: {} loops: {} avg: {} usec\n",
-                TESTS[*id].name,
-                d.passed,
-                d.failed,
-                d.xfailed,
-                p.test_repeat_count,
-                p.test_loop_count,
-                d.time_usec
-            );
-        }
-        crate::pr_info!(
-            k.printk,
-            "All test took worker{i}={} cycles\n",
-            w.took_cycles
-        );
+    for l in summary(p, &workers).lines() {
+        crate::pr_info!(k.printk, "{l}\n");
     }
     Ok(workers)
 }

@@ -922,10 +922,9 @@ pub fn pcpu_alloc(
     reserved: bool,
     nowarn: bool,
 ) -> Option<PcpuPtr> {
-    let align = align.max(PCPU_MIN_ALLOC_SIZE);
-    // ALIGN(size, PCPU_MIN_ALLOC_SIZE) in size_t: a size at the top of the range wraps to 0.
-    let size = size.wrapping_add(PCPU_MIN_ALLOC_SIZE - 1) & !(PCPU_MIN_ALLOC_SIZE - 1);
-    if size == 0 || size > PCPU_MIN_UNIT_SIZE || align > PAGE_SIZE || !align.is_power_of_two() {
+    let Some((size, align)) = pcpu_legal_size(size, align) else {
+        let align = align.max(PCPU_MIN_ALLOC_SIZE);
+        let size = size.wrapping_add(PCPU_MIN_ALLOC_SIZE - 1) & !(PCPU_MIN_ALLOC_SIZE - 1);
         if !nowarn {
             crate::pr_warn!(
                 k.printk,
@@ -933,7 +932,7 @@ pub fn pcpu_alloc(
             );
         }
         return None;
-    }
+    };
     let bits = (size >> PCPU_MIN_ALLOC_SHIFT) as usize;
     let bit_align = (align >> PCPU_MIN_ALLOC_SHIFT) as usize;
     let fc = &k.percpu;
@@ -989,6 +988,17 @@ pub fn pcpu_alloc(
         }
     }
     Some(PcpuPtr(off))
+}
+
+/// `pcpu_alloc`'s checks: the size rounded up to `PCPU_MIN_ALLOC_SIZE` (in size_t: a size
+/// at the top of the range wraps to 0) and the alignment raised to it, when the request is
+/// one the kernel serves (size 1 ..= `PCPU_MIN_UNIT_SIZE`, a power-of-two alignment up to
+/// a page).
+pub(crate) fn pcpu_legal_size(size: u64, align: u64) -> Option<(u64, u64)> {
+    let align = align.max(PCPU_MIN_ALLOC_SIZE);
+    let size = size.wrapping_add(PCPU_MIN_ALLOC_SIZE - 1) & !(PCPU_MIN_ALLOC_SIZE - 1);
+    (size != 0 && size <= PCPU_MIN_UNIT_SIZE && align <= PAGE_SIZE && align.is_power_of_two())
+        .then_some((size, align))
 }
 
 /// include/linux/percpu.h: `__alloc_percpu(size, align)` (GFP_KERNEL). See [`pcpu_alloc`].

@@ -225,6 +225,10 @@ struct Statics {
 }
 
 const STATICS_BYTES: u64 = core::mem::size_of::<Statics>() as u64;
+/// Offsets of the list heads in [`Statics`].
+const FREE_LIST_OFF: u64 = core::mem::offset_of!(Statics, free_vmap_area_list) as u64;
+const BUSY_LIST_OFF: u64 = core::mem::offset_of!(Statics, vmap_area_list) as u64;
+const PURGE_LIST_OFF: u64 = core::mem::offset_of!(Statics, purge_vmap_area_list) as u64;
 
 /// The callers `vmallocinfo` names (`%pS` of the return address the kernel stores).
 pub const CALLERS: &[&str] = &[
@@ -449,6 +453,21 @@ pub struct VmallocRules {
     /// before the "Memory:" line counts the free pages; before it the PGD entries were
     /// filled on demand (and synced into every page table).
     pub preallocate: bool,
+    /// What /proc/meminfo's VmallocUsed counts.
+    pub meminfo_used: VmallocUsed,
+}
+
+/// /proc/meminfo's VmallocUsed over the releases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmallocUsed {
+    /// Before 4.4: `get_vmalloc_info`'s bytes of the busy areas, guard pages included
+    /// (and VmallocChunk the largest free gap).
+    BusyBytes,
+    /// 4.4 ("mm/vmalloc: remove get_vmalloc_info") to 5.2: 0.
+    Zero,
+    /// From 5.3 ("mm: vmalloc: show number of vmalloc pages in /proc/meminfo"; the release
+    /// is unconfirmed): `vmalloc_nr_pages()`.
+    Pages,
 }
 
 impl VmallocRules {
@@ -457,6 +476,13 @@ impl VmallocRules {
         VmallocRules {
             vmap_area_size: if era.at_least(6, 3) { 72 } else { 64 },
             preallocate: era.at_least(5, 8),
+            meminfo_used: if era.at_least(5, 3) {
+                VmallocUsed::Pages
+            } else if era.at_least(4, 4) {
+                VmallocUsed::Zero
+            } else {
+                VmallocUsed::BusyBytes
+            },
         }
     }
 }
@@ -464,16 +490,18 @@ impl VmallocRules {
 /// mm/vmalloc.c's globals (the locks, counters and per-CPU preload slots); the trees and
 /// lists themselves are in simulated RAM.
 pub struct Vmalloc {
-    pub rules: VmallocRules,
+    pub(crate) rules: VmallocRules,
     dm: Option<Dm>,
     /// Kernel address of the statics (tree roots, list heads).
     statics: u64,
     /// Physical address of the PGD (`init_top_pgt`, `swapper_pg_dir`).
     pub(crate) pgd: u64,
     /// `vmap_area_cachep`.
-    pub vmap_area_cachep: Option<CachePtr>,
+    pub(crate) vmap_area_cachep: Option<CachePtr>,
     /// `vmap_initialized`.
     initialized: AtomicBool,
+    /// `__vmalloc_node_range`'s `WARN_ON_ONCE(!size)` has fired.
+    warned_zero_size: AtomicBool,
     free_vmap_area_lock: RawSpinlock,
     vmap_area_lock: RawSpinlock,
     purge_vmap_area_lock: RawSpinlock,
@@ -482,15 +510,15 @@ pub struct Vmalloc {
     /// `init_mm.page_table_lock`.
     page_table_lock: RawSpinlock,
     /// `vmap_lazy_nr`.
-    pub vmap_lazy_nr: AtomicU64,
+    pub(crate) vmap_lazy_nr: AtomicU64,
     /// `nr_vmalloc_pages`.
-    pub nr_vmalloc_pages: AtomicU64,
+    pub(crate) nr_vmalloc_pages: AtomicU64,
     /// Page-table pages the vmalloc range took after boot.
-    pub nr_pgtable_pages: AtomicU64,
+    pub(crate) nr_pgtable_pages: AtomicU64,
     /// `ne_fit_preload_node` (per CPU).
     ne_fit_preload_node: alloc::boxed::Box<[AtomicU64]>,
     /// `VMAP_BBMAP_BITS`: pages of one vmap_block.
-    pub vb_bits: u64,
+    pub(crate) vb_bits: u64,
     /// `vmap_block_queue` (per CPU): kernel address of each CPU's queue.
     vbq: alloc::boxed::Box<[u64]>,
     /// `vmap_blocks` (an xarray by block index): block index → the vmap_block's address.
@@ -505,12 +533,14 @@ impl Default for Vmalloc {
             rules: VmallocRules {
                 vmap_area_size: 72,
                 preallocate: true,
+                meminfo_used: VmallocUsed::Pages,
             },
             dm: None,
             statics: 0,
             pgd: 0,
             vmap_area_cachep: None,
             initialized: AtomicBool::new(false),
+            warned_zero_size: AtomicBool::new(false),
             free_vmap_area_lock: RawSpinlock::new(),
             vmap_area_lock: RawSpinlock::new(),
             purge_vmap_area_lock: RawSpinlock::new(),
@@ -541,6 +571,31 @@ impl Vmalloc {
     /// `vmap_initialized`.
     pub fn initialized(&self) -> bool {
         self.initialized.load(Ordering::Acquire)
+    }
+
+    /// `&free_vmap_area_list`.
+    fn free_head(&self) -> u64 {
+        self.statics + FREE_LIST_OFF
+    }
+
+    /// `&vmap_area_list` (the busy areas).
+    fn busy_head(&self) -> u64 {
+        self.statics + BUSY_LIST_OFF
+    }
+
+    /// `&purge_vmap_area_list`.
+    fn purge_head(&self) -> u64 {
+        self.statics + PURGE_LIST_OFF
+    }
+
+    /// Page-table pages the vmalloc range took after boot (PMD and PTE pages).
+    pub fn nr_pgtable_pages(&self) -> u64 {
+        self.nr_pgtable_pages.load(Ordering::Relaxed)
+    }
+
+    /// `vmap_lazy_nr`: pages waiting for the lazy purge.
+    pub fn vmap_lazy_nr(&self) -> u64 {
+        self.vmap_lazy_nr.load(Ordering::Relaxed)
     }
 
     fn st(&self) -> *mut Statics {
@@ -894,7 +949,7 @@ unsafe fn adjust_va_to_fit_type(
     // SAFETY: under free_vmap_area_lock.
     unsafe {
         let root = &mut (*st).free_vmap_area_root;
-        let list = k.vmalloc.statics + 24;
+        let list = k.vmalloc.free_head();
         let (s, e) = ((*va).va_start, (*va).va_end);
         if nva < s || nva + size > e {
             return false; // NOTHING_FIT
@@ -1039,30 +1094,15 @@ pub(crate) unsafe fn alloc_vmap_area(
                     (*p).flags = va_flags;
                 }
                 vm.vmap_area_lock.lock();
-                let st = vm.st();
-                insert_vmap_area(
-                    k,
-                    &dm,
-                    p,
-                    &mut (*st).vmap_area_root,
-                    vm.statics + 40,
-                    0,
-                    false,
-                );
+                insert_busy(k, &dm, p);
                 vm.vmap_area_lock.unlock();
             }
             debug_assert!(addr % align == 0 && addr >= vstart && addr + size <= vend);
             return Ok(va);
         }
         if !purged {
-            // reclaim_and_purge_vmap_areas.
-            vm.vmap_purge_lock.lock();
             // SAFETY: the caller holds the CPU.
-            unsafe {
-                purge_fragmented_blocks_allcpus(k, cpu, &dm);
-                __purge_vmap_area_lazy(k, cpu, &dm);
-            }
-            vm.vmap_purge_lock.unlock();
+            unsafe { reclaim_and_purge_vmap_areas(k, cpu, &dm) };
             purged = true;
             continue;
         }
@@ -1082,6 +1122,42 @@ pub(crate) unsafe fn alloc_vmap_area(
     }
 }
 
+/// `insert_vmap_area(va, &vmap_area_root, &vmap_area_list)`.
+///
+/// # Safety
+/// The caller holds `vmap_area_lock`; `va` is a vmap_area in no tree.
+unsafe fn insert_busy(k: &Kernel, dm: &Dm, va: *mut VmapArea) {
+    let vm = &k.vmalloc;
+    // SAFETY: the caller's contract.
+    unsafe {
+        let st = vm.st();
+        insert_vmap_area(
+            k,
+            dm,
+            va,
+            &mut (*st).vmap_area_root,
+            vm.busy_head(),
+            0,
+            false,
+        );
+    }
+}
+
+/// `reclaim_and_purge_vmap_areas`: under `vmap_purge_lock`, the fragmented vmap_blocks
+/// freed and every lazily freed area merged back into the free tree.
+///
+/// # Safety
+/// The calling thread holds `cpu`.
+unsafe fn reclaim_and_purge_vmap_areas(k: &Kernel, cpu: u32, dm: &Dm) {
+    k.vmalloc.vmap_purge_lock.lock();
+    // SAFETY: the caller holds the CPU; we hold vmap_purge_lock.
+    unsafe {
+        purge_fragmented_blocks_allcpus(k, cpu, dm);
+        __purge_vmap_area_lazy(k, cpu, dm);
+    }
+    k.vmalloc.vmap_purge_lock.unlock();
+}
+
 /// `__purge_vmap_area_lazy`: move every lazily freed area into the free tree, merging.
 /// Returns whether anything was purged.
 ///
@@ -1090,7 +1166,7 @@ pub(crate) unsafe fn alloc_vmap_area(
 unsafe fn __purge_vmap_area_lazy(k: &Kernel, cpu: u32, dm: &Dm) -> bool {
     let vm = &k.vmalloc;
     let st = vm.st();
-    let purge_head = vm.statics + 56;
+    let purge_head = vm.purge_head();
     // SAFETY: the lists are in simulated RAM under their locks.
     unsafe {
         vm.purge_vmap_area_lock.lock();
@@ -1119,7 +1195,7 @@ unsafe fn __purge_vmap_area_lazy(k: &Kernel, cpu: u32, dm: &Dm) -> bool {
                 dm,
                 p,
                 &mut (*st).free_vmap_area_root,
-                vm.statics + 24,
+                vm.free_head(),
                 true,
             );
             if !merged.is_null() {
@@ -1158,7 +1234,7 @@ unsafe fn free_vmap_area_noflush(k: &Kernel, cpu: u32, dm: &Dm, va: *mut VmapAre
             dm,
             va,
             &mut (*st).purge_vmap_area_root,
-            vm.statics + 56,
+            vm.purge_head(),
             false,
         );
         vm.purge_vmap_area_lock.unlock();
@@ -1447,6 +1523,13 @@ fn pfn_of_page_va(v: u64) -> Option<u64> {
         .then_some(off / crate::include::mm_types::STRUCT_PAGE_SIZE)
 }
 
+/// `WARN(1, fmt, …)` in `func`: the message (`__warn_printk`), then the WARNING line
+/// (`__warn`; no stack or registers).
+fn warn(k: &Kernel, cpu: u32, func: &str, msg: &str) {
+    crate::pr_warn!(k.printk, "{msg}\n");
+    crate::pr_warn!(k.printk, "WARNING: CPU: {cpu} PID: 0 at {FILE} {func}\n");
+}
+
 /// mm/page_alloc.c `warn_alloc` with a message: "%s: <msg>, mode:…", then show_mem.
 fn warn_alloc(k: &Kernel, cpu: u32, gfp: Gfp, msg: &str) {
     if gfp.contains(Gfp::__GFP_NOWARN) {
@@ -1538,10 +1621,13 @@ pub(crate) unsafe fn __vmalloc_node_range(
         return Err(VmallocError::NotInitialized);
     };
     if size == 0 {
-        crate::pr_warn!(
-            k.printk,
-            "WARNING: CPU: {cpu} PID: 0 at {FILE} __vmalloc_node_range: WARN_ON_ONCE(!size)\n"
-        );
+        // WARN_ON_ONCE: the first time only.
+        if !k.vmalloc.warned_zero_size.swap(true, Ordering::Relaxed) {
+            crate::pr_warn!(
+                k.printk,
+                "WARNING: CPU: {cpu} PID: 0 at {FILE} __vmalloc_node_range: WARN_ON_ONCE(!size)\n"
+            );
+        }
         return Ok(0);
     }
     let totalram = k.page_alloc.totalram_pages();
@@ -1706,6 +1792,15 @@ unsafe fn free_vm_area(k: &Kernel, cpu: u32, dm: &Dm, area: u64) {
 /// for the purge. Returns its vm_struct (0: none; a `vm_map_ram` area found there is unlinked
 /// and lost, as in the kernel).
 unsafe fn remove_vm_area(k: &Kernel, cpu: u32, dm: &Dm, addr: u64) -> u64 {
+    if addr & (PAGE_SIZE - 1) != 0 {
+        warn(
+            k,
+            cpu,
+            "remove_vm_area",
+            &alloc::format!("Trying to vfree() bad address (0x{addr:016x})"),
+        );
+        return 0;
+    }
     // SAFETY: the caller holds the CPU.
     unsafe {
         let va = find_unlink_vmap_area(k, dm, addr);
@@ -1731,25 +1826,26 @@ pub(crate) unsafe fn vfree_on(k: &Kernel, cpu: u32, addr: u64) -> VfreeResult {
     let Some(dm) = k.vmalloc.dm.filter(|_| k.vmalloc.initialized()) else {
         return VfreeResult::Nonexistent;
     };
-    if addr & (PAGE_SIZE - 1) != 0 {
-        crate::pr_warn!(
-            k.printk,
-            "WARNING: CPU: {cpu} PID: 0 at {FILE} remove_vm_area\nTrying to vfree() bad address (0x{addr:016x})\n"
-        );
-        return VfreeResult::BadAddress;
-    }
     // SAFETY: the caller holds the CPU.
     unsafe {
         let area = remove_vm_area(k, cpu, &dm, addr);
         if area == 0 {
-            crate::pr_err!(
-                k.printk,
-                "WARNING: CPU: {cpu} PID: 0 at {FILE} vfree\nTrying to vfree() nonexistent vm area (0x{addr:016x})\n"
+            warn(
+                k,
+                cpu,
+                "vfree",
+                &alloc::format!("Trying to vfree() nonexistent vm area (0x{addr:016x})"),
             );
-            return VfreeResult::Nonexistent;
+            return if addr & (PAGE_SIZE - 1) != 0 {
+                VfreeResult::BadAddress
+            } else {
+                VfreeResult::Nonexistent
+            };
         }
         let v = dm.at::<VmStruct>(area);
-        let nr = u64::from((*v).nr_pages);
+        // A vm_struct overwritten through its kmalloc object cannot make the loop run past
+        // the area's pages (the kernel's nr_pages never exceeds them).
+        let nr = u64::from((*v).nr_pages).min((*v).size >> PAGE_SHIFT);
         let pages = (*v).pages;
         if (*v).flags & (VM_ALLOC | VM_MAP_PUT_PAGES) != 0 && pages != 0 {
             for i in 0..nr {
@@ -1845,17 +1941,19 @@ pub(crate) unsafe fn vunmap_on(k: &Kernel, cpu: u32, addr: u64) -> VfreeResult {
     };
     // SAFETY: the caller holds the CPU.
     unsafe {
-        let area = if addr & (PAGE_SIZE - 1) == 0 {
-            remove_vm_area(k, cpu, &dm, addr)
-        } else {
-            0
-        };
+        let area = remove_vm_area(k, cpu, &dm, addr);
         if area == 0 {
-            crate::pr_err!(
-                k.printk,
-                "WARNING: CPU: {cpu} PID: 0 at {FILE} vunmap\nTrying to vunmap() nonexistent vm area (0x{addr:016x})\n"
+            warn(
+                k,
+                cpu,
+                "vunmap",
+                &alloc::format!("Trying to vunmap() nonexistent vm area (0x{addr:016x})"),
             );
-            return VfreeResult::Nonexistent;
+            return if addr & (PAGE_SIZE - 1) != 0 {
+                VfreeResult::BadAddress
+            } else {
+                VfreeResult::Nonexistent
+            };
         }
         kfree_quiet(k, cpu, area);
         VfreeResult::Freed
@@ -2108,13 +2206,8 @@ pub(crate) unsafe fn vm_unmap_aliases_on(k: &Kernel, cpu: u32) {
     let Some(dm) = k.vmalloc.dm.filter(|_| k.vmalloc.initialized()) else {
         return;
     };
-    k.vmalloc.vmap_purge_lock.lock();
-    // SAFETY: the caller holds the CPU; we hold vmap_purge_lock.
-    unsafe {
-        purge_fragmented_blocks_allcpus(k, cpu, &dm);
-        __purge_vmap_area_lazy(k, cpu, &dm);
-    }
-    k.vmalloc.vmap_purge_lock.unlock();
+    // SAFETY: the caller holds the CPU.
+    unsafe { reclaim_and_purge_vmap_areas(k, cpu, &dm) };
 }
 
 /// mm/vmalloc.c `vm_map_ram`: map `pfns` at a fresh address (from a vmap_block for up to
@@ -2242,9 +2335,11 @@ pub(crate) unsafe fn vrealloc_on(
         let vm = if va.is_null() { 0 } else { (*va).u };
         k.vmalloc.vmap_area_lock.unlock();
         if vm == 0 || (*dm.at::<VmStruct>(vm)).addr != p {
-            crate::pr_warn!(
-                k.printk,
-                "WARNING: CPU: {cpu} PID: 0 at {FILE} vrealloc: Trying to vrealloc() nonexistent vm area ({p:#x})\n"
+            warn(
+                k,
+                cpu,
+                "vrealloc",
+                &alloc::format!("Trying to vrealloc() nonexistent vm area (0x{p:016x})"),
             );
             return Ok(0);
         }
@@ -2252,11 +2347,8 @@ pub(crate) unsafe fn vrealloc_on(
         let alloced = get_vm_area_size(v);
         let old_size = alloced;
         if size <= alloced {
-            // In place: zero what the shrink gives up (the 6.12 form: __GFP_ZERO callers
-            // get the tail zeroed for a later grow).
-            if size < old_size && gfp.contains(Gfp::__GFP_ZERO) {
-                memset_vmalloc(k, &dm, p + size, 0, old_size - size);
-            }
+            // In place. The kernel zeroes what a shrink gives up only under init_on_free,
+            // which bootmm does not model.
             return Ok(p);
         }
         let n = vmalloc_on(k, cpu, size, gfp, caller_id("vrealloc_test"))?;
@@ -2266,21 +2358,6 @@ pub(crate) unsafe fn vrealloc_on(
         copy_vmalloc(k, &dm, n, p, old_size.min(size));
         vfree_on(k, cpu, p);
         Ok(n)
-    }
-}
-
-/// `memset` through vmalloc addresses, page by page via the walker.
-fn memset_vmalloc(k: &Kernel, dm: &Dm, addr: u64, byte: u8, len: u64) {
-    let mut a = addr;
-    while a < addr + len {
-        let n = (PAGE_SIZE - (a & (PAGE_SIZE - 1))).min(addr + len - a);
-        if let Some(pa) = crate::arch::x86::set_memory::lookup_address(k, a).pa {
-            if let Some(h) = dm.pa_host(pa.0, n) {
-                // SAFETY: `n` bytes of simulated RAM.
-                unsafe { core::ptr::write_bytes(h, byte, n as usize) };
-            }
-        }
-        a += n;
     }
 }
 
@@ -2395,9 +2472,9 @@ pub fn vmalloc_init(k: &mut Kernel) -> Result<(), String> {
     unsafe {
         let st = dm.at::<Statics>(statics);
         core::ptr::write_bytes(st.cast::<u8>(), 0, STATICS_BYTES as usize);
-        list_init(&dm, statics + 24);
-        list_init(&dm, statics + 40);
-        list_init(&dm, statics + 56);
+        list_init(&dm, statics + FREE_LIST_OFF);
+        list_init(&dm, statics + BUSY_LIST_OFF);
+        list_init(&dm, statics + PURGE_LIST_OFF);
         for &q in k.vmalloc.vbq.iter() {
             let p = dm.at::<VmapBlockQueue>(q);
             core::ptr::write(&raw mut (*p).lock, RawSpinlock::new());
@@ -2419,7 +2496,7 @@ pub fn vmalloc_init(k: &mut Kernel) -> Result<(), String> {
             &dm,
             p,
             &mut (*st).free_vmap_area_root,
-            statics + 24,
+            statics + FREE_LIST_OFF,
             0,
             true,
         );
@@ -2457,7 +2534,7 @@ pub fn vmap_areas(k: &Kernel) -> (Vec<VmInfo>, Vec<(u64, u64)>) {
     vm.vmap_area_lock.lock();
     // SAFETY: the busy list under vmap_area_lock.
     unsafe {
-        let head = vm.statics + 40;
+        let head = vm.busy_head();
         let mut e = (*dm.at::<ListHead>(head)).next;
         while e != head {
             let va = dm.at::<VmapArea>(e - LIST_OFF);
@@ -2511,7 +2588,7 @@ pub fn vmap_areas(k: &Kernel) -> (Vec<VmInfo>, Vec<(u64, u64)>) {
     vm.purge_vmap_area_lock.lock();
     // SAFETY: the purge list under its lock.
     unsafe {
-        let head = vm.statics + 56;
+        let head = vm.purge_head();
         let mut e = (*dm.at::<ListHead>(head)).next;
         while e != head {
             let va = dm.at::<VmapArea>(e - LIST_OFF);
@@ -2607,7 +2684,7 @@ pub fn free_blocks(k: &Kernel) -> Result<Vec<(u64, u64)>, String> {
             n = rbtree::rb_next(&dm, n);
         }
         let mut listed = Vec::new();
-        let head = vm.statics + 24;
+        let head = vm.free_head();
         let mut e = (*dm.at::<ListHead>(head)).next;
         while e != head && listed.len() <= out.len() {
             let va = dm.at::<VmapArea>(e - LIST_OFF);
@@ -3108,10 +3185,7 @@ pub(crate) unsafe fn pcpu_get_vm_areas(
                         give_back(&vas, &vms);
                         return None;
                     }
-                    vm.vmap_purge_lock.lock();
-                    purge_fragmented_blocks_allcpus(k, cpu, &dm);
-                    __purge_vmap_area_lazy(k, cpu, &dm);
-                    vm.vmap_purge_lock.unlock();
+                    reclaim_and_purge_vmap_areas(k, cpu, &dm);
                     purged = true;
                 }
             }
@@ -3123,16 +3197,7 @@ pub(crate) unsafe fn pcpu_get_vm_areas(
             (*p).va_start = base + offsets[i];
             (*p).va_end = base + offsets[i] + sizes[i];
             (*p).u = vms[i];
-            let st = vm.st();
-            insert_vmap_area(
-                k,
-                &dm,
-                p,
-                &mut (*st).vmap_area_root,
-                vm.statics + 40,
-                0,
-                false,
-            );
+            insert_busy(k, &dm, p);
             let v = dm.at::<VmStruct>(vms[i]);
             (*v).flags = VM_ALLOC | VM_NO_GUARD;
             (*v).addr = base + offsets[i];

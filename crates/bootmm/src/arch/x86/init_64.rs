@@ -183,7 +183,7 @@ pub fn mem_init(k: &mut Kernel) -> Result<(), BootError> {
             crate::mm::page_alloc::free_all_bootmem(k)?;
         }
     }
-    if k.era.at_least(5, 8) {
+    if crate::mm::vmalloc::VmallocRules::new(&k.era).preallocate {
         preallocate_vmalloc_pages(k);
     }
     if !k.era.at_least(5, 15) {

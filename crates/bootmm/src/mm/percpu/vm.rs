@@ -126,29 +126,61 @@ unsafe fn pcpu_populate(
         if populated[w] & (1 << b) != 0 {
             continue;
         }
+        let mut mapped: Vec<u64> = Vec::new();
+        let mut ok = true;
         for u in 0..k.percpu.unit_pa.len() as u32 {
             let Some(uo) = unit_offset(k, u) else {
                 continue;
             };
-            let Some(pfn) = crate::mm::page_alloc::alloc_pages_on(k, cpu, gfp, 0, -1)
+            let va = base_addr + uo + page * PAGE_SIZE;
+            let pfn = crate::mm::page_alloc::alloc_pages_on(k, cpu, gfp, 0, -1)
                 .ok()
                 .flatten()
-                .and_then(|p| crate::mm::page_alloc::page_to_pfn(k, p))
-            else {
-                return false;
-            };
-            let va = base_addr + uo + page * PAGE_SIZE;
-            // SAFETY: the caller holds the CPU.
-            if !unsafe { crate::mm::vmalloc::map_kernel_pages(k, cpu, va, &[pfn]) } {
-                if let Some(p) = k.sparse().pfn_to_page(pfn) {
-                    crate::mm::page_alloc::__free_pages_on(k, cpu, p, 0);
+                .and_then(|p| crate::mm::page_alloc::page_to_pfn(k, p));
+            match pfn {
+                // SAFETY: the caller holds the CPU.
+                Some(pfn)
+                    if unsafe { crate::mm::vmalloc::map_kernel_pages(k, cpu, va, &[pfn]) } =>
+                {
+                    mapped.push(va)
                 }
-                return false;
+                Some(pfn) => {
+                    if let Some(p) = k.sparse().pfn_to_page(pfn) {
+                        crate::mm::page_alloc::__free_pages_on(k, cpu, p, 0);
+                    }
+                    ok = false;
+                }
+                None => ok = false,
             }
+            if !ok {
+                break;
+            }
+        }
+        if !ok {
+            // pcpu_populate_chunk's error path: this page's CPUs mapped so far are unmapped
+            // and freed, so the page stays wholly unpopulated.
+            for va in mapped {
+                // SAFETY: as above.
+                unsafe { unmap_and_free(k, cpu, va) };
+            }
+            return false;
         }
         populated[w] |= 1 << b;
     }
     true
+}
+
+/// `pcpu_unmap_pages` + `pcpu_free_pages` for the page mapped at `va`.
+///
+/// # Safety
+/// The calling thread holds `cpu`; nothing uses the page.
+unsafe fn unmap_and_free(k: &Kernel, cpu: u32, va: u64) {
+    let pa = crate::mm::vmalloc::virt_to_phys_walk(k, va, 1);
+    // SAFETY: the caller's contract.
+    unsafe { crate::mm::vmalloc::unmap_kernel_range(k, cpu, va, va + PAGE_SIZE) };
+    if let Some(p) = pa.and_then(|pa| k.sparse().pfn_to_page(pa.0 >> 12)) {
+        crate::mm::page_alloc::__free_pages_on(k, cpu, p, 0);
+    }
 }
 
 /// `pcpu_depopulate_chunk` and `pcpu_destroy_chunk`: unmap and free every populated page,
@@ -166,13 +198,8 @@ unsafe fn pcpu_destroy_chunk(k: &Kernel, cpu: u32, ch: VmChunk) {
             let Some(uo) = unit_offset(k, u) else {
                 continue;
             };
-            let va = ch.base_addr + uo + page as u64 * PAGE_SIZE;
-            let pa = crate::mm::vmalloc::virt_to_phys_walk(k, va, 1);
             // SAFETY: the caller holds the CPU.
-            unsafe { crate::mm::vmalloc::unmap_kernel_range(k, cpu, va, va + PAGE_SIZE) };
-            if let Some(p) = pa.and_then(|pa| k.sparse().pfn_to_page(pa.0 >> 12)) {
-                crate::mm::page_alloc::__free_pages_on(k, cpu, p, 0);
-            }
+            unsafe { unmap_and_free(k, cpu, ch.base_addr + uo + page as u64 * PAGE_SIZE) };
         }
     }
     // SAFETY: the areas are ours and unmapped.
@@ -193,17 +220,12 @@ pub unsafe fn pcpu_alloc_on(k: &Kernel, cpu: u32, size: u64, align: u64) -> Opti
     if let Some(p) = pcpu_alloc(k, size, align, false, true) {
         return Some(p);
     }
-    let align = align.max(PCPU_MIN_ALLOC_SIZE);
-    let size_a = size.wrapping_add(PCPU_MIN_ALLOC_SIZE - 1) & !(PCPU_MIN_ALLOC_SIZE - 1);
-    if size_a == 0
-        || size_a > super::PCPU_MIN_UNIT_SIZE
-        || align > PAGE_SIZE
-        || !align.is_power_of_two()
-        || !k.vmalloc.initialized()
-    {
+    let Some((size_a, align)) =
+        super::pcpu_legal_size(size, align).filter(|_| k.vmalloc.initialized())
+    else {
         // The illegal-size warning, or no vmalloc to grow into: pcpu_alloc's own answer.
         return pcpu_alloc(k, size, align, false, false);
-    }
+    };
     let bits = (size_a / PCPU_MIN_ALLOC_SIZE) as usize;
     let bit_align = (align / PCPU_MIN_ALLOC_SIZE) as usize;
     let _m = k.percpu.alloc_mutex.lock();
