@@ -151,6 +151,47 @@ impl fmt::Display for KernelVersion {
     }
 }
 
+/// The allocator that serves boot-time allocations between the firmware map and the buddy
+/// allocator, and whose free memory `mem_init` hands over. Chosen once per era.
+///
+/// - 2.6 up to 2.6.33: mm/bootmem.c's bitmap allocator (`init_bootmem`, `free_all_bootmem`),
+///   fed on x86_64 by e820's `early_res` reservations.
+/// - 2.6.34 to 4.19: CONFIG_NO_BOOTMEM (2.6.34, Yinghai Lu's "x86: Make 64 bit use early_res
+///   instead of bootmem before slab"; memblock replaced early_res on x86 in 2.6.36): the
+///   bootmem API kept as wrappers over memblock, in mm/bootmem.c under #ifdef until
+///   mm/nobootmem.c split it out (2.6.39, "bootmem: Separate out CONFIG_NO_BOOTMEM code into
+///   nobootmem.c").
+/// - 4.20 onwards: memblock alone (355c45affca7 "mm: remove bootmem allocator
+///   implementation"); `free_all_bootmem` became `memblock_free_all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarlyAllocator {
+    Bootmem,
+    NoBootmem,
+    Memblock,
+}
+
+impl EarlyAllocator {
+    /// The file holding `free_all_bootmem` / `memblock_free_all` and the
+    /// `free_low_memory_core_early` → `__free_memory_core` → `__free_pages_memory` chain
+    /// under it.
+    pub fn hand_over_file(self, era: &Era) -> &'static str {
+        match self {
+            EarlyAllocator::Bootmem => "mm/bootmem.c",
+            EarlyAllocator::NoBootmem if !era.at_least_patch(2, 6, 39) => "mm/bootmem.c",
+            EarlyAllocator::NoBootmem => "mm/nobootmem.c",
+            EarlyAllocator::Memblock => "mm/memblock.c",
+        }
+    }
+
+    /// The name of the hand-over: `free_all_bootmem`, or `memblock_free_all` from 4.20.
+    pub fn hand_over_name(self) -> &'static str {
+        match self {
+            EarlyAllocator::Memblock => "memblock_free_all",
+            _ => "free_all_bootmem",
+        }
+    }
+}
+
 /// The kernel being modelled: version, architecture, and the full release string if known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Era {
@@ -222,6 +263,28 @@ impl Era {
             Arch::X86_64 => 1 << (self.max_physmem_bits() - 12),
             Arch::I386 { pae: true } => 1 << 24,
             Arch::I386 { pae: false } => 1 << 20,
+        }
+    }
+
+    /// The early allocator this kernel hands to the buddy allocator: see [`EarlyAllocator`].
+    pub fn early_allocator(&self) -> EarlyAllocator {
+        if !self.at_least_patch(2, 6, 34) {
+            EarlyAllocator::Bootmem
+        } else if !self.at_least(4, 20) {
+            EarlyAllocator::NoBootmem
+        } else {
+            EarlyAllocator::Memblock
+        }
+    }
+
+    /// Where x86's `pcpu_fc_alloc` / `pcpu_fc_free` live: arch/x86/kernel/setup_percpu.c
+    /// until 5.17's generic versions in mm/percpu.c (23f917169ef1 "mm: percpu: add generic
+    /// pcpu_fc_alloc/free funciton").
+    pub fn pcpu_fc_file(&self) -> &'static str {
+        if self.at_least(5, 17) {
+            "mm/percpu.c"
+        } else {
+            "arch/x86/kernel/setup_percpu.c"
         }
     }
 

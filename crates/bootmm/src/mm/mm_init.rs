@@ -1627,6 +1627,10 @@ pub fn free_area_init_with_memmap(
         let _t2 = trace.enter("free_area_init_core", file);
         let per_zone = (style == HoleStyle::PerZone).then_some((&mut zone_hole_pfn, &pv));
         unavailable += free_area_init_core(input, log, &mut node, &mut totals, per_zone);
+        // Each zone's zone_pcp_init: the zone starts on boot_pageset.
+        for _ in &node.zones {
+            let _t = trace.enter("zone_pcp_init", "mm/page_alloc.c");
+        }
         nodes.push(node);
     }
 

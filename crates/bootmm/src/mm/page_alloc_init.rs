@@ -48,6 +48,7 @@ pub fn build_all_zonelists_init(k: &mut Kernel) {
         return;
     }
     let _t = k.trace.enter("build_all_zonelists", FILE);
+    record_build_all_zonelists(k);
     let cfg = k.machine.kernel_config();
     let nodes: Vec<ZlNode> = k
         .page_alloc
@@ -94,6 +95,67 @@ pub fn build_all_zonelists_init(k: &mut Kernel) {
     k.page_alloc.page_group_by_mobility_disabled = built.page_group_by_mobility_disabled;
     for l in &built.lines {
         pr_info!(k.printk, "{l}\n");
+    }
+}
+
+/// The calls under `build_all_zonelists` and `setup_per_cpu_pageset` that the call tree
+/// records by name (the work itself is done by [`build_all_zonelists_init`] and
+/// [`setup_per_cpu_pageset`]), decided once per era.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PagesetCalls {
+    /// `build_zonelist_cache` after each node's `build_zonelists`: the zonelist cache lived
+    /// until 4.4 (Mel Gorman's "mm, page_alloc: delete the zonelist_cache").
+    zonelist_cache: bool,
+    /// `setup_pageset` (boot pagesets) and `zone_pageset_init` (zone pagesets) call
+    /// `pageset_init` and `pageset_set_batch`: 3.11's "mm/page_alloc: factor out setting of
+    /// pcp->high and pcp->batch" up to 5.10. The 5.11 and 5.14 pageset reworks renamed them;
+    /// those eras record only `setup_per_cpu_pageset` and `__build_all_zonelists`.
+    pageset_init: bool,
+}
+
+impl PagesetCalls {
+    fn new(era: &crate::era::Era) -> Self {
+        PagesetCalls {
+            zonelist_cache: !era.at_least(4, 4),
+            pageset_init: era.at_least(3, 11) && !era.at_least(5, 11),
+        }
+    }
+}
+
+/// `__build_all_zonelists`'s calls: each online node's `build_zonelists` (and
+/// `build_zonelist_cache`), then every possible CPU's `boot_pageset` through `setup_pageset`.
+fn record_build_all_zonelists(k: &Kernel) {
+    let calls = PagesetCalls::new(&k.era);
+    let _t = k.trace.enter("__build_all_zonelists", FILE);
+    for _ in &k.page_alloc.node_data {
+        let _t = k.trace.enter("build_zonelists", FILE);
+        drop(_t);
+        if calls.zonelist_cache {
+            let _t = k.trace.enter("build_zonelist_cache", FILE);
+        }
+    }
+    if calls.pageset_init {
+        for _ in 0..k.machine.cpus.max(1) {
+            let _t = k.trace.enter("setup_pageset", FILE);
+            let _a = k.trace.enter("pageset_init", FILE);
+            drop(_a);
+            let _b = k.trace.enter("pageset_set_batch", FILE);
+        }
+    }
+}
+
+/// `setup_zone_pageset`'s per-CPU calls: `zone_pageset_init` → `pageset_init`,
+/// `pageset_set_high_and_batch` → `pageset_set_batch` (no `percpu_pagelist_fraction` at boot).
+fn record_zone_pageset_init(k: &Kernel) {
+    if !PagesetCalls::new(&k.era).pageset_init {
+        return;
+    }
+    for _ in 0..k.machine.cpus.max(1) {
+        let _t = k.trace.enter("zone_pageset_init", FILE);
+        let _a = k.trace.enter("pageset_init", FILE);
+        drop(_a);
+        let _b = k.trace.enter("pageset_set_high_and_batch", FILE);
+        let _c = k.trace.enter("pageset_set_batch", FILE);
     }
 }
 
@@ -500,6 +562,7 @@ pub fn setup_per_cpu_pageset(k: &mut Kernel) -> Result<(), BootError> {
         .collect();
     let cpus = k.machine.cpus.max(1);
     for r in zones {
+        let _t = k.trace.enter("setup_zone_pageset", FILE);
         let mut pageset = None;
         for &size in per_zone {
             let p = crate::mm::percpu::__alloc_percpu(k, size, 64).ok_or_else(|| {
@@ -534,6 +597,7 @@ pub fn setup_per_cpu_pageset(k: &mut Kernel) -> Result<(), BootError> {
             ptrs.push(unsafe { crate::mm::page_alloc::pcp::PcpPtr::init(host, nr_lists) });
         }
         k.page_alloc.setup_zone_pageset(r, ptrs.into_boxed_slice());
+        record_zone_pageset_init(k);
     }
     if per_node > 0 {
         for _ in 0..k.page_alloc.node_data.len() {

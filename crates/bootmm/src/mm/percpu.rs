@@ -467,7 +467,7 @@ pub fn pcpu_fc_alloc(
     node: Option<i32>,
 ) -> Result<Option<u64>, BootError> {
     const MAX_DMA_PA: u64 = 16 << 20;
-    let _t = k.trace.enter("pcpu_fc_alloc", FILE);
+    let _t = k.trace.enter("pcpu_fc_alloc", k.era.pcpu_fc_file());
     let nomem =
         |e: crate::mm::memblock::MemblockError| BootError::NoMemory(format!("pcpu_fc_alloc: {e}"));
     // Until 4.19 x86 took it from bootmem (nobootmem's `__alloc_memory_core_early`).
@@ -621,7 +621,12 @@ pub fn pcpu_embed_first_chunk(
     for (gi, &area) in ai.groups.iter().zip(&areas) {
         for (i, &cpu) in gi.cpu_map.iter().enumerate() {
             let p = area + i as u64 * ai.unit_size;
-            let _t = k.trace.enter("pcpu_fc_free", FILE);
+            let _t = k.trace.enter("pcpu_fc_free", k.era.pcpu_fc_file());
+            // Before 4.20 x86's pcpu_fc_free called free_bootmem, nobootmem's wrapper of
+            // memblock_free.
+            let ea = k.era.early_allocator();
+            let _t2 = (ea != crate::era::EarlyAllocator::Memblock)
+                .then(|| k.trace.enter("free_bootmem", ea.hand_over_file(&k.era)));
             if cpu == UNIT_UNUSED {
                 k.memblock
                     .memblock_free(p, ai.unit_size)

@@ -528,6 +528,7 @@ pub fn kmem_cache_init(k: &mut Kernel) -> Result<(), SlabInitError> {
     let mut h = Exclusive(k);
     // SAFETY: both boot caches are zeroed host memory of the right size, reachable by nobody.
     unsafe {
+        let t = h.0.trace.enter("create_boot_cache", "mm/slab_common.c");
         create_boot_cache(
             &mut h,
             kcn,
@@ -536,7 +537,9 @@ pub fn kmem_cache_init(k: &mut Kernel) -> Result<(), SlabInitError> {
             SlabFlags::SLAB_HWCACHE_ALIGN,
             0,
         )?;
+        drop(t);
         h.0.slab.set_state(SlabState::Partial);
+        let _t = h.0.trace.enter("create_boot_cache", "mm/slab_common.c");
         create_boot_cache(
             &mut h,
             kc,

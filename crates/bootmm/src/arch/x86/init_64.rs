@@ -177,11 +177,7 @@ pub fn mem_init(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("mem_init", "arch/x86/mm/init_64.c");
     if !k.era.at_least(6, 18) {
         crate::arch::x86::pci_dma::pci_iommu_alloc(k)?;
-        if k.era.at_least(4, 20) {
-            crate::mm::page_alloc::memblock_free_all(k)?;
-        } else {
-            crate::mm::page_alloc::free_all_bootmem(k)?;
-        }
+        crate::mm::page_alloc::memblock_free_all(k)?;
     }
     if crate::mm::vmalloc::VmallocRules::new(&k.era).preallocate {
         preallocate_vmalloc_pages(k);

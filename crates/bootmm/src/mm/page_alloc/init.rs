@@ -122,17 +122,20 @@ fn __free_memory_core(k: &mut Kernel, start: u64, end: u64) -> u64 {
 /// mm/memblock.c: `free_low_memory_core_early`: reservations become Reserved pages, free
 /// ranges go to the buddy allocator. Returns the pages counted for `totalram_pages`.
 fn free_low_memory_core_early(k: &mut Kernel) -> Result<u64, BootError> {
-    let _t = k.trace.enter("free_low_memory_core_early", "mm/memblock.c");
+    let file = k.era.early_allocator().hand_over_file(&k.era);
+    let _t = k.trace.enter("free_low_memory_core_early", file);
     let _ = k.memblock.memblock_clear_hotplug(0, u64::MAX);
     if k.era.at_least(4, 2) {
         // memmap_init_reserved_pages (6.x) / for_each_reserved_mem_region +
         // reserve_bootmem_region: before 4.2 every page was Reserved from memmap_init.
-        let name = if k.era.at_least(6, 4) {
-            "memmap_init_reserved_pages"
+        let (name, file) = if k.era.at_least(6, 4) {
+            ("memmap_init_reserved_pages", "mm/memblock.c")
+        } else if k.era.at_least(6, 3) {
+            ("reserve_bootmem_region", "mm/mm_init.c")
         } else {
-            "reserve_bootmem_region"
+            ("reserve_bootmem_region", "mm/page_alloc.c")
         };
-        let _t2 = k.trace.enter(name, "mm/memblock.c");
+        let _t2 = k.trace.enter(name, file);
         let reserved: Vec<(u64, u64, i32, MemblockFlags)> = k
             .memblock
             .reserved
@@ -179,8 +182,8 @@ fn free_low_memory_core_early(k: &mut Kernel) -> Result<u64, BootError> {
     }
     let mut count = 0;
     {
-        let _t2 = k.trace.enter("__free_memory_core", "mm/memblock.c");
-        let _t3 = k.trace.enter("__free_pages_memory", "mm/memblock.c");
+        let _t2 = k.trace.enter("__free_memory_core", file);
+        let _t3 = k.trace.enter("__free_pages_memory", file);
         let (f, c, file) = free_pages_names(k);
         let _t4 = k.trace.enter(f, file);
         let _t5 = k.trace.enter(c, file);
@@ -239,8 +242,9 @@ fn free_allocated_memblock_arrays(k: &mut Kernel) -> u64 {
         let Some((start, size)) = info else {
             continue;
         };
-        let _t2 = k.trace.enter("__free_memory_core", "mm/nobootmem.c");
-        let _t3 = k.trace.enter("__free_pages_memory", "mm/nobootmem.c");
+        let file = k.era.early_allocator().hand_over_file(&k.era);
+        let _t2 = k.trace.enter("__free_memory_core", file);
+        let _t3 = k.trace.enter("__free_pages_memory", file);
         let (f, c, file) = free_pages_names(k);
         let _t4 = k.trace.enter(f, file);
         let _t5 = k.trace.enter(c, file);
@@ -288,15 +292,13 @@ pub(crate) fn memblock_discard(k: &mut Kernel) {
     }
 }
 
-/// mm/memblock.c: `memblock_free_all` (4.20+).
+/// mm/memblock.c: `memblock_free_all` (4.20+); mm/nobootmem.c (mm/bootmem.c before 2.6.39):
+/// `free_all_bootmem` before, as [`crate::era::EarlyAllocator`] names it.
 pub(crate) fn memblock_free_all(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("memblock_free_all", "mm/memblock.c");
-    hand_over(k)
-}
-
-/// mm/nobootmem.c: `free_all_bootmem` (≤4.19).
-pub(crate) fn free_all_bootmem(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("free_all_bootmem", "mm/nobootmem.c");
+    let ea = k.era.early_allocator();
+    let _t = k
+        .trace
+        .enter(ea.hand_over_name(), ea.hand_over_file(&k.era));
     hand_over(k)
 }
 
