@@ -64,6 +64,17 @@ const FAMILIES: &[Family] = &[
         matches: |l, _| l.starts_with("last_pfn = ") || l.starts_with("e820: last_pfn = "),
     },
     Family {
+        // i386: find_low_pfn_range's split as initmem_init and setup_bootmem_allocator
+        // print it.
+        name: "lowmem",
+        matches: |l, _| {
+            l.ends_with("MB HIGHMEM available.")
+                || l.ends_with("MB LOWMEM available.")
+                || l.starts_with("  mapped low ram: 0 - ")
+                || l.starts_with("  low ram: 0 - ")
+        },
+    },
+    Family {
         // init_mem_mapping's ranges and page sizes (printed up to 4.2; the BRK lines are
         // inputs, not predictions).
         name: "direct map",

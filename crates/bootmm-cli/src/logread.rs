@@ -74,6 +74,9 @@ pub struct LogInputs {
     /// The static and reserved per-CPU sizes (`s`, `r`) of `percpu: Embedded …` (or
     /// `PERCPU: Embedded …`); its pages, `d` and `u` are predictions.
     pub percpu_sizes: Option<Sourced<(u64, u64)>>,
+    /// i386: the permanent fixmap slots, from mem_init's `fixmap  : 0x… - 0xfffff000` line
+    /// (a build fact that sets where pkmap, vmalloc and so lowmem end).
+    pub fixmap_slots: Option<Sourced<u64>>,
     /// `[_text, end)` from the first `memblock_reserve:` line (memblock=debug).
     pub image_extent: Option<Sourced<(u64, u64)>>,
     /// `Hypervisor detected: …`.
@@ -569,6 +572,20 @@ impl LogInputs {
                 }
                 continue;
             }
+            if let Some(r) = t.strip_prefix("fixmap  : ") {
+                // "fixmap  : 0x%08lx - 0x%08lx   (%4ld kB)": FIXADDR_START to FIXADDR_TOP.
+                let mut w = r.split(" - ");
+                let hex = |x: Option<&str>| {
+                    let x = x?.trim().get(..10)?.strip_prefix("0x")?;
+                    u64::from_str_radix(x, 16).ok()
+                };
+                if let (Some(a), Some(b)) = (hex(w.next()), hex(w.next())) {
+                    if a < b && b <= 0xffff_ffff && (b - a) % 4096 == 0 {
+                        inp.fixmap_slots.get_or_insert(mk(cl, (b - a) / 4096));
+                    }
+                }
+                continue;
+            }
             if let Some(r) = t.strip_prefix("setup_percpu: ") {
                 if let Some((n, _)) = num_after(r, "NR_CPUS:") {
                     inp.nr_cpus.get_or_insert(mk(cl, n));
@@ -902,6 +919,7 @@ impl LogInputs {
             ));
         }
         m.config = crate::logconfig::infer(&m.era, &self.lines, &mut notes);
+        m.config.fixmap_slots = self.fixmap_slots.as_ref().map(|f| f.value);
         match &self.percpu_sizes {
             Some(p) => {
                 let (st, rs) = p.value;
@@ -1124,6 +1142,9 @@ impl LogInputs {
         }
         if let Some(x) = &self.percpu_sizes {
             one("percpu sizes", x.line, &x.text);
+        }
+        if let Some(x) = &self.fixmap_slots {
+            one("fixmap size", x.line, &x.text);
         }
         let mut last = 0;
         for x in &self.cpu_nodes {

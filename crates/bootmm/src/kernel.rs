@@ -51,6 +51,10 @@ pub struct Kernel {
     pub max_possible_pfn: u64,
     /// `max_pfn_mapped`: the end of the direct map built so far.
     pub max_pfn_mapped: u64,
+    /// i386 with HIGHMEM: `highstart_pfn` and `highend_pfn`, the HIGHMEM frames (0 on
+    /// x86_64).
+    pub highstart_pfn: u64,
+    pub highend_pfn: u64,
     /// The direct map `init_mem_mapping` built (x86_64).
     pub direct_map: crate::arch::x86::init::DirectMap,
     /// Nodes, as `initmem_init` found them.
@@ -134,6 +138,8 @@ impl Kernel {
             params: BootParams::default(),
             max_pfn: 0,
             max_low_pfn: 0,
+            highstart_pfn: 0,
+            highend_pfn: 0,
             max_possible_pfn: 0,
             max_pfn_mapped: 0,
             direct_map: Default::default(),

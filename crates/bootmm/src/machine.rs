@@ -270,6 +270,9 @@ pub struct ConfigFacts {
     pub log_cpu_max_buf_shift: Option<u32>,
     /// The static and reserved per-CPU sizes (a log's "Embedded" line: `s` and `r`).
     pub percpu_sizes: Option<(u64, u64)>,
+    /// i386: the permanent fixmap slots (`__end_of_permanent_fixed_addresses`), which a
+    /// log's "fixmap  : 0x… - 0xfffff000" line gives.
+    pub fixmap_slots: Option<u64>,
 }
 
 /// A machine description.

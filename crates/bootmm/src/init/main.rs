@@ -159,7 +159,7 @@ fn setup_command_line(k: &mut Kernel) -> Result<(), BootError> {
 /// init/main.c: `mm_init` (≤6.5): the memory-management initialisers after `setup_arch`
 /// (the allocator's part: `mem_init`, and from 5.15 the "Memory:" line after it).
 fn mm_init(k: &mut Kernel) -> Result<(), BootError> {
-    if !k.era.at_least(3, 0) || !k.era.is_64bit() || k.zones.is_none() {
+    if !k.era.at_least(3, 0) || k.zones.is_none() {
         return Ok(());
     }
     let _t = k.trace.enter("mm_init", "init/main.c");
@@ -187,7 +187,7 @@ fn kmem_cache_init(k: &mut Kernel) -> Result<(), BootError> {
 /// mm/mm_init.c: `mm_core_init` (6.6+): 6.18 calls `arch_mm_preinit` (the bounce buffer) and
 /// `memblock_free_all` itself before `mem_init`; 6.6–6.10 print "Memory:" after `mem_init`.
 fn mm_core_init(k: &mut Kernel) -> Result<(), BootError> {
-    if !k.era.is_64bit() || k.zones.is_none() {
+    if k.zones.is_none() {
         return Ok(());
     }
     let _t = k.trace.enter("mm_core_init", "mm/mm_init.c");

@@ -1679,6 +1679,7 @@ pub fn free_area_init_with_memmap(
 }
 
 pub mod memmap;
+pub mod node_alloc;
 
 #[cfg(test)]
 mod tests;

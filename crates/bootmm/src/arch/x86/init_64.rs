@@ -21,19 +21,16 @@ use super::init::{
 
 /// arch/x86/mm/init_64.c: `paging_init` (x86_64; i386 comes with its era).
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
-    // i386 (HIGHMEM, find_low_pfn_range) and the 2.6 bootmem era come with their own part of
-    // the model; until then their zones are not sized, and boot says so.
-    if !k.era.is_64bit() {
-        return Err(BootError::Unmodelled(alloc::format!(
-            "the zones and struct pages of an i386 kernel ({}): boot stops after initmem_init",
-            k.era.release
-        )));
-    }
+    // The 2.6 bootmem era comes with its own part of the model; until then its zones are not
+    // sized, and boot says so.
     if !k.era.at_least(3, 0) {
         return Err(BootError::Unmodelled(alloc::format!(
             "the zones and struct pages of a 2.6 kernel ({}, bootmem): boot stops after initmem_init",
             k.era.release
         )));
+    }
+    if !k.era.is_64bit() {
+        return crate::arch::x86::init_32::paging_init(k);
     }
     let _t = k.trace.enter("paging_init", "arch/x86/mm/init_64.c");
     crate::mm::sparse::sparse_init(k)?;
@@ -136,6 +133,9 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
             .take()
             .unwrap_or_else(|| BootError::Param(e.to_string()))
     })?;
+    // free_area_init_node's early allocations, in node and zone order (nothing else
+    // allocates from memblock in between).
+    crate::mm::mm_init::node_alloc::free_area_init_allocs(k, &layout)?;
     k.zones = Some(layout);
     // The zones the buddy allocator keeps (struct zone in pg_data_t).
     crate::mm::page_alloc::init_zones(k);
@@ -174,6 +174,13 @@ fn movable_params(k: &Kernel) -> MovableParams {
 /// `arch_mm_preinit`), the hand-over to the buddy allocator (`memblock_free_all`, 6.18: in
 /// `mm_core_init`), the vmalloc page-table pages (5.8+), and before 5.15 the "Memory:" line.
 pub fn mem_init(k: &mut Kernel) -> Result<(), BootError> {
+    if !k.era.is_64bit() {
+        let _t = k.trace.enter("mem_init", "arch/x86/mm/init_32.c");
+        return Err(BootError::Unmodelled(alloc::format!(
+            "the struct pages of an i386 kernel ({}: FLATMEM's node_mem_map) and its hand-over to the buddy allocator with the HIGHMEM pages (add_highpages_with_active_regions): boot stops at mem_init",
+            k.era.release
+        )));
+    }
     let _t = k.trace.enter("mem_init", "arch/x86/mm/init_64.c");
     if !k.era.at_least(6, 18) {
         crate::arch::x86::pci_dma::pci_iommu_alloc(k)?;

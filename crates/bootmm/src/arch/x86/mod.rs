@@ -2,9 +2,11 @@
 pub mod dump_pagetables;
 pub mod e820;
 pub mod init;
+pub mod init_32;
 pub mod init_64;
 pub mod numa;
 pub mod pci_dma;
+pub mod pgtable_32_types;
 pub mod pgtable_64_types;
 pub mod set_memory;
 pub mod setup;

@@ -146,8 +146,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
             k.max_pfn
         };
     } else {
-        // find_low_pfn_range (i386 HIGHMEM) comes with the i386 era.
-        k.max_low_pfn = k.max_pfn;
+        crate::arch::x86::init_32::find_low_pfn_range(k)?;
     }
 
     // Only the first megabyte is sure to be mapped yet: memblock may not resize into more.
@@ -174,12 +173,111 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     crate::kernel::printk::setup_log_buf(k, true);
     early_acpi_boot_init(k)?;
 
-    crate::arch::x86::numa::initmem_init(k)?;
+    if k.era.is_64bit() {
+        crate::arch::x86::numa::initmem_init(k)?;
+    } else {
+        crate::arch::x86::init_32::initmem_init(k)?;
+    }
     if k.era.is_64bit() && !k.era.at_least(6, 11) {
         memblock_find_dma_reserve(k);
     }
     crate::arch::x86::init_64::paging_init(k)?;
     crate::arch::x86::numa::init_cpu_to_node(k)?;
+    e820__reserve_resources(k)
+}
+
+/// arch/x86/kernel/e820.c: `e820__reserve_resources` (`e820_reserve_resources` before
+/// 4.12), for its memory: one `struct resource` per e820 entry for the iomem tree, from
+/// `alloc_bootmem` until 4.19 and `memblock_alloc` (SMP_CACHE_BYTES) after. It runs late in
+/// `setup_arch`, before the percpu first chunk, whose address (page-aligned on i386) it can
+/// move. `sizeof(struct resource)`: start and end (`resource_size_t`, 64-bit on x86_64 and
+/// PAE), the name pointer, flags, from 4.6 the descriptor, and three tree pointers.
+///
+/// # Errors
+/// [`BootError::NoMemory`]: the kernel panics.
+fn e820__reserve_resources(k: &mut Kernel) -> Result<(), BootError> {
+    let name = if k.era.at_least(4, 12) {
+        "e820__reserve_resources"
+    } else {
+        "e820_reserve_resources"
+    };
+    let _t = k.trace.enter(name, "arch/x86/kernel/e820.c");
+    let n = k.e820.table.len() as u64;
+    if n == 0 {
+        return Ok(());
+    }
+    let (word, addr) = match k.era.arch {
+        crate::era::Arch::X86_64 => (8, 8),
+        crate::era::Arch::I386 { pae } => (4, if pae { 8 } else { 4 }),
+    };
+    let desc = u64::from(k.era.at_least(4, 6));
+    let size = n * (2 * addr + word * (2 + desc + 3));
+    let nomem =
+        |e: crate::mm::memblock::MemblockError| BootError::NoMemory(alloc::format!("{name}: {e}"));
+    let p = if crate::mm::memblock::boot_allocs_via_bootmem(&k.era) {
+        k.memblock
+            .__alloc_memory_core_early(
+                crate::include::NUMA_NO_NODE,
+                size,
+                64,
+                16 << 20,
+                crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
+            )
+            .map_err(nomem)?
+    } else {
+        k.memblock
+            .memblock_alloc_try_nid(
+                size,
+                64,
+                crate::mm::memblock::MEMBLOCK_LOW_LIMIT,
+                crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
+                crate::include::NUMA_NO_NODE,
+            )
+            .map_err(nomem)?
+    };
+    p.ok_or_else(|| {
+        BootError::NoMemory(alloc::format!(
+            "{name}: no {size} bytes for the iomem resources"
+        ))
+    })?;
+    // drivers/firmware/memmap.c: firmware_map_add_early for each entry of the firmware's own
+    // map (e820_saved / e820_table_firmware), for /sys/firmware/memmap (CONFIG_FIRMWARE_MEMMAP,
+    // which distribution builds set): one `struct firmware_map_entry` each (start, end, the
+    // type's name, a list head and a kobject).
+    let entry = match k.era.arch {
+        crate::era::Arch::X86_64 => 104,
+        crate::era::Arch::I386 { .. } => 64,
+    };
+    for _ in 0..k.e820.table_firmware.len() {
+        let _t = k
+            .trace
+            .enter("firmware_map_add_early", "drivers/firmware/memmap.c");
+        let p = if crate::mm::memblock::boot_allocs_via_bootmem(&k.era) {
+            k.memblock
+                .__alloc_memory_core_early(
+                    crate::include::NUMA_NO_NODE,
+                    entry,
+                    64,
+                    16 << 20,
+                    crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
+                )
+                .map_err(nomem)?
+        } else {
+            k.memblock
+                .memblock_alloc_try_nid(
+                    entry,
+                    64,
+                    crate::mm::memblock::MEMBLOCK_LOW_LIMIT,
+                    crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
+                    crate::include::NUMA_NO_NODE,
+                )
+                .map_err(nomem)?
+        };
+        if p.is_none() {
+            // The kernel's firmware_map_add_early returns -ENOMEM and carries on.
+            break;
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! arch/x86/mm/init_32.c: how a 32-bit kernel splits RAM into lowmem and HIGHMEM.
+//!
+//! DOC: only the RAM below `MAXMEM` (see [`super::pgtable_32_types`]) can be mapped linearly
+//! at `PAGE_OFFSET`; `find_low_pfn_range` sets `max_low_pfn` there, and the rest of RAM
+//! becomes ZONE_HIGHMEM, reached through `kmap`. `highmem=` moves the split down, `vmalloc=`
+//! trades lowmem for vmalloc space; a kernel without CONFIG_HIGHMEM64G (PAE) cannot use RAM
+//! above 4 GiB and one without CONFIG_HIGHMEM none above `MAXMEM`, and both say so.
+//! `initmem_init` then prints the "…MB HIGHMEM available." and "…MB LOWMEM available."
+//! lines. 2.6.24's `setup_memory` did the same before `initmem_init` existed on i386.
+
+use alloc::string::String;
+
+use super::pgtable_32_types::{self, layout_32, Layout32, VMALLOC_OFFSET, VMALLOC_RESERVE};
+use crate::init::main::BootError;
+use crate::kernel::Kernel;
+use crate::klib::cmdline::{early_param_values, memparse};
+use crate::{pr_err, pr_info, pr_notice, pr_warn};
+
+/// `MAX_NONPAE_PFN`: 4 GiB.
+const MAX_NONPAE_PFN: u64 = 1 << 20;
+
+/// `pages_to_mb`.
+fn pages_to_mb(pages: u64) -> u64 {
+    pages >> (20 - 12)
+}
+
+/// The i386 layout of this boot: the fixmap's size from the machine's build facts (a log's
+/// "fixmap :" line) or the default, `vmalloc=`'s reserve.
+pub fn layout(k: &Kernel) -> Option<Layout32> {
+    let nr_cpus = u64::from(k.machine.nr_cpus.max(1));
+    let slots =
+        k.machine.config.fixmap_slots.unwrap_or(
+            pgtable_32_types::KM_TYPE_NR * nr_cpus + pgtable_32_types::FIXMAP_OTHER_SLOTS,
+        );
+    layout_32(&k.era, slots, nr_cpus, vmalloc_reserve(k))
+}
+
+/// arch/x86/mm/pgtable_32.c: `parse_vmalloc`: `__VMALLOC_RESERVE` is `vmalloc=` plus
+/// `VMALLOC_OFFSET` (the guard hole), the last one given winning.
+fn vmalloc_reserve(k: &Kernel) -> u64 {
+    early_param_values(&k.machine.cmdline, "vmalloc")
+        .into_iter()
+        .flatten()
+        .next_back()
+        .map_or(VMALLOC_RESERVE, |v| {
+            memparse(v).0.saturating_add(VMALLOC_OFFSET)
+        })
+}
+
+/// arch/x86/mm/init_32.c: `parse_highmem`: `highmem=` in pages; `None` ("-1") when absent.
+fn highmem_pages(k: &Kernel) -> Option<u64> {
+    early_param_values(&k.machine.cmdline, "highmem")
+        .into_iter()
+        .flatten()
+        .next_back()
+        .map(|v| memparse(v).0 >> 12)
+}
+
+/// arch/x86/mm/init_32.c: `find_low_pfn_range` (`lowmem_pfn_init` / `highmem_pfn_init`):
+/// `max_low_pfn`, and `max_pfn` trimmed to what the build can address.
+///
+/// # Errors
+/// [`BootError::Param`] when `vmalloc=` leaves no lowmem at all (the kernel would not boot).
+pub fn find_low_pfn_range(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("find_low_pfn_range", "arch/x86/mm/init_32.c");
+    let Some(l) = layout(k) else {
+        return Ok(());
+    };
+    if l.maxmem == 0 || l.maxmem > 1 << 32 {
+        return Err(BootError::Param(alloc::format!(
+            "vmalloc={}: no lowmem would be left below the vmalloc space",
+            crate::phys::human_bytes(vmalloc_reserve(k) - VMALLOC_OFFSET)
+        )));
+    }
+    let highmem = k.machine.kernel_config().highmem;
+    let maxmem_pfn = l.maxmem_pfn();
+    let mut highmem_pages = highmem_pages(k);
+    if k.max_pfn <= maxmem_pfn {
+        // lowmem_pfn_init
+        k.max_low_pfn = k.max_pfn;
+        let mut hp = highmem_pages.unwrap_or(0);
+        if highmem {
+            if hp >= k.max_pfn {
+                pr_err!(
+                    k.printk,
+                    "highmem size ({}MB) is bigger than pages available ({}MB)!\n",
+                    pages_to_mb(hp),
+                    pages_to_mb(k.max_pfn)
+                );
+                hp = 0;
+            }
+            if hp != 0 {
+                if k.max_low_pfn - hp < (64 << 20) >> 12 {
+                    pr_err!(
+                        k.printk,
+                        "highmem size ({}MB) results in <64MB lowmem, ignoring it!\n",
+                        pages_to_mb(hp)
+                    );
+                    hp = 0;
+                }
+                k.max_low_pfn -= hp;
+            }
+        } else if hp != 0 {
+            pr_err!(k.printk, "ignoring highmem size on non-highmem kernel!\n");
+        }
+    } else {
+        // highmem_pfn_init
+        k.max_low_pfn = maxmem_pfn;
+        let hp = *highmem_pages.get_or_insert(k.max_pfn - maxmem_pfn);
+        if hp + maxmem_pfn < k.max_pfn {
+            k.max_pfn = maxmem_pfn + hp;
+        }
+        if hp + maxmem_pfn > k.max_pfn {
+            pr_warn!(
+                k.printk,
+                "only {}MB highmem pages available, ignoring highmem size of {}MB!\n",
+                pages_to_mb(k.max_pfn - maxmem_pfn),
+                pages_to_mb(hp)
+            );
+        }
+        if !highmem {
+            pr_warn!(
+                k.printk,
+                "Warning only {}MB will be used.\n",
+                l.maxmem >> 20
+            );
+            let msg = if k.max_pfn > MAX_NONPAE_PFN {
+                "Use a HIGHMEM64G enabled kernel.\n"
+            } else {
+                "Use a HIGHMEM enabled kernel.\n"
+            };
+            pr_warn!(k.printk, "{msg}");
+            k.max_pfn = maxmem_pfn;
+        } else if !l.pae && k.max_pfn > MAX_NONPAE_PFN {
+            k.max_pfn = MAX_NONPAE_PFN;
+            pr_warn!(
+                k.printk,
+                "Warning: only 4GB will be used. Use a HIGHMEM64G enabled kernel!\n"
+            );
+        }
+    }
+    k.max_possible_pfn = k.max_pfn;
+    Ok(())
+}
+
+/// arch/x86/mm/init_32.c: `initmem_init` (i386 without NUMA): `highstart_pfn` /
+/// `highend_pfn`, all memory on node 0, and the HIGHMEM / LOWMEM lines; then
+/// `setup_bootmem_allocator`'s "mapped low ram" / "low ram" lines (until 4.19, believed).
+///
+/// # Errors
+/// [`BootError::NoMemory`] when memblock cannot record the node.
+pub fn initmem_init(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("initmem_init", "arch/x86/mm/init_32.c");
+    if k.machine.kernel_config().highmem {
+        let highend = k.max_pfn;
+        let highstart = if k.max_pfn > k.max_low_pfn {
+            k.max_low_pfn
+        } else {
+            k.max_pfn
+        };
+        k.highstart_pfn = highstart;
+        k.highend_pfn = highend;
+        pr_notice!(
+            k.printk,
+            "{}MB HIGHMEM available.\n",
+            pages_to_mb(highend - highstart)
+        );
+    }
+    k.memblock
+        .memblock_set_node(0, u64::MAX, crate::mm::memblock::RegionType::Memory, 0)
+        .map_err(|e| BootError::NoMemory(String::from(e.to_string().as_str())))?;
+    k.numa = crate::arch::x86::numa::Numa {
+        online: alloc::vec![0],
+        possible: alloc::vec![0],
+        nr_node_ids: 1,
+        params: core::mem::take(&mut k.numa.params),
+        ..Default::default()
+    };
+    pr_notice!(
+        k.printk,
+        "{}MB LOWMEM available.\n",
+        pages_to_mb(k.max_low_pfn)
+    );
+    if !k.era.at_least(4, 20) {
+        let _t = k
+            .trace
+            .enter("setup_bootmem_allocator", "arch/x86/mm/init_32.c");
+        pr_info!(
+            k.printk,
+            "  mapped low ram: 0 - {:08x}\n",
+            k.max_pfn_mapped << 12
+        );
+        pr_info!(k.printk, "  low ram: 0 - {:08x}\n", k.max_low_pfn << 12);
+    }
+    Ok(())
+}
+
+/// arch/x86/mm/init_32.c: `paging_init` (i386): `pagetable_init` → `permanent_kmaps_init`,
+/// `kmap_init`, then the zones (FLATMEM: `sparse_init` does nothing).
+///
+/// # Errors
+/// What [`super::init_64::zone_sizes_init`] returns, and [`BootError::NoMemory`] when the
+/// pkmap page table cannot be allocated (the kernel panics).
+pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("paging_init", "arch/x86/mm/init_32.c");
+    {
+        let _t = k.trace.enter("pagetable_init", "arch/x86/mm/init_32.c");
+        permanent_kmaps_init(k)?;
+    }
+    let _t2 = k.trace.enter("kmap_init", "arch/x86/mm/init_32.c");
+    drop(_t2);
+    super::init_64::zone_sizes_init(k)
+}
+
+/// arch/x86/mm/init_32.c: `permanent_kmaps_init`: `page_table_range_init` over the pkmap
+/// area, one PMD's worth (`LAST_PKMAP` is `PTRS_PER_PTE` and `PKMAP_BASE` is PMD-aligned),
+/// so one page table. Its PMD is the image's (`swapper_pg_dir`'s kernel PMDs). Before 3.9
+/// `one_page_table_init` took the page from bootmem once `after_bootmem` was set (in
+/// `setup_bootmem_allocator`, before `paging_init`): top-down, page-aligned, which lands
+/// it just below the top of lowmem. From 3.9 it is `alloc_low_page`, served from the brk
+/// page-table buffer while that lasts, which bootmm takes to be the case (believed).
+fn permanent_kmaps_init(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k
+        .trace
+        .enter("permanent_kmaps_init", "arch/x86/mm/init_32.c");
+    let _t2 = k
+        .trace
+        .enter("page_table_range_init", "arch/x86/mm/init_32.c");
+    if k.era.at_least(3, 9) {
+        return Ok(());
+    }
+    let _t3 = k
+        .trace
+        .enter("one_page_table_init", "arch/x86/mm/init_32.c");
+    let nomem = |e: crate::mm::memblock::MemblockError| {
+        BootError::NoMemory(alloc::format!("one_page_table_init: {e}"))
+    };
+    for goal in [16 << 20, 0] {
+        let p = k
+            .memblock
+            .__alloc_memory_core_early(
+                crate::include::NUMA_NO_NODE,
+                4096,
+                4096,
+                goal,
+                crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
+            )
+            .map_err(nomem)?;
+        if p.is_some() {
+            return Ok(());
+        }
+    }
+    Err(BootError::NoMemory(String::from(
+        "one_page_table_init: no page for the pkmap page table",
+    )))
+}
