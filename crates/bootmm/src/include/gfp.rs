@@ -111,6 +111,28 @@ impl GfpLayout {
     }
 }
 
+/// The flag renames and removals that are not bit moves ([`GfpLayout`]), each decided once
+/// from the version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GfpRules {
+    /// 6.3+: `__GFP_ATOMIC` is gone (believed "mm: discard __GFP_ATOMIC"): its bit is
+    /// unused, GFP_ATOMIC is `__GFP_HIGH | __GFP_KSWAPD_RECLAIM`, and `%pGg` has no name
+    /// for it.
+    pub no_atomic: bool,
+    /// 4.13+: `__GFP_RETRY_MAYFAIL` replaces `__GFP_REPEAT` on the same bit (believed "mm,
+    /// tree wide: replace __GFP_REPEAT by __GFP_RETRY_MAYFAIL with more useful semantic").
+    pub retry_mayfail: bool,
+}
+
+impl GfpRules {
+    pub fn new(era: &Era) -> Self {
+        GfpRules {
+            no_atomic: era.at_least(6, 3),
+            retry_mayfail: era.at_least(4, 13),
+        }
+    }
+}
+
 /// 3.x names: `__GFP_WAIT` and `__GFP_NO_KSWAPD`.
 const V3_WAIT: u32 = 0x10;
 const V3_NO_KSWAPD: u32 = 0x400000;
@@ -186,7 +208,7 @@ pub fn gfp_to_raw(era: &Era, gfp: Gfp) -> u32 {
             }
         }
     }
-    if era.at_least(6, 3) {
+    if GfpRules::new(era).no_atomic {
         raw &= !Gfp::__GFP_ATOMIC.bits();
     }
     raw
@@ -220,7 +242,7 @@ pub fn gfp_from_raw(era: &Era, raw: u32) -> Option<Gfp> {
             gfp |= Gfp::__GFP_ATOMIC;
         }
     }
-    if era.at_least(6, 3) && raw & Gfp::__GFP_ATOMIC.bits() != 0 {
+    if GfpRules::new(era).no_atomic && raw & Gfp::__GFP_ATOMIC.bits() != 0 {
         return None;
     }
     (left == 0).then_some(gfp)
@@ -229,9 +251,10 @@ pub fn gfp_from_raw(era: &Era, raw: u32) -> Option<Gfp> {
 /// The composite masks of include/linux/gfp_types.h (gfp.h before 6.0) for `era`, in
 /// canonical bits.
 pub fn gfp_constant(era: &Era, name: &str) -> Option<Gfp> {
+    let rules = GfpRules::new(era);
     let reclaim = Gfp::__GFP_RECLAIM;
     // GFP_ATOMIC: 3.x __GFP_HIGH (atomic = no __GFP_WAIT); 4.4–6.2 adds __GFP_ATOMIC.
-    let atomic = if era.at_least(6, 3) {
+    let atomic = if rules.no_atomic {
         Gfp::__GFP_HIGH | Gfp::__GFP_KSWAPD_RECLAIM
     } else {
         Gfp::__GFP_HIGH | Gfp::__GFP_ATOMIC | Gfp::__GFP_KSWAPD_RECLAIM
@@ -258,11 +281,11 @@ pub fn gfp_constant(era: &Era, name: &str) -> Option<Gfp> {
         "GFP_TRANSHUGE_LIGHT" => transhuge_light,
         "GFP_TRANSHUGE" => transhuge_light | Gfp::__GFP_DIRECT_RECLAIM,
         "__GFP_RECLAIM" => reclaim,
-        "__GFP_ATOMIC" if !era.at_least(6, 3) => Gfp::__GFP_ATOMIC,
+        "__GFP_ATOMIC" if !rules.no_atomic => Gfp::__GFP_ATOMIC,
         "__GFP_ATOMIC" => return None,
-        "__GFP_REPEAT" if !era.at_least(4, 13) => Gfp::__GFP_RETRY_MAYFAIL,
-        "__GFP_RETRY_MAYFAIL" if !era.at_least(4, 13) => return None,
-        "__GFP_WAIT" if !era.at_least(4, 4) => Gfp::__GFP_DIRECT_RECLAIM,
+        "__GFP_REPEAT" if !rules.retry_mayfail => Gfp::__GFP_RETRY_MAYFAIL,
+        "__GFP_RETRY_MAYFAIL" if !rules.retry_mayfail => return None,
+        "__GFP_WAIT" if GfpLayout::of(era) == GfpLayout::V3 => Gfp::__GFP_DIRECT_RECLAIM,
         "__GFP_ACCOUNT" if !era.at_least(4, 5) => return None,
         "__GFP_ZEROTAGS" if !era.at_least(5, 12) => return None,
         n => {
@@ -281,6 +304,7 @@ pub fn gfp_constant(era: &Era, name: &str) -> Option<Gfp> {
 /// `gfpflag_names` (include/trace/events/mmflags.h) as `%pGg` walks it: composite names
 /// first, a name is printed when all its bits are set, and its bits are then cleared.
 fn gfpflag_names(era: &Era) -> alloc::vec::Vec<(&'static str, Gfp)> {
+    let rules = GfpRules::new(era);
     let c = |n: &'static str| (n, gfp_constant(era, n).unwrap_or(Gfp::empty()));
     let mut v = alloc::vec![
         c("GFP_TRANSHUGE"),
@@ -299,7 +323,7 @@ fn gfpflag_names(era: &Era) -> alloc::vec::Vec<(&'static str, Gfp)> {
         c("GFP_DMA32"),
         ("__GFP_HIGH", Gfp::__GFP_HIGH),
     ];
-    if !era.at_least(6, 3) {
+    if !rules.no_atomic {
         v.push(("__GFP_ATOMIC", Gfp::__GFP_ATOMIC));
     }
     v.extend([
@@ -307,7 +331,7 @@ fn gfpflag_names(era: &Era) -> alloc::vec::Vec<(&'static str, Gfp)> {
         ("__GFP_FS", Gfp::__GFP_FS),
         ("__GFP_NOWARN", Gfp::__GFP_NOWARN),
         (
-            if era.at_least(4, 13) {
+            if rules.retry_mayfail {
                 "__GFP_RETRY_MAYFAIL"
             } else {
                 "__GFP_REPEAT"

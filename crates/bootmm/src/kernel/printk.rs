@@ -34,6 +34,36 @@ const SIZEOF_PRINTK_LOG: u64 = 16;
 /// `BOOTMEM_LOW_LIMIT` (`__pa(MAX_DMA_ADDRESS)`), the floor of `memblock_virt_alloc` (before 4.20).
 const BOOTMEM_LOW_LIMIT: u64 = 16 << 20;
 
+/// What the printk.c changes that touch the log buffer mean here, each decided once from
+/// the version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PrintkRules {
+    /// 5.10+: the lockless ring buffer ("printk: use the lockless ringbuffer"):
+    /// `setup_log_buf` also allocates the descriptor and info arrays (and says "text bytes
+    /// not available"), a record is a data block of its id and text padded to the id's size
+    /// (not a `struct printk_log` header), and `LOG_ALIGN` is `__alignof__(unsigned long)`.
+    ring: bool,
+    /// 3.17+: the rework of the dynamic buffer's sizing ("printk: make dynamic kernel ring
+    /// buffer alignment explicit", "printk: allow increasing the ring buffer depending on
+    /// the number of CPUs", believed): both allocations use `LOG_ALIGN`, `setup_log_buf(0)`
+    /// grows the request by `log_buf_add_cpu`, and the size is printed with " bytes".
+    cpu_sizing: bool,
+    /// 5.8+: a `log_buf_len=` above `LOG_BUF_LEN_MAX` is capped ("log_buf over 2G is not
+    /// supported."); before, the size was an `unsigned int` and memparse's value was
+    /// truncated.
+    len_max: bool,
+}
+
+impl PrintkRules {
+    fn new(k: &Kernel) -> Self {
+        PrintkRules {
+            ring: k.era.at_least(5, 10),
+            cpu_sizing: k.era.at_least(3, 17),
+            len_max: k.era.at_least(5, 8),
+        }
+    }
+}
+
 /// The printk globals that decide memory: `log_buf_len`, `new_log_buf_len`, and where the
 /// dynamic buffer went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -64,11 +94,12 @@ pub fn roundup_pow_of_two(n: u64) -> u64 {
 /// `log_buf_len_update`: scale by powers of two; only a size above the current one counts.
 pub fn log_buf_len_update(k: &mut Kernel, size: u64) {
     let mut size = size;
-    if k.era.at_least(5, 8) && size > LOG_BUF_LEN_MAX {
+    let len_max = PrintkRules::new(k).len_max;
+    if len_max && size > LOG_BUF_LEN_MAX {
         size = LOG_BUF_LEN_MAX;
         pr_err!(k.printk, "{}log_buf over 2G is not supported.\n", prefix(k));
     }
-    if !k.era.at_least(5, 8) {
+    if !len_max {
         // Before 5.8 the size was an `unsigned int`: memparse's value is truncated.
         size &= u64::from(u32::MAX);
     }
@@ -130,7 +161,7 @@ fn log_buf_add_cpu(k: &mut Kernel) {
 /// `LOG_ALIGN`: 4 on x86 before 5.10 (`CONFIG_HAVE_EFFICIENT_UNALIGNED_ACCESS`), then
 /// `__alignof__(unsigned long)`.
 fn log_align(k: &Kernel) -> u64 {
-    if k.era.at_least(5, 10) {
+    if PrintkRules::new(k).ring {
         if k.era.is_64bit() {
             8
         } else {
@@ -147,11 +178,12 @@ fn log_align(k: &Kernel) -> u64 {
 fn used_bytes(k: &Kernel) -> u64 {
     let lines = k.printk.lines();
     let align = log_align(k);
+    let ring = PrintkRules::new(k).ring;
     lines
         .iter()
         .map(|l| {
             let text = l.text.len() as u64;
-            if k.era.at_least(5, 10) {
+            if ring {
                 let id = if k.era.is_64bit() { 8 } else { 4 };
                 (text + id).next_multiple_of(id)
             } else {
@@ -165,7 +197,7 @@ fn used_bytes(k: &Kernel) -> u64 {
 fn alloc(k: &mut Kernel, size: u64, early: bool) -> Option<u64> {
     // 3.14–3.16 asked for PAGE_SIZE early and for 0 (SMP_CACHE_BYTES) late; LOG_ALIGN from
     // 3.17 ("printk: make dynamic kernel ring buffer alignment explicit").
-    let align = if k.era.at_least(3, 17) {
+    let align = if PrintkRules::new(k).cpu_sizing {
         log_align(k)
     } else if early {
         4096
@@ -213,10 +245,11 @@ pub fn setup_log_buf(k: &mut Kernel, early: bool) {
         return;
     }
     let _t = k.trace.enter("setup_log_buf", FILE);
+    let rules = PrintkRules::new(k);
     if k.log_buf.log_buf_len.is_some() {
         return;
     }
-    if !early && k.log_buf.new_log_buf_len == 0 && k.era.at_least(3, 17) {
+    if !early && k.log_buf.new_log_buf_len == 0 && rules.cpu_sizing {
         log_buf_add_cpu(k);
     }
     let len = k.log_buf.new_log_buf_len;
@@ -224,7 +257,7 @@ pub fn setup_log_buf(k: &mut Kernel, early: bool) {
         return;
     }
     let p = prefix(k);
-    let ring = k.era.at_least(5, 10);
+    let ring = rules.ring;
     let descs_count = len >> PRB_AVGBITS;
     if ring && descs_count == 0 {
         pr_err!(k.printk, "{p}new_log_buf_len: {len} too small\n");
@@ -267,8 +300,7 @@ pub fn setup_log_buf(k: &mut Kernel, early: bool) {
     k.log_buf.log_buf_len = Some(len);
     k.log_buf.new_log_buf_len = 0;
     k.log_buf.blocks = blocks;
-    // " bytes" came with the 3.17 rework of the buffer's sizing.
-    if k.era.at_least(3, 17) {
+    if rules.cpu_sizing {
         pr_info!(k.printk, "{p}log_buf_len: {len} bytes\n");
     } else {
         pr_info!(k.printk, "{p}log_buf_len: {len}\n");

@@ -189,6 +189,16 @@ pub fn alloc_large_system_hash(era: &Era, req: &HashRequest<'_>, env: &HashEnv) 
     }
 }
 
+/// `HASH_ZERO` for the VFS tables: from 4.14 `alloc_large_system_hash` zeroes the table
+/// itself when asked (believed "mm: zero hash tables in allocator"), and the callers ask.
+fn hash_zero(era: &Era) -> u32 {
+    if era.at_least(4, 14) {
+        HASH_ZERO
+    } else {
+        0
+    }
+}
+
 /// One of the VFS/PID boot tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VfsHash {
@@ -236,8 +246,7 @@ pub fn pidhash_init(era: &Era, env: &HashEnv) -> Option<VfsHash> {
 pub fn vfs_caches_hashes(era: &Era, env: &HashEnv, p: &VfsHashParams) -> [VfsHash; 2] {
     let ptr = if era.is_64bit() { 8 } else { 4 };
     let early = !env.hashdist;
-    let flags =
-        if early { HASH_EARLY } else { 0 } | if era.at_least(4, 14) { HASH_ZERO } else { 0 };
+    let flags = if early { HASH_EARLY } else { 0 } | hash_zero(era);
     let mk = |name: &'static str, n: u64, scale: u32| VfsHash {
         table: alloc_large_system_hash(
             era,
@@ -288,7 +297,7 @@ pub fn mnt_init_hashes(
             Some(alloc::format!("Mount-cache hash table entries: {n}")),
         );
     }
-    let flags = if era.at_least(4, 14) { HASH_ZERO } else { 0 };
+    let flags = hash_zero(era);
     let mk = |name: &'static str, n: u64| VfsHash {
         table: alloc_large_system_hash(
             era,

@@ -297,10 +297,16 @@ pub fn cache_line_align_arg(era: &Era) -> u64 {
     }
 }
 
+/// An empty region array holds one zeroed dummy entry (cnt 1) until 6.11's "mm/memblock:
+/// remove empty dummy entry" (cnt 0).
+fn empty_has_dummy(era: &Era) -> bool {
+    !era.at_least(6, 11)
+}
+
 impl Memblock {
     /// The statically initialised `struct memblock memblock` (mm/memblock.c).
     pub fn new(era: Era, printk: Printk, trace: Trace, phys: Option<PhysMem>) -> Self {
-        let dummy = !era.at_least(6, 11);
+        let dummy = empty_has_dummy(&era);
         Memblock {
             era,
             printk,
@@ -341,15 +347,12 @@ impl Memblock {
 
     // ----- era questions -------------------------------------------------------------------
 
-    /// 6.11 "mm/memblock: remove empty dummy entry": empty arrays have cnt 0.
-    fn empty_has_dummy(&self) -> bool {
-        !self.era.at_least(6, 11)
-    }
     /// MEMBLOCK_RSRV_KERN, `__memblock_reserve()` and `memblock_reserve_kern()` (6.16).
     pub fn has_rsrv_kern(&self) -> bool {
         self.era.at_least(6, 16)
     }
-    /// Debug output with `%pa` instead of `%#016llx` (seen in 4.19, not in 4.9).
+    /// Debug output with `%pa` instead of `%#016llx`, and `memblock_add` without its
+    /// "flags" (seen in 4.19, not in 4.9).
     fn pa_format(&self) -> bool {
         self.era.at_least(4, 19)
     }
@@ -524,7 +527,7 @@ impl Memblock {
 
     /// mm/memblock.c: memblock_remove_region
     fn memblock_remove_region(&mut self, which: RegionType, r: usize) {
-        let dummy = self.empty_has_dummy();
+        let dummy = empty_has_dummy(&self.era);
         let t = self.ty_mut(which);
         let gone = t.regions.remove(r);
         t.total_size = t.total_size.wrapping_sub(gone.size);
@@ -883,7 +886,7 @@ impl Memblock {
     pub fn memblock_add(&mut self, base: u64, size: u64) -> Result<(), MemblockError> {
         let caller = self.caller();
         let _t = self.trace.enter("memblock_add", FILE);
-        if self.era.at_least(4, 19) {
+        if self.pa_format() {
             self.dbg(format_args!(
                 "memblock_add: {}{}\n",
                 self.range_text(base, size),
@@ -1519,10 +1522,10 @@ impl Memblock {
             return;
         }
         if self.pa_format() {
-            let func = if self.era.at_least(4, 20) {
-                String::from(func)
-            } else {
+            let func = if boot_allocs_via_bootmem(&self.era) {
                 func.replacen("memblock_alloc", "memblock_virt_alloc", 1)
+            } else {
+                String::from(func)
             };
             self.dbg(format_args!(
                 "{func}: {size} bytes align={align:#x} nid={nid} from={} max_addr={}{caller}\n",
@@ -1766,8 +1769,12 @@ impl Memblock {
         crate::pr_info!(self.printk, " {}.cnt  = {:#x}\n", t.name, t.cnt);
         for (idx, r) in t.regions.iter().enumerate() {
             let end = r.base.wrapping_add(r.size).wrapping_sub(1);
-            let node_text = self.era.at_least(6, 12) && numa_valid_node(r.nid)
-                || !self.era.at_least(6, 12) && r.nid != MAX_NUMNODES;
+            // 6.12: regions without a node hold NUMA_NO_NODE (MAX_NUMNODES before).
+            let node_text = if self.era.at_least(6, 12) {
+                numa_valid_node(r.nid)
+            } else {
+                r.nid != MAX_NUMNODES
+            };
             let nid_buf = if node_text {
                 format!(" on node {}", r.nid)
             } else {
@@ -1835,7 +1842,7 @@ impl Memblock {
     /// tools/testing/memblock/tests/common.c: reset_memblock_regions. The arrays also go back
     /// to the static ones, which the suite's doubling tests do by hand afterwards.
     pub fn reset_memblock_regions(&mut self) {
-        let dummy = self.empty_has_dummy();
+        let dummy = empty_has_dummy(&self.era);
         self.memory = MemblockType::new("memory", dummy);
         self.reserved = MemblockType::new("reserved", dummy);
     }

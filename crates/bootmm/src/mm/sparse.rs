@@ -83,6 +83,28 @@ pub fn section_map_size(struct_page_size: u64) -> u64 {
     crate::include::addr::round_up(struct_page_size * PAGES_PER_SECTION, PMD_SIZE)
 }
 
+/// The section flag changes, each decided once from the version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionRules {
+    /// 4.13+: `SECTION_IS_ONLINE`: sections are marked online as memory is marked present
+    /// (before, bit 2 is the low bit of the early nid).
+    pub is_online: bool,
+    /// 5.3+: the sub-section memory hotplug series (believed "mm/sparsemem: Introduce
+    /// struct mem_section_usage" and "mm/sparsemem: introduce a SECTION_IS_EARLY flag"):
+    /// `SECTION_IS_EARLY` marks a boot section, and `struct mem_section_usage` starts with
+    /// the subsection map.
+    pub subsections: bool,
+}
+
+impl SectionRules {
+    pub fn new(era: &Era) -> Self {
+        SectionRules {
+            is_online: era.at_least(4, 13),
+            subsections: era.at_least(5, 3),
+        }
+    }
+}
+
 /// `MIGRATE_MOVABLE`: 2 before 4.4 (after UNMOVABLE, RECLAIMABLE), 1 from 4.4.
 pub fn migrate_movable(era: &Era) -> u64 {
     if era.at_least(4, 4) {
@@ -117,7 +139,11 @@ pub fn mem_section_usage_header(era: &Era) -> u64 {
         || (v.major == 6 && v.minor == 6 && v.patch >= 14)
         || (v.major == 6 && v.minor == 1 && v.patch >= 75)
         || (v.major == 6 && v.minor == 7 && v.patch >= 2);
-    let subsection = if era.at_least(5, 3) { 8 } else { 0 };
+    let subsection = if SectionRules::new(era).subsections {
+        8
+    } else {
+        0
+    };
     subsection + if rcu { 16 } else { 0 }
 }
 
@@ -129,11 +155,12 @@ pub fn mem_section_usage_size(era: &Era) -> u64 {
 /// `SECTION_NID_SHIFT` (= `SECTION_MAP_LAST_BIT`): 2 before SECTION_IS_ONLINE (4.13),
 /// 3 before SECTION_IS_EARLY (5.3), 4 after, 5 with SECTION_TAINT_ZONE_DEVICE (5.12).
 fn section_nid_shift(era: &Era, zone_device: bool) -> u32 {
+    let rules = SectionRules::new(era);
     if era.at_least(5, 12) && zone_device {
         5
-    } else if era.at_least(5, 3) {
+    } else if rules.subsections {
         4
-    } else if era.at_least(4, 13) {
+    } else if rules.is_online {
         3
     } else {
         2
@@ -452,11 +479,7 @@ fn sparse_index_init(k: &mut Kernel, nr: u64, nid: i32) -> Result<(), BootError>
     let _t = k.trace.enter("sparse_index_alloc", "mm/sparse.c");
     let size = SECTIONS_PER_ROOT * MEM_SECTION_SIZE;
     // memblock_alloc_node(array_size, SMP_CACHE_BYTES, nid); before 5.0 the alignment was 0.
-    let align = if k.era.at_least(5, 0) {
-        SMP_CACHE_BYTES
-    } else {
-        0
-    };
+    let align = crate::mm::memblock::cache_line_align_arg(&k.era);
     let p = k
         .memblock
         .memblock_alloc_node(size, align, nid)
@@ -493,7 +516,7 @@ fn memory_present(k: &mut Kernel, nid: i32, start: u64, end: u64) -> Result<(), 
     }
     let start = (start & !(PAGES_PER_SECTION - 1)).min(max);
     let end = end.min(max);
-    let online = if k.era.at_least(4, 13) {
+    let online = if SectionRules::new(&k.era).is_online {
         SECTION_IS_ONLINE
     } else {
         0
@@ -747,7 +770,7 @@ fn sparse_init_one_section(
     let coded = va.wrapping_sub(section_nr_to_pfn(pnum) * STRUCT_PAGE_SIZE);
     let mask = !((1u64 << k.sparse.nid_shift) - 1);
     debug_assert_eq!(coded & !mask, 0, "memmap not aligned for the section flags");
-    let early = if k.era.at_least(5, 3) {
+    let early = if SectionRules::new(&k.era).subsections {
         SECTION_IS_EARLY
     } else {
         0

@@ -114,6 +114,14 @@ pub struct MinFreeKbytes {
     pub warning: Option<String>,
 }
 
+/// 3.14+: a user-set `min_free_kbytes` is remembered (`user_min_free_kbytes`): a user value
+/// at least the computed one survives `init_per_zone_wmark_min`, and the THP raise says
+/// what it raised (believed to be one 3.14 change with "mm: show message when raising
+/// min_free_kbytes in THP"; the release is taken from logs).
+fn keeps_user_min_free_kbytes(era: &Era) -> bool {
+    era.at_least(3, 14)
+}
+
 /// `calculate_min_free_kbytes` / the first half of `init_per_zone_wmark_min`
 /// (mm/page_alloc.c): `int_sqrt(lowmem_kbytes * 16)` clamped per era, where lowmem_kbytes is
 /// `nr_free_buffer_pages()` in KiB. A `user_min_free_kbytes` (sysctl or `min_free_kbytes=`
@@ -128,7 +136,7 @@ pub fn calculate_min_free_kbytes(
     let computed = int_sqrt(lowmem_kbytes * 16);
     let (lo, hi) = min_free_kbytes_clamp(era);
     match user_min_free_kbytes {
-        Some(user) if era.at_least(3, 14) && computed <= user => MinFreeKbytes {
+        Some(user) if keeps_user_min_free_kbytes(era) && computed <= user => MinFreeKbytes {
             min_free_kbytes: user,
             computed,
             warning: era.at_least(4, 13).then(|| {
@@ -193,7 +201,7 @@ pub fn set_recommended_min_free_kbytes(
     rec = rec.min(nr_free_buffer_pages(zones, high) / 20);
     let rec_kb = rec << 2;
     if rec_kb > min_free_kbytes {
-        let line = (user_set && era.at_least(3, 14)).then(|| {
+        let line = (user_set && keeps_user_min_free_kbytes(era)).then(|| {
             alloc::format!(
                 "raising min_free_kbytes from {} to {} to help transparent hugepage allocations",
                 min_free_kbytes as i32,

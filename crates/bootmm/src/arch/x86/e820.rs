@@ -209,7 +209,7 @@ pub fn end_pfn_counts_acpi(era: &Era) -> bool {
 /// for purposes of establishing max_pfn and mem_map"); 4.4 trees count RAM only.
 /// Boundary not confirmed beyond those two trees.
 pub fn end_pfn_counts_pram(era: &Era) -> bool {
-    era.at_least(4, 1) && !era.at_least(4, 4)
+    has_pram(era) && !era.at_least(4, 4)
 }
 
 /// `kvm_init_platform()` computes the top of low RAM with `e820__end_of_low_ram_pfn()` (an
@@ -224,18 +224,26 @@ pub fn kvm_init_platform_reads_low_ram_pfn(era: &Era) -> bool {
         || (v.major == 6 && v.minor == 12 && v.patch >= 54)
 }
 
+/// 4.12's rewrite of e820.c (the "x86/boot/e820: ..." series): the `E820_TYPE_*` names and
+/// a kernel table kept apart from the firmware's, so the raw table is appended before the
+/// kernel's copy is sanitized ([`sanitize_after_append`]) and `e820__reserve_setup_data`
+/// no longer copies the main table over the saved one.
+pub fn e820_rework(era: &Era) -> bool {
+    era.at_least(4, 12)
+}
+
 /// `e820__reserve_setup_data` also updated `e820_table_kexec` (a second "usable ==> usable"
 /// line per blob): 4.12 … 6.11 (a 6.4 log shows the pairs; the 6.12.0 tree updates one
 /// table; the exact release of the change is not confirmed).
 pub fn setup_data_updates_kexec_table(era: &Era) -> bool {
-    era.at_least(4, 12) && !era.at_least(6, 12)
+    e820_rework(era) && !era.at_least(6, 12)
 }
 
 /// `e820__memory_setup_default` appends the raw firmware table and sanitizes the kernel's
 /// copy (4.12+); older kernels sanitized `boot_params.e820_map` in place first and appended
 /// the result.
 pub fn sanitize_after_append(era: &Era) -> bool {
-    era.at_least(4, 12)
+    e820_rework(era)
 }
 
 /// `memmap=` accepts a comma-separated list (`parse_memmap_opt` looping over
@@ -951,7 +959,7 @@ impl E820 {
         let _ = self.update_table();
         if both {
             let _ = e820__update_table(&self.era, &mut self.table_kexec, self.max_entries);
-        } else if !self.era.at_least(4, 12) {
+        } else if !e820_rework(&self.era) {
             // memcpy(&e820_saved, &e820, ...)
             self.table_kexec = self.table.clone();
         }
@@ -991,7 +999,7 @@ impl E820 {
         if self.e820__mapped_all(start, start + size, E820Type::Ram) {
             return;
         }
-        let tname = if self.era.at_least(4, 12) {
+        let tname = if e820_rework(&self.era) {
             "E820_TYPE_RAM"
         } else {
             "E820_RAM"

@@ -139,6 +139,43 @@ struct NumaInit {
     reserved_meminfo: NumaMeminfo,
 }
 
+/// What the kernel changes that reshaped numa.c mean here, each decided once from the
+/// version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NumaRules {
+    /// 6.12+: the numa_memblks rework (commit 87482708210f "mm: introduce numa_memblks" and
+    /// the rest of its series, moving the generic parts of numa.c out of x86): the meminfo
+    /// code lives
+    /// in mm/numa_memblks.c and `alloc_node_data` in mm/numa.c. The nodes start as
+    /// NUMA_NO_NODE (not MAX_NUMNODES); the distance tables come from `memblock_alloc`
+    /// (not `memblock_find_in_range` + `memblock_reserve`); `numa_cleanup_meminfo` trims to
+    /// memblock's DRAM bounds (not `[0, max_pfn)`) and keeps the part of a block above the
+    /// end of RAM in `numa_reserved_meminfo`; `numa_register_memblks` is split into
+    /// `numa_register_meminfo` and `numa_register_nodes`, which takes a node's span from
+    /// memblock's pfn ranges; `alloc_node_data` rounds `pg_data_t` to `SMP_CACHE_BYTES`
+    /// (not a page) and panics when it finds no memory.
+    memblks: bool,
+    /// 5.10+: `numa_cleanup_meminfo` moves a block that overlaps no RAM into
+    /// `numa_reserved_meminfo` (for `phys_to_target_node`), believed from "x86/NUMA:
+    /// Provide a range-to-target_node lookup facility".
+    reserved_meminfo: bool,
+    /// 4.3 … 5.9: `numa_cleanup_meminfo` drops, after trimming, a block that overlaps no
+    /// RAM (5.10 moves it to `numa_reserved_meminfo` before trimming instead). The 4.3
+    /// boundary is believed, not confirmed.
+    drop_blk_without_ram: bool,
+}
+
+impl NumaRules {
+    fn new(era: &crate::era::Era) -> Self {
+        let reserved_meminfo = era.at_least(5, 10);
+        NumaRules {
+            memblks: era.at_least(6, 12),
+            reserved_meminfo,
+            drop_blk_without_ram: era.at_least(4, 3) && !reserved_meminfo,
+        }
+    }
+}
+
 fn nodes(mask: u64) -> impl Iterator<Item = u32> {
     (0..64u32).filter(move |n| mask & (1u64 << n) != 0)
 }
@@ -238,7 +275,7 @@ fn numa_init(k: &mut Kernel, f: InitFunc) -> Result<bool, BootError> {
     k.numa.possible.clear();
     k.numa.node_data.clear();
     k.numa.emu_nid_to_phys.clear();
-    let none = if k.era.at_least(6, 12) {
+    let none = if NumaRules::new(&k.era).memblks {
         NUMA_NO_NODE
     } else {
         MAX_NUMNODES
@@ -547,7 +584,7 @@ fn numa_alloc_distance(k: &mut Kernel, st: &NumaInit) -> Result<bool, BootError>
     let parsed = st.numa_nodes_parsed | numa_nodemask_from_meminfo(&st.meminfo);
     let cnt = nodes(parsed).last().map_or(0, |n| n + 1).max(1);
     let size = u64::from(cnt) * u64::from(cnt);
-    let phys = if k.era.at_least(6, 12) {
+    let phys = if NumaRules::new(&k.era).memblks {
         k.memblock
             .memblock_alloc(size, PAGE_SIZE)
             .map_err(no_memory)?
@@ -642,8 +679,8 @@ fn numa_set_distance(
 /// overlap).
 fn numa_cleanup_meminfo(k: &mut Kernel, st: &mut NumaInit, mi: &mut NumaMeminfo) -> Result<(), ()> {
     let _t = k.trace.enter("numa_cleanup_meminfo", NUMA_C);
-    let era = k.era.clone();
-    let (low, high) = if era.at_least(6, 12) {
+    let rules = NumaRules::new(&k.era);
+    let (low, high) = if rules.memblks {
         (
             k.memblock.memblock_start_of_DRAM(),
             k.memblock.memblock_end_of_DRAM(),
@@ -660,7 +697,7 @@ fn numa_cleanup_meminfo(k: &mut Kernel, st: &mut NumaInit, mi: &mut NumaMeminfo)
     let mut i = 0;
     while i < mi.blk.len() {
         let b = mi.blk[i];
-        if era.at_least(5, 10) && !overlaps_memory(k, &b) {
+        if rules.reserved_meminfo && !overlaps_memory(k, &b) {
             // move / save reserved memory ranges
             st.reserved_meminfo.blk.push(b);
             mi.blk.remove(i);
@@ -668,7 +705,7 @@ fn numa_cleanup_meminfo(k: &mut Kernel, st: &mut NumaInit, mi: &mut NumaMeminfo)
         }
         let mut b = b;
         b.start = b.start.max(low);
-        if era.at_least(6, 12) {
+        if rules.memblks {
             // preserve info for non-RAM areas above 'max_pfn'
             if b.end > high {
                 let mut r = core::mem::take(&mut st.reserved_meminfo);
@@ -680,8 +717,7 @@ fn numa_cleanup_meminfo(k: &mut Kernel, st: &mut NumaInit, mi: &mut NumaMeminfo)
             b.end = b.end.min(high);
         }
         mi.blk[i] = b;
-        let gone = b.start >= b.end
-            || (era.at_least(4, 3) && !era.at_least(5, 10) && !overlaps_memory(k, &b));
+        let gone = b.start >= b.end || (rules.drop_blk_without_ram && !overlaps_memory(k, &b));
         if gone {
             mi.blk.remove(i);
             continue;
@@ -833,7 +869,7 @@ fn numa_emulation(k: &mut Kernel, st: &mut NumaInit) -> Result<(), BootError> {
     let phys_size = u64::from(dist_cnt) * u64::from(dist_cnt);
     let mut phys_dist_pa = None;
     if dist_cnt != 0 {
-        let p = if k.era.at_least(6, 12) {
+        let p = if NumaRules::new(&k.era).memblks {
             k.memblock
                 .memblock_alloc(phys_size, PAGE_SIZE)
                 .map_err(no_memory)?
@@ -1187,7 +1223,8 @@ fn memblock_validate_numa_coverage(k: &Kernel, threshold_bytes: u64) -> bool {
 /// arch/x86/mm/numa.c: `numa_register_memblks` (6.12+: `numa_register_meminfo` and
 /// `numa_register_nodes`): node ids into memblock, then NODE_DATA for each node with memory.
 fn numa_register_memblks(k: &mut Kernel, st: &mut NumaInit) -> Result<bool, BootError> {
-    let name = if k.era.at_least(6, 12) {
+    let memblks = NumaRules::new(&k.era).memblks;
+    let name = if memblks {
         "numa_register_meminfo"
     } else {
         "numa_register_memblks"
@@ -1220,12 +1257,9 @@ fn numa_register_memblks(k: &mut Kernel, st: &mut NumaInit) -> Result<bool, Boot
     k.numa.nr_node_ids = nodes(possible).last().map_or(1, |n| n + 1);
 
     // Finally register nodes.
-    let _t2 = k
-        .era
-        .at_least(6, 12)
-        .then(|| k.trace.enter("numa_register_nodes", NUMA_C));
+    let _t2 = memblks.then(|| k.trace.enter("numa_register_nodes", NUMA_C));
     for nid in nodes(possible) {
-        let (start, end) = if k.era.at_least(6, 12) {
+        let (start, end) = if memblks {
             // get_pfn_range_for_nid(), from memblock
             let r = k.memblock.for_each_mem_pfn_range(nid as i32);
             let s = r.iter().map(|x| x.0).min().unwrap_or(0);
@@ -1260,7 +1294,7 @@ fn numa_register_memblks(k: &mut Kernel, st: &mut NumaInit) -> Result<bool, Boot
 /// `sizeof(pg_data_t)` rounded as `alloc_node_data` rounds it: to a page until 6.11, to
 /// `SMP_CACHE_BYTES` from 6.12 (mm/numa.c).
 pub fn node_data_size(era: &crate::era::Era, pglist_data_size: u64) -> u64 {
-    let align = if era.at_least(6, 12) {
+    let align = if NumaRules::new(era).memblks {
         SMP_CACHE_BYTES
     } else {
         PAGE_SIZE
@@ -1313,13 +1347,10 @@ fn note_page_table_caveat(k: &mut Kernel, line: String, nid: u32) {
 
 /// mm/numa.c (arch/x86/mm/numa.c before 6.12, 3.17+): `alloc_node_data`.
 fn alloc_node_data(k: &mut Kernel, nid: u32) -> Result<(), BootError> {
+    let memblks = NumaRules::new(&k.era).memblks;
     let _t = k.trace.enter(
         "alloc_node_data",
-        if k.era.at_least(6, 12) {
-            "mm/numa.c"
-        } else {
-            NUMA_C
-        },
+        if memblks { "mm/numa.c" } else { NUMA_C },
     );
     let sizeof = k.machine.kernel_config().pglist_data_size;
     let nd_size = node_data_size(&k.era, sizeof);
@@ -1329,7 +1360,7 @@ fn alloc_node_data(k: &mut Kernel, nid: u32) -> Result<(), BootError> {
         .memblock_phys_alloc_try_nid(nd_size, SMP_CACHE_BYTES, nid as i32)
         .map_err(no_memory)?;
     let Some(nd_pa) = nd_pa.map(|p| p.0) else {
-        if k.era.at_least(6, 12) {
+        if memblks {
             return Err(BootError::NoMemory(format!(
                 "Cannot allocate {nd_size} bytes for node {nid} data"
             )));

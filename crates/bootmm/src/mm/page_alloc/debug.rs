@@ -142,10 +142,17 @@ fn page_bad_reason(k: &Kernel, page: &Page) -> Option<&'static str> {
     r
 }
 
+/// 4.15+: `%p` hashes the pointer it prints, and before the hash key is ready (all of
+/// early boot) prints the placeholder `(____ptrval____)` (believed "printk: hash addresses
+/// printed with %p").
+fn ptr_hashed(k: &Kernel) -> bool {
+    k.era.at_least(4, 15)
+}
+
 /// `%p` of a struct page: the vmemmap address before 4.15, the unhashed-at-boot
 /// placeholder after (`(____ptrval____)`).
 fn page_ptr(k: &Kernel, pfn: u64) -> String {
-    if k.era.at_least(4, 15) {
+    if ptr_hashed(k) {
         String::from("(____ptrval____)")
     } else {
         alloc::format!("{:x}", VMEMMAP_START + pfn * 64)
@@ -157,7 +164,7 @@ fn mapping_ptr(k: &Kernel, m: u64) -> String {
     match (m, k.era.at_least(5, 0)) {
         (0, false) => String::from("          (null)"),
         (0, true) => String::from("0000000000000000"),
-        (_, _) if k.era.at_least(4, 15) => String::from("(____ptrval____)"),
+        (_, _) if ptr_hashed(k) => String::from("(____ptrval____)"),
         (v, _) => alloc::format!("{v:x}"),
     }
 }
