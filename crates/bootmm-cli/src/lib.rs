@@ -24,6 +24,7 @@ pub mod cat;
 pub mod check;
 pub mod check_slabinfo;
 pub mod check_zoneinfo;
+pub mod diff;
 pub mod fuzzing;
 pub mod logconfig;
 pub mod logread;

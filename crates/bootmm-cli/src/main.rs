@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use bootmm_cli::{boot, cat, check, exit, logread, script, slabinfo, test_vmalloc};
+use bootmm_cli::{boot, cat, check, diff, exit, logread, script, slabinfo, test_vmalloc};
 
 /// Linux boot-time memory management as a faithful, executable model.
 #[derive(Parser)]
@@ -33,6 +33,9 @@ enum Command {
     TestVmalloc(test_vmalloc::TestVmallocArgs),
     /// Compare the model with a real boot log, line by line.
     Check(check::CheckArgs),
+    /// Compare two machines, eras or command lines: the log lines, zone numbers, buddyinfo
+    /// and slabinfo that differ. A and B are each a boot log or quoted machine options.
+    Diff(diff::DiffArgs),
     /// List the inputs a real boot log gives (and what it lacks).
     Inputs {
         /// The boot log.
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Slabinfo(a) => slabinfo::run(a),
         Command::TestVmalloc(a) => test_vmalloc::run(a),
         Command::Check(a) => check::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Inputs { log } => inputs(log),
     }
 }
