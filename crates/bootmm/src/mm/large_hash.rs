@@ -129,11 +129,13 @@ pub fn alloc_large_system_hash(era: &Era, req: &HashRequest<'_>, env: &HashEnv) 
         } else {
             numentries <<= PAGE_SHIFT - scale;
         }
-        if req.flags & HASH_SMALL != 0 && !era.at_least(4, 15) && numentries >> req.hash_shift == 0
-        {
-            numentries = 1 << req.hash_shift;
-        }
-        if numentries * req.bucketsize < PAGE_SIZE {
+        // HASH_SMALL's floor replaces the one-page floor (an `else if` in the kernel): a
+        // small PID hash takes less than a page ("order: -1").
+        if req.flags & HASH_SMALL != 0 && !era.at_least(4, 15) {
+            if numentries >> req.hash_shift == 0 {
+                numentries = 1 << req.hash_shift;
+            }
+        } else if numentries * req.bucketsize < PAGE_SIZE {
             numentries = PAGE_SIZE / req.bucketsize.max(1);
         }
     }

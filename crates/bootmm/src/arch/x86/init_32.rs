@@ -236,20 +236,11 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<(), BootError> {
     let nomem = |e: crate::mm::memblock::MemblockError| {
         BootError::NoMemory(alloc::format!("one_page_table_init: {e}"))
     };
-    for goal in [16 << 20, 0] {
-        let p = k
-            .memblock
-            .__alloc_memory_core_early(
-                crate::include::NUMA_NO_NODE,
-                4096,
-                4096,
-                goal,
-                crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
-            )
-            .map_err(nomem)?;
-        if p.is_some() {
-            return Ok(());
-        }
+    if crate::mm::bootmem::alloc_bootmem(k, 4096, 4096)
+        .map_err(nomem)?
+        .is_some()
+    {
+        return Ok(());
     }
     Err(BootError::NoMemory(String::from(
         "one_page_table_init: no page for the pkmap page table",

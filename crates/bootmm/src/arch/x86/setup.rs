@@ -214,27 +214,7 @@ fn e820__reserve_resources(k: &mut Kernel) -> Result<(), BootError> {
     let size = n * (2 * addr + word * (2 + desc + 3));
     let nomem =
         |e: crate::mm::memblock::MemblockError| BootError::NoMemory(alloc::format!("{name}: {e}"));
-    let p = if crate::mm::memblock::boot_allocs_via_bootmem(&k.era) {
-        k.memblock
-            .__alloc_memory_core_early(
-                crate::include::NUMA_NO_NODE,
-                size,
-                64,
-                16 << 20,
-                crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
-            )
-            .map_err(nomem)?
-    } else {
-        k.memblock
-            .memblock_alloc_try_nid(
-                size,
-                64,
-                crate::mm::memblock::MEMBLOCK_LOW_LIMIT,
-                crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
-                crate::include::NUMA_NO_NODE,
-            )
-            .map_err(nomem)?
-    };
+    let p = crate::mm::bootmem::alloc_bootmem(k, size, 64).map_err(nomem)?;
     p.ok_or_else(|| {
         BootError::NoMemory(alloc::format!(
             "{name}: no {size} bytes for the iomem resources"
@@ -252,27 +232,7 @@ fn e820__reserve_resources(k: &mut Kernel) -> Result<(), BootError> {
         let _t = k
             .trace
             .enter("firmware_map_add_early", "drivers/firmware/memmap.c");
-        let p = if crate::mm::memblock::boot_allocs_via_bootmem(&k.era) {
-            k.memblock
-                .__alloc_memory_core_early(
-                    crate::include::NUMA_NO_NODE,
-                    entry,
-                    64,
-                    16 << 20,
-                    crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
-                )
-                .map_err(nomem)?
-        } else {
-            k.memblock
-                .memblock_alloc_try_nid(
-                    entry,
-                    64,
-                    crate::mm::memblock::MEMBLOCK_LOW_LIMIT,
-                    crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE,
-                    crate::include::NUMA_NO_NODE,
-                )
-                .map_err(nomem)?
-        };
+        let p = crate::mm::bootmem::alloc_bootmem(k, entry, 64).map_err(nomem)?;
         if p.is_none() {
             // The kernel's firmware_map_add_early returns -ENOMEM and carries on.
             break;

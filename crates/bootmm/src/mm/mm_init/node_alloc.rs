@@ -28,8 +28,6 @@ const MAX_ORDER_NR_PAGES: u64 = 1024;
 const SMP_CACHE_BYTES: u64 = 64;
 /// `PAGES_PER_WAITQUEUE`.
 const PAGES_PER_WAITQUEUE: u64 = 256;
-/// `__pa(MAX_DMA_ADDRESS)`: the bootmem API's default goal.
-const BOOTMEM_LOW_LIMIT: u64 = 16 << 20;
 
 /// What an era and architecture allocate here, decided once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,13 +103,23 @@ fn alloc_node_nopanic(k: &mut Kernel, size: u64, nid: i32) -> Result<Option<u64>
             .map_err(nomem)?;
         return Ok(p.map(|p| p.0));
     }
-    for goal in [BOOTMEM_LOW_LIMIT, 0] {
-        let p = k
-            .memblock
-            .__alloc_memory_core_early(nid, size, SMP_CACHE_BYTES, goal, MEMBLOCK_ALLOC_ACCESSIBLE)
-            .map_err(nomem)?;
-        if let Some(p) = p {
-            return Ok(Some(p.0));
+    // alloc_bootmem_node_nopanic: from the goal on the node, then anywhere; then the same
+    // from 0.
+    for goal in [crate::mm::bootmem::BOOTMEM_GOAL, 0] {
+        for nid in [nid, crate::include::NUMA_NO_NODE] {
+            let p = k
+                .memblock
+                .__alloc_memory_core_early(
+                    nid,
+                    size,
+                    SMP_CACHE_BYTES,
+                    goal,
+                    MEMBLOCK_ALLOC_ACCESSIBLE,
+                )
+                .map_err(nomem)?;
+            if let Some(p) = p {
+                return Ok(Some(p.0));
+            }
         }
     }
     Ok(None)
