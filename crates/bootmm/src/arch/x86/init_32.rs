@@ -236,7 +236,7 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<(), BootError> {
     let nomem = |e: crate::mm::memblock::MemblockError| {
         BootError::NoMemory(alloc::format!("one_page_table_init: {e}"))
     };
-    if crate::mm::bootmem::alloc_bootmem(k, 4096, 4096)
+    if crate::mm::nobootmem::alloc_bootmem(k, 4096, 4096)
         .map_err(nomem)?
         .is_some()
     {

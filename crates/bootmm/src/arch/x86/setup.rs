@@ -214,7 +214,7 @@ fn e820__reserve_resources(k: &mut Kernel) -> Result<(), BootError> {
     let size = n * (2 * addr + word * (2 + desc + 3));
     let nomem =
         |e: crate::mm::memblock::MemblockError| BootError::NoMemory(alloc::format!("{name}: {e}"));
-    let p = crate::mm::bootmem::alloc_bootmem(k, size, 64).map_err(nomem)?;
+    let p = crate::mm::nobootmem::alloc_bootmem(k, size, 64).map_err(nomem)?;
     p.ok_or_else(|| {
         BootError::NoMemory(alloc::format!(
             "{name}: no {size} bytes for the iomem resources"
@@ -232,7 +232,7 @@ fn e820__reserve_resources(k: &mut Kernel) -> Result<(), BootError> {
         let _t = k
             .trace
             .enter("firmware_map_add_early", "drivers/firmware/memmap.c");
-        let p = crate::mm::bootmem::alloc_bootmem(k, entry, 64).map_err(nomem)?;
+        let p = crate::mm::nobootmem::alloc_bootmem(k, entry, 64).map_err(nomem)?;
         if p.is_none() {
             // The kernel's firmware_map_add_early returns -ENOMEM and carries on.
             break;

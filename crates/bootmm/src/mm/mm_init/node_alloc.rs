@@ -105,7 +105,7 @@ fn alloc_node_nopanic(k: &mut Kernel, size: u64, nid: i32) -> Result<Option<u64>
     }
     // alloc_bootmem_node_nopanic: from the goal on the node, then anywhere; then the same
     // from 0.
-    for goal in [crate::mm::bootmem::BOOTMEM_GOAL, 0] {
+    for goal in [crate::mm::nobootmem::BOOTMEM_GOAL, 0] {
         for nid in [nid, crate::include::NUMA_NO_NODE] {
             let p = k
                 .memblock

@@ -810,7 +810,10 @@ fn memblock_discard_frees_the_doubled_arrays_after_the_memory_line() {
         .map(|l| l.text.clone())
         .collect();
     assert_eq!(dbg.len(), 2, "one line per array: {dbg:?}");
-    assert!(dbg.iter().all(|l| l.ends_with("] memblock_discard")), "{dbg:?}");
+    assert!(
+        dbg.iter().all(|l| l.ends_with("] memblock_discard")),
+        "{dbg:?}"
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! mm/bootmem.c and mm/nobootmem.c: the bootmem API, as the era has it.
+//! mm/nobootmem.c: the bootmem API over memblock, as the era has it.
 //!
 //! DOC: before 4.20 early code allocated through `alloc_bootmem` and its relatives
 //! (`alloc_bootmem_pages`, `alloc_bootmem_node_nopanic`, `free_bootmem`). From 2.6.34 on x86
@@ -7,8 +7,7 @@
 //! (`__alloc_memory_core_early`) for the range from `goal` up, and asks again from 0 when
 //! that fails; the panicking forms panic only after both. 4.20 removed the API and its
 //! callers call memblock directly. Which one an era has is [`crate::era::EarlyAllocator`];
-//! the 2.6 bitmap allocator behind the same API (`init_bootmem`, the node bitmaps) is not
-//! modelled yet.
+//! the 2.6 bitmap allocator behind the same API is mm/bootmem.c's.
 
 use crate::era::EarlyAllocator;
 use crate::include::NUMA_NO_NODE;
