@@ -37,14 +37,15 @@ pub fn layout(k: &Kernel) -> Option<Layout32> {
 }
 
 /// arch/x86/mm/pgtable_32.c: `parse_vmalloc`: `__VMALLOC_RESERVE` is `vmalloc=` plus
-/// `VMALLOC_OFFSET` (the guard hole), the last one given winning.
+/// `VMALLOC_OFFSET` (the guard hole), the last one given winning. The variable is an
+/// `unsigned int`: `vmalloc=4G` wraps to 8 MiB, as in the kernel.
 fn vmalloc_reserve(k: &Kernel) -> u64 {
     early_param_values(&k.machine.cmdline, "vmalloc")
         .into_iter()
         .flatten()
         .next_back()
         .map_or(VMALLOC_RESERVE, |v| {
-            memparse(v).0.saturating_add(VMALLOC_OFFSET)
+            u64::from(memparse(v).0.wrapping_add(VMALLOC_OFFSET) as u32)
         })
 }
 
@@ -57,20 +58,35 @@ fn highmem_pages(k: &Kernel) -> Option<u64> {
         .map(|v| memparse(v).0 >> 12)
 }
 
+/// Before 2.6.28's unification of the x86 setup code (believed) i386 split memory in
+/// arch/x86/kernel/setup_32.c: `setup_memory` (`find_max_low_pfn`, the HIGHMEM / LOWMEM
+/// lines, `setup_bootmem_allocator`), which seed note 001 walks.
+fn setup_memory_era(era: &crate::era::Era) -> bool {
+    !era.at_least_patch(2, 6, 28)
+}
+
 /// arch/x86/mm/init_32.c: `find_low_pfn_range` (`lowmem_pfn_init` / `highmem_pfn_init`):
 /// `max_low_pfn`, and `max_pfn` trimmed to what the build can address.
 ///
 /// # Errors
 /// [`BootError::Param`] when `vmalloc=` leaves no lowmem at all (the kernel would not boot).
 pub fn find_low_pfn_range(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("find_low_pfn_range", "arch/x86/mm/init_32.c");
+    let _t = if setup_memory_era(&k.era) {
+        k.trace
+            .enter("find_max_low_pfn", "arch/x86/kernel/setup_32.c")
+    } else {
+        k.trace.enter("find_low_pfn_range", "arch/x86/mm/init_32.c")
+    };
     let Some(l) = layout(k) else {
         return Ok(());
     };
-    if l.maxmem == 0 || l.maxmem > 1 << 32 {
+    if l.maxmem < 64 << 20 || l.maxmem > 1 << 32 {
+        // The kernel does not check: MAXMEM wraps and its direct map would run into the
+        // vmalloc space and the fixmap.
         return Err(BootError::Param(alloc::format!(
-            "vmalloc={}: no lowmem would be left below the vmalloc space",
-            crate::phys::human_bytes(vmalloc_reserve(k) - VMALLOC_OFFSET)
+            "vmalloc= reserves {} of the {} between PAGE_OFFSET and VMALLOC_END: less than 64 MiB of lowmem would be left, which the kernel does not check and cannot run with",
+            crate::phys::human_bytes(vmalloc_reserve(k)),
+            crate::phys::human_bytes(l.vmalloc_end - pgtable_32_types::PAGE_OFFSET)
         )));
     }
     let highmem = k.machine.kernel_config().highmem;
@@ -146,12 +162,17 @@ pub fn find_low_pfn_range(k: &mut Kernel) -> Result<(), BootError> {
 
 /// arch/x86/mm/init_32.c: `initmem_init` (i386 without NUMA): `highstart_pfn` /
 /// `highend_pfn`, all memory on node 0, and the HIGHMEM / LOWMEM lines; then
-/// `setup_bootmem_allocator`'s "mapped low ram" / "low ram" lines (until 4.19, believed).
+/// `setup_bootmem_allocator`'s "mapped low ram" / "low ram" lines (2.6.28 to 4.19,
+/// believed). Before 2.6.28 this is `setup_memory`.
 ///
 /// # Errors
 /// [`BootError::NoMemory`] when memblock cannot record the node.
 pub fn initmem_init(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("initmem_init", "arch/x86/mm/init_32.c");
+    let _t = if setup_memory_era(&k.era) {
+        k.trace.enter("setup_memory", "arch/x86/kernel/setup_32.c")
+    } else {
+        k.trace.enter("initmem_init", "arch/x86/mm/init_32.c")
+    };
     if k.machine.kernel_config().highmem {
         let highend = k.max_pfn;
         let highstart = if k.max_pfn > k.max_low_pfn {
@@ -182,10 +203,15 @@ pub fn initmem_init(k: &mut Kernel) -> Result<(), BootError> {
         "{}MB LOWMEM available.\n",
         pages_to_mb(k.max_low_pfn)
     );
-    if !k.era.at_least(4, 20) {
-        let _t = k
-            .trace
-            .enter("setup_bootmem_allocator", "arch/x86/mm/init_32.c");
+    let _t2 = k.trace.enter(
+        "setup_bootmem_allocator",
+        if setup_memory_era(&k.era) {
+            "arch/x86/kernel/setup_32.c"
+        } else {
+            "arch/x86/mm/init_32.c"
+        },
+    );
+    if k.era.at_least_patch(2, 6, 28) && !k.era.at_least(4, 20) {
         pr_info!(
             k.printk,
             "  mapped low ram: 0 - {:08x}\n",

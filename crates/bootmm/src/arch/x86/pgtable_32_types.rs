@@ -113,7 +113,8 @@ pub struct Layout32 {
     pub pkmap_base: u64,
     /// `VMALLOC_END`: two guard pages below pkmap.
     pub vmalloc_end: u64,
-    /// `MAXMEM`: the most RAM the direct map holds, bytes.
+    /// `MAXMEM`: the most RAM the direct map holds, bytes (wrapped past 4 GiB when
+    /// `__VMALLOC_RESERVE` exceeds the space, which the caller must refuse).
     pub maxmem: u64,
 }
 
@@ -164,10 +165,11 @@ pub fn layout_32(
         (None, None) => (fixaddr_boot_start - PAGE * (last_pkmap(pae) + 1)) & pmd_mask,
     };
     let vmalloc_end = pkmap_base - 2 * PAGE;
+    // Unchecked in the kernel: a reserve larger than the space wraps (callers refuse that).
     let maxmem = if r.simple_maxmem {
-        (1u64 << 32) - PAGE_OFFSET - vmalloc_reserve
+        ((1u64 << 32) - PAGE_OFFSET).wrapping_sub(vmalloc_reserve)
     } else {
-        vmalloc_end - PAGE_OFFSET - vmalloc_reserve
+        (vmalloc_end - PAGE_OFFSET).wrapping_sub(vmalloc_reserve)
     };
     Some(Layout32 {
         pae,

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! i386: the lowmem/HIGHMEM split of find_low_pfn_range and initmem_init (setup_memory in
+//! 2.6.24), its command-line parameters and the kernel's own warnings, and the boot's
+//! honest stop where the model ends.
+
+mod common;
+use common::bootmm_rc;
+
+/// The `…MB HIGHMEM available.` and `…MB LOWMEM available.` figures of a boot.
+fn split(out: &str) -> (u64, u64) {
+    let mb = |suffix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_suffix(suffix))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no '{suffix}' line in:\n{out}"))
+    };
+    (mb("MB HIGHMEM available."), mb("MB LOWMEM available."))
+}
+
+fn boot(args: &[&str]) -> (i32, String, String) {
+    let mut a = vec!["boot"];
+    a.extend_from_slice(args);
+    bootmm_rc(&a, b"")
+}
+
+#[test]
+fn the_seed_machine_splits_at_896_mib() {
+    // Seed note 001: a 2.6 i386 machine with exactly 1 GiB: max_low_pfn = 896 MiB / 4 KiB
+    // (229376), highstart_pfn = max_low_pfn, highend_pfn = max_pfn = 1 GiB / 4 KiB.
+    let dir = std::env::temp_dir().join(format!("bootmm-i386-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let e820 = dir.join("1g.e820");
+    std::fs::write(&e820, "0x0 0x9fc00 usable\n0x100000 0x40000000 usable\n").unwrap();
+    let (rc, out, err) = boot(&[
+        "--i386",
+        "i386",
+        "--kernel",
+        "2.6.24",
+        "--e820",
+        e820.to_str().unwrap(),
+    ]);
+    let (high, low) = split(&out);
+    assert_eq!(low, 229376 * 4 / 1024, "max_low_pfn 229376");
+    assert_eq!(high, (262144 - 229376) * 4 / 1024, "highend_pfn 262144");
+    // 2.6's bitmap bootmem hand-over is not modelled yet: the boot says where it stops.
+    assert_eq!(rc, 1, "{err}");
+    assert!(
+        err.contains("not modelled yet") && err.contains("bootmem"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn later_kernels_subtract_the_fixmap_and_pkmap_from_lowmem() {
+    // 3.x and later: MAXMEM = VMALLOC_END - PAGE_OFFSET - 128 MiB, below 896 MiB.
+    let (_, out, _) = boot(&["--i386", "pae", "--kernel", "3.8", "--mem", "2G"]);
+    let (high, low) = split(&out);
+    assert!(low < 896 && low > 850, "{low}");
+    // All RAM is lowmem or HIGHMEM (2 GiB less QEMU's top 128 KiB; each figure rounds down).
+    assert!((2046..=2047).contains(&(high + low)), "{high} + {low}");
+}
+
+#[test]
+fn vmalloc_and_highmem_parameters_move_the_split() {
+    let base = split(&boot(&["--i386", "pae", "--mem", "2G"]).1);
+    // vmalloc=256M: 256 MiB + the 8 MiB guard instead of 128 MiB.
+    let v = split(&boot(&["--i386", "pae", "--mem", "2G", "--cmdline", "vmalloc=256M"]).1);
+    assert_eq!(base.1 - v.1, 136);
+    assert_eq!(v.0 - base.0, 136);
+    // vmalloc=4G wraps the unsigned int __VMALLOC_RESERVE to 8 MiB, as in the kernel.
+    let w = split(&boot(&["--i386", "pae", "--mem", "2G", "--cmdline", "vmalloc=4G"]).1);
+    assert_eq!(w.1 - base.1, 120);
+    // highmem=1G: exactly that much HIGHMEM, max_pfn trimmed to lowmem + 1 GiB.
+    let h = split(&boot(&["--i386", "pae", "--mem", "2G", "--cmdline", "highmem=1G"]).1);
+    assert_eq!(h, (1024, base.1));
+}
+
+#[test]
+fn impossible_splits_get_the_kernels_warnings_or_a_refusal() {
+    let (_, out, _) = boot(&["--i386", "pae", "--mem", "2G", "--cmdline", "highmem=4G"]);
+    assert!(
+        out.contains("highmem pages available, ignoring highmem size of 4096MB!"),
+        "{out}"
+    );
+    let (_, out, _) = boot(&[
+        "--i386",
+        "pae",
+        "--mem",
+        "512M",
+        "--cmdline",
+        "highmem=480M",
+    ]);
+    assert!(
+        out.contains("highmem size (480MB) results in <64MB lowmem, ignoring it!"),
+        "{out}"
+    );
+    assert_eq!(split(&out).0, 0);
+    // No lowmem left at all: the kernel would not notice; bootmm refuses, saying why.
+    let (rc, _, err) = boot(&["--i386", "pae", "--mem", "2G", "--cmdline", "vmalloc=1000M"]);
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("less than 64 MiB of lowmem would be left"),
+        "{err}"
+    );
+    // Without PAE the RAM above 4 GiB is out of reach (max_arch_pfn 1 << 20); with PAE
+    // above 64 GiB (1 << 24).
+    let (_, out, _) = boot(&["--i386", "i386", "--mem", "8G"]);
+    assert!(out.contains("max_arch_pfn = 0x100000\n"), "{out}");
+    let (h, l) = split(&out);
+    assert!(h + l < 4096, "{h} + {l}");
+    let (_, out, _) = boot(&["--i386", "pae", "--mem", "80G"]);
+    assert!(
+        out.contains("last_pfn = 0x1000000 max_arch_pfn = 0x1000000"),
+        "{out}"
+    );
+    let (h, l) = split(&out);
+    assert_eq!(h + l, 65535, "64 GiB less the first MiB's rounding");
+}
