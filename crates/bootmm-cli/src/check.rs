@@ -75,6 +75,24 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        // i386 mem_init: the kernel's virtual layout. The image's .init/.data/.text lines
+        // are not predicted (their exact ends are printed nowhere else).
+        name: "virtual kernel memory layout",
+        matches: |l, _| {
+            let t = l.trim_start();
+            l == "virtual kernel memory layout:"
+                || [
+                    "fixmap  : 0x",
+                    "cpu_entry : 0x",
+                    "pkmap   : 0x",
+                    "vmalloc : 0x",
+                    "lowmem  : 0x",
+                ]
+                .iter()
+                .any(|p| t.starts_with(p))
+        },
+    },
+    Family {
         // init_mem_mapping's ranges and page sizes (printed up to 4.2; the BRK lines are
         // inputs, not predictions).
         name: "direct map",

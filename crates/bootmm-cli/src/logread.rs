@@ -404,11 +404,22 @@ impl LogInputs {
                 first = end + 1;
             }
         }
+        // dmesg indents the later lines of a multi-line record by the width of the prefix it
+        // stripped from the first ("[    0.000000] "): those spaces are not the kernel's.
+        let mut prefix = 0usize;
         for (i, r) in raw.iter().enumerate().skip(first) {
-            inp.lines.push(CleanLine {
-                line: i + 1,
-                text: clean_line(r),
-            });
+            let mut text = clean_line(r);
+            let stripped = r.trim_end_matches(['\r', '\n']).len() - text.len();
+            if stripped > 0 {
+                prefix = stripped;
+            } else if prefix > 0
+                && !r.starts_with('[')
+                && text.len() > prefix
+                && text.as_bytes()[..prefix].iter().all(|&b| b == b' ')
+            {
+                text.drain(..prefix);
+            }
+            inp.lines.push(CleanLine { line: i + 1, text });
         }
 
         let mut in_map = false;
@@ -628,7 +639,8 @@ impl LogInputs {
             }
             if t.starts_with("Memory: ") && t.contains("kernel code") && inp.image.is_none() {
                 // Before 3.11 "data" is _edata - _etext: rodata and rwdata together.
-                let old_form = t.contains("k absent");
+                // (mem_init's own line, lower-case k, on x86_64 and i386 alike).
+                let old_form = t.contains("k kernel code");
                 let sz = ImageSizes {
                     code_k: k_before(t, "kernel code"),
                     rwdata_k: k_before(t, "rwdata").or_else(|| k_before(t, "data")),

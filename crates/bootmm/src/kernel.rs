@@ -66,6 +66,9 @@ pub struct Kernel {
     /// `mem_section` and the vmemmap, as `sparse_init` built them. The allocator's struct
     /// page pointers come from it: read it through [`Kernel::sparse`].
     pub(crate) sparse: Sparse,
+    /// FLATMEM kernels (i386): the memblock of the shadow window above the machine's RAM
+    /// that holds bootmm's section table and struct pages ([`crate::mm::sparse::flatmem_shadow`]).
+    pub(crate) flatmem_shadow: Option<crate::mm::memblock::Memblock>,
     /// What `memmap_init` initialised and what it deferred (`first_deferred_pfn`).
     pub memmap: Memmap,
     /// The percpu first chunk (`setup_per_cpu_areas`).
@@ -107,13 +110,19 @@ impl Kernel {
     /// of the physical address space it can use ([`Machine::phys_end`]), everything else empty.
     #[cfg(feature = "std")]
     pub fn new(machine: Machine) -> Result<Self, PhysError> {
-        let phys = PhysMem::map_host(machine.phys_end())?;
+        let end = crate::mm::sparse::flatmem_shadow_window(&machine)
+            .map_or(machine.phys_end(), |(base, size)| base + size);
+        let phys = PhysMem::map_host(end)?;
         Ok(Self::with_phys(machine, phys))
     }
 
     /// A kernel on memory the caller provides. The command line is cut to what the kernel
     /// keeps of it (`COMMAND_LINE_SIZE`).
-    pub fn with_phys(mut machine: Machine, phys: PhysMem) -> Self {
+    pub fn with_phys(mut machine: Machine, mut phys: PhysMem) -> Self {
+        if !machine.era.is_64bit() {
+            // i386's direct map: PAGE_OFFSET 0xc0000000 (VMSPLIT_3G), lowmem only.
+            phys.set_page_offset(crate::arch::x86::pgtable_32_types::PAGE_OFFSET);
+        }
         let kept = crate::machine::kernel_cmdline(&machine.cmdline).len();
         machine.cmdline.truncate(kept);
         let era = machine.era.clone();
@@ -147,6 +156,7 @@ impl Kernel {
             dma_reserve: 0,
             zones: None,
             sparse: Sparse::default(),
+            flatmem_shadow: None,
             memmap: Memmap::default(),
             percpu: Default::default(),
             page_alloc: PageAlloc::default(),

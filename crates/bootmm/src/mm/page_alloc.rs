@@ -43,7 +43,9 @@ use crate::phys::PhysMem;
 
 pub use debug::{bad_page, dump_page};
 // The hand-over steps run once, in start_kernel's order: they are the model's, not an API.
-pub(crate) use init::{deferred_grow_zone, memblock_free_all, page_alloc_init_late};
+pub(crate) use init::{
+    deferred_grow_zone, free_highmem_page, memblock_free_all, page_alloc_init_late,
+};
 pub use init::{
     free_reserved_area, mem_init_print_info, memory_line_after_deferred_init, DEFERRED_EAGER_PAGES,
 };

@@ -480,8 +480,7 @@ fn sparse_index_init(k: &mut Kernel, nr: u64, nid: i32) -> Result<(), BootError>
     let size = SECTIONS_PER_ROOT * MEM_SECTION_SIZE;
     // memblock_alloc_node(array_size, SMP_CACHE_BYTES, nid); before 5.0 the alignment was 0.
     let align = crate::mm::memblock::cache_line_align_arg(&k.era);
-    let p = k
-        .memblock
+    let p = alloc_mb(k)
         .memblock_alloc_node(size, align, nid)
         .map_err(|e| nomem("sparse_index_alloc", e))?;
     let p = need(p, "sparse_index_alloc", size, nid)?;
@@ -568,8 +567,7 @@ pub(crate) fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
         let roots =
             (1u64 << (k.era.max_physmem_bits() - SECTION_SIZE_BITS)).div_ceil(SECTIONS_PER_ROOT);
         let size = 8 * roots;
-        let p = k
-            .memblock
+        let p = alloc_mb(k)
             .memblock_alloc(size, SMP_CACHE_BYTES)
             .map_err(|e| nomem("memblocks_present", e))?;
         k.sparse.root_array = Some(need(p, "memblocks_present", size, NUMA_NO_NODE)?);
@@ -581,6 +579,16 @@ pub(crate) fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
         memory_present(k, nid.max(0), s, e)?;
     }
     Ok(())
+}
+
+/// The memblock that serves sparse's own allocations: the kernel's, or on a FLATMEM kernel
+/// (i386) the shadow window bootmm keeps its section table and struct pages in (see
+/// [`flatmem_shadow`]), so that the kernel's memblock holds only what the kernel allocated.
+fn alloc_mb(k: &mut Kernel) -> &mut crate::mm::memblock::Memblock {
+    match k.flatmem_shadow.as_mut() {
+        Some(m) => m,
+        None => &mut k.memblock,
+    }
 }
 
 /// Where `NODE_DATA(nid)` lives, for the usemap goal with CONFIG_MEMORY_HOTREMOVE. The NUMA
@@ -606,7 +614,7 @@ fn sparse_early_usemaps_alloc(k: &mut Kernel, nid: i32, size: u64) -> Result<Phy
                     .memblock_alloc_try_nid_nopanic(size, SMP_CACHE_BYTES, goal, limit, nid)
             };
             match r {
-                Ok(None) => k.memblock.memblock_alloc_try_nid(
+                Ok(None) => alloc_mb(k).memblock_alloc_try_nid(
                     size,
                     SMP_CACHE_BYTES,
                     goal,
@@ -616,7 +624,7 @@ fn sparse_early_usemaps_alloc(k: &mut Kernel, nid: i32, size: u64) -> Result<Phy
                 r => r,
             }
         }
-        None => k.memblock.memblock_alloc_node(size, SMP_CACHE_BYTES, nid),
+        None => alloc_mb(k).memblock_alloc_node(size, SMP_CACHE_BYTES, nid),
     };
     let p = r.map_err(|e| nomem("sparse_init_nid", e))?;
     need(p, "sparse_init_nid: usemap", size, nid)
@@ -649,7 +657,7 @@ fn sparse_buffer_alloc(k: &mut Kernel, buf: &mut Option<Buffer>, size: u64) -> O
         return None;
     }
     if p > b.next {
-        let _ = k.memblock.memblock_free(b.next, p - b.next);
+        let _ = alloc_mb(k).memblock_free(b.next, p - b.next);
     }
     b.next = p + size;
     Some(p)
@@ -670,7 +678,7 @@ fn vmemmap_alloc_block_zero(
     let _t = k.trace.enter(name, "mm/sparse-vmemmap.c");
     // __earlyonly_bootmem_alloc: the _raw variant from 4.16, the zeroing one before.
     let r = if k.era.at_least(4, 16) {
-        k.memblock.memblock_alloc_try_nid_raw(
+        alloc_mb(k).memblock_alloc_try_nid_raw(
             PAGE_SIZE,
             PAGE_SIZE,
             MAX_DMA_PA,
@@ -678,7 +686,7 @@ fn vmemmap_alloc_block_zero(
             nid,
         )
     } else {
-        k.memblock.memblock_alloc_try_nid(
+        alloc_mb(k).memblock_alloc_try_nid(
             PAGE_SIZE,
             PAGE_SIZE,
             MAX_DMA_PA,
@@ -736,8 +744,7 @@ fn vmemmap_populate_section(
                 let _t = k
                     .trace
                     .enter("__earlyonly_bootmem_alloc", "mm/sparse-vmemmap.c");
-                let p = k
-                    .memblock
+                let p = alloc_mb(k)
                     .memblock_alloc_try_nid_raw(
                         PMD_SIZE,
                         PMD_SIZE,
@@ -837,7 +844,7 @@ fn sparse_buffer_init(
         PAGE_SIZE
     };
     let r = if k.era.at_least(5, 10) {
-        k.memblock.memblock_alloc_exact_nid_raw(
+        alloc_mb(k).memblock_alloc_exact_nid_raw(
             size,
             align,
             MAX_DMA_PA,
@@ -845,7 +852,7 @@ fn sparse_buffer_init(
             nid,
         )
     } else {
-        k.memblock.memblock_alloc_try_nid_raw(
+        alloc_mb(k).memblock_alloc_try_nid_raw(
             size,
             align,
             MAX_DMA_PA,
@@ -865,7 +872,7 @@ fn sparse_buffer_fini(k: &mut Kernel, buf: Option<Buffer>, nid: i32, start: u64)
     if let Some(b) = buf {
         k.sparse.memmap_buffers.push((nid, start, b.next));
         if b.end > b.next {
-            let _ = k.memblock.memblock_free(b.next, b.end - b.next);
+            let _ = alloc_mb(k).memblock_free(b.next, b.end - b.next);
         }
     }
 }
@@ -913,8 +920,7 @@ fn sparse_init_old(k: &mut Kernel) -> Result<(), BootError> {
         .max(STRUCT_PAGE_SIZE);
     let runs = node_runs(k);
     let tmp_size = 8 * NR_MEM_SECTIONS;
-    let usemap_map = k
-        .memblock
+    let usemap_map = alloc_mb(k)
         .memblock_alloc(tmp_size, 0)
         .map_err(|e| nomem("sparse_init", e))?;
     let usemap_map = need(usemap_map, "sparse_init", tmp_size, NUMA_NO_NODE)?;
@@ -925,8 +931,7 @@ fn sparse_init_old(k: &mut Kernel) -> Result<(), BootError> {
             .enter("sparse_early_usemaps_alloc_node", "mm/sparse.c");
         usemaps.push(sparse_early_usemaps_alloc(k, nid, usemap_size(&k.era) * count)?.0);
     }
-    let map_map = k
-        .memblock
+    let map_map = alloc_mb(k)
         .memblock_alloc(tmp_size, 0)
         .map_err(|e| nomem("sparse_init", e))?;
     let map_map = need(map_map, "sparse_init", tmp_size, NUMA_NO_NODE)?;
@@ -958,11 +963,11 @@ fn sparse_init_old(k: &mut Kernel) -> Result<(), BootError> {
             k.sparse.memmap_buffers.push((nid, start, b.next));
             // memblock_free_early(__pa(vmemmap_buf), vmemmap_buf_end - vmemmap_buf), even
             // when nothing is left (the kernel prints the empty range).
-            let _ = k.memblock.__memblock_free_early(b.next, b.end - b.next);
+            let _ = alloc_mb(k).__memblock_free_early(b.next, b.end - b.next);
         }
     }
-    let _ = k.memblock.__memblock_free_early(map_map.0, tmp_size);
-    let _ = k.memblock.__memblock_free_early(usemap_map.0, tmp_size);
+    let _ = alloc_mb(k).__memblock_free_early(map_map.0, tmp_size);
+    let _ = alloc_mb(k).__memblock_free_early(usemap_map.0, tmp_size);
     let mut ui = 0;
     let mut u = usemaps.first().copied().unwrap_or(0);
     let mut run_left = runs.first().map_or(0, |r| r.3);
@@ -979,13 +984,62 @@ fn sparse_init_old(k: &mut Kernel) -> Result<(), BootError> {
     Ok(())
 }
 
+/// The shadow window of a FLATMEM kernel: `(base, size)` above everything the machine's
+/// firmware map describes, 1 GiB-aligned, large enough for a section table and a 2 MiB
+/// memmap block per 128 MiB section of the physical address space below `base`, plus page
+/// tables and usage structs. `None` for SPARSEMEM kernels (x86_64).
+///
+/// The kernel's i386 FLATMEM memmap (`alloc_node_mem_map`) is one array of its 32- or
+/// 40-byte struct pages, reserved in memblock at the kernel's address; bootmm's struct page
+/// is the 64-byte x86_64 layout its allocators share, so it keeps them here, in simulated
+/// RAM the kernel never sees, built by the same sparse code (see docs/divergences.md).
+pub fn flatmem_shadow_window(machine: &crate::machine::Machine) -> Option<(u64, u64)> {
+    if machine.era.is_64bit() {
+        return None;
+    }
+    let base = crate::include::addr::round_up(machine.phys_end().max(1), 1 << 30);
+    let sections = base.div_ceil(1 << SECTION_SIZE_BITS);
+    Some((base, sections * (PMD_SIZE + 64 * 1024) + (16 << 20)))
+}
+
+/// FLATMEM (i386): bootmm's struct pages for the whole of RAM, through `sparse_init` on the
+/// shadow window's memblock, out of the call tree and the log (the kernel makes no such
+/// calls; `free_area_init_node` reserves its own memmap in the kernel's memblock).
+///
+/// # Errors
+/// What [`sparse_init`] returns.
+pub(crate) fn sparse_init_flatmem_shadow(k: &mut Kernel) -> Result<(), BootError> {
+    let Some((base, size)) = flatmem_shadow_window(&k.machine) else {
+        return Ok(());
+    };
+    let mut m = crate::mm::memblock::Memblock::new(
+        k.era.clone(),
+        crate::printk::Printk::new(),
+        crate::trace::Trace::new(),
+        Some(k.phys.clone()),
+    );
+    m.memblock_add(base, size)
+        .map_err(|e| nomem("the FLATMEM shadow window", e))?;
+    k.flatmem_shadow = Some(m);
+    let recording = k.trace.recording();
+    k.trace.set_recording(false);
+    let r = sparse_init_sections(k);
+    k.trace.set_recording(recording);
+    r
+}
+
 /// mm/sparse.c: `sparse_init`.
 pub(crate) fn sparse_init(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("sparse_init", "mm/sparse.c");
     if !k.era.is_64bit() {
-        // i386 builds are FLATMEM or SPARSEMEM without vmemmap; not modelled yet.
+        // i386 builds are FLATMEM: see sparse_init_flatmem_shadow.
         return Ok(());
     }
+    sparse_init_sections(k)
+}
+
+/// `sparse_init`'s work: the sections present, then their usemaps and memmaps.
+fn sparse_init_sections(k: &mut Kernel) -> Result<(), BootError> {
     memblocks_present(k)?;
     if k.sparse.highest_present_section_nr.is_none() {
         return Ok(());

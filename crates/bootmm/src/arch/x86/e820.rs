@@ -399,6 +399,15 @@ pub struct E820 {
 }
 
 impl E820 {
+    /// arch/x86/mm/ioremap.c (3.x): `page_is_ram`'s table walk: `pfn` lies in the whole
+    /// pages of a RAM entry. (Its special cases, page 0 and the BIOS area, are the caller's.)
+    pub fn page_is_ram(&self, pfn: u64) -> bool {
+        self.table.iter().any(|e| {
+            e.typ == E820Type::Ram
+                && (e.addr.div_ceil(4096)..(e.addr + e.size) >> 12).contains(&pfn)
+        })
+    }
+
     pub fn new(era: Era, printk: Printk) -> Self {
         E820 {
             table: Vec::new(),

@@ -190,7 +190,7 @@ pub fn initmem_init(k: &mut Kernel) -> Result<(), BootError> {
     }
     k.memblock
         .memblock_set_node(0, u64::MAX, crate::mm::memblock::RegionType::Memory, 0)
-        .map_err(|e| BootError::NoMemory(String::from(e.to_string().as_str())))?;
+        .map_err(|e| BootError::NoMemory(alloc::format!("initmem_init: {e}")))?;
     k.numa = crate::arch::x86::numa::Numa {
         online: alloc::vec![0],
         possible: alloc::vec![0],
@@ -236,6 +236,7 @@ pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
     }
     let _t2 = k.trace.enter("kmap_init", "arch/x86/mm/init_32.c");
     drop(_t2);
+    crate::mm::sparse::sparse_init_flatmem_shadow(k)?;
     super::init_64::zone_sizes_init(k)
 }
 
@@ -271,4 +272,149 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<(), BootError> {
     Err(BootError::NoMemory(String::from(
         "one_page_table_init: no page for the pkmap page table",
     )))
+}
+
+/// arch/x86/mm/init_32.c: `mem_init` (i386): lowmem to the buddy allocator
+/// (`free_all_bootmem` / `memblock_free_all`, which stop at `max_low_pfn`), then the HIGHMEM
+/// pages one by one (`set_highmem_pages_init`), the "Memory:" line (before 3.11 in its i386
+/// form; from 5.15 the caller prints it) and the "virtual kernel memory layout:" block.
+///
+/// # Errors
+/// What the hand-over returns.
+pub fn mem_init(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("mem_init", "arch/x86/mm/init_32.c");
+    crate::mm::page_alloc::memblock_free_all(k)?;
+    if k.machine.kernel_config().highmem {
+        set_highmem_pages_init(k);
+    }
+    if !k.era.at_least(5, 15) {
+        crate::mm::page_alloc::mem_init_print_info(k);
+    }
+    print_memory_layout(k);
+    Ok(())
+}
+
+/// arch/x86/mm/highmem_32.c: `set_highmem_pages_init`: every HIGHMEM zone's free memory,
+/// page by page (`add_highpages_with_active_regions`), with an "Initializing %s for node %d"
+/// line per zone. ZONE_MOVABLE counts as HIGHMEM when it takes its pages from there
+/// (`zone_movable_is_highmem`), except where a typo in its #ifdef
+/// (`CONFIG_HAVE_MEMBLOCK_NODE`) made it false: seen in 3.8, gone by 4.15 (the boundary is
+/// taken as 4.0, unconfirmed).
+fn set_highmem_pages_init(k: &mut Kernel) {
+    let _t = k
+        .trace
+        .enter("set_highmem_pages_init", "arch/x86/mm/highmem_32.c");
+    let movable_is_highmem = k.era.at_least(4, 0)
+        && k.zones
+            .as_ref()
+            .is_some_and(|l| l.movable_zone == crate::mm::mm_init::ZoneType::HighMem);
+    let zones: alloc::vec::Vec<(u32, &'static str, u64, u64)> = k
+        .page_alloc
+        .node_data
+        .iter()
+        .flat_map(|n| {
+            n.node_zones.iter().map(move |z| {
+                (
+                    n.node_id,
+                    z.zone_type,
+                    z.zone_start_pfn,
+                    z.zone_start_pfn + z.spanned_pages,
+                )
+            })
+        })
+        .filter(|(_, t, _, _)| {
+            *t == crate::mm::mm_init::ZoneType::HighMem
+                || (*t == crate::mm::mm_init::ZoneType::Movable && movable_is_highmem)
+        })
+        .map(|(nid, t, s, e)| (nid, t.name(), s, e))
+        .collect();
+    for (nid, name, start, end) in zones {
+        pr_info!(
+            k.printk,
+            "Initializing {name} for node {nid} ({start:08x}:{end:08x})\n"
+        );
+        add_highpages_with_active_regions(k, start, end);
+    }
+}
+
+/// arch/x86/mm/init_32.c: `add_highpages_with_active_regions`: the pfns of memblock's free
+/// ranges inside `[start_pfn, end_pfn)` that have a struct page, each freed on its own
+/// (`free_highmem_page`; `add_one_highpage_init` before 3.10).
+fn add_highpages_with_active_regions(k: &mut Kernel, start_pfn: u64, end_pfn: u64) {
+    let name = if k.era.at_least(3, 10) {
+        ("free_highmem_page", "mm/page_alloc.c")
+    } else {
+        ("add_one_highpage_init", "arch/x86/mm/init_32.c")
+    };
+    let _t = k
+        .trace
+        .enter("add_highpages_with_active_regions", "arch/x86/mm/init_32.c");
+    let free = crate::arch::x86::init_64::free_ranges(k);
+    let _t2 = k.trace.enter(name.0, name.1);
+    for (s, e) in free {
+        let pfn = s.div_ceil(4096).clamp(start_pfn, end_pfn);
+        let e_pfn = (e >> 12).clamp(start_pfn, end_pfn);
+        for pfn in pfn..e_pfn {
+            if k.sparse().pfn_valid(pfn) {
+                crate::mm::page_alloc::free_highmem_page(k, pfn);
+            }
+        }
+    }
+}
+
+/// arch/x86/mm/init_32.c: `mem_init`'s "virtual kernel memory layout:" block: the fixmap,
+/// from 4.15 the CPU entry area, pkmap, vmalloc (`high_memory + VMALLOC_OFFSET` to
+/// `VMALLOC_END`), lowmem, and the image's sections (as the image sizes give them: the
+/// kernel's exact `_etext` and `_edata` are not printed elsewhere). The CPU entry area
+/// prints `NR_CPUS × 39 + 1` pages, the size of `struct cpu_entry_area` in the 4.15 build
+/// of the corpus (a build fact).
+fn print_memory_layout(k: &mut Kernel) {
+    let Some(l) = layout(k) else {
+        return;
+    };
+    let high_memory = pgtable_32_types::PAGE_OFFSET + (k.max_low_pfn << 12);
+    let vmalloc_start = high_memory + VMALLOC_OFFSET;
+    let kb = |a: u64, b: u64| b.wrapping_sub(a) >> 10;
+    let mb = |a: u64, b: u64| b.wrapping_sub(a) >> 20;
+    let mut s = alloc::format!(
+        "virtual kernel memory layout:\n    fixmap  : 0x{:08x} - 0x{:08x}   ({:4} kB)\n",
+        l.fixaddr_start,
+        pgtable_32_types::FIXADDR_TOP,
+        kb(l.fixaddr_start, pgtable_32_types::FIXADDR_TOP)
+    );
+    if let Some(cea) = l.cpu_entry_area_base {
+        let end = cea + (u64::from(k.machine.nr_cpus.max(1)) * 39 + 1) * 4096;
+        s += &alloc::format!(
+            "  cpu_entry : 0x{cea:08x} - 0x{end:08x}   ({:4} kB)\n",
+            kb(cea, end)
+        );
+    }
+    if k.machine.kernel_config().highmem {
+        let end = l.pkmap_base + pgtable_32_types::last_pkmap(l.pae) * 4096;
+        s += &alloc::format!(
+            "    pkmap   : 0x{:08x} - 0x{end:08x}   ({:4} kB)\n",
+            l.pkmap_base,
+            kb(l.pkmap_base, end)
+        );
+    }
+    s += &alloc::format!(
+        "    vmalloc : 0x{vmalloc_start:08x} - 0x{:08x}   ({:4} MB)\n    lowmem  : 0x{:08x} - 0x{high_memory:08x}   ({:4} MB)\n",
+        l.vmalloc_end,
+        mb(vmalloc_start, l.vmalloc_end),
+        pgtable_32_types::PAGE_OFFSET,
+        mb(pgtable_32_types::PAGE_OFFSET, high_memory)
+    );
+    let img = &k.machine.image;
+    let text = pgtable_32_types::PAGE_OFFSET + img.phys_start;
+    let etext = text + img.text;
+    let edata = etext + img.rodata + img.rwdata;
+    let init = crate::include::addr::page_align(edata);
+    s += &alloc::format!(
+        "      .init : 0x{init:08x} - 0x{:08x}   ({:4} kB)\n      .data : 0x{etext:08x} - 0x{edata:08x}   ({:4} kB)\n      .text : 0x{text:08x} - 0x{etext:08x}   ({:4} kB)\n",
+        init + img.init,
+        img.init >> 10,
+        kb(etext, edata),
+        kb(text, etext)
+    );
+    pr_info!(k.printk, "{s}");
 }

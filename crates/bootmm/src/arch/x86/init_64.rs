@@ -175,11 +175,7 @@ fn movable_params(k: &Kernel) -> MovableParams {
 /// `mm_core_init`), the vmalloc page-table pages (5.8+), and before 5.15 the "Memory:" line.
 pub fn mem_init(k: &mut Kernel) -> Result<(), BootError> {
     if !k.era.is_64bit() {
-        let _t = k.trace.enter("mem_init", "arch/x86/mm/init_32.c");
-        return Err(BootError::Unmodelled(alloc::format!(
-            "the struct pages of an i386 kernel ({}: FLATMEM's node_mem_map) and its hand-over to the buddy allocator with the HIGHMEM pages (add_highpages_with_active_regions): boot stops at mem_init",
-            k.era.release
-        )));
+        return crate::arch::x86::init_32::mem_init(k);
     }
     let _t = k.trace.enter("mem_init", "arch/x86/mm/init_64.c");
     if !k.era.at_least(6, 18) {

@@ -278,6 +278,22 @@ fn memblock_free_late(k: &mut Kernel, base: u64, size: u64) {
     }
 }
 
+/// mm/page_alloc.c: `free_highmem_page` (3.10+; arch/x86/mm/init_32.c
+/// `add_one_highpage_init` before): one HIGHMEM page of memblock's free memory to the buddy
+/// allocator, counted in `totalram_pages` and its zone's managed pages. Returns whether the
+/// pfn had a struct page to free.
+pub(crate) fn free_highmem_page(k: &mut Kernel, pfn: u64) -> bool {
+    let Some(page) = k.sparse.pfn_to_page(pfn) else {
+        return false;
+    };
+    if !k.memmap.page_initialised(pfn) {
+        return false;
+    }
+    __free_pages_core(k, page, 0);
+    k.page_alloc.totalram_pages.fetch_add(1, Relaxed);
+    true
+}
+
 /// mm/memblock.c: `memblock_discard` (4.13+, called from `page_alloc_init_late`; x86 never
 /// sets CONFIG_ARCH_KEEP_MEMBLOCK): the arrays `memblock_double_array` allocated are freed
 /// to the buddy allocator, `memblock.reserved`'s first. Static arrays are left alone; the
@@ -519,6 +535,7 @@ pub(crate) fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
 /// totalram_pages - absent`, data `_edata - _etext` (rodata and rwdata), init.
 fn mem_init_print_old(k: &mut Kernel) {
     if !k.era.is_64bit() {
+        mem_init_print_old_32(k);
         return;
     }
     let mem = crate::arch::x86::init_64::mem_ranges(k);
@@ -572,12 +589,60 @@ pub fn mem_init_print_info(k: &mut Kernel) {
     if k.era.at_least(3, 19) {
         line.push_str(&alloc::format!(", {}K cma-reserved", kk(totalcma)));
     }
+    if k.machine.kernel_config().highmem {
+        line.push_str(&alloc::format!(", {}K highmem", kk(totalhigh_pages(k))));
+    }
     line.push(')');
     if k.era.at_least(4, 0) {
         crate::pr_info!(k.printk, "{line}\n");
     } else {
         crate::printk_default!(k.printk, "{line}\n");
     }
+}
+
+/// `totalhigh_pages`: the pages the HIGHMEM zones manage.
+pub fn totalhigh_pages(k: &Kernel) -> u64 {
+    k.page_alloc
+        .node_data
+        .iter()
+        .flat_map(|n| n.node_zones.iter())
+        .filter(|z| z.zone_type.is_highmem())
+        .map(|z| z.managed())
+        .sum()
+}
+
+/// arch/x86/mm/init_32.c `mem_init`'s line before 3.11: available `nr_free_pages()` over
+/// `num_physpages` (`highend_pfn`, holes included), code `_etext - _text`, reserved the
+/// lowmem RAM pages still PageReserved (`page_is_ram`: e820 RAM, not page 0 nor the BIOS
+/// area), data `_edata - _etext`, init, and `totalhigh_pages`.
+fn mem_init_print_old_32(k: &mut Kernel) {
+    let mut reserved = 0u64;
+    for pfn in 1..k.max_low_pfn {
+        if (0xa0..0x100).contains(&pfn) || !k.e820.page_is_ram(pfn) {
+            continue;
+        }
+        let Some(page) = k.sparse.pfn_to_page(pfn) else {
+            continue;
+        };
+        // SAFETY: an initialised struct page of this memmap; boot is single-threaded here.
+        if k.memmap.page_initialised(pfn)
+            && unsafe { crate::include::mm_types::PageReserved(&*page.as_ptr()) }
+        {
+            reserved += 1;
+        }
+    }
+    let img = &k.machine.image;
+    crate::printk_default!(
+        k.printk,
+        "Memory: {}k/{}k available ({}k kernel code, {}k reserved, {}k data, {}k init, {}k highmem)\n",
+        super::nr_free_pages(k) << 2,
+        k.highend_pfn.max(k.max_low_pfn) << 2,
+        img.text >> 10,
+        reserved << 2,
+        (img.rodata + img.rwdata) >> 10,
+        img.init >> 10,
+        totalhigh_pages(k) << 2
+    );
 }
 
 /// mm/page_alloc.c: `free_reserved_area`: give the Reserved pages of `[start, end)` to the
