@@ -1,4 +1,5 @@
 //! `mm/`: the core memory-management code, one module per kernel file.
+pub mod bootmem;
 pub mod large_hash;
 pub mod memblock;
 pub mod mm_init;
