@@ -117,3 +117,41 @@ fn impossible_splits_get_the_kernels_warnings_or_a_refusal() {
     let (h, l) = split(&out);
     assert_eq!(h + l, 65535, "64 GiB less the first MiB's rounding");
 }
+
+#[test]
+fn i386_hands_highmem_over_and_refuses_what_is_not_modelled() {
+    // The HIGHMEM zone is on the free lists after the boot; GFP_HIGHUSER takes from it.
+    let (rc, out, err) = bootmm_rc(
+        &["script", "--i386", "pae", "--kernel", "3.8", "--mem", "2G"],
+        b"p = alloc_pages(GFP_HIGHUSER, 0)\nq = alloc_pages(GFP_KERNEL, 0)\n",
+    );
+    assert_eq!(rc, 0, "{err}");
+    let pfn = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split("pfn 0x").nth(1))
+            .and_then(|v| u64::from_str_radix(v.split_whitespace().next()?, 16).ok())
+            .unwrap_or_else(|| panic!("{name} in {out}"))
+    };
+    let (_, boot_out, _) = boot(&["--i386", "pae", "--kernel", "3.8", "--mem", "2G"]);
+    let low_mb = split(&boot_out).1;
+    assert!(pfn("p =") >= low_mb << 8, "HIGHMEM page above lowmem");
+    assert!(pfn("q =") < low_mb << 8, "GFP_KERNEL from lowmem");
+    // vmalloc needs i386 page tables, which are not modelled: a clear refusal.
+    let (rc, _, err) = bootmm_rc(
+        &["script", "--i386", "pae", "--mem", "2G"],
+        b"v = vmalloc(8192)\n",
+    );
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("i386, whose page tables are not modelled yet"),
+        "{err}"
+    );
+    // The shadow window of bootmm's own struct pages is not the machine's memory.
+    let (rc, _, err) = bootmm_rc(
+        &["script", "--i386", "pae", "--mem", "2G"],
+        b"poke(0x1c0000000, 1)\n",
+    );
+    assert_eq!(rc, 1);
+    assert!(err.contains("shadow window"), "{err}");
+}

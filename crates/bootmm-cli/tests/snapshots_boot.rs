@@ -44,3 +44,17 @@ fn kernel_4_4_with_memblock_debug() {
         "memblock=debug"
     ]));
 }
+
+#[test]
+fn i386_pae_highmem_machine() {
+    insta::assert_snapshot!(boot(&[
+        "--i386",
+        "pae",
+        "--kernel",
+        "3.8",
+        "--mem",
+        "4G",
+        "--show",
+        "buddyinfo,meminfo"
+    ]));
+}

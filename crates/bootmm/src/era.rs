@@ -277,6 +277,18 @@ impl Era {
         }
     }
 
+    /// The file of the core memory-map initialisation (`free_area_init`, `memmap_init`,
+    /// `page_alloc_init_late`, `memblock_free_pages`, `reserve_bootmem_region`):
+    /// mm/page_alloc.c until 6.3's "mm: move most of core MM initialization to
+    /// mm/mm_init.c".
+    pub fn mm_init_file(&self) -> &'static str {
+        if self.at_least(6, 3) {
+            "mm/mm_init.c"
+        } else {
+            "mm/page_alloc.c"
+        }
+    }
+
     /// Where x86's `pcpu_fc_alloc` / `pcpu_fc_free` live: arch/x86/kernel/setup_percpu.c
     /// until 5.17's generic versions in mm/percpu.c (23f917169ef1 "mm: percpu: add generic
     /// pcpu_fc_alloc/free funciton").
@@ -290,7 +302,7 @@ impl Era {
 
     /// The "e820: " prefix that 3.x and 4.0–4.11 put before most e820.c messages.
     pub fn e820_prefix(&self) -> &'static str {
-        if self.at_least(4, 12) {
+        if crate::arch::x86::e820::e820_rework(self) {
             ""
         } else {
             "e820: "

@@ -1527,11 +1527,7 @@ pub fn free_area_init_with_memmap(
     } else {
         "free_area_init_nodes"
     };
-    let file = if era.at_least(6, 3) {
-        "mm/mm_init.c"
-    } else {
-        "mm/page_alloc.c"
-    };
+    let file = era.mm_init_file();
     let _t = trace.enter(fname, file);
     if input.struct_page_size == 0 {
         return Err(MmInitError::BadStructPageSize);

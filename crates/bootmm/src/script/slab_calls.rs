@@ -113,6 +113,14 @@ pub(crate) fn refuse_metadata(
     }
     let (start, end) = (pa.0, pa.0.saturating_add(len));
     let overlaps = |b: u64, e: u64| start < e && b < end;
+    if let Some((b, size)) = crate::mm::sparse::flatmem_shadow_window(&k.machine) {
+        if overlaps(b, b + size) {
+            return Err(format!(
+                "{call}: {start:#x}-{:#x} is not the machine's memory but bootmm's shadow window of its i386 struct pages and section table; writing there is refused",
+                end - 1
+            ));
+        }
+    }
     let bytes = crate::mm::sparse::PAGES_PER_SECTION * crate::include::mm_types::STRUCT_PAGE_SIZE;
     let mut nr = None;
     while let Some(n) = k.sparse.next_present_section_nr(nr) {

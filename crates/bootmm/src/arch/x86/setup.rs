@@ -196,7 +196,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
 /// # Errors
 /// [`BootError::NoMemory`]: the kernel panics.
 fn e820__reserve_resources(k: &mut Kernel) -> Result<(), BootError> {
-    let name = if k.era.at_least(4, 12) {
+    let name = if crate::arch::x86::e820::e820_rework(&k.era) {
         "e820__reserve_resources"
     } else {
         "e820_reserve_resources"
@@ -503,7 +503,7 @@ fn init_hypervisor_platform(k: &mut Kernel) {
 
 /// arch/x86/kernel/e820.c: `e820__memblock_setup` (≤4.11: `memblock_x86_fill`).
 pub fn e820__memblock_setup(k: &mut Kernel) -> Result<(), BootError> {
-    let name = if k.era.at_least(4, 12) {
+    let name = if crate::arch::x86::e820::e820_rework(&k.era) {
         "e820__memblock_setup"
     } else {
         "memblock_x86_fill"

@@ -332,11 +332,7 @@ fn zone_idx(layout: &ZoneLayout, z: crate::mm::mm_init::ZoneType) -> u32 {
 /// each populated zone of its node, `memmap_init_zone_range`, with the holes before each
 /// part and after the last one up to its section end initialised as unavailable.
 pub(crate) fn memmap_init(k: &mut Kernel, mem: &[MemRange]) -> Result<(), BootError> {
-    let file = if k.era.at_least(6, 3) {
-        "mm/mm_init.c"
-    } else {
-        "mm/page_alloc.c"
-    };
+    let file = k.era.mm_init_file();
     // free_area_init opened the `memmap_init` span; this is the struct page side of it.
     let _t = k.trace.enter("memmap_init_range", file);
     let Some(layout) = k.zones.clone() else {

@@ -130,10 +130,8 @@ fn free_low_memory_core_early(k: &mut Kernel) -> Result<u64, BootError> {
         // reserve_bootmem_region: before 4.2 every page was Reserved from memmap_init.
         let (name, file) = if k.era.at_least(6, 4) {
             ("memmap_init_reserved_pages", "mm/memblock.c")
-        } else if k.era.at_least(6, 3) {
-            ("reserve_bootmem_region", "mm/mm_init.c")
         } else {
-            ("reserve_bootmem_region", "mm/page_alloc.c")
+            ("reserve_bootmem_region", k.era.mm_init_file())
         };
         let _t2 = k.trace.enter(name, file);
         let reserved: Vec<(u64, u64, i32, MemblockFlags)> = k
@@ -205,11 +203,7 @@ fn free_pages_names(k: &Kernel) -> (&'static str, &'static str, &'static str) {
     } else {
         ("__free_pages_bootmem", "__free_pages")
     };
-    let file = if k.era.at_least(6, 3) {
-        "mm/mm_init.c"
-    } else {
-        "mm/page_alloc.c"
-    };
+    let file = k.era.mm_init_file();
     (f, c, file)
 }
 
@@ -459,11 +453,7 @@ pub fn memory_line_after_deferred_init(era: &crate::era::Era) -> bool {
 /// pages (the kernel's pgdatinit threads, `deferred_init_memmap`), then, from 6.9 (between
 /// 6.6 and 6.12; not confirmed), the "Memory:" line.
 pub(crate) fn page_alloc_init_late(k: &mut Kernel) -> Result<(), BootError> {
-    let file = if k.era.at_least(6, 3) {
-        "mm/mm_init.c"
-    } else {
-        "mm/page_alloc.c"
-    };
+    let file = k.era.mm_init_file();
     let _t = k.trace.enter("page_alloc_init_late", file);
     if k.page_alloc.init_late_done || !k.page_alloc.initialised {
         return Ok(());
