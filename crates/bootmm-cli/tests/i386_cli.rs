@@ -147,11 +147,43 @@ fn i386_hands_highmem_over_and_refuses_what_is_not_modelled() {
         err.contains("i386, whose page tables are not modelled yet"),
         "{err}"
     );
-    // The shadow window of bootmm's own struct pages is not the machine's memory.
+    // The shadow window of bootmm's own struct pages is not the machine's memory: on a
+    // machine whose map ends at 1 GiB the window starts there, below PAGE_OFFSET, where a
+    // script address is physical.
+    let dir = std::env::temp_dir().join(format!("bootmm-i386-shadow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let e820 = dir.join("1g.e820");
+    std::fs::write(&e820, "0x0 0x9fc00 usable\n0x100000 0x3ff00000 usable\n").unwrap();
     let (rc, _, err) = bootmm_rc(
-        &["script", "--i386", "pae", "--mem", "2G"],
-        b"poke(0x1c0000000, 1)\n",
+        &["script", "--i386", "pae", "--e820", e820.to_str().unwrap()],
+        b"poke(0x40000000, 1)\n",
     );
     assert_eq!(rc, 1);
     assert!(err.contains("shadow window"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kmap_from_a_script_goes_through_the_pkmap_and_fixmap_tables() {
+    let script = b"p = alloc_pages(GFP_HIGHUSER, 0)\nv = kmap(p)\nwalk(v)\npoke(v + 16, 0x5a)\ncpu(1)\na = kmap_atomic(p)\npeek(a + 16)\nkunmap_atomic(a)\ncpu(0)\nkunmap(p)\nkmap_flush_unused()\nwalk(v)\nkunmap(p)\n";
+    let (rc, out, err) = bootmm_rc(
+        &[
+            "script", "--i386", "pae", "--kernel", "3.8", "--mem", "2G", "--cpus", "2",
+        ],
+        script,
+    );
+    // The last line, a kunmap of a page no longer kmapped, is the kernel's BUG.
+    assert_eq!(rc, 1, "{out}{err}");
+    assert!(err.contains("kernel BUG at mm/highmem.c"), "{err}");
+    let page = out
+        .lines()
+        .find_map(|l| l.strip_prefix("p = alloc_pages(GFP_HIGHUSER, 0) = page:pfn 0x"))
+        .and_then(|r| u64::from_str_radix(r.split_whitespace().next()?, 16).ok())
+        .expect("a page");
+    assert!(
+        out.contains(&format!("-> {:#x} (pte 4K, entry", page << 12)),
+        "the kmap address walks to the page: {out}"
+    );
+    assert!(out.contains("peek(a + 16) = 90"), "{out}");
+    assert!(out.contains(": not mapped"), "flushed: {out}");
 }

@@ -69,6 +69,10 @@ pub struct Kernel {
     /// FLATMEM kernels (i386): the memblock of the shadow window above the machine's RAM
     /// that holds bootmm's section table and struct pages ([`crate::mm::sparse::flatmem_shadow`]).
     pub(crate) flatmem_shadow: Option<crate::mm::memblock::Memblock>,
+    /// FLATMEM: node 0's `node_mem_map` (physical address) and its first pfn.
+    pub(crate) flatmem_node_mem_map: Option<(u64, u64)>,
+    /// i386 HIGHMEM: the pkmap and fixmap slots `kmap` and `kmap_atomic` use.
+    pub(crate) highmem: crate::mm::highmem::Highmem,
     /// What `memmap_init` initialised and what it deferred (`first_deferred_pfn`).
     pub memmap: Memmap,
     /// The percpu first chunk (`setup_per_cpu_areas`).
@@ -157,6 +161,8 @@ impl Kernel {
             zones: None,
             sparse: Sparse::default(),
             flatmem_shadow: None,
+            flatmem_node_mem_map: None,
+            highmem: Default::default(),
             memmap: Memmap::default(),
             percpu: Default::default(),
             page_alloc: PageAlloc::default(),

@@ -7,6 +7,7 @@
 //! `ASSERT_EQ(memblock.reserved.cnt, 1);`. Each call is looked up in a table of
 //! [`CallSpec`]s (see [`CALL_TABLES`]), so other subsystems add their calls by adding a table.
 
+mod highmem_calls;
 mod lexer;
 mod memblock_calls;
 mod page_calls;
@@ -26,6 +27,7 @@ use crate::mm::memblock::{MemblockFlags, MemblockType, RegionType, MEMBLOCK_ALLO
 use crate::printk::LogLine;
 use lexer::{tokenize, Tok, Token};
 
+pub use highmem_calls::HIGHMEM_CALLS;
 pub use memblock_calls::MEMBLOCK_CALLS;
 pub use page_calls::{ProcFile, PAGE_CALLS};
 pub use percpu_calls::PERCPU_CALLS;
@@ -39,6 +41,7 @@ pub static CALL_TABLES: &[&[CallSpec]] = &[
     PERCPU_CALLS,
     SLAB_CALLS,
     VMALLOC_CALLS,
+    HIGHMEM_CALLS,
     SCRIPT_CALLS,
 ];
 

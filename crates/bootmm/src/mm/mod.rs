@@ -1,5 +1,6 @@
 //! `mm/`: the core memory-management code, one module per kernel file.
 pub mod bootmem;
+pub mod highmem;
 pub mod large_hash;
 pub mod memblock;
 pub mod mm_init;

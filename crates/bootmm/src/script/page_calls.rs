@@ -53,6 +53,26 @@ fn free_ret(r: FreeResult, call: &str) -> Result<Ret, String> {
 }
 
 /// `__free_pages(page, order)` with the page given by its physical address.
+/// `walk` on i386: the pkmap and fixmap page tables (the ones bootmm builds for i386), and
+/// lowmem's linear direct map.
+fn walk_32(k: &Kernel, va: u64, extra: &mut super::Extra) -> Result<Ret, String> {
+    use crate::arch::x86::pgtable_32_types::PAGE_OFFSET;
+    if let Some((pa, e)) = crate::mm::highmem::lookup_kmap_address(k, va) {
+        extra.output = Some(format!("{va:#010x} -> {pa:#x} (pte 4K, entry {e:#x})\n"));
+        return Ok(Ret::Addr(pa));
+    }
+    let high_memory = PAGE_OFFSET + (k.max_low_pfn << 12);
+    if (PAGE_OFFSET..high_memory).contains(&va) {
+        let pa = va - PAGE_OFFSET;
+        extra.output = Some(format!(
+            "{va:#010x} -> {pa:#x} (lowmem, the linear direct map; i386's direct-map tables are not modelled)\n"
+        ));
+        return Ok(Ret::Addr(pa));
+    }
+    extra.output = Some(format!("{va:#010x}: not mapped\n"));
+    Ok(Ret::Null)
+}
+
 fn free_by_phys(k: &mut Kernel, a: &Args<'_>) -> Result<Ret, String> {
     let (pa, order) = (a.u64(0), a.order(1));
     let call = format!("__free_pages({pa:#x}, {order})");
@@ -104,6 +124,9 @@ pub static PAGE_CALLS: &[CallSpec] = &[
         name: "walk",
         params: &[param!("vaddr", U64)],
         run: |k, a, extra| {
+            if !k.era.is_64bit() {
+                return walk_32(k, a.u64(0), extra);
+            }
             // lookup_address: the entry mapping the address, its level, and where it lands.
             let w = crate::arch::x86::set_memory::lookup_address(k, a.u64(0));
             extra.output = Some(alloc::format!("{w}\n"));

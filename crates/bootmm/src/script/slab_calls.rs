@@ -60,6 +60,16 @@ fn kfree_err(e: KfreeError, call: &str) -> String {
 /// translated, anything below PAGE_OFFSET is taken as physical.
 pub(crate) fn phys_of(k: &Kernel, v: u64) -> PhysAddr {
     let page_offset = k.phys.va(PhysAddr(0)).0;
+    if let Some((pa, _)) = crate::mm::highmem::lookup_kmap_address(k, v) {
+        // A kmap or kmap_atomic address: where the pkmap or fixmap page table maps it.
+        return PhysAddr(pa);
+    }
+    if !k.era.is_64bit()
+        && v >= crate::arch::x86::pgtable_32_types::PAGE_OFFSET + (k.max_low_pfn << 12)
+    {
+        // Above lowmem on i386: no direct mapping (an unmapped kmap slot, vmalloc space).
+        return PhysAddr(u64::MAX);
+    }
     if crate::mm::vmalloc::is_vmalloc_addr(v) {
         // A vmalloc address: the page the kernel's tables map it to (an unmapped one reads
         // as outside simulated RAM).
@@ -82,6 +92,14 @@ pub(crate) fn phys_runs(
     v: u64,
     len: u64,
 ) -> Result<alloc::vec::Vec<(PhysAddr, u64)>, String> {
+    if crate::mm::highmem::lookup_kmap_address(k, v).is_some() {
+        if (v & 0xfff) + len > 4096 {
+            return Err(format!(
+                "{v:#x}+{len:#x} runs past the kmapped page (one page per kmap slot)"
+            ));
+        }
+        return Ok(alloc::vec![(phys_of(k, v), len)]);
+    }
     if !crate::mm::vmalloc::is_vmalloc_addr(v) {
         return Ok(alloc::vec![(phys_of(k, v), len)]);
     }

@@ -223,21 +223,24 @@ pub fn initmem_init(k: &mut Kernel) -> Result<(), BootError> {
 }
 
 /// arch/x86/mm/init_32.c: `paging_init` (i386): `pagetable_init` → `permanent_kmaps_init`,
-/// `kmap_init`, then the zones (FLATMEM: `sparse_init` does nothing).
+/// `kmap_init`, then the zones (FLATMEM: `sparse_init` does nothing), and the kmap state
+/// on the page tables made here.
 ///
 /// # Errors
 /// What [`super::init_64::zone_sizes_init`] returns, and [`BootError::NoMemory`] when the
 /// pkmap page table cannot be allocated (the kernel panics).
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("paging_init", "arch/x86/mm/init_32.c");
-    {
+    let pkmap = {
         let _t = k.trace.enter("pagetable_init", "arch/x86/mm/init_32.c");
-        permanent_kmaps_init(k)?;
-    }
+        permanent_kmaps_init(k)?
+    };
     let _t2 = k.trace.enter("kmap_init", "arch/x86/mm/init_32.c");
     drop(_t2);
     crate::mm::sparse::sparse_init_flatmem_shadow(k)?;
-    super::init_64::zone_sizes_init(k)
+    super::init_64::zone_sizes_init(k)?;
+    crate::mm::highmem::kmap_init(k, pkmap);
+    Ok(())
 }
 
 /// arch/x86/mm/init_32.c: `permanent_kmaps_init`: `page_table_range_init` over the pkmap
@@ -247,7 +250,7 @@ pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
 /// `setup_bootmem_allocator`, before `paging_init`): top-down, page-aligned, which lands
 /// it just below the top of lowmem. From 3.9 it is `alloc_low_page`, served from the brk
 /// page-table buffer while that lasts, which bootmm takes to be the case (believed).
-fn permanent_kmaps_init(k: &mut Kernel) -> Result<(), BootError> {
+fn permanent_kmaps_init(k: &mut Kernel) -> Result<Option<u64>, BootError> {
     let _t = k
         .trace
         .enter("permanent_kmaps_init", "arch/x86/mm/init_32.c");
@@ -255,7 +258,7 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<(), BootError> {
         .trace
         .enter("page_table_range_init", "arch/x86/mm/init_32.c");
     if k.era.at_least(3, 9) {
-        return Ok(());
+        return Ok(None);
     }
     let _t3 = k
         .trace
@@ -263,11 +266,8 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<(), BootError> {
     let nomem = |e: crate::mm::memblock::MemblockError| {
         BootError::NoMemory(alloc::format!("one_page_table_init: {e}"))
     };
-    if crate::mm::nobootmem::alloc_bootmem(k, 4096, 4096)
-        .map_err(nomem)?
-        .is_some()
-    {
-        return Ok(());
+    if let Some(p) = crate::mm::nobootmem::alloc_bootmem(k, 4096, 4096).map_err(nomem)? {
+        return Ok(Some(p));
     }
     Err(BootError::NoMemory(String::from(
         "one_page_table_init: no page for the pkmap page table",
