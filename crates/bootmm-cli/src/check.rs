@@ -185,9 +185,9 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
-        // kmem_cache_init's summary (the Genslabs= form of older kernels is not modelled).
+        // kmem_cache_init's summary (with Genslabs= before 3.9).
         name: "SLUB",
-        matches: |l, _| l.starts_with("SLUB: HWalign="),
+        matches: |l, _| l.starts_with("SLUB: HWalign=") || l.starts_with("SLUB: Genslabs="),
     },
     Family {
         name: "zonelists",

@@ -558,9 +558,19 @@ pub fn kmem_cache_init(k: &mut Kernel) -> Result<(), SlabInitError> {
     create_kmalloc_caches(&mut h)?;
     let k = h.0;
     let p = &k.slab.params;
+    // Before 3.9 (believed) the line began with the caches kmem_cache_init created itself
+    // ("Genslabs"): the boot caches (kmem_cache_node; from 3.7's create_boot_cache also
+    // kmem_cache), kmalloc-8 up to kmalloc-8192 (KMALLOC_SHIFT_LOW 3 to SLUB_PAGE_SHIFT
+    // PAGE_SHIFT + 2, exclusive), and kmalloc-96 and kmalloc-192.
+    let genslabs = if k.era.at_least(3, 9) {
+        String::new()
+    } else {
+        let boot = if k.era.at_least(3, 7) { 2 } else { 1 };
+        alloc::format!("Genslabs={}, ", boot + (12 + 2 - 3) + 2)
+    };
     crate::pr_info!(
         k.printk,
-        "SLUB: HWalign={}, Order={}-{}, MinObjects={}, CPUs={}, Nodes={}\n",
+        "SLUB: {genslabs}HWalign={}, Order={}-{}, MinObjects={}, CPUs={}, Nodes={}\n",
         crate::include::SMP_CACHE_BYTES,
         p.min_order,
         p.max_order,
