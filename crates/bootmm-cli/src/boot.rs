@@ -116,11 +116,15 @@ pub fn run(args: &BootArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     } else {
-        // What the kernel printed before a failure is shown too, as a console would.
+        // What the kernel printed before a failure is shown too, as a console would, and the
+        // call tree as far as the boot went.
         for line in k.printk.lines() {
             println!("{}", line.text);
         }
         if let Err(e) = booted {
+            if args.trace {
+                print!("{}", k.trace.render_tree());
+            }
             eprintln!("bootmm: boot stopped: {e}");
             return ExitCode::FAILURE;
         }

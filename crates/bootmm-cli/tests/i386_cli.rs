@@ -31,14 +31,15 @@ fn the_seed_machine_splits_at_896_mib() {
     std::fs::create_dir_all(&dir).unwrap();
     let e820 = dir.join("1g.e820");
     std::fs::write(&e820, "0x0 0x9fc00 usable\n0x100000 0x40000000 usable\n").unwrap();
-    let (rc, out, err) = boot(&[
+    let seed = [
         "--i386",
         "i386",
         "--kernel",
         "2.6.24",
         "--e820",
         e820.to_str().unwrap(),
-    ]);
+    ];
+    let (rc, out, err) = boot(&seed);
     let (high, low) = split(&out);
     assert_eq!(low, 229376 * 4 / 1024, "max_low_pfn 229376");
     assert_eq!(high, (262144 - 229376) * 4 / 1024, "highend_pfn 262144");
@@ -48,6 +49,23 @@ fn the_seed_machine_splits_at_896_mib() {
         err.contains("not modelled yet") && err.contains("bootmem"),
         "{err}"
     );
+    // The call tree as far as the boot went has the note's functions in its order, each
+    // with its 2.6.24 source file.
+    let (_, out, _) = boot(&[&seed[..], &["--trace"]].concat());
+    let want = [
+        "- page_address_init mm/highmem.c",
+        "- setup_arch arch/x86/kernel/setup.c",
+        "- find_max_low_pfn arch/x86/kernel/setup_32.c",
+        "- setup_memory arch/x86/kernel/setup_32.c",
+        "- setup_bootmem_allocator arch/x86/kernel/setup_32.c",
+    ];
+    let mut at = 0;
+    for w in want {
+        let i = out[at..]
+            .find(w)
+            .unwrap_or_else(|| panic!("{w} after byte {at} in:\n{out}"));
+        at += i + w.len();
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

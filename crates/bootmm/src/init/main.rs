@@ -52,6 +52,11 @@ pub fn start_kernel(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("start_kernel", "init/main.c");
     // linux_banner: the build host and compiler are not modelled.
     pr_notice!(k.printk, "Linux version {}\n", k.era.release);
+    if k.machine.kernel_config().highmem {
+        // mm/highmem.c: page_address_init: the page_address_htable's slots and locks (its
+        // kmap state is set up with the pkmap page table, in paging_init).
+        let _t = k.trace.enter("page_address_init", "mm/highmem.c");
+    }
     setup_arch(k)?;
     setup_command_line(k)?;
     crate::arch::x86::setup_percpu::setup_per_cpu_areas(k)?;
