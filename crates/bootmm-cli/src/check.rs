@@ -170,6 +170,7 @@ const FAMILIES: &[Family] = &[
         name: "percpu",
         matches: |l, _| {
             l.starts_with("setup_percpu: NR_CPUS:")
+                || (l.starts_with("NR_CPUS:") && l.contains(" nr_cpu_ids:"))
                 || l.starts_with("percpu: Embedded ")
                 || l.starts_with("PERCPU: Embedded ")
                 || l.starts_with("pcpu-alloc: ")

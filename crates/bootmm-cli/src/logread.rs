@@ -597,7 +597,11 @@ impl LogInputs {
                 }
                 continue;
             }
-            if let Some(r) = t.strip_prefix("setup_percpu: ") {
+            // "setup_percpu: NR_CPUS:…" (2.6.32 printed it without the prefix).
+            if let Some(r) = t
+                .strip_prefix("setup_percpu: ")
+                .or_else(|| t.starts_with("NR_CPUS:").then_some(t))
+            {
                 if let Some((n, _)) = num_after(r, "NR_CPUS:") {
                     inp.nr_cpus.get_or_insert(mk(cl, n));
                 }

@@ -251,7 +251,7 @@ fn a_stopped_era_is_shown_with_its_reason() {
         .find(|l| l.starts_with("A: boot stopped after log line "))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(stop.contains("not modelled yet"), "{stop}");
-    assert!(stop.contains("initmem_init"), "{stop}");
+    assert!(stop.contains("bootmem"), "{stop}");
     assert!(!out.contains("B: boot stopped"), "{out}");
     // Its log up to the stop is in the diff.
     assert!(out.contains("\n-Linux version 2.6.32\n"), "{out}");

@@ -93,11 +93,11 @@ fn write_tmp(name: &str, text: &[u8]) -> std::path::PathBuf {
 /// A check that compared nothing, or whose model stopped early, is not a success.
 #[test]
 fn exit_codes_tell_how_a_run_ended() {
-    // 2.6.32: the boot stops after initmem_init, and says so.
+    // 2.6.32: the boot stops at setup_per_cpu_areas (its bootmem allocator), and says so.
     let (rc, _, err) = bootmm_rc(&["boot", "--kernel", "2.6.32"], b"");
     assert_eq!(rc, 1);
     assert!(
-        err.contains("not modelled yet: the zones and struct pages of a 2.6 kernel"),
+        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6 boot"),
         "{err}"
     );
     // ...and a check of a 2.6.32 log is incomplete: 3.

@@ -205,3 +205,31 @@ fn kmap_from_a_script_goes_through_the_pkmap_and_fixmap_tables() {
     assert!(out.contains("peek(a + 16) = 90"), "{out}");
     assert!(out.contains(": not mapped"), "flushed: {out}");
 }
+
+/// The older eras' zone lines are compared, and exact: the i386 logs through their end, the
+/// 2.6.32 ones up to the bootmem stop.
+#[test]
+fn older_eras_zone_families_are_exact() {
+    let cases = [
+        ("dmesg/026-qemu-512m-2.6.32-debian.txt", 3),
+        ("dmesg/034-nec-express5800-16g-2.6.32-el6.txt", 3),
+        ("dmesg/039-qemu-i386-pae-128m-3.2-debian.txt", 0),
+        ("dmesg/047-dell-xps-l501x-i386-highmem-3.8g-3.8.txt", 0),
+        ("dmesg/056-virtualbox-i386-highmem-2g-4.15.txt", 0),
+    ];
+    for (log, want_rc) in cases {
+        let p = common::corpus(log);
+        let (rc, out, err) = bootmm_rc(&["check", "--json", p.to_str().unwrap()], b"");
+        assert_eq!(rc, want_rc, "{log}: {err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        let lines = v["lines"].as_array().unwrap();
+        for fam in ["totalpages", "zone memmap/reserved/LIFO"] {
+            let of: Vec<_> = lines.iter().filter(|l| l["family"] == fam).collect();
+            assert!(!of.is_empty(), "{log}: no {fam} line compared");
+            assert!(
+                of.iter().all(|l| l["status"] == "exact"),
+                "{log}: {fam}: {of:?}"
+            );
+        }
+    }
+}

@@ -209,7 +209,7 @@ fn eras_without_zones_say_so() {
     assert!(!ok);
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("not modelled yet: the zones and struct pages of a 2.6 kernel"),
+        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6 boot"),
         "{err}"
     );
 }

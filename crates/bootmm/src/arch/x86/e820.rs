@@ -183,6 +183,19 @@ pub fn trim_bios_range_reserves_low(era: &Era) -> bool {
     era.at_least_patch(2, 6, 36) && !era.at_least(3, 9)
 }
 
+/// `trim_bios_range` exists (the BIOS data page and the 640K–1M hole taken out of e820 RAM):
+/// after 2.6.32 mainline, whose early_node_map still starts at pfn 0 (believed 2.6.33;
+/// RHEL 6 backported it).
+pub fn has_trim_bios_range(era: &Era) -> bool {
+    era.at_least_patch(2, 6, 33) || era.release.contains(".el6")
+}
+
+/// RHEL 6's 2.6.32 takes the first 64 KiB out of e820 RAM before the BIOS data page (its
+/// backport of the low-memory reserve: a 2.6.32-279.el6 log prints both updates).
+pub fn rhel6_reserves_low_64k(era: &Era) -> bool {
+    !era.at_least_patch(2, 6, 33) && era.release.contains(".el6")
+}
+
 /// `e820_remove_range` printed its range (2.6.32 mainline did not; RHEL 6 backported it,
 /// and 3.2 logs show it).
 pub fn remove_range_prints(era: &Era) -> bool {
@@ -1031,6 +1044,9 @@ impl E820 {
         } else {
             crate::include::addr::PAGE_SIZE
         };
+        if rhel6_reserves_low_64k(&self.era) {
+            let _ = self.e820__range_update(0, 0x10000, E820Type::Ram, E820Type::Reserved);
+        }
         let _ = self.e820__range_update(0, first, E820Type::Ram, E820Type::Reserved);
         self.e820__range_remove(0xa0000, 0x10_0000 - 0xa0000, E820Type::Ram, true);
         let _ = self.update_table();

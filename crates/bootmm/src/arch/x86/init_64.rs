@@ -23,7 +23,7 @@ use super::init::{
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
     // The 2.6 bootmem era comes with its own part of the model; until then its zones are not
     // sized, and boot says so.
-    if !k.era.at_least(3, 0) {
+    if !k.era.at_least(3, 0) && !k.era.is_64bit() {
         return Err(BootError::Unmodelled(alloc::format!(
             "the zones and struct pages of a 2.6 kernel ({}, bootmem): boot stops after initmem_init",
             k.era.release

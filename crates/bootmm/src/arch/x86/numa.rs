@@ -1397,7 +1397,7 @@ fn alloc_node_data(k: &mut Kernel, nid: u32) -> Result<(), BootError> {
 
 /// arch/x86/mm/numa.c (before 3.17): `setup_node_data`, which also printed the node's span
 /// ("Initmem setup node"); 2.6.x's numa_64.c `setup_node_bootmem` printed "Bootmem setup
-/// node" and placed NODE_DATA with the early_res allocator, which bootmm does not model.
+/// node" and placed NODE_DATA first-fit from the node's start (`find_e820_area`).
 fn setup_node_data(k: &mut Kernel, nid: u32, start: u64, end: u64) -> Result<(), BootError> {
     let _t = k.trace.enter("setup_node_data", NUMA_C);
     let sizeof = k.machine.kernel_config().pglist_data_size;
@@ -1416,10 +1416,25 @@ fn setup_node_data(k: &mut Kernel, nid: u32, start: u64, end: u64) -> Result<(),
             end - 1
         );
     }
-    let nd_pa = k
-        .memblock
-        .memblock_phys_alloc_try_nid(nd_size, SMP_CACHE_BYTES, nid as i32)
-        .map_err(no_memory)?;
+    let nd_pa = if old {
+        // 2.6.x numa_64.c: find_e820_area, first fit from the node's start up.
+        let saved = k.memblock.bottom_up;
+        k.memblock.bottom_up = true;
+        let at = k
+            .memblock
+            .memblock_find_in_range(start, end, nd_size, SMP_CACHE_BYTES);
+        k.memblock.bottom_up = saved;
+        if at != 0 {
+            k.memblock
+                .memblock_reserve(at, nd_size)
+                .map_err(no_memory)?;
+        }
+        (at != 0).then_some(crate::PhysAddr(at))
+    } else {
+        k.memblock
+            .memblock_phys_alloc_try_nid(nd_size, SMP_CACHE_BYTES, nid as i32)
+            .map_err(no_memory)?
+    };
     let Some(nd_pa) = nd_pa.map(|p| p.0) else {
         pr_err!(k.printk, "Cannot find {nd_size} bytes in node {nid}\n");
         return Ok(());
@@ -1433,14 +1448,7 @@ fn setup_node_data(k: &mut Kernel, nid: u32, start: u64, end: u64) -> Result<(),
         )
     };
     pr_info!(k.printk, "{line}\n");
-    if old {
-        k.numa.caveats.push((
-            line,
-            String::from(
-                "2.6.x places NODE_DATA with the early_res/bootmem allocator, which is not modeled",
-            ),
-        ));
-    } else {
+    if !old {
         note_page_table_caveat(k, line, nid);
     }
     let tnid = early_pfn_to_nid(k, nd_pa);
@@ -1558,7 +1566,7 @@ mod tests {
         m.config.pglist_data_size = Some(pgdat);
         let mut k = Kernel::new(m).unwrap();
         match start_kernel(&mut k) {
-            // 2.6 stops after initmem_init (its zones are not modelled yet): these tests
+            // 2.6 stops at setup_per_cpu_areas (its bootmem allocator is not wired in): these tests
             // look at what comes before.
             Ok(()) | Err(crate::init::main::BootError::Unmodelled(_)) => {}
             Err(e) => panic!("boot: {e}"),

@@ -21,7 +21,7 @@ use crate::kernel::Kernel;
 use crate::klib::cmdline::split_args;
 use crate::machine::Hypervisor;
 use crate::machine::{E820OpKind, E820OpStage};
-use crate::{pr_info, pr_warn, PhysAddr};
+use crate::{pr_debug, pr_info, pr_warn, PhysAddr};
 
 /// `ISA_END_ADDRESS`: the end of the first megabyte.
 pub const ISA_END_ADDRESS: u64 = 0x10_0000;
@@ -111,7 +111,7 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
             .enter("e820_add_kernel_range", "arch/x86/kernel/setup.c");
         k.e820.e820_add_kernel_range(start, end);
     }
-    {
+    if crate::arch::x86::e820::has_trim_bios_range(&k.era) {
         let _t = k.trace.enter("trim_bios_range", "arch/x86/kernel/setup.c");
         k.e820.trim_bios_range(X86_RESERVE_LOW_DEFAULT);
     }
@@ -162,9 +162,13 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     if !k.era.at_least(5, 13) {
         reserve_bios_regions(k)?;
     }
-    reserve_real_mode(k)?;
-    if !k.era.at_least(5, 13) {
-        trim_low_memory_range(k)?;
+    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        early_res_static(k)?;
+    } else {
+        reserve_real_mode(k)?;
+        if !k.era.at_least(5, 13) {
+            trim_low_memory_range(k)?;
+        }
     }
     init_mem_mapping(k)?;
     k.memblock
@@ -173,12 +177,18 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     crate::kernel::printk::setup_log_buf(k, true);
     early_acpi_boot_init(k)?;
 
+    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem && k.era.is_64bit() {
+        early_res_dma_reserve(k);
+    }
     if k.era.is_64bit() {
         crate::arch::x86::numa::initmem_init(k)?;
     } else {
         crate::arch::x86::init_32::initmem_init(k)?;
     }
-    if k.era.is_64bit() && !k.era.at_least(6, 11) {
+    if k.era.is_64bit()
+        && !k.era.at_least(6, 11)
+        && k.era.early_allocator() != crate::era::EarlyAllocator::Bootmem
+    {
         memblock_find_dma_reserve(k);
     }
     crate::arch::x86::init_64::paging_init(k)?;
@@ -310,6 +320,22 @@ fn init_mem_mapping(k: &mut Kernel) -> Result<(), BootError> {
     if k.era.is_64bit() && k.era.at_least(3, 9) {
         crate::arch::x86::init::check_direct_map_budget(k)?;
         crate::arch::x86::init::init_mem_mapping(k).map_err(BootError::NoMemory)
+    } else if k.era.is_64bit() && k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        // 2.6.x: init_memory_mapping for lowmem, then for the RAM above 4 GiB, each with its
+        // find_early_table_space block.
+        let _t = k.trace.enter("init_memory_mapping", "arch/x86/mm/init.c");
+        let low = k.max_low_pfn << 12;
+        early_table_space(k, 0, low)?;
+        if k.max_pfn > k.max_low_pfn {
+            early_table_space(k, 1 << 32, k.max_pfn << 12)?;
+            // "can we preseve max_low_pfn ?"
+            k.max_low_pfn = k.max_pfn;
+        }
+        k.max_pfn_mapped = k.max_pfn;
+        k.direct_map.uncertain = Some(String::from(
+            "2.6's direct map is estimated from its page count (find_early_table_space), not built",
+        ));
+        Ok(())
     } else if k.era.is_64bit() {
         // Before 3.9 find_early_table_space sized one block for all the tables up front;
         // that scheme is not modelled.
@@ -573,6 +599,73 @@ fn reserve_real_mode(k: &mut Kernel) -> Result<(), BootError> {
     // Unconditionally reserve the entire first 1M (5.13+; not in the 5.10 stable line).
     if k.era.at_least(5, 13) {
         memblock_reserve(k, 0, ISA_END_ADDRESS)?;
+    }
+    Ok(())
+}
+
+/// arch/x86/mm/init_64.c (2.6.x): the `dma_reserve` that `early_res_to_bootmem` leaves:
+/// each early reservation below `MAX_DMA_PFN` (16 MiB) goes through
+/// `reserve_bootmem_generic`, which adds its length in whole pages. (NODE_DATA and the
+/// bootmap, reserved with `reserve_bootmem_node`, are not counted.)
+fn early_res_dma_reserve(k: &mut Kernel) {
+    k.dma_reserve = k
+        .memblock
+        .reserved
+        .regions
+        .iter()
+        .filter(|r| r.size != 0 && r.end() <= 16 << 20)
+        .map(|r| r.size / PAGE_SIZE)
+        .sum();
+}
+
+/// arch/x86/kernel/e820.c (2.6.x): `early_res[]`'s static entries, reserved from the start:
+/// the BIOS data page `[0, PAGE_SIZE)` and, on x86_64, the SMP trampoline at its fixed
+/// `TRAMPOLINE_BASE` (`[0x6000, 0x8000)`); the real-mode allocation and the low-memory
+/// reserve of later kernels do not exist yet.
+fn early_res_static(k: &mut Kernel) -> Result<(), BootError> {
+    memblock_reserve(k, 0, PAGE_SIZE)?;
+    if k.era.is_64bit() {
+        memblock_reserve(k, 0x6000, 2 * PAGE_SIZE)?;
+    }
+    Ok(())
+}
+
+/// arch/x86/mm/init.c (2.6.x, x86_64): `find_early_table_space` and the pages
+/// `init_memory_mapping` then used of it, reserved as "PGTABLE": the estimate (PUD, PMD and
+/// PTE pages for `[0, end)` with 2 MiB pages) placed first-fit from 0x8000 up, and of it the
+/// pages the mapping of `[start, end)` takes: a PMD page per GiB past the first (head_64.S's
+/// `level2_ident_pgt` maps the first) and a PTE page for a tail that is not 2 MiB-aligned
+/// (`level3_ident_pgt` holds the PUD entries below 512 GiB).
+fn early_table_space(k: &mut Kernel, start: u64, end: u64) -> Result<(), BootError> {
+    const PUD: u64 = 1 << 30;
+    const PMD: u64 = 2 << 20;
+    let page = |n: u64| (n * 8).next_multiple_of(PAGE_SIZE);
+    let puds = end.div_ceil(PUD);
+    let pmds = end.div_ceil(PMD);
+    let ptes = (end % PMD).div_ceil(PAGE_SIZE);
+    let tables = page(puds) + page(pmds) + page(ptes);
+    let saved = k.memblock.bottom_up;
+    k.memblock.bottom_up = true;
+    let limit = k.max_pfn_mapped.max(end >> 12) << 12;
+    let at = k
+        .memblock
+        .memblock_find_in_range(0x8000, limit, tables, PAGE_SIZE);
+    k.memblock.bottom_up = saved;
+    if at == 0 {
+        return Err(BootError::NoMemory(String::from(
+            "Cannot find space for the kernel page tables",
+        )));
+    }
+    pr_debug!(
+        k.printk,
+        "kernel direct mapping tables up to {end:x} @ {at:x}-{:x}\n",
+        at + tables
+    );
+    let first_gb = (start / PUD).max(1);
+    let last_gb = end.div_ceil(PUD);
+    let used = last_gb.saturating_sub(first_gb) + u64::from(end % PMD != 0);
+    if used > 0 {
+        memblock_reserve(k, at, used * PAGE_SIZE)?;
     }
     Ok(())
 }

@@ -80,14 +80,30 @@ pub fn setup_per_cpu_areas(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("setup_per_cpu_areas", FILE);
     let cpus = k.machine.cpus;
     let nr_node_ids = k.numa.nr_node_ids.max(1);
+    // The "setup_percpu: " pr_fmt prefix came after 2.6.32 (a 2.6.32 log prints the bare
+    // line; 2.6.33 believed).
+    let prefix = if k.era.at_least_patch(2, 6, 33) {
+        "setup_percpu: "
+    } else {
+        ""
+    };
     pr_info!(
         k.printk,
-        "setup_percpu: NR_CPUS:{} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}\n",
+        "{prefix}NR_CPUS:{} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}\n",
         k.machine.nr_cpus,
         nr_cpumask_bits(&k.era, k.machine.nr_cpus, cpus),
         cpus,
         nr_node_ids
     );
+    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        // The first chunk comes from the bitmap allocator (bottom-up from 16 MiB, after
+        // sparse's bootmem allocations): mm/bootmem.rs has the allocator, the boot does not
+        // use it yet.
+        return Err(BootError::Unmodelled(alloc::format!(
+            "the percpu first chunk and the rest of a 2.6 boot ({}): their early allocations come from the bootmem bitmap allocator, which the boot does not use yet",
+            k.era.release
+        )));
+    }
     if !k.era.is_64bit() && k.numa.online.len() > 1 {
         return Err(BootError::Unmodelled(alloc::string::String::from(
             "setup_per_cpu_areas: the page first chunk (i386 with more than one node)",

@@ -23,7 +23,7 @@ fn machine(v: (u32, u32, u32), mem: u64, cpus: u32, cmdline: &str) -> Machine {
 fn boot(m: Machine) -> Kernel {
     let mut k = Kernel::new(m).expect("simulated RAM");
     match start_kernel(&mut k) {
-        // 2.6 stops after initmem_init (its zones are not modelled yet): these tests look
+        // 2.6 stops at setup_per_cpu_areas (its bootmem allocator is not wired in): these tests look
         // at what comes before.
         Ok(()) | Err(crate::init::main::BootError::Unmodelled(_)) => {}
         Err(e) => panic!("boot: {e}"),
