@@ -43,6 +43,12 @@ fn the_seed_machine_splits_at_896_mib() {
     let (high, low) = split(&out);
     assert_eq!(low, 229376 * 4 / 1024, "max_low_pfn 229376");
     assert_eq!(high, (262144 - 229376) * 4 / 1024, "highend_pfn 262144");
+    // add_active_range(0, 0, highend_pfn): one active range over all of RAM.
+    assert!(
+        out.contains("early_node_map[1] active PFN ranges\n    0: 0x00000000 -> 0x00040000\n"),
+        "{out}"
+    );
+    assert!(out.contains("On node 0 totalpages: 262144\n"), "{out}");
     // 2.6's bitmap bootmem hand-over is not modelled yet: the boot says where it stops.
     assert_eq!(rc, 1, "{err}");
     assert!(
@@ -58,6 +64,17 @@ fn the_seed_machine_splits_at_896_mib() {
         "- find_max_low_pfn arch/x86/kernel/setup_32.c",
         "- setup_memory arch/x86/kernel/setup_32.c",
         "- setup_bootmem_allocator arch/x86/kernel/setup_32.c",
+        "- paging_init arch/x86/mm/init_32.c",
+        "- pagetable_init arch/x86/mm/init_32.c",
+        "- permanent_kmaps_init arch/x86/mm/init_32.c",
+        "- page_table_range_init arch/x86/mm/init_32.c",
+        "- zone_sizes_init arch/x86/kernel/setup_32.c",
+        "- add_active_range mm/page_alloc.c",
+        "- free_area_init_nodes mm/page_alloc.c",
+        "- free_area_init_node mm/page_alloc.c",
+        "- calculate_node_totalpages mm/page_alloc.c",
+        "- alloc_node_mem_map mm/page_alloc.c",
+        "- free_area_init_core mm/page_alloc.c",
     ];
     let mut at = 0;
     for w in want {

@@ -1509,17 +1509,30 @@ pub fn free_area_init(
     free_area_init_with_memmap(input, max_zone_pfn, log, trace, &mut |_| Ok(()))
 }
 
+/// Where `free_area_init` hands control to the caller, which owns the early allocator and
+/// the struct pages.
+pub enum FreeAreaStep<'a> {
+    /// After `calculate_node_totalpages`: `alloc_node_mem_map`'s moment.
+    NodeSized(&'a NodeInfo),
+    /// In `free_area_init_core`, a zone with pages spanned, after its `zone_pcp_init`:
+    /// `setup_usemap` and `init_currently_empty_zone`'s moment.
+    ZoneSized(u32, &'a ZoneInfo),
+    /// The kernel's `memmap_init()`.
+    Memmap(&'a ZoneLayout),
+}
+
 /// `free_area_init` (mm/mm_init.c; `free_area_init_nodes` in mm/page_alloc.c before 5.8):
 /// chain the zone limits, place ZONE_MOVABLE, print the zone, movable and memory-range
 /// blocks, size every online node (`free_area_init_node`), and initialise the holes, with
 /// the lines of `input.era` in its order. `max_zone_pfn` comes from [`zone_sizes_init`].
-/// `memmap_init` initialises the struct pages where the kernel calls its `memmap_init()`.
+/// `step` does the caller's part at each [`FreeAreaStep`]: the node and zone allocations
+/// and `memmap_init()`.
 pub fn free_area_init_with_memmap(
     input: &FreeAreaInit<'_>,
     max_zone_pfn: &[u64; 6],
     log: &Printk,
     trace: &Trace,
-    memmap_init: &mut dyn FnMut(&ZoneLayout) -> Result<(), String>,
+    step: &mut dyn FnMut(FreeAreaStep<'_>) -> Result<(), String>,
 ) -> Result<ZoneLayout, MmInitError> {
     let era = input.era;
     let fname = if era.at_least(5, 8) {
@@ -1620,12 +1633,17 @@ pub fn free_area_init_with_memmap(
                 node.node_present_pages
             );
         }
+        step(FreeAreaStep::NodeSized(&node)).map_err(MmInitError::Memmap)?;
         let _t2 = trace.enter("free_area_init_core", file);
         let per_zone = (style == HoleStyle::PerZone).then_some((&mut zone_hole_pfn, &pv));
         unavailable += free_area_init_core(input, log, &mut node, &mut totals, per_zone);
-        // Each zone's zone_pcp_init: the zone starts on boot_pageset.
-        for _ in &node.zones {
-            let _t = trace.enter("zone_pcp_init", "mm/page_alloc.c");
+        // Each zone's zone_pcp_init (the zone starts on boot_pageset), then for a zone with
+        // pages its usemap and wait table.
+        for z in &node.zones {
+            drop(trace.enter("zone_pcp_init", "mm/page_alloc.c"));
+            if z.spanned_pages != 0 {
+                step(FreeAreaStep::ZoneSized(node.nid, z)).map_err(MmInitError::Memmap)?;
+            }
         }
         nodes.push(node);
     }
@@ -1651,7 +1669,7 @@ pub fn free_area_init_with_memmap(
     };
 
     let _t = trace.enter("memmap_init", file);
-    memmap_init(&layout).map_err(MmInitError::Memmap)?;
+    step(FreeAreaStep::Memmap(&layout)).map_err(MmInitError::Memmap)?;
     if style == HoleStyle::PerNodeZone {
         for (nid, z, n) in memmap_init_holes(&layout, &mem, &pv, section, pageblock) {
             // "\n" was added to this format in 6.12; without it the record stays open.

@@ -61,7 +61,7 @@ fn highmem_pages(k: &Kernel) -> Option<u64> {
 /// Before 2.6.28's unification of the x86 setup code (believed) i386 split memory in
 /// arch/x86/kernel/setup_32.c: `setup_memory` (`find_max_low_pfn`, the HIGHMEM / LOWMEM
 /// lines, `setup_bootmem_allocator`), which seed note 001 walks.
-fn setup_memory_era(era: &crate::era::Era) -> bool {
+pub(crate) fn setup_memory_era(era: &crate::era::Era) -> bool {
     !era.at_least_patch(2, 6, 28)
 }
 

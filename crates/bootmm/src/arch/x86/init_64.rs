@@ -19,16 +19,8 @@ use super::init::{
     PGDIR_SIZE, PMD_SIZE, PRESENT, PSE, PTE_PFN_MASK, PUD_SIZE,
 };
 
-/// arch/x86/mm/init_64.c: `paging_init` (x86_64; i386 comes with its era).
+/// arch/x86/mm/init_64.c: `paging_init` (x86_64; i386's is arch/x86/mm/init_32.c's).
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
-    // The 2.6 bootmem era comes with its own part of the model; until then its zones are not
-    // sized, and boot says so.
-    if !k.era.at_least(3, 0) && !k.era.is_64bit() {
-        return Err(BootError::Unmodelled(alloc::format!(
-            "the zones and struct pages of a 2.6 kernel ({}, bootmem): boot stops after initmem_init",
-            k.era.release
-        )));
-    }
     if !k.era.is_64bit() {
         return crate::arch::x86::init_32::paging_init(k);
     }
@@ -76,7 +68,15 @@ pub fn free_ranges(k: &Kernel) -> Vec<(u64, u64)> {
 
 /// arch/x86/mm/init.c: `zone_sizes_init`, then the core's `free_area_init`.
 pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
-    let _t = k.trace.enter("zone_sizes_init", "arch/x86/mm/init.c");
+    let setup_32 = crate::arch::x86::init_32::setup_memory_era(&k.era);
+    let _t = k.trace.enter(
+        "zone_sizes_init",
+        if setup_32 {
+            "arch/x86/kernel/setup_32.c"
+        } else {
+            "arch/x86/mm/init.c"
+        },
+    );
     let cfg = k.machine.kernel_config();
     let zones = ZoneConfig {
         dma: cfg.zone_dma,
@@ -85,7 +85,20 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
         device: cfg.zone_device,
     };
     let max_zone_pfns = mm_init::zone_sizes_init(&k.era, &zones, k.max_low_pfn, k.max_pfn);
-    let mem = mem_ranges(k);
+    let mem = if setup_32 {
+        // 2.6.24 i386 (seed note 001): add_active_range(0, 0, highend_pfn): one active
+        // range over all of RAM, holes included.
+        let _t = k.trace.enter("add_active_range", "mm/page_alloc.c");
+        alloc::vec![MemRange {
+            start_pfn: 0,
+            end_pfn: k.highend_pfn.max(k.max_low_pfn),
+            nid: 0,
+            hotplug: false,
+            mirror: false,
+        }]
+    } else {
+        mem_ranges(k)
+    };
     let reserved: Vec<(u64, u64)> = k
         .memblock
         .reserved
@@ -114,28 +127,35 @@ pub fn zone_sizes_init(k: &mut Kernel) -> Result<(), BootError> {
     let (printk, trace) = (k.printk.clone(), k.trace.clone());
     // memmap_init's own error (out of simulated RAM, over the host budget) is kept as it is.
     let mut memmap_err = None;
-    let layout = mm_init::free_area_init_with_memmap(
-        &input,
-        &max_zone_pfns,
-        &printk,
-        &trace,
-        &mut |layout| {
-            k.zones = Some(layout.clone());
-            crate::mm::mm_init::memmap::memmap_init(k, &mem).map_err(|e| {
+    let layout =
+        mm_init::free_area_init_with_memmap(&input, &max_zone_pfns, &printk, &trace, &mut |step| {
+            use crate::mm::mm_init::{node_alloc, FreeAreaStep};
+            let r = match step {
+                FreeAreaStep::NodeSized(node) => {
+                    node_alloc::alloc_node_mem_map(k, node).map(|map| {
+                        if let Some(map) = map {
+                            k.flatmem_node_mem_map
+                                .get_or_insert((map, node.node_start_pfn));
+                        }
+                    })
+                }
+                FreeAreaStep::ZoneSized(nid, z) => node_alloc::zone_allocs(k, nid, z),
+                FreeAreaStep::Memmap(layout) => {
+                    k.zones = Some(layout.clone());
+                    crate::mm::mm_init::memmap::memmap_init(k, &mem)
+                }
+            };
+            r.map_err(|e| {
                 let text = e.to_string();
                 memmap_err = Some(e);
                 text
             })
-        },
-    )
-    .map_err(|e| {
-        memmap_err
-            .take()
-            .unwrap_or_else(|| BootError::Param(e.to_string()))
-    })?;
-    // free_area_init_node's early allocations, in node and zone order (nothing else
-    // allocates from memblock in between).
-    crate::mm::mm_init::node_alloc::free_area_init_allocs(k, &layout)?;
+        })
+        .map_err(|e| {
+            memmap_err
+                .take()
+                .unwrap_or_else(|| BootError::Param(e.to_string()))
+        })?;
     k.zones = Some(layout);
     // The zones the buddy allocator keeps (struct zone in pg_data_t).
     crate::mm::page_alloc::init_zones(k);

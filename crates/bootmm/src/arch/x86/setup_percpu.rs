@@ -87,14 +87,18 @@ pub fn setup_per_cpu_areas(k: &mut Kernel) -> Result<(), BootError> {
     } else {
         ""
     };
-    pr_info!(
-        k.printk,
-        "{prefix}NR_CPUS:{} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}\n",
-        k.machine.nr_cpus,
-        nr_cpumask_bits(&k.era, k.machine.nr_cpus, cpus),
-        cpus,
-        nr_node_ids
-    );
+    // Printed since the dynamic percpu allocator (2.6.30, believed); 2.6.24's generic
+    // setup_per_cpu_areas printed nothing.
+    if k.era.at_least_patch(2, 6, 30) {
+        pr_info!(
+            k.printk,
+            "{prefix}NR_CPUS:{} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}\n",
+            k.machine.nr_cpus,
+            nr_cpumask_bits(&k.era, k.machine.nr_cpus, cpus),
+            cpus,
+            nr_node_ids
+        );
+    }
     if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
         // The first chunk comes from the bitmap allocator (bottom-up from 16 MiB, after
         // sparse's bootmem allocations): mm/bootmem.rs has the allocator, the boot does not

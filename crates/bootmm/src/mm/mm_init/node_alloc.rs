@@ -20,7 +20,7 @@ use crate::era::{Arch, Era};
 use crate::init::main::BootError;
 use crate::kernel::Kernel;
 use crate::mm::memblock::MEMBLOCK_ALLOC_ACCESSIBLE;
-use crate::mm::mm_init::ZoneLayout;
+use crate::mm::mm_init::{NodeInfo, ZoneInfo};
 
 /// `MAX_ORDER_NR_PAGES`.
 const MAX_ORDER_NR_PAGES: u64 = 1024;
@@ -125,58 +125,47 @@ fn alloc_node_nopanic(k: &mut Kernel, size: u64, nid: i32) -> Result<Option<u64>
     Ok(None)
 }
 
-/// The early-allocator side of `free_area_init_node` for every node of `layout`:
-/// `alloc_node_mem_map`, then per zone with pages spanned `setup_usemap` and
-/// `zone_wait_table_init`, as the era and architecture have them. Returns each node's
-/// `node_mem_map` physical address (FLATMEM only).
+/// mm/page_alloc.c: `alloc_node_mem_map` (FLATMEM): the node's span widened to
+/// MAX_ORDER blocks, one struct page per frame, from the early allocator. Returns
+/// `node_mem_map`'s physical address (`None` on SPARSEMEM, an empty node, or a failed
+/// `_nopanic` allocation, as in the kernel).
 ///
 /// # Errors
-/// [`BootError::NoMemory`] when memblock fails in a way the kernel reports; a failed
-/// `_nopanic` allocation leaves the pointer NULL, as in the kernel.
-pub fn free_area_init_allocs(
-    k: &mut Kernel,
-    layout: &ZoneLayout,
-) -> Result<alloc::vec::Vec<(u32, u64)>, BootError> {
-    let r = NodeAllocRules::new(&k.era);
-    let mut maps = alloc::vec::Vec::new();
-    if !r.flatmem && !r.wait_table {
-        return Ok(maps);
+/// [`BootError::NoMemory`] when memblock fails in a way the kernel reports.
+pub fn alloc_node_mem_map(k: &mut Kernel, node: &NodeInfo) -> Result<Option<u64>, BootError> {
+    if !NodeAllocRules::new(&k.era).flatmem || node.node_spanned_pages == 0 {
+        return Ok(None);
     }
-    let file = "mm/page_alloc.c";
+    let _t = k.trace.enter("alloc_node_mem_map", "mm/page_alloc.c");
     let struct_page = k.machine.kernel_config().struct_page_size;
-    let pageblock = crate::mm::watermark::pageblock_nr_pages(&k.era);
-    for node in &layout.nodes {
-        let nid = node.nid as i32;
-        if r.flatmem && node.node_spanned_pages != 0 {
-            let _t = k.trace.enter("alloc_node_mem_map", file);
-            let start = node.node_start_pfn & !(MAX_ORDER_NR_PAGES - 1);
-            let end = (node.node_start_pfn + node.node_spanned_pages)
-                .next_multiple_of(MAX_ORDER_NR_PAGES);
-            let size = (end - start) * struct_page;
-            if let Some(map) = alloc_node_nopanic(k, size, nid)? {
-                let node_mem_map = map + (node.node_start_pfn - start) * struct_page;
-                maps.push((node.nid, node_mem_map));
-            }
-        }
-        for z in &node.zones {
-            if z.spanned_pages == 0 {
-                continue;
-            }
-            if r.flatmem {
-                let size = usemap_size(&r, pageblock, z.zone_start_pfn, z.spanned_pages);
-                if size != 0 {
-                    let _t = k.trace.enter("setup_usemap", file);
-                    alloc_node_nopanic(k, size, nid)?;
-                }
-            }
-            if r.wait_table {
-                let _t = k.trace.enter("zone_wait_table_init", file);
-                let size = wait_table_hash_nr_entries(z.spanned_pages) * r.wait_queue_head_size;
-                alloc_node_nopanic(k, size, nid)?;
-            }
+    let start = node.node_start_pfn & !(MAX_ORDER_NR_PAGES - 1);
+    let end = (node.node_start_pfn + node.node_spanned_pages).next_multiple_of(MAX_ORDER_NR_PAGES);
+    let map = alloc_node_nopanic(k, (end - start) * struct_page, node.nid as i32)?;
+    Ok(map.map(|m| m + (node.node_start_pfn - start) * struct_page))
+}
+
+/// mm/page_alloc.c: `free_area_init_core`'s allocations for a zone with pages spanned:
+/// `setup_usemap` (FLATMEM) and `zone_wait_table_init` (until 4.9).
+///
+/// # Errors
+/// [`BootError::NoMemory`] when memblock fails in a way the kernel reports.
+pub fn zone_allocs(k: &mut Kernel, nid: u32, z: &ZoneInfo) -> Result<(), BootError> {
+    let r = NodeAllocRules::new(&k.era);
+    let file = "mm/page_alloc.c";
+    if r.flatmem {
+        let pageblock = crate::mm::watermark::pageblock_nr_pages(&k.era);
+        let size = usemap_size(&r, pageblock, z.zone_start_pfn, z.spanned_pages);
+        if size != 0 {
+            let _t = k.trace.enter("setup_usemap", file);
+            alloc_node_nopanic(k, size, nid as i32)?;
         }
     }
-    Ok(maps)
+    if r.wait_table {
+        let _t = k.trace.enter("zone_wait_table_init", file);
+        let size = wait_table_hash_nr_entries(z.spanned_pages) * r.wait_queue_head_size;
+        alloc_node_nopanic(k, size, nid as i32)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
