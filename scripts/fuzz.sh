@@ -7,7 +7,8 @@
 #   scripts/fuzz.sh [--seconds N | --runs N] [--jobs J] [TARGET...]
 #
 # Targets (default: all): e820_text dmesg cmdline script_bare zoneinfo (readers), and
-# zoneinfo_check slabinfo_check check script_booted (a whole check or boot per input). Each runs for N
+# zoneinfo_check slabinfo_check check script_booted (a whole check or boot per input), and
+# diff_sides (bootmm diff's two side strings). Each runs for N
 # seconds (default 10) or N executions, from the seeds in fuzz/seeds/TARGET plus, for the log readers, the shared
 # corpus (../shared/corpus) and the QEMU logs under crates/bootmm-cli/tests/data. The corpus
 # grows in target/fuzz/corpus/TARGET; a crash lands in target/fuzz/artifacts/TARGET and
@@ -27,11 +28,11 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(e820_text dmesg cmdline script_bare zoneinfo zoneinfo_check slabinfo_check check script_booted)
+all=(e820_text dmesg cmdline script_bare zoneinfo zoneinfo_check slabinfo_check check script_booted diff_sides)
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 triple=$(rustc -vV | sed -n 's/^host: //p')

@@ -709,10 +709,10 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     else {
         return crate::check_zoneinfo::run(&args.zoneinfo, args.json, args.verbose);
     };
-    let text = match std::fs::read(log_path) {
+    let text = match crate::read_bounded(log_path) {
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) => {
-            eprintln!("bootmm: {}: {e}", log_path.display());
+            eprintln!("bootmm: {e}");
             return ExitCode::from(exit::INPUT);
         }
     };

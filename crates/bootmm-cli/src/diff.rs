@@ -297,6 +297,21 @@ fn side_args(
     Ok((Source::Options, merged(common, own.machine)))
 }
 
+/// Read the two sides of a `bootmm diff` as `run` does, without booting them: the machine
+/// options each side's words give (or the boot log it names). For the fuzzer.
+///
+/// # Errors
+/// The message `run` prints for a side that does not parse.
+pub fn parse_sides(a: &str, b: &str) -> Result<(), String> {
+    let common = MachineArgs::default();
+    for (label, spec) in [("A", a), ("B", b)] {
+        let (_, m) = side_args(label, spec, &common)?;
+        m.build_with_notes()
+            .map_err(|e| side_error(label, spec, e))?;
+    }
+    Ok(())
+}
+
 /// What the report needs of one booted (or stopped) machine; the kernel itself is dropped
 /// before the other side boots.
 struct Booted {

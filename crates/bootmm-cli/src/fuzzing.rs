@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("slabinfo_check", slabinfo_check),
     ("check", check),
     ("script_booted", script_booted),
+    ("diff_sides", diff_sides),
 ];
 
 /// The e820 text forms `--e820 FILE` reads (START END TYPE, START +SIZE TYPE, copied
@@ -164,7 +165,8 @@ pub fn check(data: &[u8]) {
 }
 
 /// A script on a booted machine: the first line chooses the machine (its RAM, CPUs, era
-/// and command line, as `--mem`, `--cpus`, `--kernel`, `--cmdline` would), the machine
+/// and command line, as `--mem`, `--cpus`, `--kernel`, `--cmdline` would; an era written
+/// `pae:3.8` or `i386:4.15` also gives `--i386`), the machine
 /// boots, and the other lines run on it (page allocator calls, /proc files, memblock).
 /// Within a 512 MiB host-memory budget.
 pub fn script_booted(data: &[u8]) {
@@ -183,10 +185,17 @@ pub fn script_booted(data: &[u8]) {
         .and_then(|c| c.parse::<u32>().ok())
         .unwrap_or(1)
         .clamp(1, 64);
+    // VERSION may carry an architecture: "pae:3.8" or "i386:4.15" boots a 32-bit kernel.
+    let version = w.next();
+    let (i386, kernel) = match version.and_then(|v| v.split_once(':')) {
+        Some((a @ ("pae" | "i386"), v)) => (Some(String::from(a)), Some(String::from(v))),
+        _ => (None, version.map(String::from)),
+    };
     let args = crate::machine_args::MachineArgs {
         mem: Some(format!("{mem}")),
         cpus: Some(cpus),
-        kernel: w.next().map(String::from),
+        kernel,
+        i386,
         cmdline: w.next().map(String::from),
         ..Default::default()
     };
@@ -198,4 +207,13 @@ pub fn script_booted(data: &[u8]) {
     for (i, line) in lines.take(200).enumerate() {
         let _ = it.run_line(&mut k, i + 2, line);
     }
+}
+
+/// `bootmm diff`'s two sides (the input's first two lines), split as a shell would and read
+/// as `boot`'s machine options, and the machines they describe built (not booted).
+pub fn diff_sides(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.lines();
+    let (a, b) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let _ = crate::diff::parse_sides(a, b);
 }

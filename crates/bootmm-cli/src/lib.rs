@@ -33,6 +33,32 @@ pub mod script;
 pub mod slabinfo;
 pub mod test_vmalloc;
 
+/// The most bytes an input file may have: no boot log, firmware map, /proc dump or script
+/// comes near it, and a device (`/dev/zero`) or a runaway file is refused instead of read
+/// without end.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// The bytes of an input file, at most [`MAX_INPUT_BYTES`].
+///
+/// # Errors
+/// The path and why: it cannot be read, or it is larger than the limit.
+pub fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    f.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if out.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!(
+            "{}: larger than {} MiB, more than any boot log, firmware map or /proc file; not read",
+            path.display(),
+            MAX_INPUT_BYTES >> 20
+        ));
+    }
+    Ok(out)
+}
+
 /// The text of the file an option names, or the input-error exit after saying why (the
 /// option's name when none was given, the path and the error when it cannot be read).
 pub fn read_input_file(
@@ -43,10 +69,10 @@ pub fn read_input_file(
         eprintln!("bootmm: {option} needs a file");
         return Err(std::process::ExitCode::from(exit::INPUT));
     };
-    match std::fs::read(path) {
+    match read_bounded(path) {
         Ok(t) => Ok(String::from_utf8_lossy(&t).into_owned()),
         Err(e) => {
-            eprintln!("bootmm: {}: {e}", path.display());
+            eprintln!("bootmm: {e}");
             Err(std::process::ExitCode::from(exit::INPUT))
         }
     }

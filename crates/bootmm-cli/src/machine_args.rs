@@ -226,10 +226,11 @@ impl MachineArgs {
                 &Machine::qemu_even_split(bytes, n)?,
             )?
         } else if let Some(p) = &self.e820 {
-            let t = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let t = String::from_utf8(crate::read_bounded(p)?)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
             Machine::from_e820_text(&t).map_err(|e| format!("{}: {e}", p.display()))?
         } else if let Some(p) = &self.from_dmesg {
-            let t = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let t = crate::read_bounded(p)?;
             let t = String::from_utf8_lossy(&t);
             let inp = LogInputs::parse(&t);
             for u in &inp.unreadable {

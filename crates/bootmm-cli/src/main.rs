@@ -45,10 +45,10 @@ enum Command {
 
 /// `bootmm inputs LOG`: exit 0 when the log describes a machine, 2 when it is unusable.
 fn inputs(p: &std::path::Path) -> ExitCode {
-    let t = match std::fs::read(p) {
+    let t = match bootmm_cli::read_bounded(p) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("bootmm: {}: {e}", p.display());
+            eprintln!("bootmm: {e}");
             return ExitCode::from(exit::INPUT);
         }
     };

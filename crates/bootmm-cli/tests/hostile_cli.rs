@@ -417,3 +417,23 @@ fn overflow_and_limits() {
         .unwrap();
     assert_eq!(cmd.len(), "Command line: ".len() + 2047);
 }
+
+/// A device or a runaway file given as an input is refused at its size limit, not read
+/// without end.
+#[test]
+fn endless_inputs_are_refused_at_the_size_limit() {
+    if !std::path::Path::new("/dev/zero").exists() {
+        return;
+    }
+    for args in [
+        &["boot", "--from-dmesg", "/dev/zero"][..],
+        &["boot", "--e820", "/dev/zero"],
+        &["check", "/dev/zero"],
+        &["inputs", "/dev/zero"],
+        &["diff", "/dev/zero", "--mem 1G"],
+    ] {
+        let (rc, _, err) = bootmm_rc(args, b"");
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(err.contains("larger than 64 MiB"), "{args:?}: {err}");
+    }
+}

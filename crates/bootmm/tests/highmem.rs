@@ -162,3 +162,38 @@ fn the_pkmap_ring_wraps_and_kmap_atomic_nests() {
     kunmap_atomic(&k, 0, b).unwrap();
     kunmap_atomic(&k, 0, a).unwrap();
 }
+
+#[test]
+fn without_highmem_kmap_is_page_address_and_stray_unmaps_bug() {
+    // x86_64: no HIGHMEM, so kmap and kmap_atomic are the direct-map address.
+    let mut m = Machine::qemu(1 << 30, 1).unwrap();
+    m.era = Era::new(KernelVersion::new(6, 6, 0), Arch::X86_64);
+    let mut k = Kernel::new(m).unwrap();
+    start_kernel(&mut k).unwrap();
+    let gfp = gfp_constant(&k.era, "GFP_HIGHUSER").unwrap();
+    let p = bootmm::mm::page_alloc::alloc_pages(&mut k, gfp, 0)
+        .unwrap()
+        .unwrap();
+    let pfn = k.sparse().page_to_pfn_checked(p).unwrap();
+    let va = k.phys.va(PhysAddr(pfn << 12)).0;
+    assert_eq!(kmap(&k, pfn), Ok(va));
+    assert_eq!(kmap_atomic(&k, 0, pfn), Ok(va));
+    assert_eq!(kunmap_atomic(&k, 0, va), Ok(()));
+    assert_eq!(kunmap(&k, pfn), Ok(()));
+    assert_eq!(page_address(&k, pfn), Some(va));
+    // i386: kunmap_atomic of a pkmap address is neither a kmap_atomic slot nor lowmem.
+    let mut k = boot((3, 8));
+    let pfn = highmem_page(&mut k);
+    let v = kmap(&k, pfn).unwrap();
+    match kunmap_atomic(&k, 0, v) {
+        Err(KmapError::Bug(t)) => {
+            assert!(t.contains("neither a kmap_atomic slot nor lowmem"), "{t}")
+        }
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(
+        lookup_kmap_address(&k, v).map(|m| m.0),
+        Some(pfn << 12),
+        "still mapped"
+    );
+}

@@ -225,10 +225,9 @@ fn page_high_mem(k: &Kernel, pfn: u64) -> bool {
     k.highmem.layout.is_some() && pfn >= k.max_low_pfn
 }
 
+/// The page must have a struct page. (Without CONFIG_HIGHMEM every page is lowmem and the
+/// kmap calls are `page_address`, as include/linux/highmem.h has them.)
 fn check_page(k: &Kernel, pfn: u64) -> Result<(), KmapError> {
-    if k.highmem.layout.is_none() {
-        return Err(KmapError::NoHighmem);
-    }
     if k.sparse().pfn_to_page(pfn).is_none() || !k.memmap.page_initialised(pfn) {
         return Err(KmapError::NoPage(pfn));
     }
@@ -415,15 +414,29 @@ pub fn kmap_atomic(k: &Kernel, cpu: u32, pfn: u64) -> Result<u64, KmapError> {
 /// must be `va`'s (the kernel's slots nest like a stack). A direct-map address: nothing.
 ///
 /// # Errors
-/// [`KmapError::Bug`] for an address that is not that CPU's top slot (the kernel's
-/// `WARN_ON_ONCE(vaddr != __fix_to_virt(FIX_KMAP_BEGIN + idx))` and a stale mapping).
+/// [`KmapError::Bug`] for a kmap_atomic address that is not that CPU's top slot (the
+/// kernel's `WARN_ON_ONCE(vaddr != __fix_to_virt(FIX_KMAP_BEGIN + idx))` and a stale
+/// mapping), and for an address that is neither such a slot nor lowmem (its `BUG_ON`s).
 pub fn kunmap_atomic(k: &Kernel, cpu: u32, va: u64) -> Result<(), KmapError> {
     let h = &k.highmem;
-    let Some(l) = h.layout else {
-        return Err(KmapError::NoHighmem);
+    let direct = |va: u64| {
+        let base = k.phys.va(PhysAddr(0)).0;
+        (base..base.saturating_add(k.max_low_pfn << 12)).contains(&va)
     };
-    if va < l.fixaddr_start {
+    if h.layout.is_none() {
+        // No HIGHMEM: kmap_atomic gave a direct-map address; kunmap_atomic does nothing.
         return Ok(());
+    }
+    let first = fix_to_virt(FIX_KMAP_BEGIN + KM_TYPE_NR * h.atomic_idx.lock().len() as u64 - 1);
+    if !(first..=fix_to_virt(FIX_KMAP_BEGIN)).contains(&(va & !(PAGE - 1))) {
+        if direct(va) {
+            return Ok(());
+        }
+        // __kunmap_atomic: BUG_ON(vaddr < PAGE_OFFSET); BUG_ON(vaddr >= high_memory).
+        return Err(bug(
+            k,
+            &alloc::format!("kunmap_atomic({va:#x}): neither a kmap_atomic slot nor lowmem"),
+        ));
     }
     let mut idx = h.atomic_idx.lock();
     let depth = idx.get(cpu as usize).copied().unwrap_or(0);
