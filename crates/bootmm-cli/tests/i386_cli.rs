@@ -250,3 +250,33 @@ fn older_eras_zone_families_are_exact() {
         }
     }
 }
+
+#[test]
+fn walk_translates_the_direct_map_through_swapper_pg_dir() {
+    // A lowmem page's direct-map address walks back to the page, with PAE at a 2 MiB page
+    // and without at a 4 MiB one; the first MiB (the ISA range) is always 4 KiB pages.
+    for (arch, big) in [("pae", "pmd 2M"), ("i386", "pmd 4M")] {
+        let (rc, out, err) = bootmm_rc(
+            &["script", "--i386", arch, "--kernel", "4.15", "--mem", "2G"],
+            b"q = alloc_pages(GFP_KERNEL, 0)\nwalk(0xc0000000 + q)\nwalk(0xc0001000)\n",
+        );
+        assert_eq!(rc, 0, "{err}");
+        let q = out
+            .lines()
+            .find_map(|l| l.strip_prefix("q = alloc_pages(GFP_KERNEL, 0) = page:pfn 0x"))
+            .and_then(|r| u64::from_str_radix(r.split_whitespace().next()?, 16).ok())
+            .expect("a page");
+        assert!(
+            out.contains(&format!(
+                "{:#010x} -> {:#x} ({big}",
+                0xc000_0000u64 + (q << 12),
+                q << 12
+            )),
+            "{arch}: {out}"
+        );
+        assert!(
+            out.contains("0xc0001000 -> 0x1000 (pte 4K"),
+            "{arch}: {out}"
+        );
+    }
+}

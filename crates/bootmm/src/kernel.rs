@@ -57,6 +57,8 @@ pub struct Kernel {
     pub highend_pfn: u64,
     /// The direct map `init_mem_mapping` built (x86_64).
     pub direct_map: crate::arch::x86::init::DirectMap,
+    /// The i386 kernel page tables (`swapper_pg_dir` and what hangs below it).
+    pub pt32: crate::arch::x86::pgtable_32::Pt32,
     /// Nodes, as `initmem_init` found them.
     pub numa: Numa,
     /// `dma_reserve` (x86_64 `memblock_find_dma_reserve`, before 6.11).
@@ -156,6 +158,7 @@ impl Kernel {
             max_possible_pfn: 0,
             max_pfn_mapped: 0,
             direct_map: Default::default(),
+            pt32: Default::default(),
             numa: Numa::default(),
             dma_reserve: 0,
             zones: None,

@@ -509,12 +509,18 @@ pub fn meminfo_lines_with(k: &Kernel, c: &MeminfoConfig) -> Vec<MeminfoLine> {
         }
     }
     // The counts init_mem_mapping's mapping functions kept, where the direct map was built.
-    let dm = match k.direct_map.inputs {
-        Some(_) => {
+    let dm = match (k.direct_map.inputs, k.pt32.geom) {
+        // i386: the counts kernel_physical_mapping_init kept; PG_LEVEL_2M pages are 4 MiB
+        // without PAE.
+        (_, Some(g)) => {
+            let n = k.pt32.pages_count;
+            [n[0] << 2, n[1] << (g.pmd_shift() - 10), 0]
+        }
+        (Some(_), None) => {
             let n = k.direct_map.pages_count;
             [n[0] << 2, n[1] << 11, n[2] << 20]
         }
-        None => direct_map_kb(k, c.direct_gbpages),
+        (None, None) => direct_map_kb(k, c.direct_gbpages),
     };
     let big = if era.is_64bit() || matches!(era.arch, Arch::I386 { pae: true }) {
         "DirectMap2M:    "

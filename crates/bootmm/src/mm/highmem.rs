@@ -165,11 +165,25 @@ pub(crate) fn kmap_init(k: &mut Kernel, pkmap: Option<u64>) {
     let pmd = pgtable_32_types::pmd_size(l.pae);
     let mut fixmap_pts = Vec::new();
     let mut base = l.fixaddr_boot_start & !(pmd - 1);
+    let tables = k.pt32.geom.is_some();
     while base < FIXADDR_TOP {
-        fixmap_pts.push((base, take(k)));
+        // The page tables early_ioremap_page_table_range_init hooked into swapper_pg_dir,
+        // where the tables are built.
+        let pt = if tables {
+            crate::arch::x86::pgtable_32::page_table_of(k, base)
+        } else {
+            Some(take(k))
+        };
+        if let Some(pt) = pt {
+            fixmap_pts.push((base, pt));
+        }
         base += pmd;
     }
-    let pkmap_pt = pkmap.unwrap_or_else(|| take(k));
+    let pkmap_pt = match pkmap {
+        Some(p) => p,
+        None if tables => crate::arch::x86::pgtable_32::page_table_of(k, l.pkmap_base).unwrap_or(0),
+        None => take(k),
+    };
     let cfg = k.machine.kernel_config();
     let mem_map = k.flatmem_node_mem_map.unwrap_or((0, 0));
     let cpus = k.machine.cpus.max(1) as usize;

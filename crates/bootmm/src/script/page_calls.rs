@@ -52,11 +52,18 @@ fn free_ret(r: FreeResult, call: &str) -> Result<Ret, String> {
     }
 }
 
-/// `__free_pages(page, order)` with the page given by its physical address.
-/// `walk` on i386: the pkmap and fixmap page tables (the ones bootmm builds for i386), and
-/// lowmem's linear direct map.
+/// `walk` on i386: `lookup_address` on `swapper_pg_dir` (the direct map, pkmap, fixmap and
+/// whatever else the tables hold) where the era's tables are built; else the pkmap and
+/// fixmap page tables and lowmem's linear direct map.
 fn walk_32(k: &Kernel, va: u64, extra: &mut super::Extra) -> Result<Ret, String> {
     use crate::arch::x86::pgtable_32_types::PAGE_OFFSET;
+    if let Some(w) = crate::arch::x86::pgtable_32::lookup_address_32(k, va) {
+        extra.output = Some(format!("{w}\n"));
+        return Ok(match w.walk.pa {
+            Some(pa) => Ret::Addr(pa.0),
+            None => Ret::Null,
+        });
+    }
     if let Some((pa, e)) = crate::mm::highmem::lookup_kmap_address(k, va) {
         extra.output = Some(format!("{va:#010x} -> {pa:#x} (pte 4K, entry {e:#x})\n"));
         return Ok(Ret::Addr(pa));
@@ -73,6 +80,7 @@ fn walk_32(k: &Kernel, va: u64, extra: &mut super::Extra) -> Result<Ret, String>
     Ok(Ret::Null)
 }
 
+/// `__free_pages(page, order)` with the page given by its physical address.
 fn free_by_phys(k: &mut Kernel, a: &Args<'_>) -> Result<Ret, String> {
     let (pa, order) = (a.u64(0), a.order(1));
     let call = format!("__free_pages({pa:#x}, {order})");

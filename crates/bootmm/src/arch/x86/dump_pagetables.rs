@@ -103,8 +103,11 @@ pub struct PtdumpLine {
 struct PgState<'a> {
     out: &'a mut String,
     lines: alloc::vec::Vec<PtdumpLine>,
-    markers: [AddrMarker; 15],
+    markers: alloc::vec::Vec<AddrMarker>,
     marker: usize,
+    /// Hex digits of an address (`sizeof(unsigned long) * 2`) and the address mask.
+    width: usize,
+    mask: u64,
     level: i32,
     current_prot: u64,
     effective_prot: u64,
@@ -177,8 +180,9 @@ impl PgState<'_> {
         {
             let mk = self.markers[self.marker];
             if mk.max_lines == 0 || self.nlines < mk.max_lines {
-                let _ = write!(self.out, "0x{:016x}-0x{:016x}   ", self.start_address, addr);
-                let mut delta = addr.wrapping_sub(self.start_address);
+                let w = self.width;
+                let _ = write!(self.out, "0x{:0w$x}-0x{:0w$x}   ", self.start_address, addr);
+                let mut delta = addr.wrapping_sub(self.start_address) & self.mask;
                 let mut unit = 0;
                 while delta & 1023 == 0 && unit + 1 < UNITS.len() {
                     delta >>= 10;
@@ -319,8 +323,10 @@ pub fn ptdump_kernel(k: &Kernel) -> (String, alloc::vec::Vec<PtdumpLine>) {
     let mut st = PgState {
         out: &mut out,
         lines: alloc::vec::Vec::new(),
-        markers: address_markers(page_offset, FIXADDR_TOP),
+        markers: address_markers(page_offset, FIXADDR_TOP).to_vec(),
         marker: 0,
+        width: 16,
+        mask: u64::MAX,
         level: -1,
         current_prot: 0,
         effective_prot: 0,
@@ -340,5 +346,128 @@ pub fn ptdump_kernel(k: &Kernel) -> (String, alloc::vec::Vec<PtdumpLine>) {
 
 /// The debugfs file's text.
 pub fn page_tables_kernel(k: &Kernel) -> String {
+    if !k.era.is_64bit() {
+        return ptdump_kernel_32(k).0;
+    }
     ptdump_kernel(k).0
+}
+
+/// arch/x86/mm/dump_pagetables.c `address_markers[]` of a 32-bit kernel: user space, the
+/// direct map ("Kernel Mapping"), vmalloc's start and end, with HIGHMEM the pkmap area,
+/// from 4.19 the LDT remap (CONFIG_MODIFY_LDT_SYSCALL), from 4.15 the CPU entry area, and
+/// the fixmap ("Fixmap Area"; "Fixmap area" from 4.15, when the CPU entry area came).
+pub fn address_markers_32(k: &Kernel) -> alloc::vec::Vec<AddrMarker> {
+    use crate::arch::x86::pgtable_32_types::{PAGE_OFFSET, VMALLOC_OFFSET};
+    let m = |start_address, name| AddrMarker {
+        start_address,
+        name,
+        max_lines: 0,
+    };
+    let mut v = alloc::vec![m(0, "User Space"), m(PAGE_OFFSET, "Kernel Mapping")];
+    let Some(l) = crate::arch::x86::init_32::layout(k) else {
+        return v;
+    };
+    // VMALLOC_START: high_memory + VMALLOC_OFFSET.
+    v.push(m(
+        PAGE_OFFSET + (k.max_low_pfn << 12) + VMALLOC_OFFSET,
+        "vmalloc() Area",
+    ));
+    v.push(m(l.vmalloc_end, "vmalloc() End"));
+    if k.machine.kernel_config().highmem {
+        v.push(m(l.pkmap_base, "Persistent kmap() Area"));
+    }
+    if let Some(ldt) = l.ldt_base.filter(|_| k.era.at_least(4, 19)) {
+        v.push(m(ldt, "LDT remap"));
+    }
+    match l.cpu_entry_area_base {
+        Some(cea) => {
+            v.push(m(cea, "CPU entry area"));
+            v.push(m(l.fixaddr_start, "Fixmap area"));
+        }
+        None => v.push(m(l.fixaddr_start, "Fixmap Area")),
+    }
+    v.push(m(u64::MAX, ""));
+    v.push(m(u64::MAX, ""));
+    v
+}
+
+/// `ptdump_walk_pgd_level_core` over `swapper_pg_dir` (32-bit): the debugfs file's text and
+/// the runs it printed. Addresses print with 8 hex digits; the last run ends at the wrapped
+/// 0 of the kernel's `PTRS_PER_PGD * PGD_LEVEL_MULT`. The levels are named as the walk
+/// meets them: a PAE PGD entry is a "pgd" (a "pud" with 5.6's generic walker, where the
+/// folded levels report an empty top entry at the PUD), a 2 or 4 MiB page and an empty PMD
+/// a "pmd", a PTE a "pte". Empty when the tables are not built.
+pub fn ptdump_kernel_32(k: &Kernel) -> (String, alloc::vec::Vec<PtdumpLine>) {
+    use crate::arch::x86::pgtable_32::{read_entry, PRESENT, PSE};
+    let mut out = String::new();
+    let mut st = PgState {
+        out: &mut out,
+        lines: alloc::vec::Vec::new(),
+        markers: address_markers_32(k),
+        marker: 0,
+        width: 8,
+        mask: 0xffff_ffff,
+        level: -1,
+        current_prot: 0,
+        effective_prot: 0,
+        prot_levels: [0; 5],
+        start_address: 0,
+        nlines: 0,
+    };
+    let Some(g) = k.pt32.geom else {
+        return (out, alloc::vec::Vec::new());
+    };
+    let ram = &k.phys;
+    let pgd = k.pt32.swapper_pg_dir;
+    let top_level = if !g.pae {
+        3
+    } else if k.era.at_least(5, 6) {
+        2
+    } else {
+        0
+    };
+    let pte_walk = |st: &mut PgState<'_>, t: u64, base: u64| {
+        for i in 0..g.ptrs_per_pte() {
+            let pte = read_entry(ram, g, t + i * g.entry_size());
+            if pte & PRESENT != 0 {
+                st.effective_prot(4, pte);
+            }
+            st.note_page(base + i * 4096, 4, pte);
+        }
+    };
+    let pmd_walk = |st: &mut PgState<'_>, addr: u64, v: u64| {
+        if v & PRESENT == 0 {
+            st.note_page(addr, 3, 0);
+        } else {
+            st.effective_prot(3, v);
+            if v & PSE != 0 {
+                st.note_page(addr, 3, v);
+            } else {
+                pte_walk(st, v & g.pfn_mask(), addr);
+            }
+        }
+    };
+    for i in 0..g.ptrs_per_pgd() {
+        let addr = i << g.pgdir_shift();
+        let v = read_entry(ram, g, pgd + i * g.entry_size());
+        if !g.pae {
+            st.prot_levels[2] = PTE_FLAGS_MASK;
+            pmd_walk(&mut st, addr, v);
+            continue;
+        }
+        if v & PRESENT == 0 {
+            st.note_page(addr, top_level, 0);
+            continue;
+        }
+        // A PDPTE holds no RW/USER bits: the walk's permissions start from the PMDs.
+        st.prot_levels[2] = PTE_FLAGS_MASK;
+        let t = v & g.pfn_mask();
+        for j in 0..512u64 {
+            let e = read_entry(ram, g, t + j * 8);
+            pmd_walk(&mut st, addr + (j << 21), e);
+        }
+    }
+    st.note_page(0, -1, 0);
+    let lines = core::mem::take(&mut st.lines);
+    (out, lines)
 }

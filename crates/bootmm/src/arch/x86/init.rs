@@ -126,6 +126,9 @@ pub(super) struct Mapper<'a> {
     pub(super) pages: [u64; 3],
     pub(super) brk_pages: u64,
     pub(super) taken: Vec<(u64, u64)>,
+    /// A 32-bit kernel's tables (arch/x86/pgtable_32.rs): its mapping functions and
+    /// `PMD_SIZE` instead of x86_64's.
+    pub(super) pt32: Option<super::pgtable_32::Map32>,
 }
 
 pub(super) type MapResult<T> = Result<T, String>;
@@ -184,6 +187,12 @@ impl Shadow {
         if let Some(i) = self.find(pa) {
             *self.pages[i] = [0; 512];
         }
+    }
+}
+
+impl super::pgtable_32::LowPages for Mapper<'_> {
+    fn alloc_low_pages(&mut self, num: u64) -> MapResult<u64> {
+        Mapper::alloc_low_pages(self, num)
     }
 }
 
@@ -252,10 +261,19 @@ impl Mapper<'_> {
         }
     }
 
+    /// `PMD_SIZE`: 2 MiB, or 4 MiB on a 32-bit kernel without PAE.
+    fn pmd_size(&self) -> u64 {
+        self.pt32.map_or(PMD_SIZE, |m| m.geom.pmd_size())
+    }
+
     /// arch/x86/mm/init.c: `alloc_low_pages(1)` (`alloc_low_page`), zeroed.
     pub(super) fn alloc_low_page(&mut self) -> MapResult<u64> {
+        self.alloc_low_pages(1)
+    }
+
+    /// arch/x86/mm/init.c: `alloc_low_pages`: `num` contiguous pages, zeroed.
+    pub(super) fn alloc_low_pages(&mut self, num: u64) -> MapResult<u64> {
         let _t = self.trace.enter("alloc_low_pages", "arch/x86/mm/init.c");
-        let num = 1;
         let pfn = if self.pgt_buf_end + num > self.pgt_buf_top || !self.can_use_brk_pgt {
             let mut ret = 0;
             if self.min_pfn_mapped < self.max_pfn_mapped {
@@ -299,17 +317,18 @@ impl Mapper<'_> {
             pfn
         };
         let pa = pfn << 12;
-        match self.ram {
-            Some(r) => r
-                .memset(PhysAddr(pa), 0, PAGE)
-                .map_err(|e| format!("{e}"))?,
-            None => self.shadow.clear(pa),
+        for i in 0..num {
+            let p = pa + i * PAGE;
+            match self.ram {
+                Some(r) => r.memset(PhysAddr(p), 0, PAGE).map_err(|e| format!("{e}"))?,
+                None => self.shadow.clear(p),
+            }
         }
         Ok(pa)
     }
 
     /// arch/x86/mm/init.c: `init_memory_mapping`. Returns the end pfn mapped.
-    fn init_memory_mapping(&mut self, start: u64, end: u64) -> MapResult<u64> {
+    pub(super) fn init_memory_mapping(&mut self, start: u64, end: u64) -> MapResult<u64> {
         let _t = self
             .trace
             .enter("init_memory_mapping", "arch/x86/mm/init.c");
@@ -326,9 +345,25 @@ impl Mapper<'_> {
                 );
             }
         }
-        let mr = split_mem_range(start, end, self.page_size_mask, |b, s| {
-            self.mb.memblock_is_region_memory(b, s)
-        });
+        let mr = match self.pt32 {
+            Some(m) => {
+                let mb = &*self.mb;
+                let is_memory = |b: u64, s: u64| mb.memblock_is_region_memory(b, s);
+                let adjust = super::pgtable_32::Pt32Rules::new(self.era)
+                    .adjust_page_size
+                    .then_some((m.max_low_pfn, &is_memory as &dyn Fn(u64, u64) -> bool));
+                super::pgtable_32::split_mem_range_32(
+                    m.geom,
+                    start,
+                    end,
+                    self.page_size_mask,
+                    adjust,
+                )
+            }
+            None => split_mem_range(start, end, self.page_size_mask, |b, s| {
+                self.mb.memblock_is_region_memory(b, s)
+            }),
+        };
         if loud {
             if let Some(p) = self.printk {
                 for &(s, e, m) in &mr {
@@ -345,7 +380,27 @@ impl Mapper<'_> {
         }
         let mut ret = 0;
         for (s, e, m) in mr {
-            ret = self.kernel_physical_mapping_init(s, e, m)?;
+            ret = match self.pt32 {
+                Some(m32) => {
+                    let ram = self
+                        .ram
+                        .ok_or_else(|| String::from("a 32-bit direct map needs simulated RAM"))?;
+                    let mut counts = [self.pages[0], self.pages[1]];
+                    let r = super::pgtable_32::kernel_physical_mapping_init(
+                        ram,
+                        m32,
+                        s,
+                        e,
+                        m,
+                        self,
+                        &mut counts,
+                    )?;
+                    self.pages[0] = counts[0];
+                    self.pages[1] = counts[1];
+                    r
+                }
+                None => self.kernel_physical_mapping_init(s, e, m)?,
+            };
         }
         // add_pfn_range_mapped
         self.max_pfn_mapped = self.max_pfn_mapped.max(ret >> 12);
@@ -406,29 +461,30 @@ impl Mapper<'_> {
     /// (seen as 64 MiB steps in 3.16, 512 MiB in 3.19).
     fn new_step(&self, step: u64) -> u64 {
         if self.era.at_least(3, 18) {
-            step << 8
+            step << (self.pmd_size().trailing_zeros() - 12 - 1)
         } else {
             step << 5
         }
     }
 
     /// arch/x86/mm/init.c: `memory_map_top_down`.
-    fn memory_map_top_down(&mut self, map_start: u64, map_end: u64) -> MapResult<()> {
+    pub(super) fn memory_map_top_down(&mut self, map_start: u64, map_end: u64) -> MapResult<()> {
         let _t = self
             .trace
             .enter("memory_map_top_down", "arch/x86/mm/init.c");
+        let pmd_size = self.pmd_size();
         // The top-most free 2 MiB block; 5.15+ allocates and frees it.
         let real_end = if self.era.at_least(5, 15) {
             let a = self
                 .mb
-                .memblock_phys_alloc_range(PMD_SIZE, PMD_SIZE, map_start, map_end)
+                .memblock_phys_alloc_range(pmd_size, pmd_size, map_start, map_end)
                 .map_err(|e| format!("{e}"))?;
             match a {
                 Some(a) => {
                     self.mb
-                        .memblock_phys_free(a.0, PMD_SIZE)
+                        .memblock_phys_free(a.0, pmd_size)
                         .map_err(|e| format!("{e}"))?;
-                    a.0 + PMD_SIZE
+                    a.0 + pmd_size
                 }
                 None if top_down_checks_probe(self.era) => {
                     // The kernel's format has no newline; the next message, not a
@@ -436,23 +492,23 @@ impl Mapper<'_> {
                     if let Some(p) = self.printk {
                         pr_warn!(p, "Failed to release memory for alloc_low_pages()\n");
                     }
-                    map_start.max(map_end / PMD_SIZE * PMD_SIZE)
+                    map_start.max(map_end / pmd_size * pmd_size)
                 }
                 None => {
                     // The failed allocation's 0 is freed as if it were the block: the
                     // first 2 MiB leave memblock.reserved, and the walk starts at 2 MiB.
                     self.mb
-                        .memblock_phys_free(0, PMD_SIZE)
+                        .memblock_phys_free(0, pmd_size)
                         .map_err(|e| format!("{e}"))?;
-                    PMD_SIZE
+                    pmd_size
                 }
             }
         } else {
             self.mb
-                .memblock_find_in_range(map_start, map_end, PMD_SIZE, PMD_SIZE)
-                + PMD_SIZE
+                .memblock_find_in_range(map_start, map_end, pmd_size, pmd_size)
+                + pmd_size
         };
-        let mut step = PMD_SIZE;
+        let mut step = pmd_size;
         self.max_pfn_mapped = 0;
         self.min_pfn_mapped = real_end >> 12;
         let mut last_start = real_end;
@@ -498,11 +554,12 @@ impl Mapper<'_> {
     }
 
     /// arch/x86/mm/init.c: `memory_map_bottom_up`.
-    fn memory_map_bottom_up(&mut self, map_start: u64, map_end: u64) -> MapResult<()> {
+    pub(super) fn memory_map_bottom_up(&mut self, map_start: u64, map_end: u64) -> MapResult<()> {
         let _t = self
             .trace
             .enter("memory_map_bottom_up", "arch/x86/mm/init.c");
-        let mut step = PMD_SIZE;
+        let pmd_size = self.pmd_size();
+        let mut step = pmd_size;
         let mut start = map_start;
         let mut mapped = 0u64;
         self.min_pfn_mapped = start >> 12;
@@ -739,6 +796,7 @@ fn run(
         pages: [0; 3],
         brk_pages: 0,
         taken: Vec::new(),
+        pt32: None,
     };
     // The ISA range is always mapped regardless of memory holes.
     m.init_memory_mapping(0, ISA_END)?;

@@ -230,6 +230,7 @@ pub fn initmem_init(k: &mut Kernel) -> Result<(), BootError> {
 /// What [`super::init_64::zone_sizes_init`] returns, and [`BootError::NoMemory`] when the
 /// pkmap page table cannot be allocated (the kernel panics).
 pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
+    super::pgtable_32::native_pagetable_init(k);
     let _t = k.trace.enter("paging_init", "arch/x86/mm/init_32.c");
     let pkmap = {
         let _t = k.trace.enter("pagetable_init", "arch/x86/mm/init_32.c");
@@ -257,6 +258,16 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<Option<u64>, BootError> {
     let _t2 = k
         .trace
         .enter("page_table_range_init", "arch/x86/mm/init_32.c");
+    if k.pt32.geom.is_some() {
+        // The real tables (arch/x86/pgtable_32.rs).
+        let Some(l) = layout(k) else {
+            return Ok(None);
+        };
+        if !k.machine.kernel_config().highmem {
+            return Ok(None);
+        }
+        return super::pgtable_32::permanent_kmaps_init(k, &l).map_err(BootError::NoMemory);
+    }
     if k.era.at_least(3, 9) {
         return Ok(None);
     }

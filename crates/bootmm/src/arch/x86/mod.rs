@@ -6,6 +6,7 @@ pub mod init_32;
 pub mod init_64;
 pub mod numa;
 pub mod pci_dma;
+pub mod pgtable_32;
 pub mod pgtable_32_types;
 pub mod pgtable_64_types;
 pub mod set_memory;

@@ -55,7 +55,7 @@ pub fn last_pkmap(pae: bool) -> u64 {
 }
 
 /// `PTRS_PER_PTE`.
-fn ptrs_per_pte(pae: bool) -> u64 {
+pub fn ptrs_per_pte(pae: bool) -> u64 {
     last_pkmap(pae)
 }
 
@@ -105,6 +105,9 @@ pub struct Layout32 {
     pub fixaddr_start: u64,
     /// `FIXADDR_BOOT_START` / `FIXADDR_TOT_START`: below the boot-time slots too.
     pub fixaddr_boot_start: u64,
+    /// `FIX_BTMAP_BEGIN`: the index of the first `early_ioremap` slot (the highest index of
+    /// the boot-time slots), whose page table `early_ioremap_init` hooks in.
+    pub fix_btmap_begin: u64,
     /// `CPU_ENTRY_AREA_BASE` (4.15+).
     pub cpu_entry_area_base: Option<u64>,
     /// `LDT_BASE_ADDR` (4.19+).
@@ -175,6 +178,7 @@ pub fn layout_32(
         pae,
         fixaddr_start,
         fixaddr_boot_start,
+        fix_btmap_begin: btmap_begin,
         cpu_entry_area_base,
         ldt_base,
         pkmap_base,

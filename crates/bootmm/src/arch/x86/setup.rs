@@ -314,8 +314,7 @@ fn memblock_find_dma_reserve(k: &mut Kernel) {
 }
 
 /// arch/x86/mm/init.c: `init_mem_mapping`. On x86_64 the direct map of all RAM up to
-/// `max_pfn` is built (arch/x86/init.rs); i386's lowmem map comes with its era, and
-/// only `max_pfn_mapped` is set there.
+/// `max_pfn` is built (arch/x86/init.rs); i386's lowmem map in arch/x86/pgtable_32.rs.
 fn init_mem_mapping(k: &mut Kernel) -> Result<(), BootError> {
     if k.era.is_64bit() && k.era.at_least(3, 9) {
         crate::arch::x86::init::check_direct_map_budget(k)?;
@@ -347,9 +346,7 @@ fn init_mem_mapping(k: &mut Kernel) -> Result<(), BootError> {
         ));
         Ok(())
     } else {
-        let _t = k.trace.enter("init_mem_mapping", "arch/x86/mm/init.c");
-        k.max_pfn_mapped = k.max_low_pfn;
-        Ok(())
+        crate::arch::x86::pgtable_32::init_mem_mapping(k).map_err(BootError::NoMemory)
     }
 }
 
