@@ -13,7 +13,7 @@
 //! address by all of them.
 //!
 //! The page-table entries are real: the pkmap and fixmap page tables are pages of simulated
-//! RAM (from bootmem before 3.9, the brk buffer after), written with the era's PTE format
+//! RAM, the ones `swapper_pg_dir` holds (arch/x86/pgtable_32.rs), written with the era's PTE format
 //! (8-byte PAE entries, 4-byte otherwise), and every access through a kmap address goes
 //! through them. The counts and the hash table are kept host-side under the lock that
 //! guards them in the kernel.

@@ -250,7 +250,8 @@ pub fn paging_init(k: &mut Kernel) -> Result<(), BootError> {
 /// `one_page_table_init` took the page from bootmem once `after_bootmem` was set (in
 /// `setup_bootmem_allocator`, before `paging_init`): top-down, page-aligned, which lands
 /// it just below the top of lowmem. From 3.9 it is `alloc_low_page`, served from the brk
-/// page-table buffer while that lasts, which bootmm takes to be the case (believed).
+/// page-table buffer while that lasts. Where the i386 tables are built
+/// ([`super::pgtable_32`]) the page table goes into `swapper_pg_dir` there.
 fn permanent_kmaps_init(k: &mut Kernel) -> Result<Option<u64>, BootError> {
     let _t = k
         .trace
