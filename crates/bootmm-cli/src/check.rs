@@ -120,6 +120,24 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        // 2.6: setup_node_bootmem's bitmap and early_res_to_bootmem's list (the image's
+        // and the brk's entries are inputs; the rest predictions).
+        name: "bootmem",
+        matches: |l, _| {
+            l.starts_with("  bootmap [")
+                || (l.starts_with('(') && l.contains(" early reservations) ==> bootmem ["))
+                || (l.starts_with("  #")
+                    && l[3..].split_once(' ').is_some_and(|(n, r)| {
+                        n.bytes().all(|b| b.is_ascii_digit()) && r.starts_with('[')
+                    }))
+        },
+    },
+    Family {
+        // 2.6's e820_mark_nosave_regions (later eras print a [mem …] form, not modelled).
+        name: "nosave",
+        matches: |l, _| l.starts_with("PM: Registered nosave memory: ") && !l.contains("[mem "),
+    },
+    Family {
         name: "Zone ranges",
         matches: |l, b| l == "Zone ranges:" || (b == Some("Zone ranges:") && l.starts_with("  ")),
     },

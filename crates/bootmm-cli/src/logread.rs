@@ -97,6 +97,9 @@ pub struct LogInputs {
     pub gbpages_line: Option<Sourced<()>>,
     /// `mapped APIC to ffffffffff7fc000 (        fee00000)` (apic=debug): the fixmap address.
     pub apic_fixmap: Option<Sourced<u64>>,
+    /// 2.6's early reservation list: the `BRK` entry's used bytes (`extend_brk` before
+    /// `reserve_brk`).
+    pub early_brk: Option<Sourced<u64>>,
     /// `BRK [a, b] PGTABLE` lines (KERN_DEBUG, until 5.6): the first one's address (the
     /// start of the brk page-table buffer) and how many there are.
     pub brk_pgtable: Option<Sourced<(u64, u64)>>,
@@ -261,6 +264,19 @@ pub fn clean_line(raw: &str) -> String {
         }
     }
     s.to_string()
+}
+
+/// One entry of 2.6's early reservation list, `#N [start - end] NAME ==> [...]` (the ` ==> `
+/// part absent for an entry outside the node): `(start, end, name)`.
+fn parse_early_res(t: &str) -> Option<(u64, u64, &str)> {
+    let r = t.strip_prefix('#')?;
+    let (idx, r) = r.split_once(' ')?;
+    idx.parse::<u32>().ok()?;
+    let (range, rest) = r.strip_prefix('[')?.split_once(']')?;
+    let (a, b) = range.split_once(" - ")?;
+    let (a, b) = (hex_num(a.trim())?, hex_num(b.trim())?);
+    let name = rest.split(" ==> ").next()?.trim();
+    (a < b && !name.is_empty()).then_some((a, b, name))
 }
 
 fn hex_num(s: &str) -> Option<u64> {
@@ -655,6 +671,18 @@ impl LogInputs {
                 inp.image = Some(mk(cl, sz));
                 continue;
             }
+            if let Some((a, b, name)) = parse_early_res(t) {
+                // 2.6's "(N early reservations) ==> bootmem" list: the image's extent and
+                // the brk bytes are inputs (the linker's and DMI's), the rest predictions.
+                match name {
+                    "TEXT DATA BSS" if inp.image_extent.is_none() => {
+                        inp.image_extent = Some(mk(cl, (a, b)));
+                    }
+                    "BRK" if inp.early_brk.is_none() => inp.early_brk = Some(mk(cl, b - a)),
+                    _ => {}
+                }
+                continue;
+            }
             if let Some(r) = t.strip_prefix("memblock_reserve: ") {
                 if inp.image_extent.is_none() {
                     if let Some(inner) = r.strip_prefix('[').and_then(|x| x.split_once(']')) {
@@ -959,6 +987,7 @@ impl LogInputs {
         }
         crate::logconfig::infer_log_buf(&mut m.config, &self.lines, m.cpus, &m.cmdline, &mut notes);
         m.initrd = self.ramdisk.as_ref().map(|r| r.value);
+        m.brk_used = self.early_brk.as_ref().map(|b| b.value);
         m.late_frees = late_frees(&self.lines);
         m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);
         m.cpu_nodes = self.cpu_nodes.iter().map(|c| c.value).collect();
@@ -1158,6 +1187,9 @@ impl LogInputs {
         }
         if let Some(x) = &self.percpu_sizes {
             one("percpu sizes", x.line, &x.text);
+        }
+        if let Some(x) = &self.early_brk {
+            one("brk bytes", x.line, &x.text);
         }
         if let Some(x) = &self.fixmap_slots {
             one("fixmap size", x.line, &x.text);

@@ -223,13 +223,13 @@ fn kmap_from_a_script_goes_through_the_pkmap_and_fixmap_tables() {
     assert!(out.contains(": not mapped"), "flushed: {out}");
 }
 
-/// The older eras' zone lines are compared, and exact: the i386 logs through their end, the
-/// 2.6.32 ones up to the bootmem stop.
+/// The older eras' zone lines are compared, and exact, each log through its end.
 #[test]
 fn older_eras_zone_families_are_exact() {
     let cases = [
-        ("dmesg/026-qemu-512m-2.6.32-debian.txt", 3),
-        ("dmesg/034-nec-express5800-16g-2.6.32-el6.txt", 3),
+        ("dmesg/026-qemu-512m-2.6.32-debian.txt", 0),
+        // RHEL 6's percpu line differs (its backports, docs/divergences.md).
+        ("dmesg/034-nec-express5800-16g-2.6.32-el6.txt", 1),
         ("dmesg/039-qemu-i386-pae-128m-3.2-debian.txt", 0),
         ("dmesg/047-dell-xps-l501x-i386-highmem-3.8g-3.8.txt", 0),
         ("dmesg/056-virtualbox-i386-highmem-2g-4.15.txt", 0),

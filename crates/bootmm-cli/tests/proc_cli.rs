@@ -203,13 +203,22 @@ fn script_cat_zoneinfo_and_meminfo() {
 #[test]
 fn eras_without_zones_say_so() {
     let (ok, out, err) = bootmm(
-        &["cat", "/proc/meminfo", "--kernel", "2.6.32", "--mem", "2G"],
+        &[
+            "cat",
+            "/proc/meminfo",
+            "--i386",
+            "i386",
+            "--kernel",
+            "2.6.24",
+            "--mem",
+            "1G",
+        ],
         "",
     );
     assert!(!ok);
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6 boot"),
+        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6 i386 boot"),
         "{err}"
     );
 }

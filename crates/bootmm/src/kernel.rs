@@ -68,6 +68,13 @@ pub struct Kernel {
     /// `mem_section` and the vmemmap, as `sparse_init` built them. The allocator's struct
     /// page pointers come from it: read it through [`Kernel::sparse`].
     pub(crate) sparse: Sparse,
+    /// 2.6 (`EarlyAllocator::Bootmem`): `early_res[]`, the named reservations made before
+    /// the bootmem bitmaps existed.
+    pub early_res: crate::arch::x86::early_res::EarlyRes,
+    /// 2.6 (`EarlyAllocator::Bootmem`): the bitmap allocator, from `setup_node_bootmem` /
+    /// `setup_bootmem_allocator` until `mem_init` hands its free pages over. `None` before,
+    /// and in every later era.
+    pub bootmem: Option<crate::mm::bootmem::Bootmem>,
     /// FLATMEM kernels (i386): the memblock of the shadow window above the machine's RAM
     /// that holds bootmm's section table and struct pages ([`crate::mm::sparse::flatmem_shadow`]).
     pub(crate) flatmem_shadow: Option<crate::mm::memblock::Memblock>,
@@ -164,6 +171,8 @@ impl Kernel {
             zones: None,
             sparse: Sparse::default(),
             flatmem_shadow: None,
+            early_res: Default::default(),
+            bootmem: None,
             flatmem_node_mem_map: None,
             highmem: Default::default(),
             memmap: Memmap::default(),

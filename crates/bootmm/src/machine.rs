@@ -335,6 +335,9 @@ pub struct Machine {
     pub pgt_buf_at: Option<u64>,
     /// How many brk page-table pages `init_mem_mapping` used, when a log shows it.
     pub pgt_buf_used: Option<u64>,
+    /// 2.6.30–2.6.33: the bytes `extend_brk` handed out before `reserve_brk` (DMI's
+    /// tables), when a log's early reservations show them ("BRK"). `None`: none.
+    pub brk_used: Option<u64>,
     /// Work out which of the inputs left open (GB pages, memory KASLR, the brk buffer)
     /// decide a predicted line, for `bootmm check`: `init_mem_mapping` then also maps under
     /// their other values on a quiet copy of memblock. A plain boot needs none of that.
@@ -611,6 +614,7 @@ impl Machine {
             kaslr: None,
             pgt_buf_at: None,
             pgt_buf_used: None,
+            brk_used: None,
             explain_inputs: false,
         }
     }

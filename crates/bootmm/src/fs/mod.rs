@@ -64,10 +64,16 @@ fn place(k: &mut Kernel, h: &VfsHash) -> Result<(), BootError> {
     let t = &h.table;
     match t.memory {
         HashMemory::Memblock => {
-            let p = k
-                .memblock
-                .memblock_alloc(t.size, SMP_CACHE_BYTES)
-                .map_err(|e| BootError::NoMemory(e.to_string()))?;
+            // 2.6: alloc_bootmem_nopanic, from the bitmap.
+            let p = if crate::mm::nobootmem::bootmem_live(k) {
+                crate::mm::nobootmem::alloc_bootmem(k, t.size, SMP_CACHE_BYTES)
+                    .map_err(BootError::NoMemory)?
+            } else {
+                k.memblock
+                    .memblock_alloc(t.size, SMP_CACHE_BYTES)
+                    .map_err(|e| BootError::NoMemory(e.to_string()))?
+                    .map(|p| p.0)
+            };
             if p.is_none() {
                 return Err(BootError::NoMemory(alloc::format!(
                     "Failed to allocate {} bytes for the {}",

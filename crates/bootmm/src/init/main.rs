@@ -146,8 +146,23 @@ fn setup_command_line(k: &mut Kernel) -> Result<(), BootError> {
     let _t = k.trace.enter("setup_command_line", "init/main.c");
     let len = k.machine.cmdline.len() as u64 + 1;
     let align = crate::mm::memblock::cache_line_align_arg(&k.era);
-    let copies = if k.era.at_least(5, 5) { 2 } else { 3 };
+    // 2.6: saved_command_line and static_command_line only, from the bootmem bitmap.
+    let copies = if k.era.at_least(5, 5) || crate::mm::nobootmem::bootmem_live(k) {
+        2
+    } else {
+        3
+    };
     for _ in 0..copies {
+        if crate::mm::nobootmem::bootmem_live(k) {
+            let p = crate::mm::nobootmem::alloc_bootmem(k, len, crate::include::SMP_CACHE_BYTES)
+                .map_err(|e| BootError::NoMemory(alloc::format!("setup_command_line: {e}")))?;
+            if p.is_none() {
+                return Err(BootError::NoMemory(alloc::format!(
+                    "setup_command_line: bootmem alloc of {len} bytes failed!"
+                )));
+            }
+            continue;
+        }
         let p = k
             .memblock
             .memblock_alloc(len, align)
@@ -164,7 +179,7 @@ fn setup_command_line(k: &mut Kernel) -> Result<(), BootError> {
 /// init/main.c: `mm_init` (≤6.5): the memory-management initialisers after `setup_arch`
 /// (the allocator's part: `mem_init`, and from 5.15 the "Memory:" line after it).
 fn mm_init(k: &mut Kernel) -> Result<(), BootError> {
-    if !k.era.at_least(3, 0) || k.zones.is_none() {
+    if k.zones.is_none() {
         return Ok(());
     }
     let _t = k.trace.enter("mm_init", "init/main.c");

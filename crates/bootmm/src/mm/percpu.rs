@@ -393,9 +393,7 @@ fn pcpu_setup_first_chunk(k: &mut Kernel, ai: &PcpuAllocInfo) -> Result<(), Boot
     let _t = k.trace.enter("pcpu_setup_first_chunk", FILE);
     let align = crate::mm::memblock::cache_line_align_arg(&k.era);
     let alloc = |k: &mut Kernel, size: u64| -> Result<(), BootError> {
-        k.memblock
-            .memblock_alloc(size, align)
-            .map_err(|e| BootError::NoMemory(format!("pcpu_setup_first_chunk: {e}")))?
+        early_alloc(k, size, align, "pcpu_setup_first_chunk")?
             .map(|_| ())
             .ok_or_else(|| {
                 BootError::NoMemory(format!(
@@ -470,6 +468,28 @@ pub fn pcpu_fc_alloc(
     let _t = k.trace.enter("pcpu_fc_alloc", k.era.pcpu_fc_file());
     let nomem =
         |e: crate::mm::memblock::MemblockError| BootError::NoMemory(format!("pcpu_fc_alloc: {e}"));
+    if crate::mm::nobootmem::bootmem_live(k) {
+        // 2.6's pcpu_alloc_bootmem: __alloc_bootmem_node_nopanic on an online node with
+        // NODE_DATA, __alloc_bootmem_nopanic otherwise.
+        let e = |e| BootError::NoMemory(format!("pcpu_fc_alloc: {e}"));
+        return match node {
+            Some(nid) if nid != NUMA_NO_NODE && k.numa.online.contains(&(nid as u32)) => {
+                crate::mm::nobootmem::bootmem_alloc_node(k, nid, size, align, MAX_DMA_PA).map_err(e)
+            }
+            _ => {
+                let p = crate::mm::nobootmem::bootmem_alloc(k, size, align, MAX_DMA_PA, 0)
+                    .map_err(e)?;
+                if let Some(nid) = node {
+                    pr_info!(
+                        k.printk,
+                        "{}cpu {cpu} has no node {nid} or node-local memory\n",
+                        fc_alloc_prefix(&k.era)
+                    );
+                }
+                Ok(p)
+            }
+        };
+    }
     // Until 4.19 x86 took it from bootmem (nobootmem's `__alloc_memory_core_early`).
     let bootmem = crate::mm::memblock::boot_allocs_via_bootmem(&k.era);
     let p = match node {
@@ -521,6 +541,58 @@ pub fn pcpu_fc_alloc(
     Ok(p.map(|p| p.0))
 }
 
+/// The bootmem API's allocation of `size` bytes as the era serves it: 2.6's bitmap
+/// allocator while it is live (`alloc_bootmem_nopanic`: goal 16 MiB, the cache line for a 0
+/// alignment), memblock's `memblock_alloc` otherwise. `Ok(None)`: no room.
+///
+/// # Errors
+/// [`BootError::NoMemory`] for what the allocator reports as the kernel's panic or BUG.
+fn early_alloc(
+    k: &mut Kernel,
+    size: u64,
+    align: u64,
+    what: &str,
+) -> Result<Option<u64>, BootError> {
+    if crate::mm::nobootmem::bootmem_live(k) {
+        let align = if align == 0 {
+            crate::include::SMP_CACHE_BYTES
+        } else {
+            align
+        };
+        return crate::mm::nobootmem::bootmem_alloc(k, size, align, 16 << 20, 0)
+            .map_err(|e| BootError::NoMemory(format!("{what}: {e}")));
+    }
+    k.memblock
+        .memblock_alloc(size, align)
+        .map(|p| p.map(|p| p.0))
+        .map_err(|e| BootError::NoMemory(format!("{what}: {e}")))
+}
+
+/// The matching free: `free_bootmem` on 2.6's bitmap (whole pages only), else memblock's
+/// `memblock_free` (`__memblock_free_early` when `early`, as nobootmem's `free_bootmem`).
+///
+/// # Errors
+/// [`BootError::NoMemory`] for the allocator's BUG (a page freed twice).
+fn early_free(
+    k: &mut Kernel,
+    pa: u64,
+    size: u64,
+    what: &str,
+    early: bool,
+) -> Result<(), BootError> {
+    if crate::mm::nobootmem::bootmem_live(k) {
+        return crate::mm::nobootmem::bootmem_free(k, pa, size)
+            .map_err(|e| BootError::NoMemory(format!("{what}: {e}")));
+    }
+    let r = if early {
+        k.memblock.__memblock_free_early(pa, size)
+    } else {
+        k.memblock.memblock_free(pa, size)
+    };
+    r.map(|_| ())
+        .map_err(|e| BootError::NoMemory(format!("{what}: {e}")))
+}
+
 /// The pr_fmt of the "no node-local memory" message: percpu.c's from 5.17, where the
 /// allocation moved ("percpu: generalize pcpu_fc_alloc/free"), setup_percpu.c's before.
 fn fc_alloc_prefix(era: &Era) -> &'static str {
@@ -554,9 +626,6 @@ pub fn pcpu_embed_first_chunk(
 ) -> Result<(), BootError> {
     let _t = k.trace.enter("pcpu_embed_first_chunk", FILE);
     let cpus = k.machine.cpus;
-    let nomem = |what: &str, e: crate::mm::memblock::MemblockError| {
-        BootError::NoMemory(format!("{what}: {e}"))
-    };
     let (mut ai, ai_pa, ai_size) = {
         let _t = k.trace.enter("pcpu_build_alloc_info", FILE);
         let ai = pcpu_build_alloc_info(
@@ -576,10 +645,8 @@ pub fn pcpu_embed_first_chunk(
         let _t2 = k.trace.enter("pcpu_alloc_alloc_info", FILE);
         // Page-aligned from 4.15; before, 0 (memblock's default, a cache line).
         let ai_align = if k.era.at_least(4, 15) { PAGE_SIZE } else { 0 };
-        let ai_pa = k
-            .memblock
-            .memblock_alloc(ai_size, ai_align)
-            .map_err(|e| nomem("pcpu_alloc_alloc_info", e))?
+        let ai_pa = early_alloc(k, ai_size, ai_align, "pcpu_alloc_alloc_info")?
+            .map(crate::include::PhysAddr)
             .ok_or_else(|| {
                 BootError::NoMemory(format!(
                     "pcpu_alloc_alloc_info: Failed to allocate {ai_size} bytes"
@@ -591,10 +658,8 @@ pub fn pcpu_embed_first_chunk(
     // The array of the groups' allocations.
     let areas_size = (ai.groups.len() as u64 * 8).next_multiple_of(PAGE_SIZE);
     let areas_align = crate::mm::memblock::cache_line_align_arg(&k.era);
-    let areas_pa = k
-        .memblock
-        .memblock_alloc(areas_size, areas_align)
-        .map_err(|e| nomem("pcpu_embed_first_chunk", e))?;
+    let areas_pa = early_alloc(k, areas_size, areas_align, "pcpu_embed_first_chunk")?
+        .map(crate::include::PhysAddr);
     let mut areas = Vec::with_capacity(ai.groups.len());
     for gi in &ai.groups {
         let cpu = gi
@@ -628,15 +693,17 @@ pub fn pcpu_embed_first_chunk(
             let _t2 = (ea != crate::era::EarlyAllocator::Memblock)
                 .then(|| k.trace.enter("free_bootmem", ea.hand_over_file(&k.era)));
             if cpu == UNIT_UNUSED {
-                k.memblock
-                    .memblock_free(p, ai.unit_size)
-                    .map_err(|e| nomem("pcpu_fc_free", e))?;
+                early_free(k, p, ai.unit_size, "pcpu_fc_free", false)?;
                 continue;
             }
             unit_pa[cpu as usize] = p;
-            k.memblock
-                .memblock_free(p + size_sum, ai.unit_size - size_sum)
-                .map_err(|e| nomem("pcpu_fc_free", e))?;
+            early_free(
+                k,
+                p + size_sum,
+                ai.unit_size - size_sum,
+                "pcpu_fc_free",
+                false,
+            )?;
         }
     }
     for (gi, &area) in ai.groups.iter_mut().zip(&areas) {
@@ -647,12 +714,8 @@ pub fn pcpu_embed_first_chunk(
     pcpu_setup_first_chunk(k, &ai)?;
     // pcpu_free_alloc_info, then the areas array.
     let free = |k: &mut Kernel, pa: u64, size: u64, what: &str| {
-        let r = if crate::mm::memblock::boot_allocs_via_bootmem(&k.era) {
-            k.memblock.__memblock_free_early(pa, size)
-        } else {
-            k.memblock.memblock_free(pa, size)
-        };
-        r.map(|_| ()).map_err(|e| nomem(what, e))
+        let early = crate::mm::memblock::boot_allocs_via_bootmem(&k.era);
+        early_free(k, pa, size, what, early)
     };
     free(k, ai_pa.0, ai_size, "pcpu_free_alloc_info")?;
     if let Some(a) = areas_pa {

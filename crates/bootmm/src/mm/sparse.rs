@@ -994,7 +994,9 @@ fn sparse_init_old(k: &mut Kernel) -> Result<(), BootError> {
 /// is the 64-byte x86_64 layout its allocators share, so it keeps them here, in simulated
 /// RAM the kernel never sees, built by the same sparse code (see docs/divergences.md).
 pub fn flatmem_shadow_window(machine: &crate::machine::Machine) -> Option<(u64, u64)> {
-    if machine.era.is_64bit() {
+    if machine.era.is_64bit()
+        && machine.era.early_allocator() != crate::era::EarlyAllocator::Bootmem
+    {
         return None;
     }
     let base = crate::include::addr::round_up(machine.phys_end().max(1), 1 << 30);
@@ -1002,7 +1004,8 @@ pub fn flatmem_shadow_window(machine: &crate::machine::Machine) -> Option<(u64, 
     Some((base, sections * (PMD_SIZE + 64 * 1024) + (16 << 20)))
 }
 
-/// FLATMEM (i386): bootmm's struct pages for the whole of RAM, through `sparse_init` on the
+/// FLATMEM (i386), and 2.6's SPARSEMEM (whose vmemmap packs the kernel's 56-byte struct
+/// pages across PMDs, [`sparse_init_bootmem`]): bootmm's struct pages for the whole of RAM, through `sparse_init` on the
 /// shadow window's memblock, out of the call tree and the log (the kernel makes no such
 /// calls; `free_area_init_node` reserves its own memmap in the kernel's memblock).
 ///
@@ -1030,12 +1033,154 @@ pub(crate) fn sparse_init_flatmem_shadow(k: &mut Kernel) -> Result<(), BootError
 
 /// mm/sparse.c: `sparse_init`.
 pub(crate) fn sparse_init(k: &mut Kernel) -> Result<(), BootError> {
+    if k.era.is_64bit() && k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        sparse_init_flatmem_shadow(k)?;
+        return sparse_init_bootmem(k);
+    }
     let _t = k.trace.enter("sparse_init", "mm/sparse.c");
     if !k.era.is_64bit() {
         // i386 builds are FLATMEM: see sparse_init_flatmem_shadow.
         return Ok(());
     }
     sparse_init_sections(k)
+}
+
+/// `__pa(MAX_DMA_ADDRESS)`'s direct-map address in 2.6 (`PAGE_OFFSET` 0xffff880000000000):
+/// how the vmemmap line prints a block.
+const PAGE_OFFSET_26: u64 = 0xffff_8800_0000_0000;
+
+/// arch/x86/mm/init_64.c (2.6.27–2.6.33): `vmemmap_populate`'s print state, kept across
+/// sections (`p_start`, `p_end`, `node_start`, `addr_start`, `addr_end`).
+#[derive(Default)]
+struct VmemmapPrint {
+    run: Option<(u64, u64, u64, u64, i32)>,
+}
+
+impl VmemmapPrint {
+    /// One new PMD block `p` for `[addr, addr + PMD_SIZE)` on `node`: a block not following
+    /// the last one physically, or on another node, prints the run so far and starts anew.
+    fn block(&mut self, k: &mut Kernel, addr: u64, p: u64, node: i32) {
+        match &mut self.run {
+            Some(r) if r.3 == p && r.4 == node => {
+                r.1 = addr + PMD_SIZE;
+                r.3 = p + PMD_SIZE;
+            }
+            _ => {
+                self.print(k);
+                self.run = Some((addr, addr + PMD_SIZE, p, p + PMD_SIZE, node));
+            }
+        }
+    }
+
+    /// `vmemmap_populate_print_last` (and the print of a finished run).
+    fn print(&mut self, k: &mut Kernel) {
+        if let Some((a0, a1, p0, p1, node)) = self.run.take() {
+            crate::pr_debug!(
+                k.printk,
+                " [{a0:x}-{:x}] PMD -> [{:x}-{:x}] on node {node}\n",
+                a1 - 1,
+                PAGE_OFFSET_26 + p0,
+                PAGE_OFFSET_26 + p1 - 1
+            );
+        }
+    }
+}
+
+/// mm/sparse.c and arch/x86/mm/init_64.c (2.6.27–2.6.33): `sparse_init`'s allocations from
+/// the bootmem bitmap, in the kernel's order: a root array per 256 present sections
+/// (`sparse_index_alloc`, from `sparse_memory_present_with_active_regions`), the 4 MiB
+/// `usemap_map`, every present section's usemap (`sparse_early_usemap_alloc`), then each
+/// section's memmap (`sparse_early_mem_map_alloc` → `vmemmap_populate`): a page for the
+/// vmemmap's PUD table, one for each PMD table, and a 2 MiB block (2 MiB aligned, from
+/// 16 MiB up, on the section's node) for each PMD the section's struct pages reach that
+/// has none yet, printed as runs of contiguous blocks; last `usemap_map` is freed.
+///
+/// The kernel's struct page is `sizeof(struct page)` bytes (56 in distribution builds), so
+/// a section's memmap is not PMD-aligned and neighbouring sections share PMDs; bootmm's
+/// own struct pages live in the shadow window ([`sparse_init_flatmem_shadow`]). The 2.6
+/// kernel page tables are not built (docs/divergences.md): the vmemmap entries are tracked
+/// here only to know which tables and blocks exist.
+///
+/// # Errors
+/// [`BootError::NoMemory`] where the kernel panics (`__alloc_bootmem_node` finds no room).
+fn sparse_init_bootmem(k: &mut Kernel) -> Result<(), BootError> {
+    use crate::mm::nobootmem::{bootmem_alloc, bootmem_alloc_node, bootmem_free};
+    let _t = k.trace.enter("sparse_init", "mm/sparse.c");
+    let sps = k.machine.kernel_config().struct_page_size;
+    let mut sections = Vec::new();
+    let mut pnum = k.sparse.next_present_section_nr(None);
+    while let Some(nr) = pnum {
+        sections.push((nr, early_pfn_to_nid(k, section_nr_to_pfn(nr))));
+        pnum = k.sparse.next_present_section_nr(Some(nr));
+    }
+    let need = |p: Result<Option<u64>, alloc::string::String>, what: &str, size: u64| match p {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(BootError::NoMemory(alloc::format!(
+            "{what}: bootmem alloc of {size} bytes failed! (Out of memory)"
+        ))),
+        Err(e) => Err(BootError::NoMemory(alloc::format!("{what}: {e}"))),
+    };
+    {
+        let _t = k.trace.enter("sparse_index_alloc", "mm/sparse.c");
+        let mut last_root = None;
+        for &(nr, nid) in &sections {
+            let root = nr / SECTIONS_PER_ROOT;
+            if last_root == Some(root) {
+                continue;
+            }
+            last_root = Some(root);
+            let r = bootmem_alloc_node(k, nid, PAGE_SIZE, SMP_CACHE_BYTES, MAX_DMA_PA);
+            need(r, "sparse_index_alloc", PAGE_SIZE)?;
+        }
+    }
+    let map_size = 8 * NR_MEM_SECTIONS;
+    let usemap_map = need(
+        bootmem_alloc(k, map_size, SMP_CACHE_BYTES, MAX_DMA_PA, 0),
+        "can not allocate usemap_map",
+        map_size,
+    )?;
+    {
+        let _t = k.trace.enter("sparse_early_usemap_alloc", "mm/sparse.c");
+        let size = usemap_size(&k.era);
+        for &(_, nid) in &sections {
+            let r = bootmem_alloc_node(k, nid, size, SMP_CACHE_BYTES, MAX_DMA_PA);
+            need(r, "sparse_early_usemap_alloc", size)?;
+        }
+    }
+    {
+        let _t = k.trace.enter("sparse_early_mem_map_alloc", "mm/sparse.c");
+        let _t2 = k.trace.enter("vmemmap_populate", "arch/x86/mm/init_64.c");
+        let mut print = VmemmapPrint::default();
+        let (mut pgd_done, mut puds, mut pmds) = (false, Vec::new(), Vec::new());
+        for &(nr, nid) in &sections {
+            let start = VMEMMAP_START.wrapping_add(section_nr_to_pfn(nr) * sps);
+            let end = start.wrapping_add(PAGES_PER_SECTION * sps);
+            let mut addr = start;
+            while addr < end {
+                if !pgd_done {
+                    let r = bootmem_alloc_node(k, nid, PAGE_SIZE, PAGE_SIZE, MAX_DMA_PA);
+                    need(r, "vmemmap_pgd_populate", PAGE_SIZE)?;
+                    pgd_done = true;
+                }
+                let pud = addr >> 30;
+                if !puds.contains(&pud) {
+                    let r = bootmem_alloc_node(k, nid, PAGE_SIZE, PAGE_SIZE, MAX_DMA_PA);
+                    need(r, "vmemmap_pud_populate", PAGE_SIZE)?;
+                    puds.push(pud);
+                }
+                let pmd = addr & !(PMD_SIZE - 1);
+                if pmds.last() != Some(&pmd) && !pmds.contains(&pmd) {
+                    let r = bootmem_alloc_node(k, nid, PMD_SIZE, PMD_SIZE, MAX_DMA_PA);
+                    let p = need(r, "vmemmap_populate", PMD_SIZE)?;
+                    pmds.push(pmd);
+                    print.block(k, pmd, p, nid);
+                }
+                addr = (pmd + PMD_SIZE).min(end);
+            }
+        }
+        print.print(k);
+    }
+    bootmem_free(k, usemap_map, map_size).map_err(BootError::NoMemory)
 }
 
 /// `sparse_init`'s work: the sections present, then their usemaps and memmaps.

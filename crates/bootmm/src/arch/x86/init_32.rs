@@ -275,9 +275,7 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<Option<u64>, BootError> {
     let _t3 = k
         .trace
         .enter("one_page_table_init", "arch/x86/mm/init_32.c");
-    let nomem = |e: crate::mm::memblock::MemblockError| {
-        BootError::NoMemory(alloc::format!("one_page_table_init: {e}"))
-    };
+    let nomem = |e: String| BootError::NoMemory(alloc::format!("one_page_table_init: {e}"));
     if let Some(p) = crate::mm::nobootmem::alloc_bootmem(k, 4096, 4096).map_err(nomem)? {
         return Ok(Some(p));
     }

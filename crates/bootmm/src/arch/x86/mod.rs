@@ -1,6 +1,7 @@
 //! `arch/x86`: the firmware memory map and the early boot steps that feed memblock.
 pub mod dump_pagetables;
 pub mod e820;
+pub mod early_res;
 pub mod init;
 pub mod init_32;
 pub mod init_64;

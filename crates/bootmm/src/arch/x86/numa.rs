@@ -1452,12 +1452,15 @@ fn setup_node_data(k: &mut Kernel, nid: u32, start: u64, end: u64) -> Result<(),
         note_page_table_caveat(k, line, nid);
     }
     let tnid = early_pfn_to_nid(k, nd_pa);
-    if tnid != nid {
+    if tnid != nid && !old {
         pr_info!(k.printk, "    NODE_DATA({nid}) on node {tnid}\n");
     }
     k.phys
         .memset(crate::PhysAddr(nd_pa), 0, sizeof.min(nd_size))
         .map_err(BootError::Phys)?;
+    if old && k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        setup_node_bootmem_bitmap(k, nid, start, end, nd_pa, nd_size, tnid)?;
+    }
     k.numa.node_data.push(NodeData {
         nid,
         pa: nd_pa,
@@ -1465,6 +1468,111 @@ fn setup_node_data(k: &mut Kernel, nid: u32, start: u64, end: u64) -> Result<(),
         on_node: tnid,
     });
     k.numa.online.push(nid);
+    Ok(())
+}
+
+/// arch/x86/mm/numa_64.c (2.6.x): the bitmap half of `setup_node_bootmem`, after NODE_DATA:
+/// the bitmap placed first-fit after NODE_DATA (`early_node_mem`), `init_bootmem_node`
+/// (every page reserved), `free_bootmem_with_active_regions` (the node's RAM free), then
+/// `early_res_to_bootmem` (each early reservation reserved again, clipped to the node) and
+/// NODE_DATA and the bitmap itself reserved with `reserve_bootmem_node`. The bitmap is
+/// reserved in bootmm's memblock too, which stands in for the e820 searches.
+///
+/// # Errors
+/// [`BootError::NoMemory`] when the bitmap finds no room (the kernel gives the node up and
+/// its boot fails later) or the bitmap allocator reports the kernel's BUG.
+fn setup_node_bootmem_bitmap(
+    k: &mut Kernel,
+    nid: u32,
+    start: u64,
+    end: u64,
+    nd_pa: u64,
+    nd_size: u64,
+    tnid: u32,
+) -> Result<(), BootError> {
+    use crate::include::Pfn;
+    let _t = k.trace.enter("init_bootmem_node", "mm/bootmem.c");
+    drop(_t);
+    let (start_pfn, last_pfn) = (start >> 12, end >> 12);
+    let bootmap_pages = crate::mm::bootmem::bootmem_bootmap_pages(last_pfn - start_pfn);
+    let from = if tnid == nid {
+        (nd_pa + nd_size).next_multiple_of(PAGE_SIZE)
+    } else {
+        start.next_multiple_of(PAGE_SIZE)
+    };
+    let saved = k.memblock.bottom_up;
+    k.memblock.bottom_up = true;
+    let at = k
+        .memblock
+        .memblock_find_in_range(from, end, bootmap_pages << 12, PAGE_SIZE);
+    k.memblock.bottom_up = saved;
+    if at == 0 {
+        pr_err!(
+            k.printk,
+            "Cannot find {} bytes in node {nid}\n",
+            bootmap_pages << 12
+        );
+        return Err(BootError::NoMemory(format!(
+            "setup_node_bootmem: no room for node {nid}'s bootmem bitmap"
+        )));
+    }
+    k.memblock
+        .memblock_reserve(at, bootmap_pages << 12)
+        .map_err(no_memory)?;
+    let bug = |e: crate::mm::bootmem::BootmemError| BootError::NoMemory(e.to_string());
+    let mut bm = k
+        .bootmem
+        .take()
+        .unwrap_or_else(|| crate::mm::bootmem::Bootmem::new(&k.era));
+    let size = bm
+        .init_bootmem_node(
+            &k.phys,
+            nid as usize,
+            Pfn(at >> 12),
+            Pfn(start_pfn),
+            Pfn(last_pfn),
+        )
+        .map_err(bug)?;
+    pr_info!(
+        k.printk,
+        "  bootmap [{at:016x} -  {:016x}] pages {bootmap_pages:x}\n",
+        at + size - 1
+    );
+    // free_bootmem_with_active_regions(nid, end): the node's active ranges (its memblock
+    // memory, which e820_register_active_regions mirrors).
+    {
+        let _t = k
+            .trace
+            .enter("free_bootmem_with_active_regions", "mm/page_alloc.c");
+        for (s, e, _) in k.memblock.for_each_mem_pfn_range(nid as i32) {
+            let (s, e) = (s.max(start_pfn), e.min(last_pfn));
+            if s < e {
+                bm.node_mut(nid as usize)
+                    .and_then(|b| b.free_bootmem_node(&k.phys, s << 12, (e - s) << 12))
+                    .map_err(bug)?;
+            }
+        }
+    }
+    k.bootmem = Some(bm);
+    crate::arch::x86::early_res::early_res_to_bootmem(k, start, end)?;
+    let phys = &k.phys;
+    let Some(bm) = k.bootmem.as_mut() else {
+        return Ok(());
+    };
+    let node = bm.node_mut(nid as usize).map_err(bug)?;
+    if tnid != nid {
+        pr_info!(k.printk, "    NODE_DATA({nid}) on node {tnid}\n");
+    } else {
+        node.reserve_bootmem_node(phys, nd_pa, nd_size, crate::mm::bootmem::BOOTMEM_DEFAULT)
+            .map_err(bug)?;
+    }
+    node.reserve_bootmem_node(
+        phys,
+        at,
+        bootmap_pages << 12,
+        crate::mm::bootmem::BOOTMEM_DEFAULT,
+    )
+    .map_err(bug)?;
     Ok(())
 }
 
@@ -1566,8 +1674,8 @@ mod tests {
         m.config.pglist_data_size = Some(pgdat);
         let mut k = Kernel::new(m).unwrap();
         match start_kernel(&mut k) {
-            // 2.6 stops at setup_per_cpu_areas (its bootmem allocator is not wired in): these tests
-            // look at what comes before.
+            // 2.6 i386 stops at setup_per_cpu_areas (no bitmap yet): these tests look at
+            // what comes before.
             Ok(()) | Err(crate::init::main::BootError::Unmodelled(_)) => {}
             Err(e) => panic!("boot: {e}"),
         }

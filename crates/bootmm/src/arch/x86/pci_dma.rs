@@ -92,6 +92,9 @@ fn slot_arrays(k: &Kernel, nslabs: u64) -> [(u64, bool); 3] {
 fn swiotlb_init(k: &mut Kernel, nslabs: u64) -> Result<(), BootError> {
     let _t = k.trace.enter("swiotlb_init", "kernel/dma/swiotlb.c");
     let bytes = nslabs << IO_TLB_SHIFT;
+    if crate::mm::nobootmem::bootmem_live(k) {
+        return swiotlb_init_bootmem(k, nslabs, bytes);
+    }
     let tlb = k
         .memblock
         .memblock_alloc_low(page_align(bytes), crate::include::PAGE_SIZE)
@@ -127,6 +130,32 @@ fn swiotlb_init(k: &mut Kernel, nslabs: u64) -> Result<(), BootError> {
             tlb.0 + bytes,
             bytes >> 20
         );
+    }
+    Ok(())
+}
+
+/// lib/swiotlb.c (2.6.x): `swiotlb_init_with_default_size` on the bootmem bitmap: the
+/// buffer with `alloc_bootmem_low_pages` (below 4 GiB, from the bottom), the slot list and
+/// the original addresses with `alloc_bootmem` (from 16 MiB), the overflow buffer with
+/// `alloc_bootmem_low`; any failure is the kernel's panic.
+fn swiotlb_init_bootmem(k: &mut Kernel, nslabs: u64, bytes: u64) -> Result<(), BootError> {
+    use crate::mm::bootmem::ARCH_LOW_ADDRESS_LIMIT;
+    use crate::mm::nobootmem::{bootmem_alloc, BOOTMEM_GOAL};
+    let page = crate::include::PAGE_SIZE;
+    let line = crate::include::SMP_CACHE_BYTES;
+    let allocs = [
+        (page_align(bytes), page, 0, ARCH_LOW_ADDRESS_LIMIT),
+        (4 * nslabs, line, BOOTMEM_GOAL, 0),
+        (8 * nslabs, line, BOOTMEM_GOAL, 0),
+        (32 << 10, line, 0, ARCH_LOW_ADDRESS_LIMIT),
+    ];
+    for (size, align, goal, limit) in allocs {
+        let p = bootmem_alloc(k, size, align, goal, limit).map_err(BootError::NoMemory)?;
+        if p.is_none() {
+            return Err(BootError::NoMemory(alloc::format!(
+                "swiotlb: bootmem alloc of {size} bytes failed!"
+            )));
+        }
     }
     Ok(())
 }

@@ -69,6 +69,12 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     }
 
     // Reservations made before memory is added to memblock.
+    let early_res = k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem;
+    if early_res {
+        // 2.6: early_res[]'s static entries come first (its initializer), then
+        // x86_64_start_reservations' (head64.c) image and initrd.
+        crate::arch::x86::early_res::early_res_static(k)?;
+    }
     if k.era.at_least(5, 13) {
         early_reserve_memory(k)?;
     } else {
@@ -162,13 +168,14 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     if !k.era.at_least(5, 13) {
         reserve_bios_regions(k)?;
     }
-    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
-        early_res_static(k)?;
-    } else {
+    if !early_res {
         reserve_real_mode(k)?;
         if !k.era.at_least(5, 13) {
             trim_low_memory_range(k)?;
         }
+    }
+    if early_res {
+        reserve_brk(k)?;
     }
     init_mem_mapping(k)?;
     k.memblock
@@ -177,9 +184,6 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     crate::kernel::printk::setup_log_buf(k, true);
     early_acpi_boot_init(k)?;
 
-    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem && k.era.is_64bit() {
-        early_res_dma_reserve(k);
-    }
     if k.era.is_64bit() {
         crate::arch::x86::numa::initmem_init(k)?;
     } else {
@@ -191,9 +195,85 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
     {
         memblock_find_dma_reserve(k);
     }
+    if crate::mm::nobootmem::bootmem_live(k) && k.era.is_64bit() {
+        acpi_reserve_bootmem(k)?;
+    }
     crate::arch::x86::init_64::paging_init(k)?;
     crate::arch::x86::numa::init_cpu_to_node(k)?;
-    e820__reserve_resources(k)
+    e820__reserve_resources(k)?;
+    if !nosave_mem_form(&k.era) {
+        e820_mark_nosave_regions(k)?;
+    }
+    Ok(())
+}
+
+/// Whether `__register_nosave_region` prints the `[mem %#010llx-%#010llx]` form (from 3.10,
+/// believed: a 3.8 log prints the old `%016lx - %016lx` form, a 3.11 log the new one). Only
+/// the old form and its era are modelled.
+fn nosave_mem_form(era: &crate::era::Era) -> bool {
+    era.at_least(3, 10)
+}
+
+/// arch/x86/kernel/e820.c (CONFIG_HIBERNATION, before 3.10): `e820_mark_nosave_regions(max_low_pfn)`:
+/// every gap between e820 entries and every entry that is neither RAM nor kernel-reserved
+/// RAM, up to the entry that reaches `max_low_pfn`, is registered with
+/// kernel/power/snapshot.c's `__register_nosave_region`: one line each, and a 32-byte
+/// `struct nosave_region` from `alloc_bootmem` (the bitmap in 2.6, memblock through
+/// nobootmem after) unless it extends the previous region.
+///
+/// # Errors
+/// [`BootError::NoMemory`]: the bootmem allocation failed (the kernel oopses).
+fn e820_mark_nosave_regions(k: &mut Kernel) -> Result<(), BootError> {
+    use crate::arch::x86::e820::E820Type;
+    let _t = k
+        .trace
+        .enter("e820_mark_nosave_regions", "arch/x86/kernel/e820.c");
+    let table = k.e820.table.clone();
+    let Some(first) = table.first() else {
+        return Ok(());
+    };
+    let limit = k.max_low_pfn;
+    let mut last_end: Option<u64> = None;
+    let mut register = |k: &mut Kernel, start: u64, end: u64| -> Result<(), BootError> {
+        if start >= end {
+            return Ok(());
+        }
+        if last_end != Some(start) {
+            let _t = k
+                .trace
+                .enter("__register_nosave_region", "kernel/power/snapshot.c");
+            let p = crate::mm::nobootmem::alloc_bootmem(k, 32, crate::include::SMP_CACHE_BYTES)
+                .map_err(BootError::NoMemory)?;
+            if p.is_none() {
+                return Err(BootError::NoMemory(String::from(
+                    "__register_nosave_region: bootmem alloc of 32 bytes failed!",
+                )));
+            }
+        }
+        last_end = Some(end);
+        crate::pr_info!(
+            k.printk,
+            "PM: Registered nosave memory: {:016x} - {:016x}\n",
+            start << 12,
+            end << 12
+        );
+        Ok(())
+    };
+    let mut pfn = (first.addr + first.size) >> 12;
+    for ei in table.iter().skip(1) {
+        let up = ei.addr.div_ceil(PAGE_SIZE);
+        if pfn < up {
+            register(k, pfn, up)?;
+        }
+        pfn = (ei.addr + ei.size) >> 12;
+        if !matches!(ei.typ, E820Type::Ram | E820Type::ReservedKern) {
+            register(k, up, pfn)?;
+        }
+        if pfn >= limit {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// arch/x86/kernel/e820.c: `e820__reserve_resources` (`e820_reserve_resources` before
@@ -222,8 +302,7 @@ fn e820__reserve_resources(k: &mut Kernel) -> Result<(), BootError> {
     };
     let desc = u64::from(k.era.at_least(4, 6));
     let size = n * (2 * addr + word * (2 + desc + 3));
-    let nomem =
-        |e: crate::mm::memblock::MemblockError| BootError::NoMemory(alloc::format!("{name}: {e}"));
+    let nomem = |e: String| BootError::NoMemory(alloc::format!("{name}: {e}"));
     let p = crate::mm::nobootmem::alloc_bootmem(k, size, 64).map_err(nomem)?;
     p.ok_or_else(|| {
         BootError::NoMemory(alloc::format!(
@@ -302,6 +381,29 @@ fn early_acpi_boot_init(k: &mut Kernel) -> Result<(), BootError> {
     Ok(())
 }
 
+/// arch/x86/kernel/acpi/sleep.c (2.6.x): `acpi_reserve_bootmem` (CONFIG_ACPI_SLEEP, which
+/// distribution builds set): the S3 wakeup code's low buffer, `alloc_bootmem_low(WAKEUP_SIZE)`
+/// (16 KiB below 4 GiB, from the bottom: usually the first bootmem allocation). Later eras
+/// put the wakeup code in the real-mode blob. A failure only disables S3, as in the kernel.
+fn acpi_reserve_bootmem(k: &mut Kernel) -> Result<(), BootError> {
+    const WAKEUP_SIZE: u64 = 0x4000;
+    let _t = k
+        .trace
+        .enter("acpi_reserve_bootmem", "arch/x86/kernel/acpi/sleep.c");
+    let p = crate::mm::nobootmem::bootmem_alloc(
+        k,
+        WAKEUP_SIZE,
+        crate::include::SMP_CACHE_BYTES,
+        0,
+        crate::mm::bootmem::ARCH_LOW_ADDRESS_LIMIT,
+    )
+    .map_err(BootError::NoMemory)?;
+    if p.is_none() {
+        crate::pr_err!(k.printk, "ACPI: Cannot allocate lowmem, S3 disabled.\n");
+    }
+    Ok(())
+}
+
 /// arch/x86/kernel/e820.c: `memblock_find_dma_reserve` (x86_64, before 6.11): the pages
 /// below 16 MiB that memblock holds reserved, charged to ZONE_DMA as "pages reserved".
 fn memblock_find_dma_reserve(k: &mut Kernel) {
@@ -358,6 +460,15 @@ fn kernel_image_range(k: &Kernel) -> (u64, u64) {
 
 fn reserve_kernel_image(k: &mut Kernel) -> Result<(), BootError> {
     let (start, end) = kernel_image_range(k);
+    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        // 2.6 head64.c: [_text, __bss_stop); the brk area after it is reserve_brk's.
+        let end = k
+            .machine
+            .image
+            .reserve_end
+            .unwrap_or(k.machine.image.layout().bss_end);
+        return crate::arch::x86::early_res::reserve_early(k, start, end, "TEXT DATA BSS");
+    }
     // memblock_reserve_kern (6.16+) marks the image MEMBLOCK_RSRV_KERN; before, plain reserve.
     let r = if k.memblock.has_rsrv_kern() {
         k.memblock.memblock_reserve_kern(start, end - start)
@@ -386,6 +497,10 @@ fn early_reserve_initrd(k: &mut Kernel) -> Result<(), BootError> {
         .trace
         .enter("early_reserve_initrd", "arch/x86/kernel/setup.c");
     if let Some((start, size)) = k.machine.initrd {
+        if size != 0 && k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+            // 2.6 head64.c: the initrd's bytes, not rounded to pages.
+            return crate::arch::x86::early_res::reserve_early(k, start, start + size, "RAMDISK");
+        }
         if size != 0 {
             let end = crate::include::addr::page_align(start + size);
             let start = start & !(PAGE_SIZE - 1);
@@ -413,7 +528,29 @@ fn reserve_bios_regions(k: &mut Kernel) -> Result<(), BootError> {
     if ebda_start >= BIOS_START_MIN && ebda_start < bios_start {
         bios_start = ebda_start;
     }
+    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        // 2.6 head.c reserve_ebda_region: reserve_early_overlap_ok(lowmem, 1 MiB).
+        k.early_res
+            .__reserve_early(bios_start, ISA_END_ADDRESS, "BIOS reserved", true)
+            .map_err(BootError::NoMemory)?;
+    }
     memblock_reserve(k, bios_start, ISA_END_ADDRESS - bios_start)
+}
+
+/// arch/x86/kernel/setup.c (2.6.30–2.6.33): `reserve_brk`: what `extend_brk` handed out
+/// before it (DMI's strings, on x86_64), `[__brk_base, _brk_end)`, reserved as "BRK". The
+/// brk area starts at the page after `__bss_stop`. Later eras reserve the brk area with the
+/// image.
+fn reserve_brk(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("reserve_brk", "arch/x86/kernel/setup.c");
+    let bss_stop = k
+        .machine
+        .image
+        .reserve_end
+        .unwrap_or(k.machine.image.layout().bss_end);
+    let base = crate::include::addr::page_align(bss_stop);
+    let used = k.machine.brk_used.unwrap_or(0);
+    crate::arch::x86::early_res::reserve_early(k, base, base + used, "BRK")
 }
 
 /// arch/x86/kernel/e820.c: `e820__memory_setup` (the default, non-Xen path).
@@ -600,33 +737,6 @@ fn reserve_real_mode(k: &mut Kernel) -> Result<(), BootError> {
     Ok(())
 }
 
-/// arch/x86/mm/init_64.c (2.6.x): the `dma_reserve` that `early_res_to_bootmem` leaves:
-/// each early reservation below `MAX_DMA_PFN` (16 MiB) goes through
-/// `reserve_bootmem_generic`, which adds its length in whole pages. (NODE_DATA and the
-/// bootmap, reserved with `reserve_bootmem_node`, are not counted.)
-fn early_res_dma_reserve(k: &mut Kernel) {
-    k.dma_reserve = k
-        .memblock
-        .reserved
-        .regions
-        .iter()
-        .filter(|r| r.size != 0 && r.end() <= 16 << 20)
-        .map(|r| r.size / PAGE_SIZE)
-        .sum();
-}
-
-/// arch/x86/kernel/e820.c (2.6.x): `early_res[]`'s static entries, reserved from the start:
-/// the BIOS data page `[0, PAGE_SIZE)` and, on x86_64, the SMP trampoline at its fixed
-/// `TRAMPOLINE_BASE` (`[0x6000, 0x8000)`); the real-mode allocation and the low-memory
-/// reserve of later kernels do not exist yet.
-fn early_res_static(k: &mut Kernel) -> Result<(), BootError> {
-    memblock_reserve(k, 0, PAGE_SIZE)?;
-    if k.era.is_64bit() {
-        memblock_reserve(k, 0x6000, 2 * PAGE_SIZE)?;
-    }
-    Ok(())
-}
-
 /// arch/x86/mm/init.c (2.6.x, x86_64): `find_early_table_space` and the pages
 /// `init_memory_mapping` then used of it, reserved as "PGTABLE": the estimate (PUD, PMD and
 /// PTE pages for `[0, end)` with 2 MiB pages) placed first-fit from 0x8000 up, and of it the
@@ -662,7 +772,7 @@ fn early_table_space(k: &mut Kernel, start: u64, end: u64) -> Result<(), BootErr
     let last_gb = end.div_ceil(PUD);
     let used = last_gb.saturating_sub(first_gb) + u64::from(end % PMD != 0);
     if used > 0 {
-        memblock_reserve(k, at, used * PAGE_SIZE)?;
+        crate::arch::x86::early_res::reserve_early(k, at, at + used * PAGE_SIZE, "PGTABLE")?;
     }
     Ok(())
 }

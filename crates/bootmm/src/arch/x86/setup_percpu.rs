@@ -99,12 +99,10 @@ pub fn setup_per_cpu_areas(k: &mut Kernel) -> Result<(), BootError> {
             nr_node_ids
         );
     }
-    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
-        // The first chunk comes from the bitmap allocator (bottom-up from 16 MiB, after
-        // sparse's bootmem allocations): mm/bootmem.rs has the allocator, the boot does not
-        // use it yet.
+    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem && k.bootmem.is_none() {
+        // 2.6 i386: setup_bootmem_allocator's bitmap is not built yet.
         return Err(BootError::Unmodelled(alloc::format!(
-            "the percpu first chunk and the rest of a 2.6 boot ({}): their early allocations come from the bootmem bitmap allocator, which the boot does not use yet",
+            "the percpu first chunk and the rest of a 2.6 i386 boot ({}): their early allocations come from the bootmem bitmap, which setup_bootmem_allocator would build",
             k.era.release
         )));
     }

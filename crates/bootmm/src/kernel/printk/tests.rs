@@ -23,8 +23,8 @@ fn machine(v: (u32, u32, u32), mem: u64, cpus: u32, cmdline: &str) -> Machine {
 fn boot(m: Machine) -> Kernel {
     let mut k = Kernel::new(m).expect("simulated RAM");
     match start_kernel(&mut k) {
-        // 2.6 stops at setup_per_cpu_areas (its bootmem allocator is not wired in): these tests look
-        // at what comes before.
+        // 2.6 i386 stops at setup_per_cpu_areas (no bitmap yet): these tests look at what
+        // comes before.
         Ok(()) | Err(crate::init::main::BootError::Unmodelled(_)) => {}
         Err(e) => panic!("boot: {e}"),
     }

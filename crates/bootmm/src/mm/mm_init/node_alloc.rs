@@ -87,6 +87,17 @@ pub fn usemap_size(
 /// nobootmem before (goal 16 MiB, retried from 0).
 fn alloc_node_nopanic(k: &mut Kernel, size: u64, nid: i32) -> Result<Option<u64>, BootError> {
     let nomem = |e: crate::mm::memblock::MemblockError| BootError::NoMemory(alloc::format!("{e}"));
+    if crate::mm::nobootmem::bootmem_live(k) {
+        // 2.6's bitmap: alloc_bootmem_node (goal 16 MiB on the node, then every node).
+        return crate::mm::nobootmem::bootmem_alloc_node(
+            k,
+            nid,
+            size,
+            SMP_CACHE_BYTES,
+            crate::mm::nobootmem::BOOTMEM_GOAL,
+        )
+        .map_err(BootError::NoMemory);
+    }
     if k.era.at_least(3, 14) {
         // memblock_virt_alloc_node_nopanic: align 0 (SMP_CACHE_BYTES), from
         // BOOTMEM_LOW_LIMIT (0 over memblock).
@@ -162,7 +173,14 @@ pub fn zone_allocs(k: &mut Kernel, nid: u32, z: &ZoneInfo) -> Result<(), BootErr
     }
     if r.wait_table {
         let _t = k.trace.enter("zone_wait_table_init", file);
-        let size = wait_table_hash_nr_entries(z.spanned_pages) * r.wait_queue_head_size;
+        // With CONFIG_MEMORY_HOTPLUG (which CONFIG_MEMORY_HOTREMOVE needs) a zone may grow,
+        // so every table has the maximum, 4096 entries.
+        let entries = if k.machine.kernel_config().memory_hotremove {
+            4096
+        } else {
+            wait_table_hash_nr_entries(z.spanned_pages)
+        };
+        let size = entries * r.wait_queue_head_size;
         alloc_node_nopanic(k, size, nid as i32)?;
     }
     Ok(())

@@ -13,6 +13,7 @@
 //! NR_FREE_PAGES as the kernel would after `page_alloc_init_late`, and puts them on the free
 //! lists a section at a time when an allocation needs them (`docs/divergences.md`).
 
+use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::Relaxed;
@@ -305,6 +306,10 @@ pub(crate) fn memblock_discard(k: &mut Kernel) {
 /// mm/memblock.c: `memblock_free_all` (4.20+); mm/nobootmem.c (mm/bootmem.c before 2.6.39):
 /// `free_all_bootmem` before, as [`crate::era::EarlyAllocator`] names it.
 pub(crate) fn memblock_free_all(k: &mut Kernel) -> Result<(), BootError> {
+    if k.bootmem.is_some() {
+        // 2.6 x86_64 (CONFIG_NUMA): mem_init calls numa_free_all_bootmem itself.
+        return hand_over(k);
+    }
     let ea = k.era.early_allocator();
     let _t = k
         .trace
@@ -317,10 +322,56 @@ fn hand_over(k: &mut Kernel) -> Result<(), BootError> {
         return Ok(());
     }
     reset_all_zones_managed_pages(k);
-    let pages = free_low_memory_core_early(k)?;
+    let pages = if k.bootmem.is_some() {
+        numa_free_all_bootmem(k)?
+    } else {
+        free_low_memory_core_early(k)?
+    };
     k.page_alloc.totalram_pages.fetch_add(pages, Relaxed);
     k.page_alloc.initialised = true;
     Ok(())
+}
+
+/// arch/x86/mm/numa_64.c (2.6.x): `numa_free_all_bootmem`: each online node's
+/// `free_all_bootmem_node` (mm/bootmem.c `free_all_bootmem_core`): the bitmap's free pages in
+/// words of `BITS_PER_LONG` (order 6 on x86_64 where a whole word is free and aligned, page
+/// by page otherwise), then the bitmap's own pages, each through `__free_pages_bootmem`.
+/// Returns the pages counted for `totalram_pages` (the bitmap's included).
+///
+/// # Errors
+/// [`BootError::NoMemory`] with the bitmap allocator's BUG text.
+fn numa_free_all_bootmem(k: &mut Kernel) -> Result<u64, BootError> {
+    let _t = k
+        .trace
+        .enter("numa_free_all_bootmem", "arch/x86/mm/numa_64.c");
+    let Some(mut bm) = k.bootmem.take() else {
+        return Ok(0);
+    };
+    let mut blocks = Vec::new();
+    let mut total = 0;
+    let nodes: Vec<usize> = bm.nodes.iter().map(|b| b.nid).collect();
+    for nid in nodes {
+        let _t2 = k.trace.enter("free_all_bootmem_node", "mm/bootmem.c");
+        let _t3 = k.trace.enter("free_all_bootmem_core", "mm/bootmem.c");
+        let r = bm.free_all_bootmem_node(&k.phys, nid, &mut |pfn, order| {
+            blocks.push((pfn.0, order));
+        });
+        match r {
+            Ok(n) => total += n,
+            Err(e) => {
+                k.bootmem = Some(bm);
+                return Err(BootError::NoMemory(e.to_string()));
+            }
+        }
+    }
+    k.bootmem = Some(bm);
+    let _t2 = k.trace.enter("__free_pages_bootmem", "mm/page_alloc.c");
+    for (pfn, order) in blocks {
+        if let Some(page) = k.sparse.pfn_to_page(pfn) {
+            __free_pages_core(k, page, order);
+        }
+    }
+    Ok(total)
 }
 
 /// Free the deferred pages of `[spfn, epfn)` that memblock had free: initialise their struct
