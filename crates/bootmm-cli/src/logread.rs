@@ -945,7 +945,7 @@ impl LogInputs {
             }) << 10
         };
         m.image = KernelImage {
-            phys_start: 0x100_0000,
+            phys_start: bootmm::machine::default_physical_start(&m.era),
             text: pick(sizes.code_k, dc, "code"),
             rwdata: pick(sizes.rwdata_k, dr, "rwdata"),
             rodata: pick(sizes.rodata_k, dro, "rodata"),
@@ -958,8 +958,9 @@ impl LogInputs {
             m.image.phys_start = x.value.0;
             m.image.reserve_end = Some(x.value.1);
         } else {
-            notes.push(String::from(
-                "no memblock=debug kernel reservation: image placed at 16 MiB, extent estimated from section sizes",
+            notes.push(format!(
+                "no memblock=debug kernel reservation: image placed at {} MiB (CONFIG_PHYSICAL_START's default), extent estimated from section sizes",
+                m.image.phys_start >> 20
             ));
         }
         m.config = crate::logconfig::infer(&m.era, &self.lines, &mut notes);

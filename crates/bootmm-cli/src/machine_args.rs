@@ -296,6 +296,9 @@ impl MachineArgs {
         if self.from_dmesg.is_none() {
             // A build fact that follows the kernel version (a log gives its own).
             m.image.realmode_size = bootmm::machine::default_realmode_size(&m.era);
+            if m.image.reserve_end.is_none() {
+                m.image.phys_start = bootmm::machine::default_physical_start(&m.era);
+            }
         }
         if !self.numa_node.is_empty() {
             m.srat = Some(explicit_numa(&self.numa_node, &self.numa_distance, m.cpus)?);

@@ -244,7 +244,7 @@ fn a_bad_side_is_a_usage_error_naming_it() {
 
 #[test]
 fn a_stopped_era_is_shown_with_its_reason() {
-    let (rc, out, err) = diff(&["--i386 i386 --kernel 2.6.24", "--kernel 6.6"]);
+    let (rc, out, err) = diff(&["--i386 i386 --kernel 2.6.30", "--kernel 6.6"]);
     assert_eq!(rc, 1, "{out}{err}");
     let stop = out
         .lines()
@@ -254,7 +254,7 @@ fn a_stopped_era_is_shown_with_its_reason() {
     assert!(stop.contains("bootmem"), "{stop}");
     assert!(!out.contains("B: boot stopped"), "{out}");
     // Its log up to the stop is in the diff.
-    assert!(out.contains("\n-Linux version 2.6.24\n"), "{out}");
+    assert!(out.contains("\n-Linux version 2.6.30\n"), "{out}");
     for s in ["zones", "buddyinfo", "slabinfo"] {
         assert!(
             out.contains(&format!("\n{s}: not reached (the boot of A stopped)\n")),
@@ -262,10 +262,10 @@ fn a_stopped_era_is_shown_with_its_reason() {
         );
     }
     assert!(err.contains("A: boot stopped"), "{err}");
-    let (rc, j) = diff_json(&["--i386 i386 --kernel 2.6.24", "--kernel 6.6"]);
+    let (rc, j) = diff_json(&["--i386 i386 --kernel 2.6.30", "--kernel 6.6"]);
     assert_eq!(rc, 1);
     let st = &j["a"]["stopped"];
-    assert!(st["reason"].as_str().unwrap().contains("2.6.24"), "{st}");
+    assert!(st["reason"].as_str().unwrap().contains("2.6.30"), "{st}");
     assert_eq!(st["after_lines"], j["log"]["a_lines"]);
     assert!(st["last_call"][0] == "start_kernel", "{st}");
     assert!(j["b"]["stopped"].is_null());

@@ -93,12 +93,12 @@ fn write_tmp(name: &str, text: &[u8]) -> std::path::PathBuf {
 /// A check that compared nothing, or whose model stopped early, is not a success.
 #[test]
 fn exit_codes_tell_how_a_run_ended() {
-    // 2.6.24 i386: the boot stops at setup_per_cpu_areas (setup_bootmem_allocator's
+    // 2.6.30 i386: the boot stops at setup_per_cpu_areas (initmem_init's bootmem
     // bitmap is not built), and says so.
-    let (rc, _, err) = bootmm_rc(&["boot", "--i386", "i386", "--kernel", "2.6.24"], b"");
+    let (rc, _, err) = bootmm_rc(&["boot", "--i386", "i386", "--kernel", "2.6.30"], b"");
     assert_eq!(rc, 1);
     assert!(
-        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6 i386 boot"),
+        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6.30 i386 boot"),
         "{err}"
     );
     // ...and a check of a log of that era is incomplete: 3 (a 3.2 i386 log relabelled).
@@ -108,12 +108,12 @@ fn exit_codes_tell_how_a_run_ended() {
     .unwrap()
     .replace(
         "Linux version 3.2.0-4-686-pae",
-        "Linux version 2.6.24-1-686-pae",
+        "Linux version 2.6.30-1-686-pae",
     );
-    assert!(text.contains("Linux version 2.6.24-1-686-pae"));
-    // Up to the zones, which 2.6.24's single active range sizes differently.
+    assert!(text.contains("Linux version 2.6.30-1-686-pae"));
+    // Up to the zones.
     let text = &text[..text.find("On node 0 totalpages").unwrap()];
-    let log = write_tmp("i386-2.6.24.txt", text.as_bytes());
+    let log = write_tmp("i386-2.6.30.txt", text.as_bytes());
     let (rc, _, err) = bootmm_rc(&["check", log.to_str().unwrap()], b"");
     assert_eq!(rc, 3, "{err}");
     assert!(

@@ -209,7 +209,7 @@ fn eras_without_zones_say_so() {
             "--i386",
             "i386",
             "--kernel",
-            "2.6.24",
+            "2.6.30",
             "--mem",
             "1G",
         ],
@@ -218,7 +218,7 @@ fn eras_without_zones_say_so() {
     assert!(!ok);
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6 i386 boot"),
+        err.contains("not modelled yet: the percpu first chunk and the rest of a 2.6.30 i386 boot"),
         "{err}"
     );
 }

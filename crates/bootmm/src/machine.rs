@@ -657,6 +657,20 @@ pub const DEFAULT_NR_CPUS: u32 = 64;
 /// 2544K rwdata, 10280K rodata, 3728K init, 1168K bss. They are build facts, not computed.
 pub const DEFAULT_IMAGE_K: [u64; 5] = [18470, 2544, 10280, 3728, 1168];
 
+/// `CONFIG_PHYSICAL_START`'s default, where the image is loaded when nothing says otherwise:
+/// 16 MiB from 2.6.31 ("x86: default CONFIG_PHYSICAL_START and CONFIG_PHYSICAL_ALIGN to
+/// 16 MB"; a 2.6.32 log's early reservations show the image at 0x1000000), before 1 MiB on
+/// i386 and 2 MiB on x86_64.
+pub fn default_physical_start(era: &Era) -> u64 {
+    if era.at_least_patch(2, 6, 31) {
+        0x100_0000
+    } else if era.is_64bit() {
+        0x20_0000
+    } else {
+        0x10_0000
+    }
+}
+
 /// SeaBIOS's reservation at the top of low RAM (its own tables), 128 KiB in current
 /// releases (1.16; `0xbffe0000` in a 3 GiB-low QEMU guest). Older SeaBIOS used 12 KiB.
 const SEABIOS_HIGH_RESERVE: u64 = 128 << 10;

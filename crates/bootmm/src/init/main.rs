@@ -182,7 +182,12 @@ fn mm_init(k: &mut Kernel) -> Result<(), BootError> {
     if k.zones.is_none() {
         return Ok(());
     }
-    let _t = k.trace.enter("mm_init", "init/main.c");
+    // init/main.c's mm_init came with 2.6.31 (SLUB/SLAB set up before the IRQs); before,
+    // start_kernel called mem_init and kmem_cache_init itself.
+    let _t = k
+        .era
+        .at_least_patch(2, 6, 31)
+        .then(|| k.trace.enter("mm_init", "init/main.c"));
     crate::arch::x86::init_64::mem_init(k)?;
     if k.era.at_least(5, 15) {
         crate::mm::page_alloc::mem_init_print_info(k);

@@ -936,6 +936,50 @@ impl core::fmt::Display for PcpuFreeError {
     }
 }
 
+/// init/main.c (2.6.24, the generic `setup_per_cpu_areas` of CONFIG_SMP kernels without an
+/// arch one: i386 before 2.6.26): one `alloc_bootmem_pages` of `PERCPU_ENOUGH_ROOM` (the
+/// static per-CPU data and the 8 KiB module reserve, in whole pages) per possible CPU, each
+/// CPU's copy of `.data.percpu` at `__per_cpu_offset[cpu]`. The era has no percpu allocator
+/// and prints nothing. bootmm serves what later eras take from the dynamic chunk (the zone
+/// pagesets, SLUB's per-CPU structures), which 2.6.24 keeps in static per-CPU variables,
+/// from the area past the static data through its chunk allocator (docs/divergences.md).
+///
+/// # Errors
+/// [`BootError::NoMemory`] where the kernel panics ("bootmem alloc of %lu bytes failed!").
+pub fn setup_per_cpu_areas_static(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k.trace.enter("setup_per_cpu_areas", "init/main.c");
+    const PERCPU_MODULE_RESERVE: u64 = 8 << 10;
+    let cpus = k.machine.cpus.max(1);
+    let static_size = k.machine.kernel_config().percpu_static_size;
+    let size = (static_size + PERCPU_MODULE_RESERVE).next_multiple_of(PAGE_SIZE);
+    let total = size * u64::from(cpus);
+    let ptr = {
+        let _t = k.trace.enter("__alloc_bootmem", "mm/bootmem.c");
+        early_alloc(k, total, PAGE_SIZE, "setup_per_cpu_areas")?
+    }
+    .ok_or_else(|| {
+        BootError::NoMemory(format!(
+            "setup_per_cpu_areas: bootmem alloc of {total} bytes failed!"
+        ))
+    })?;
+    let ai = PcpuAllocInfo {
+        static_size,
+        reserved_size: 0,
+        dyn_size: size - static_size,
+        unit_size: size,
+        atom_size: PAGE_SIZE,
+        alloc_size: size,
+        groups: alloc::vec![PcpuGroupInfo {
+            nr_units: cpus,
+            base_offset: 0,
+            cpu_map: (0..cpus).collect(),
+        }],
+    };
+    let unit_pa = (0..u64::from(cpus)).map(|c| ptr + c * size).collect();
+    k.percpu = FirstChunk::new(ai, ptr, unit_pa);
+    Ok(())
+}
+
 impl FirstChunk {
     /// mm/percpu.c: the allocator part of `pcpu_setup_first_chunk`: the reserved chunk (when
     /// the layout has a reserve) right after the static data, the dynamic one after it.

@@ -219,6 +219,155 @@ pub fn initmem_init(k: &mut Kernel) -> Result<(), BootError> {
         );
         pr_info!(k.printk, "  low ram: 0 - {:08x}\n", k.max_low_pfn << 12);
     }
+    if setup_memory_era(&k.era) && k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem {
+        setup_bootmem_allocator_bitmap(k)?;
+        drop(_t2);
+        drop(_t);
+        smp_alloc_memory(k)?;
+    }
+    Ok(())
+}
+
+/// arch/x86/kernel/head_32.S (before 2.6.26): `init_pg_tables_end`, the end of the page
+/// tables `startup_32` builds at `pg0` (the page after `_end`): PTE pages of 1024 entries
+/// (4 MiB each), added until the mapping reaches `INIT_MAP_BEYOND_END` past the tables'
+/// end: the bootmem bitmap of 4 GiB (`BOOTBITMAP_SIZE`, 128 KiB) and the page tables
+/// mapping it (`PAGE_TABLE_SIZE`, 1024 pages) with `ALLOCATOR_SLOP` (4 pages) to spare.
+pub fn init_pg_tables_end(end: u64) -> u64 {
+    const INIT_MAP_BEYOND_END: u64 = (128 << 10) + (1024 + 4) * 4096;
+    let pg0 = crate::include::addr::page_align(end);
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        if pages * (4 << 20) >= pg0 + pages * 4096 + INIT_MAP_BEYOND_END {
+            return pg0 + pages * 4096;
+        }
+    }
+}
+
+/// arch/x86/kernel/setup_32.c (2.6.24–2.6.27): `setup_bootmem_allocator`: the bitmap for
+/// lowmem placed at `min_low_pfn`, right after `startup_32`'s page tables
+/// (`init_bootmem(min_low_pfn, max_low_pfn)`: every page reserved),
+/// `register_bootmem_low_pages` freeing the e820 RAM below `max_low_pfn`, then the
+/// reservations: the image through the bitmap's end, page 0, the EBDA's first page, page 1
+/// (the SMP trampoline's stack, CONFIG_SMP), the ACPI wakeup page (`alloc_bootmem_low`,
+/// CONFIG_ACPI_SLEEP) and the initrd. From here the bitmap is the allocator; bootmm's
+/// memblock keeps the state it had (docs/divergences.md).
+///
+/// # Errors
+/// [`BootError::NoMemory`] with the bitmap allocator's BUG text, or when the bitmap does not
+/// fit below `max_low_pfn` (the kernel would not boot).
+fn setup_bootmem_allocator_bitmap(k: &mut Kernel) -> Result<(), BootError> {
+    use crate::arch::x86::e820::E820Type;
+    use crate::include::{Pfn, PAGE_SIZE};
+    use crate::mm::bootmem::{Bootmem, BootmemError, BOOTMEM_DEFAULT};
+    let bug = |e: BootmemError| BootError::NoMemory(alloc::format!("setup_bootmem_allocator: {e}"));
+    let text = k.machine.image.phys_start;
+    let end = k
+        .machine
+        .image
+        .reserve_end
+        .unwrap_or(k.machine.image.layout().bss_end);
+    let min_low_pfn = init_pg_tables_end(end).div_ceil(PAGE_SIZE);
+    if min_low_pfn >= k.max_low_pfn {
+        return Err(BootError::NoMemory(String::from(
+            "setup_bootmem_allocator: the kernel image reaches past lowmem",
+        )));
+    }
+    let mut bm = Bootmem::new(&k.era);
+    let bootmap_size = {
+        let _t = k.trace.enter("init_bootmem", "mm/bootmem.c");
+        bm.init_bootmem(&k.phys, Pfn(min_low_pfn), k.max_low_pfn)
+            .map_err(bug)?
+    };
+    {
+        let _t = k
+            .trace
+            .enter("register_bootmem_low_pages", "arch/x86/kernel/setup_32.c");
+        for e in k.e820.table.iter().filter(|e| e.typ == E820Type::Ram) {
+            let curr = e.addr.div_ceil(PAGE_SIZE);
+            let last = ((e.addr + e.size) / PAGE_SIZE).min(k.max_low_pfn);
+            if last > curr {
+                bm.free_bootmem(&k.phys, curr * PAGE_SIZE, (last - curr) * PAGE_SIZE)
+                    .map_err(bug)?;
+            }
+        }
+    }
+    let reserve = |bm: &mut Bootmem, k: &Kernel, at: u64, size: u64| {
+        bm.reserve_bootmem(&k.phys, at, size, BOOTMEM_DEFAULT)
+            .map_err(bug)
+    };
+    let _t = k.trace.enter("reserve_bootmem", "mm/bootmem.c");
+    reserve(
+        &mut bm,
+        k,
+        text,
+        min_low_pfn * PAGE_SIZE + bootmap_size + PAGE_SIZE - 1 - text,
+    )?;
+    reserve(&mut bm, k, 0, PAGE_SIZE)?;
+    // reserve_ebda_region: the EBDA's first page, where the BIOS data area points.
+    if k.machine.bda.is_some() && k.phys.end().0 >= 0x1000 {
+        let ebda = (k
+            .phys
+            .read_u64(crate::PhysAddr(0x40e))
+            .map_err(BootError::Phys)?
+            & 0xffff)
+            << 4;
+        if ebda != 0 && ebda < k.max_low_pfn * PAGE_SIZE {
+            reserve(&mut bm, k, ebda, PAGE_SIZE)?;
+        }
+    }
+    reserve(&mut bm, k, PAGE_SIZE, PAGE_SIZE)?;
+    drop(_t);
+    k.bootmem = Some(bm);
+    {
+        // arch/x86/kernel/acpi/sleep_32.c: acpi_reserve_bootmem.
+        let _t = k
+            .trace
+            .enter("acpi_reserve_bootmem", "arch/x86/kernel/acpi/sleep_32.c");
+        let p = crate::mm::nobootmem::bootmem_alloc(
+            k,
+            PAGE_SIZE,
+            crate::include::SMP_CACHE_BYTES,
+            0,
+            crate::mm::bootmem::ARCH_LOW_ADDRESS_LIMIT,
+        )
+        .map_err(BootError::NoMemory)?;
+        if p.is_none() {
+            crate::pr_err!(k.printk, "ACPI: Cannot allocate lowmem. S3 disabled.\n");
+        }
+    }
+    if let Some((start, size)) = k.machine.initrd {
+        if size != 0 && start + size <= k.max_low_pfn * PAGE_SIZE {
+            let phys = &k.phys;
+            if let Some(bm) = k.bootmem.as_mut() {
+                bm.reserve_bootmem(phys, start, size, BOOTMEM_DEFAULT)
+                    .map_err(bug)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// arch/x86/kernel/smpboot_32.c (2.6.24): `smp_alloc_memory`: the trampoline page for the
+/// secondary CPUs, `alloc_bootmem_low_pages(PAGE_SIZE)` (CONFIG_SMP, as distribution builds
+/// set it).
+///
+/// # Errors
+/// [`BootError::NoMemory`] with the bitmap allocator's BUG text.
+fn smp_alloc_memory(k: &mut Kernel) -> Result<(), BootError> {
+    let _t = k
+        .trace
+        .enter("smp_alloc_memory", "arch/x86/kernel/smpboot_32.c");
+    let page = crate::include::PAGE_SIZE;
+    crate::mm::nobootmem::bootmem_alloc(
+        k,
+        page,
+        page,
+        0,
+        crate::mm::bootmem::ARCH_LOW_ADDRESS_LIMIT,
+    )
+    .map_err(BootError::NoMemory)?;
     Ok(())
 }
 
@@ -275,6 +424,23 @@ fn permanent_kmaps_init(k: &mut Kernel) -> Result<Option<u64>, BootError> {
     let _t3 = k
         .trace
         .enter("one_page_table_init", "arch/x86/mm/init_32.c");
+    if crate::mm::nobootmem::bootmem_live(k) {
+        // 2.6's bitmap: alloc_bootmem_low_pages, from the bottom of lowmem.
+        let page = crate::include::PAGE_SIZE;
+        let p = crate::mm::nobootmem::bootmem_alloc(
+            k,
+            page,
+            page,
+            0,
+            crate::mm::bootmem::ARCH_LOW_ADDRESS_LIMIT,
+        )
+        .map_err(BootError::NoMemory)?;
+        return p.map(Some).ok_or_else(|| {
+            BootError::NoMemory(String::from(
+                "one_page_table_init: no page for the pkmap page table",
+            ))
+        });
+    }
     let nomem = |e: String| BootError::NoMemory(alloc::format!("one_page_table_init: {e}"));
     if let Some(p) = crate::mm::nobootmem::alloc_bootmem(k, 4096, 4096).map_err(nomem)? {
         return Ok(Some(p));

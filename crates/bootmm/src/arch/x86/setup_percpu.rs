@@ -77,6 +77,17 @@ pub fn early_cpu_to_node(k: &Kernel, cpu: u32) -> Option<i32> {
 /// [`BootError::NoMemory`] when memblock cannot hold the first chunk; [`BootError::Unmodelled`]
 /// for the page first chunk (i386 with more than one node).
 pub fn setup_per_cpu_areas(k: &mut Kernel) -> Result<(), BootError> {
+    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem && !k.era.is_64bit() {
+        // 2.6.24 i386: init/main.c's static per-CPU areas (x86's own setup_per_cpu_areas
+        // came to i386 with 2.6.26's unification; the 2.6.26-2.6.29 form is not modelled).
+        if k.bootmem.is_none() {
+            return Err(BootError::Unmodelled(alloc::format!(
+                "the percpu first chunk and the rest of a {} i386 boot: the bootmem bitmap of 2.6.28-2.6.33's initmem_init (setup_bootmem_allocator) is not built",
+                k.era.release
+            )));
+        }
+        return crate::mm::percpu::setup_per_cpu_areas_static(k);
+    }
     let _t = k.trace.enter("setup_per_cpu_areas", FILE);
     let cpus = k.machine.cpus;
     let nr_node_ids = k.numa.nr_node_ids.max(1);
@@ -98,13 +109,6 @@ pub fn setup_per_cpu_areas(k: &mut Kernel) -> Result<(), BootError> {
             cpus,
             nr_node_ids
         );
-    }
-    if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem && k.bootmem.is_none() {
-        // 2.6 i386: setup_bootmem_allocator's bitmap is not built yet.
-        return Err(BootError::Unmodelled(alloc::format!(
-            "the percpu first chunk and the rest of a 2.6 i386 boot ({}): their early allocations come from the bootmem bitmap, which setup_bootmem_allocator would build",
-            k.era.release
-        )));
     }
     if !k.era.is_64bit() && k.numa.online.len() > 1 {
         return Err(BootError::Unmodelled(alloc::string::String::from(

@@ -332,7 +332,8 @@ fn hand_over(k: &mut Kernel) -> Result<(), BootError> {
     Ok(())
 }
 
-/// arch/x86/mm/numa_64.c (2.6.x): `numa_free_all_bootmem`: each online node's
+/// arch/x86/mm/numa_64.c (2.6.x): `numa_free_all_bootmem` (i386: mm/bootmem.c
+/// `free_all_bootmem`): each online node's
 /// `free_all_bootmem_node` (mm/bootmem.c `free_all_bootmem_core`): the bitmap's free pages in
 /// words of `BITS_PER_LONG` (order 6 on x86_64 where a whole word is free and aligned, page
 /// by page otherwise), then the bitmap's own pages, each through `__free_pages_bootmem`.
@@ -341,9 +342,14 @@ fn hand_over(k: &mut Kernel) -> Result<(), BootError> {
 /// # Errors
 /// [`BootError::NoMemory`] with the bitmap allocator's BUG text.
 fn numa_free_all_bootmem(k: &mut Kernel) -> Result<u64, BootError> {
-    let _t = k
-        .trace
-        .enter("numa_free_all_bootmem", "arch/x86/mm/numa_64.c");
+    // x86_64 (CONFIG_NUMA) goes through numa_free_all_bootmem; i386's mem_init calls
+    // free_all_bootmem, node 0's free_all_bootmem_core.
+    let (name, file) = if k.era.is_64bit() {
+        ("numa_free_all_bootmem", "arch/x86/mm/numa_64.c")
+    } else {
+        ("free_all_bootmem", "mm/bootmem.c")
+    };
+    let _t = k.trace.enter(name, file);
     let Some(mut bm) = k.bootmem.take() else {
         return Ok(0);
     };
@@ -351,7 +357,10 @@ fn numa_free_all_bootmem(k: &mut Kernel) -> Result<u64, BootError> {
     let mut total = 0;
     let nodes: Vec<usize> = bm.nodes.iter().map(|b| b.nid).collect();
     for nid in nodes {
-        let _t2 = k.trace.enter("free_all_bootmem_node", "mm/bootmem.c");
+        let _t2 = k
+            .era
+            .is_64bit()
+            .then(|| k.trace.enter("free_all_bootmem_node", "mm/bootmem.c"));
         let _t3 = k.trace.enter("free_all_bootmem_core", "mm/bootmem.c");
         let r = bm.free_all_bootmem_node(&k.phys, nid, &mut |pfn, order| {
             blocks.push((pfn.0, order));
