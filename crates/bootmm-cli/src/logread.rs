@@ -11,8 +11,7 @@ use std::fmt::Write as _;
 use bootmm::arch::x86::e820::{setup_data_updates_kexec_table, E820Entry, E820Type};
 use bootmm::machine::{
     parse_e820_line, parse_e820_type, BiosDataArea, E820LogOp, E820OpKind, E820OpStage,
-    FirmwareNuma, Hypervisor, KernelImage, Slit, SratCpu, SratMemory, DEFAULT_IMAGE_K,
-    DEFAULT_NR_CPUS,
+    FirmwareNuma, Hypervisor, KernelImage, Slit, SratCpu, SratMemory, DEFAULT_NR_CPUS,
 };
 use bootmm::{Arch, Era, KernelVersion, Machine};
 
@@ -932,7 +931,7 @@ impl LogInputs {
                 notes.push(format!("no NR_CPUS in the log: {} assumed", m.nr_cpus));
             }
         }
-        let [dc, dr, dro, di, db] = DEFAULT_IMAGE_K;
+        let [dc, dr, dro, di, db] = bootmm::machine::default_image_k(&m.era);
         let sizes = self
             .image
             .as_ref()

@@ -298,6 +298,12 @@ impl MachineArgs {
             m.image.realmode_size = bootmm::machine::default_realmode_size(&m.era);
             if m.image.reserve_end.is_none() {
                 m.image.phys_start = bootmm::machine::default_physical_start(&m.era);
+                if !m.era.is_64bit() {
+                    let [text, rwdata, rodata, init, bss] =
+                        bootmm::machine::default_image_k(&m.era).map(|k| k << 10);
+                    (m.image.text, m.image.rwdata, m.image.rodata) = (text, rwdata, rodata);
+                    (m.image.init, m.image.bss) = (init, bss);
+                }
             }
         }
         if !self.numa_node.is_empty() {

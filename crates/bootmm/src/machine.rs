@@ -657,6 +657,20 @@ pub const DEFAULT_NR_CPUS: u32 = 64;
 /// 2544K rwdata, 10280K rodata, 3728K init, 1168K bss. They are build facts, not computed.
 pub const DEFAULT_IMAGE_K: [u64; 5] = [18470, 2544, 10280, 3728, 1168];
 
+/// The same for an i386 kernel, from the "Memory:" line of Ubuntu's 4.15 i386 build in
+/// `corpus/dmesg/056-virtualbox-i386-highmem-2g-4.15.txt`: 9019K code, 895K rwdata, 3468K
+/// rodata, 1112K init, 860K bss.
+pub const DEFAULT_IMAGE_K_I386: [u64; 5] = [9019, 895, 3468, 1112, 860];
+
+/// The default section sizes (KiB) for the era's architecture.
+pub fn default_image_k(era: &Era) -> [u64; 5] {
+    if era.is_64bit() {
+        DEFAULT_IMAGE_K
+    } else {
+        DEFAULT_IMAGE_K_I386
+    }
+}
+
 /// `CONFIG_PHYSICAL_START`'s default, where the image is loaded when nothing says otherwise:
 /// 16 MiB from 2.6.31 ("x86: default CONFIG_PHYSICAL_START and CONFIG_PHYSICAL_ALIGN to
 /// 16 MB"; a 2.6.32 log's early reservations show the image at 0x1000000), before 1 MiB on
