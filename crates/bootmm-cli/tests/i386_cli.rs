@@ -289,3 +289,22 @@ fn walk_translates_the_direct_map_through_swapper_pg_dir() {
         );
     }
 }
+
+/// 2.6.24's single active range spans the PCI hole of a machine with RAM above 4 GiB: the
+/// FLATMEM memmap has struct pages for the hole's frames, which stay reserved, and the boot
+/// runs to the end with the hole counted in HIGHMEM's span but no page of it freed.
+#[test]
+fn a_2_6_24_pae_machine_with_a_hole_boots() {
+    let (rc, out, err) = boot(&["--i386", "pae", "--kernel", "2.6.24", "--mem", "8G"]);
+    assert_eq!(rc, 0, "{err}");
+    let mem = out
+        .lines()
+        .find(|l| l.starts_with("Memory: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    // num_physpages is highend_pfn: 9 GiB of frames for 8 GiB of RAM and the 1 GiB hole.
+    assert!(mem.contains("k/9437184k available"), "{mem}");
+    let avail: u64 = mem["Memory: ".len()..mem.find("k/").unwrap()]
+        .parse()
+        .unwrap();
+    assert!(avail < 8 << 20, "{mem}");
+}

@@ -578,6 +578,14 @@ pub(crate) fn memblocks_present(k: &mut Kernel) -> Result<(), BootError> {
     {
         memory_present(k, nid.max(0), s, e)?;
     }
+    if k.flatmem_shadow.is_some()
+        && !k.era.is_64bit()
+        && crate::arch::x86::init_32::setup_memory_era(&k.era)
+    {
+        // 2.6.24's single active range (add_active_range(0, 0, highend_pfn)) covers the
+        // holes, and memmap_init gives their frames struct pages too.
+        memory_present(k, 0, 0, k.highend_pfn.max(k.max_low_pfn))?;
+    }
     Ok(())
 }
 
