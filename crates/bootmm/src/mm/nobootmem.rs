@@ -40,6 +40,13 @@ pub fn alloc_bootmem(
         );
         return p.map(|p| p.map(|p| p.0)).map_err(|e| e.to_string());
     }
+    if k.bootmem.is_some() && !bootmem_live(k) {
+        // 2.6: the bitmap's pages belong to the buddy allocator now; the kernel WARNs and
+        // takes the memory from slab (alloc_arch_preferred_bootmem), which bootmm refuses.
+        return Err(alloc::string::String::from(
+            "alloc_bootmem after mem_init handed the bootmem pages to the buddy allocator",
+        ));
+    }
     if bootmem_live(k) {
         let _t = k.trace.enter("__alloc_bootmem", "mm/bootmem.c");
         return bootmem_alloc(k, size, align, BOOTMEM_GOAL, 0);
