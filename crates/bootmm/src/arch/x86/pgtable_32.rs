@@ -54,7 +54,7 @@ const PGD_IDENT_ATTR: u64 = 0x001;
 /// `PTE_IDENT_ATTR`: `startup_32`'s 4 KiB entries (present, RW).
 const PTE_IDENT_ATTR: u64 = 0x003;
 /// `__PAGE_KERNEL_EXEC`: present, RW, accessed, dirty, global. `__PAGE_KERNEL` adds NX.
-const PAGE_KERNEL_EXEC: u64 = 0x163;
+pub(crate) const PAGE_KERNEL_EXEC: u64 = 0x163;
 /// `__PAGE_KERNEL_LARGE_EXEC`: as above with PSE. `__PAGE_KERNEL_LARGE` adds NX.
 const PAGE_KERNEL_LARGE_EXEC: u64 = 0x1e3;
 /// `_PAGE_NX`: only PAE entries have it (bit 63).
@@ -581,6 +581,17 @@ fn static_tables(k: &Kernel) -> Option<(u64, u64, u64)> {
         return None;
     }
     Some((bss, bss + 3 * PAGE, bss + 4 * PAGE))
+}
+
+/// The first address of the image's ordinary `.bss` (vmlinux.lds puts `.bss..page_aligned`,
+/// the static tables of [`static_tables`], first), when the tables are built and `len`
+/// bytes fit there before `__bss_stop`. Physical.
+pub(crate) fn bss_after_static_tables(k: &Kernel, len: u64) -> Option<u64> {
+    k.pt32.geom?;
+    let (_, _, bm_pte) = static_tables(k)?;
+    let (_, _, _, bss_end) = image_32(k);
+    let start = bm_pte + PAGE;
+    (start + len <= bss_end).then_some(start)
 }
 
 /// arch/x86/kernel/head_32.S `startup_32` (`mk_early_pgtbl_32` in head32.c from 4.12) and
