@@ -322,6 +322,11 @@ fn vmalloc_maps_its_pages_into_swapper_pg_dir() {
             out.contains(&format!("{:#010x}: not mapped (pte entry 0x0)", v + 4096)),
             "{arch}: vfree clears the PTEs: {out}"
         );
+        // VmallocTotal: VMALLOC_END - VMALLOC_START.
+        assert!(
+            !out.contains("VmallocTotal:          0 kB"),
+            "{arch}: {out}"
+        );
     }
 }
 
