@@ -181,16 +181,6 @@ fn i386_hands_highmem_over_and_refuses_what_is_not_modelled() {
     let low_mb = split(&boot_out).1;
     assert!(pfn("p =") >= low_mb << 8, "HIGHMEM page above lowmem");
     assert!(pfn("q =") < low_mb << 8, "GFP_KERNEL from lowmem");
-    // vmalloc needs i386 page tables, which are not modelled: a clear refusal.
-    let (rc, _, err) = bootmm_rc(
-        &["script", "--i386", "pae", "--mem", "2G"],
-        b"v = vmalloc(8192)\n",
-    );
-    assert_eq!(rc, 1);
-    assert!(
-        err.contains("i386, whose page tables are not modelled yet"),
-        "{err}"
-    );
     // The shadow window of bootmm's own struct pages is not the machine's memory: on a
     // machine whose map ends at 1 GiB the window starts there, below PAGE_OFFSET, where a
     // script address is physical.
@@ -307,4 +297,120 @@ fn a_2_6_24_pae_machine_with_a_hole_boots() {
         .parse()
         .unwrap();
     assert!(avail < 8 << 20, "{mem}");
+}
+
+/// The `a = b` value of a script line starting with `name`.
+fn script_value(out: &str, name: &str) -> u64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name)?.rsplit(" = ").next())
+        .and_then(|v| u64::from_str_radix(v.trim().trim_start_matches("0x"), 16).ok())
+        .unwrap_or_else(|| panic!("no '{name}' in:\n{out}"))
+}
+
+#[test]
+fn vmalloc_maps_its_pages_into_swapper_pg_dir() {
+    // With PAE (8-byte entries with NX) and without (4-byte entries): the area is in the
+    // i386 range, a byte written through it lands in the page the walk names, vmallocinfo
+    // prints 8-digit addresses, the ptdump's vmalloc section shows the PTEs, and vfree
+    // clears them.
+    for (arch, entry_hi) in [("pae", "0x80000000"), ("i386", "0x")] {
+        let (rc, out, err) = bootmm_rc(
+            &["script", "--i386", arch, "--kernel", "4.15", "--mem", "2G"],
+            b"v = vmalloc(12288)\npoke(v + 4100, 0xa5)\nw = walk(v + 4096)\npeek(w + 4)\ncat(\"/proc/vmallocinfo\")\ncat(\"/sys/kernel/debug/page_tables/kernel\")\nvfree(v)\nwalk(v + 4096)\ncat(\"/proc/meminfo\")\n",
+        );
+        assert_eq!(rc, 0, "{arch}: {err}");
+        let v = script_value(&out, "v = vmalloc(12288)");
+        let w = script_value(&out, "w = walk(v + 4096)");
+        assert!(
+            (0xf000_0000..0xff80_0000).contains(&v),
+            "{arch}: {v:#x} in the i386 vmalloc range"
+        );
+        assert!(w < 1 << 32 && w & 0xfff == 0, "{arch}: {w:#x}");
+        assert!(out.contains("peek(w + 4) = 165"), "{arch}: {out}");
+        let line = format!("{:#010x} -> {w:#x} (pte 4K, entry {entry_hi}", v + 4096);
+        assert!(out.contains(&line), "{arch}: {line} in {out}");
+        let info = format!(
+            "0x{v:08x}-0x{:08x}   16384 bootmm_script pages=3 vmalloc N0=3\n",
+            v + 16384
+        );
+        assert!(out.contains(&info), "{arch}: {info} in {out}");
+        // The ptdump: after "vmalloc() Area", a run of the three pages (12K, RW, NX with PAE).
+        let dump = out
+            .split("---[ vmalloc() Area ]---\n")
+            .nth(1)
+            .and_then(|r| r.split("---[ vmalloc() End ]---").next())
+            .unwrap_or_else(|| panic!("{arch}: no vmalloc section in {out}"));
+        let run = dump
+            .lines()
+            .find(|l| l.starts_with(&format!("0x{v:08x}-0x{:08x}", v + 12288)))
+            .unwrap_or_else(|| panic!("{arch}: no run at {v:#x} in {dump}"));
+        assert!(run.contains("12K") && run.contains("RW"), "{arch}: {run}");
+        assert_eq!(run.contains(" NX "), arch == "pae", "{arch}: {run}");
+        assert!(
+            out.contains(&format!("{:#010x}: not mapped (pte entry 0x0)", v + 4096)),
+            "{arch}: vfree clears the PTEs: {out}"
+        );
+        // VmallocTotal: VMALLOC_END - VMALLOC_START.
+        assert!(
+            !out.contains("VmallocTotal:          0 kB"),
+            "{arch}: {out}"
+        );
+    }
+}
+
+#[test]
+fn vmalloc_pages_come_from_highmem_and_writes_reach_them() {
+    // GFP_KERNEL | __GFP_HIGHMEM: with lowmem ending near 885 MiB of 2 GiB, the first
+    // vmalloc page comes from ZONE_HIGHMEM, and a write through the vmalloc address reads
+    // back through its physical address.
+    let (_, boot_out, _) = boot(&["--i386", "pae", "--kernel", "4.15", "--mem", "2G"]);
+    let low_mb = split(&boot_out).1;
+    for arch in ["pae", "i386"] {
+        let (rc, out, err) = bootmm_rc(
+            &["script", "--i386", arch, "--kernel", "4.15", "--mem", "2G"],
+            b"v = vzalloc(4096)\np = walk(v)\npoke(v + 17, 0x3c)\npeek(p + 17)\npeek(v + 17)\n",
+        );
+        assert_eq!(rc, 0, "{arch}: {err}");
+        let p = script_value(&out, "p = walk(v)");
+        assert!(
+            p >> 20 >= low_mb,
+            "{arch}: {p:#x} above lowmem ({low_mb} MiB)"
+        );
+        assert!(out.contains("peek(p + 17) = 60"), "{arch}: {out}");
+        assert!(out.contains("peek(v + 17) = 60"), "{arch}: {out}");
+    }
+}
+
+#[test]
+fn test_vmalloc_runs_on_i386() {
+    for arch in ["pae", "i386"] {
+        let (rc, out, err) = bootmm_rc(
+            &[
+                "test-vmalloc",
+                "--i386",
+                arch,
+                "--kernel",
+                "4.15",
+                "--mem",
+                "2G",
+                "--run-test-mask",
+                "0x1411",
+                "--test-loop-count",
+                "50",
+            ],
+            b"",
+        );
+        assert_eq!(rc, 0, "{arch}: {err}\n{out}");
+        for t in [
+            "fix_size_alloc_test",
+            "fix_align_alloc_test",
+            "vm_map_ram_test",
+            "vrealloc_test",
+        ] {
+            assert!(
+                out.contains(&format!("Summary: {t} passed: 1 failed: 0")),
+                "{arch}: {t} in {out}"
+            );
+        }
+    }
 }

@@ -175,15 +175,18 @@ fn rhel9(era: &Era) -> bool {
     era.release.contains(".el9")
 }
 
-/// `VMALLOC_TOTAL` in KiB (x86_64 4-level paging: `VMALLOC_END - VMALLOC_START`, 32 TiB
-/// less one byte; i386: the space between the direct map's end plus the 8 MiB
-/// `VMALLOC_OFFSET` and the pkmap/fixmap area, which bootmm does not lay out yet: 0).
-fn vmalloc_total_kb(era: &Era) -> u64 {
-    if era.is_64bit() {
-        (0xffff_e8ff_ffff_ffffu64 - 0xffff_c900_0000_0000) >> 10
-    } else {
-        0
+/// `VMALLOC_TOTAL` in KiB: `VMALLOC_END - VMALLOC_START`. x86_64 4-level paging: 32 TiB
+/// less one byte; i386: from `high_memory` plus the 8 MiB `VMALLOC_OFFSET` up to the guard
+/// pages below pkmap (0 where the 32-bit layout is not known).
+fn vmalloc_total_kb(k: &Kernel) -> u64 {
+    if k.era.is_64bit() {
+        return (0xffff_e8ff_ffff_ffffu64 - 0xffff_c900_0000_0000) >> 10;
     }
+    use crate::arch::x86::pgtable_32_types::{PAGE_OFFSET, VMALLOC_OFFSET};
+    crate::arch::x86::init_32::layout(k).map_or(0, |l| {
+        let start = PAGE_OFFSET + (k.max_low_pfn << 12) + VMALLOC_OFFSET;
+        l.vmalloc_end.saturating_sub(start) >> 10
+    })
 }
 
 /// arch/x86/mm/init.c: the pieces `split_mem_range` cuts `[start, end)` into (4 KiB head up
@@ -408,7 +411,7 @@ pub fn meminfo_lines_with(k: &Kernel, c: &MeminfoConfig) -> Vec<MeminfoLine> {
     }
     p("CommitLimit:    ", kb(commit_limit));
     p("Committed_AS:   ", 0);
-    let vt = vmalloc_total_kb(era);
+    let vt = vmalloc_total_kb(k);
     p("VmallocTotal:   ", vt);
     // VmallocUsed and VmallocChunk, as the release counts them.
     use crate::mm::vmalloc::{VmallocRules, VmallocUsed};

@@ -22,6 +22,10 @@
 //! up to `VMAP_MAX_ALLOC` pages from per-CPU `vmap_block`s of ``VMAP_BBMAP_BITS` pages,
 //! bump-allocated and freed whole once every page was unmapped.
 //!
+//! On i386 the range runs from `high_memory + VMALLOC_OFFSET` up to the guard pages below
+//! pkmap, mapped in `swapper_pg_dir`'s 2-level or PAE tables (4- or 8-byte entries), and
+//! its pages are mostly HIGHMEM ones (`__GFP_HIGHMEM`), reached only through the mapping.
+//!
 //! bootmm keeps every structure where the kernel does: vmap_areas in the `vmap_area` slab
 //! cache, vm_structs and page arrays in kmalloc caches, vmap_blocks in kmalloc-256, the
 //! tables in page-table pages, all in simulated RAM and linked by kernel virtual addresses.
@@ -33,7 +37,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::arch::x86::pgtable_64_types::{
     Paging, _PAGE_PRESENT, _PAGE_PSE, _PAGE_TABLE, PAGE_KERNEL, PAGE_SHIFT, PAGE_SIZE,
@@ -74,8 +78,6 @@ const VMAP_RAM: u64 = 0x1;
 /// `VMAP_BLOCK`: a vmap_block's area.
 const VMAP_BLOCK: u64 = 0x2;
 
-/// `VMAP_MAX_ALLOC`: `BITS_PER_LONG` pages; larger `vm_map_ram`s get their own area.
-pub const VMAP_MAX_ALLOC: u64 = 64;
 /// `VMAP_BBMAP_BITS_MAX`: the most pages one vmap_block has.
 pub const VMAP_BBMAP_BITS_MAX: u64 = 1024;
 
@@ -197,12 +199,13 @@ unsafe fn vb_tail(dm: &Dm, vbv: u64, bits: u64) -> *mut VbTail {
 
 /// `VMAP_BBMAP_BITS` for a kernel built with `nr_cpus` (CONFIG_NR_CPUS):
 /// `VMAP_MIN(VMAP_BBMAP_BITS_MAX, VMAP_MAX(VMAP_BBMAP_BITS_MIN, VMALLOC_PAGES /
-/// roundup_pow_of_two(NR_CPUS) / 16))` with `VMALLOC_SPACE` 128 GiB on 64-bit: 1024 pages
-/// up to 128 CPUs, 256 with NR_CPUS=8192.
-pub fn vmap_bbmap_bits(nr_cpus: u32) -> u64 {
-    let vmalloc_pages = (128u64 << 30) / PAGE_SIZE;
+/// roundup_pow_of_two(NR_CPUS) / 16))`, `VMAP_BBMAP_BITS_MIN` being `VMAP_MAX_ALLOC * 2`.
+/// With `VMALLOC_SPACE` 128 GiB (64-bit): 1024 pages up to 128 CPUs, 256 with
+/// NR_CPUS=8192; with 128 MiB (32-bit): 256 pages with 8 CPUs, 64 from 32.
+pub fn vmap_bbmap_bits(rules: &VmallocRules, nr_cpus: u32) -> u64 {
+    let vmalloc_pages = rules.vmalloc_space() / PAGE_SIZE;
     let per = vmalloc_pages / u64::from(nr_cpus.max(1)).next_power_of_two() / 16;
-    per.clamp(VMAP_MAX_ALLOC * 2, VMAP_BBMAP_BITS_MAX)
+    per.clamp(rules.vmap_max_alloc() * 2, VMAP_BBMAP_BITS_MAX)
 }
 
 /// `struct vmap_block_queue` (per CPU): `lock`, `free`.
@@ -262,6 +265,9 @@ pub fn caller_id(name: &str) -> u64 {
 pub(crate) struct Dm {
     host_base: usize,
     ram_len: u64,
+    /// The bytes of RAM the direct map covers: all of it on x86_64, lowmem on i386 (above
+    /// `high_memory` lie the vmalloc range, pkmap and the fixmap, not RAM).
+    dm_len: u64,
     page_offset: u64,
 }
 
@@ -269,9 +275,15 @@ impl Dm {
     pub(crate) fn new(k: &Kernel) -> Option<Dm> {
         let ram_len = k.phys.end().0;
         let host_base = k.phys.host_ptr(crate::PhysAddr(0), ram_len).ok()?.as_ptr() as usize;
+        let dm_len = if k.era.is_64bit() {
+            ram_len
+        } else {
+            ram_len.min(k.max_low_pfn << PAGE_SHIFT)
+        };
         Some(Dm {
             host_base,
             ram_len,
+            dm_len,
             page_offset: k.phys.va(crate::PhysAddr(0)).0,
         })
     }
@@ -279,7 +291,8 @@ impl Dm {
     /// The host pointer of `len` bytes at direct-map address `va`, if they are simulated RAM.
     #[inline(always)]
     fn host(&self, va: u64, len: u64) -> Option<*mut u8> {
-        self.pa_host(va.wrapping_sub(self.page_offset), len)
+        let pa = va.wrapping_sub(self.page_offset);
+        (len <= self.dm_len && pa <= self.dm_len - len).then(|| self.pa_host(pa, len))?
     }
 
     /// The host pointer of `len` bytes at physical address `pa`, if they are simulated RAM.
@@ -309,6 +322,50 @@ impl Dm {
         // SAFETY: 8 bytes of simulated RAM, 8-aligned (tables are pages); page-table words
         // are only accessed atomically.
         Some(unsafe { &*(p as *const AtomicU64) })
+    }
+
+    /// The page-table entry `idx` of `size` bytes (4: i386 without PAE) at physical `table`.
+    #[inline(always)]
+    fn entry_sized(&self, table: u64, idx: u64, size: u64) -> Option<PteRef<'_>> {
+        if size == 8 {
+            return self.entry(table, idx).map(PteRef::Wide);
+        }
+        let p = self.pa_host(table + idx * 4, 4)?;
+        // SAFETY: 4 bytes of simulated RAM, 4-aligned (tables are pages); page-table words
+        // are only accessed atomically.
+        Some(PteRef::Narrow(unsafe { &*(p as *const AtomicU32) }))
+    }
+}
+
+/// A page-table entry in simulated RAM: 8 bytes (x86_64, i386 PAE) or 4 (2-level i386).
+#[derive(Clone, Copy)]
+enum PteRef<'a> {
+    Wide(&'a AtomicU64),
+    Narrow(&'a AtomicU32),
+}
+
+impl PteRef<'_> {
+    #[inline(always)]
+    fn load(self, o: Ordering) -> u64 {
+        match self {
+            PteRef::Wide(e) => e.load(o),
+            PteRef::Narrow(e) => u64::from(e.load(o)),
+        }
+    }
+    #[inline(always)]
+    fn store(self, v: u64, o: Ordering) {
+        match self {
+            PteRef::Wide(e) => e.store(v, o),
+            // A 2-level entry holds 32 bits (no NX, 32-bit frames).
+            PteRef::Narrow(e) => e.store(v as u32, o),
+        }
+    }
+    #[inline(always)]
+    fn swap(self, v: u64, o: Ordering) -> u64 {
+        match self {
+            PteRef::Wide(e) => e.swap(v, o),
+            PteRef::Narrow(e) => u64::from(e.swap(v as u32, o)),
+        }
     }
 }
 
@@ -455,6 +512,10 @@ pub struct VmallocRules {
     pub preallocate: bool,
     /// What /proc/meminfo's VmallocUsed counts.
     pub meminfo_used: VmallocUsed,
+    /// `BITS_PER_LONG`: 32 on i386. It sets `VMAP_MAX_ALLOC`, `VMALLOC_SPACE` (128 MiB on
+    /// 32-bit, 128 GiB on 64-bit), `ULONG_MAX` (the top of `vmap_init_free_space`'s block),
+    /// `sizeof(struct page *)` in a page array, and the digits `%p` prints.
+    pub bits_per_long: u32,
 }
 
 /// /proc/meminfo's VmallocUsed over the releases.
@@ -483,8 +544,46 @@ impl VmallocRules {
             } else {
                 VmallocUsed::BusyBytes
             },
+            bits_per_long: if era.is_64bit() { 64 } else { 32 },
         }
     }
+
+    /// `VMAP_MAX_ALLOC`: `BITS_PER_LONG` pages; larger `vm_map_ram`s get their own area.
+    pub fn vmap_max_alloc(&self) -> u64 {
+        u64::from(self.bits_per_long)
+    }
+
+    /// `VMALLOC_SPACE`, mm/vmalloc.c's guess at the range's size for `VMAP_BBMAP_BITS`.
+    pub fn vmalloc_space(&self) -> u64 {
+        if self.bits_per_long == 32 {
+            128 << 20
+        } else {
+            128 << 30
+        }
+    }
+
+    /// `ULONG_MAX`.
+    pub fn ulong_max(&self) -> u64 {
+        u64::MAX >> (64 - self.bits_per_long)
+    }
+
+    /// `sizeof(struct page *)`.
+    pub fn ptr_size(&self) -> u64 {
+        u64::from(self.bits_per_long / 8)
+    }
+
+    /// The hex digits of a pointer printed with `%p`/`%pK` (`2 * sizeof(void *)`).
+    pub fn ptr_digits(&self) -> usize {
+        self.bits_per_long as usize / 4
+    }
+}
+
+/// The page tables the vmalloc range is mapped in: x86_64's four levels (`init_top_pgt`)
+/// or i386's `swapper_pg_dir`, 2-level or PAE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PtFormat {
+    X86_64,
+    I386(crate::arch::x86::pgtable_32::Geom32),
 }
 
 /// mm/vmalloc.c's globals (the locks, counters and per-CPU preload slots); the trees and
@@ -496,6 +595,17 @@ pub struct Vmalloc {
     statics: u64,
     /// Physical address of the PGD (`init_top_pgt`, `swapper_pg_dir`).
     pub(crate) pgd: u64,
+    /// `VMALLOC_START` of this boot (i386: `high_memory + VMALLOC_OFFSET`).
+    pub(crate) start: u64,
+    /// `VMALLOC_END` of this boot: x86_64's names the range's last byte, i386's the first of
+    /// the two guard pages below pkmap (the kernel passes either as the exclusive `vend`).
+    pub(crate) end: u64,
+    /// The page-table format.
+    pub(crate) format: PtFormat,
+    /// FLATMEM (i386): the kernel address of `mem_map`'s first struct page, its pfn and
+    /// `sizeof(struct page)`, for the `struct page *` a page array holds (`None`: x86_64's
+    /// vmemmap).
+    mem_map: Option<(u64, u64, u64)>,
     /// `vmap_area_cachep`.
     pub(crate) vmap_area_cachep: Option<CachePtr>,
     /// `vmap_initialized`.
@@ -534,10 +644,15 @@ impl Default for Vmalloc {
                 vmap_area_size: 72,
                 preallocate: true,
                 meminfo_used: VmallocUsed::Pages,
+                bits_per_long: 64,
             },
             dm: None,
             statics: 0,
             pgd: 0,
+            start: VMALLOC_START,
+            end: VMALLOC_END,
+            format: PtFormat::X86_64,
+            mem_map: None,
             vmap_area_cachep: None,
             initialized: AtomicBool::new(false),
             warned_zero_size: AtomicBool::new(false),
@@ -598,6 +713,67 @@ impl Vmalloc {
         self.vmap_lazy_nr.load(Ordering::Relaxed)
     }
 
+    /// `PAGE_KERNEL` of the page-table format: present, RW, accessed, dirty, global, NX
+    /// (none without PAE: 2-level entries have no NX bit).
+    pub(crate) fn page_kernel(&self) -> u64 {
+        match self.format {
+            PtFormat::X86_64 => PAGE_KERNEL,
+            PtFormat::I386(g) => crate::arch::x86::pgtable_32::PAGE_KERNEL_EXEC | g.nx(),
+        }
+    }
+
+    /// `_PAGE_NX` as `pgprot_nx` sets it (0 without PAE).
+    pub(crate) fn nx(&self) -> u64 {
+        match self.format {
+            PtFormat::X86_64 => 1 << 63,
+            PtFormat::I386(g) => g.nx(),
+        }
+    }
+
+    /// The end of the range as an exclusive bound (see [`Vmalloc::end`]).
+    pub(crate) fn end_exclusive(&self) -> u64 {
+        match self.format {
+            PtFormat::X86_64 => self.end.wrapping_add(1),
+            PtFormat::I386(_) => self.end,
+        }
+    }
+
+    /// `VMALLOC_START` of this boot.
+    pub fn vmalloc_start(&self) -> u64 {
+        self.start
+    }
+
+    /// `VMALLOC_END` of this boot.
+    pub fn vmalloc_end(&self) -> u64 {
+        self.end
+    }
+
+    /// The `struct page *` the kernel stores in `vm->pages` for `pfn`: `vmemmap + pfn` on
+    /// x86_64, `mem_map + (pfn - node_start_pfn)` (a lowmem address) on FLATMEM i386.
+    #[inline(always)]
+    fn page_ptr(&self, pfn: u64) -> u64 {
+        match self.mem_map {
+            None => {
+                crate::mm::sparse::VMEMMAP_START + pfn * crate::include::mm_types::STRUCT_PAGE_SIZE
+            }
+            Some((base, first, size)) => {
+                base.wrapping_add(pfn.wrapping_sub(first).wrapping_mul(size)) & 0xffff_ffff
+            }
+        }
+    }
+
+    /// The pfn of a `struct page *` read from a page array (`None` unless a memmap address).
+    #[inline(always)]
+    fn pfn_of_page_ptr(&self, v: u64) -> Option<u64> {
+        let (base, first, size) = self.mem_map.unwrap_or((
+            crate::mm::sparse::VMEMMAP_START,
+            0,
+            crate::include::mm_types::STRUCT_PAGE_SIZE,
+        ));
+        let off = v.checked_sub(base)?;
+        (size != 0 && off % size == 0).then(|| off / size + first)
+    }
+
     fn st(&self) -> *mut Statics {
         let dm = self.dm.expect("vmalloc_init set the direct map");
         // SAFETY: `statics` was placed in simulated RAM by vmalloc_init.
@@ -626,7 +802,7 @@ impl core::fmt::Display for VmallocError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             VmallocError::NotInitialized => {
-                f.write_str("vmalloc is not up (vmalloc_init has not run: a bare machine, or i386, whose page tables are not modelled yet)")
+                f.write_str("vmalloc is not up (vmalloc_init has not run: a bare machine, or an i386 era whose page tables bootmm does not build, 2.6's bootmem kernels)")
             }
             VmallocError::Alloc(e) => write!(f, "{e:?}"),
         }
@@ -1285,13 +1461,21 @@ unsafe fn find_unlink_vmap_area(k: &Kernel, dm: &Dm, addr: u64) -> *mut VmapArea
 // ----- Page tables ------------------------------------------------------------------------------
 
 /// mm/memory.c `__pte_alloc_kernel` / `__pmd_alloc` / `__pud_alloc` for init_mm: a zeroed
-/// page-table page from the page allocator (`GFP_PGTABLE_KERNEL`), populated into `entry`
-/// under `init_mm.page_table_lock` unless another CPU got there first (then freed).
-/// Returns the table's physical address, or `None` without memory.
+/// page-table page from the page allocator (`GFP_PGTABLE_KERNEL`; i386's
+/// `pte_alloc_one_kernel` takes `PGALLOC_GFP`, the same bits, so never a HIGHMEM page),
+/// populated into `entry` with `flags` (`_PAGE_TABLE`; a PAE PGD entry has only
+/// `_PAGE_PRESENT`) under `init_mm.page_table_lock` unless another CPU got there first
+/// (then freed). Returns the table's physical address, or `None` without memory.
 ///
 /// # Safety
 /// The calling thread holds `cpu`.
-unsafe fn pgtable_alloc_kernel(k: &Kernel, cpu: u32, entry: &AtomicU64) -> Option<u64> {
+unsafe fn pgtable_alloc_kernel(
+    k: &Kernel,
+    cpu: u32,
+    entry: PteRef<'_>,
+    flags: u64,
+    pfn_mask: u64,
+) -> Option<u64> {
     let page = crate::mm::page_alloc::alloc_pages_on(k, cpu, GFP_PGTABLE_KERNEL, 0, -1)
         .ok()
         .flatten()?;
@@ -1300,11 +1484,11 @@ unsafe fn pgtable_alloc_kernel(k: &Kernel, cpu: u32, entry: &AtomicU64) -> Optio
     vm.page_table_lock.lock();
     let cur = entry.load(Ordering::Acquire);
     let table = if cur & _PAGE_PRESENT == 0 {
-        entry.store((pfn << PAGE_SHIFT) | _PAGE_TABLE, Ordering::Release);
+        entry.store((pfn << PAGE_SHIFT) | flags, Ordering::Release);
         vm.nr_pgtable_pages.fetch_add(1, Ordering::Relaxed);
         None
     } else {
-        Some(cur & PTE_PFN_MASK)
+        Some(cur & pfn_mask)
     };
     vm.page_table_lock.unlock();
     match table {
@@ -1334,8 +1518,12 @@ unsafe fn walk_range<F>(
     f: &mut F,
 ) -> Result<(), i32>
 where
-    F: FnMut(u64, &AtomicU64) -> Result<(), i32>,
+    F: FnMut(u64, PteRef<'_>) -> Result<(), i32>,
 {
+    if let PtFormat::I386(g) = k.vmalloc.format {
+        // SAFETY: the caller's contract.
+        return unsafe { walk_range_32(k, cpu, dm, g, addr, end, alloc, f) };
+    }
     let paging = Paging::X86_64_4LEVEL;
     let last = paging.levels() - 1;
     // One level at a time: (level, table, addr, end) frames on a small stack.
@@ -1352,7 +1540,7 @@ where
         stack[sp - 1].2 = next;
         let entry = dm.entry(table, paging.index(level, a0)).ok_or(-14)?;
         if level == last {
-            f(a0, entry)?;
+            f(a0, PteRef::Wide(entry))?;
             continue;
         }
         let v = entry.load(Ordering::Acquire);
@@ -1361,7 +1549,8 @@ where
                 continue;
             }
             // SAFETY: the caller holds the CPU.
-            unsafe { pgtable_alloc_kernel(k, cpu, entry) }.ok_or(-12)?
+            unsafe { pgtable_alloc_kernel(k, cpu, PteRef::Wide(entry), _PAGE_TABLE, PTE_PFN_MASK) }
+                .ok_or(-12)?
         } else if v & _PAGE_PSE != 0 && level != 0 {
             return Err(-14);
         } else {
@@ -1369,6 +1558,88 @@ where
         };
         stack[sp] = (level + 1, child, a0, next);
         sp += 1;
+    }
+    Ok(())
+}
+
+/// [`walk_range`] on i386's `swapper_pg_dir` (arch/x86/include/asm/pgtable-2level.h and
+/// pgtable-3level.h). Without PAE the PMD level folds into the PGD: a missing page table is
+/// `pte_alloc_kernel`'s, and `pmd_populate_kernel` writes it into the kernel's PGD entry
+/// itself; other page directories would copy that entry (`vmalloc_sync_all`, or the
+/// `vmalloc_fault` of their first touch; 5.8's `arch_sync_kernel_mappings`), but init_mm's
+/// is the only one bootmm has. With PAE the kernel's PMD page (the image's
+/// `initial_pg_pmd`, shared by every PGD: `SHARED_KERNEL_PMD`) is there from boot, so
+/// only page tables are added; a missing PMD page would be `pud_populate`'s.
+///
+/// # Safety
+/// The calling thread holds `cpu`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn walk_range_32<F>(
+    k: &Kernel,
+    cpu: u32,
+    dm: &Dm,
+    g: crate::arch::x86::pgtable_32::Geom32,
+    addr: u64,
+    end: u64,
+    alloc: bool,
+    f: &mut F,
+) -> Result<(), i32>
+where
+    F: FnMut(u64, PteRef<'_>) -> Result<(), i32>,
+{
+    use crate::arch::x86::pgtable_32::{PAGE_TABLE, PSE};
+    let es = g.entry_size();
+    let end = end.min(1 << 32);
+    let pgdir = 1u64 << g.pgdir_shift();
+    let pmd_size = g.pmd_size();
+    let mut a = addr;
+    while a < end {
+        let pgd_e = dm
+            .entry_sized(
+                k.vmalloc.pgd,
+                (a >> g.pgdir_shift()) & (g.ptrs_per_pgd() - 1),
+                es,
+            )
+            .ok_or(-14)?;
+        let pmd_e = if g.pae {
+            let v = pgd_e.load(Ordering::Acquire);
+            let pmd_page = if v & _PAGE_PRESENT == 0 {
+                if !alloc {
+                    a = (a | (pgdir - 1)) + 1;
+                    continue;
+                }
+                // SAFETY: the caller holds the CPU.
+                unsafe { pgtable_alloc_kernel(k, cpu, pgd_e, _PAGE_PRESENT, g.pfn_mask()) }
+                    .ok_or(-12)?
+            } else {
+                v & g.pfn_mask()
+            };
+            dm.entry_sized(pmd_page, (a >> g.pmd_shift()) & (g.ptrs_per_pmd() - 1), 8)
+                .ok_or(-14)?
+        } else {
+            pgd_e
+        };
+        let next = ((a | (pmd_size - 1)) + 1).min(end);
+        let v = pmd_e.load(Ordering::Acquire);
+        let pt = if v & _PAGE_PRESENT == 0 {
+            if !alloc {
+                a = next;
+                continue;
+            }
+            // SAFETY: the caller holds the CPU.
+            unsafe { pgtable_alloc_kernel(k, cpu, pmd_e, PAGE_TABLE, g.pfn_mask()) }.ok_or(-12)?
+        } else if v & PSE != 0 {
+            return Err(-14);
+        } else {
+            v & g.pfn_mask()
+        };
+        while a < next {
+            let pte = dm
+                .entry_sized(pt, (a >> PAGE_SHIFT) & (g.ptrs_per_pte() - 1), es)
+                .ok_or(-14)?;
+            f(a, pte)?;
+            a += PAGE_SIZE;
+        }
     }
     Ok(())
 }
@@ -1509,20 +1780,6 @@ unsafe fn get_vm_area_size(v: *mut VmStruct) -> u64 {
     }
 }
 
-/// The struct page address (`vmemmap + pfn`) the kernel stores in `vm->pages`.
-#[inline(always)]
-fn page_va(pfn: u64) -> u64 {
-    crate::mm::sparse::VMEMMAP_START + pfn * crate::include::mm_types::STRUCT_PAGE_SIZE
-}
-
-/// The pfn of a `struct page *` read from a page array (`None` unless a vmemmap address).
-#[inline(always)]
-fn pfn_of_page_va(v: u64) -> Option<u64> {
-    let off = v.checked_sub(crate::mm::sparse::VMEMMAP_START)?;
-    (off % crate::include::mm_types::STRUCT_PAGE_SIZE == 0)
-        .then_some(off / crate::include::mm_types::STRUCT_PAGE_SIZE)
-}
-
 /// `WARN(1, fmt, …)` in `func`: the message (`__warn_printk`), then the WARNING line
 /// (`__warn`; no stack or registers).
 fn warn(k: &Kernel, cpu: u32, func: &str, msg: &str) {
@@ -1563,18 +1820,34 @@ unsafe fn vm_area_alloc_pages(
     nr
 }
 
-/// Write `v` at index `i` of a page array that is kmalloc memory (`host`) or a vmalloc
-/// area (`va`, walked page by page).
-unsafe fn array_set(k: &Kernel, dm: &Dm, host: Option<*mut u64>, va: u64, i: u64, v: u64) {
-    match host {
+/// The physical address a kernel virtual address of any mapping translates to in the
+/// kernel's tables (`lookup_address`: x86_64's four levels or i386's `swapper_pg_dir`),
+/// with the size of the page that maps it.
+fn lookup_pa(k: &Kernel, va: u64) -> Option<(u64, u64)> {
+    if let PtFormat::I386(_) = k.vmalloc.format {
+        let w = crate::arch::x86::pgtable_32::lookup_address_32(k, va)?;
+        return Some((w.walk.pa?.0, w.size));
+    }
+    let w = crate::arch::x86::set_memory::lookup_address(k, va);
+    Some((w.pa?.0, w.level.size()))
+}
+
+/// Write `v` at index `i` of a page array (entries of `sizeof(struct page *)`) that is
+/// kmalloc memory (`host`) or a vmalloc area (`va`, walked page by page).
+unsafe fn array_set(k: &Kernel, dm: &Dm, host: Option<*mut u8>, va: u64, i: u64, v: u64) {
+    let n = k.vmalloc.rules.ptr_size();
+    let h = match host {
         // SAFETY: `i` is inside the array the caller allocated.
-        Some(h) => unsafe { *h.add(i as usize) = v },
-        None => {
-            if let Some(pa) = crate::arch::x86::set_memory::lookup_address(k, va + i * 8).pa {
-                if let Some(h) = dm.pa_host(pa.0, 8) {
-                    // SAFETY: 8 bytes of simulated RAM, 8-aligned.
-                    unsafe { *(h as *mut u64) = v };
-                }
+        Some(h) => Some(unsafe { h.add((i * n) as usize) }),
+        None => lookup_pa(k, va + i * n).and_then(|(pa, _)| dm.pa_host(pa, n)),
+    };
+    if let Some(h) = h {
+        // SAFETY: `n` bytes of simulated RAM, `n`-aligned (the array is).
+        unsafe {
+            if n == 4 {
+                *(h as *mut u32) = v as u32;
+            } else {
+                *(h as *mut u64) = v;
             }
         }
     }
@@ -1582,15 +1855,16 @@ unsafe fn array_set(k: &Kernel, dm: &Dm, host: Option<*mut u64>, va: u64, i: u64
 
 /// Read index `i` of a page array (see [`array_set`]).
 unsafe fn array_get(k: &Kernel, dm: &Dm, va: u64, i: u64) -> u64 {
-    if let Some(h) = dm.host(va + i * 8, 8) {
-        // SAFETY: 8 bytes of simulated RAM.
-        return unsafe { *(h as *const u64) };
-    }
-    match crate::arch::x86::set_memory::lookup_address(k, va + i * 8).pa {
+    let n = k.vmalloc.rules.ptr_size();
+    let a = va + i * n;
+    let h = dm
+        .host(a, n)
+        .or_else(|| lookup_pa(k, a).and_then(|(pa, _)| dm.pa_host(pa, n)));
+    match h {
+        // SAFETY: `n` bytes of simulated RAM, `n`-aligned.
+        Some(h) if n == 4 => u64::from(unsafe { *(h as *const u32) }),
         // SAFETY: as above.
-        Some(pa) => dm
-            .pa_host(pa.0, 8)
-            .map_or(0, |h| unsafe { *(h as *const u64) }),
+        Some(h) => unsafe { *(h as *const u64) },
         None => 0,
     }
 }
@@ -1688,7 +1962,7 @@ unsafe fn __vmalloc_area_node(
         let addr = (*v).addr;
         let size = get_vm_area_size(v);
         let nr_small = size >> PAGE_SHIFT;
-        let array_size = nr_small * 8;
+        let array_size = nr_small * k.vmalloc.rules.ptr_size();
         let nested = (gfp & Gfp::GFP_RECLAIM_MASK) | Gfp::__GFP_ZERO;
         let mut gfp = gfp;
         if !gfp.intersects(Gfp::__GFP_DMA | Gfp::__GFP_DMA32) {
@@ -1700,10 +1974,10 @@ unsafe fn __vmalloc_area_node(
                 cpu,
                 array_size,
                 1,
-                VMALLOC_START,
-                VMALLOC_END,
+                k.vmalloc.start,
+                k.vmalloc.end,
                 nested,
-                PAGE_KERNEL,
+                k.vmalloc.page_kernel(),
                 0,
                 node,
                 caller_id("__vmalloc_area_node"),
@@ -1726,7 +2000,7 @@ unsafe fn __vmalloc_area_node(
         }
         (*v).pages = pages;
         (*v).page_order = 0;
-        let host = dm.host(pages, array_size).map(|h| h.cast::<u64>());
+        let host = dm.host(pages, array_size);
         let got = vm_area_alloc_pages(
             k,
             cpu,
@@ -1734,7 +2008,7 @@ unsafe fn __vmalloc_area_node(
             node,
             nr_small,
             &mut |i, pfn| {
-                array_set(k, dm, host, pages, i, page_va(pfn));
+                array_set(k, dm, host, pages, i, k.vmalloc.page_ptr(pfn));
             },
         );
         (*v).nr_pages = got as u32;
@@ -1757,7 +2031,11 @@ unsafe fn __vmalloc_area_node(
             cpu,
             dm,
             addr,
-            &mut |i| pfn_of_page_va(array_get(k, dm, pages, i as u64)).unwrap_or(0),
+            &mut |i| {
+                k.vmalloc
+                    .pfn_of_page_ptr(array_get(k, dm, pages, i as u64))
+                    .unwrap_or(0)
+            },
             nr_small as usize,
             prot,
         );
@@ -1797,7 +2075,10 @@ unsafe fn remove_vm_area(k: &Kernel, cpu: u32, dm: &Dm, addr: u64) -> u64 {
             k,
             cpu,
             "remove_vm_area",
-            &alloc::format!("Trying to vfree() bad address (0x{addr:016x})"),
+            &alloc::format!(
+                "Trying to vfree() bad address (0x{addr:0w$x})",
+                w = k.vmalloc.rules.ptr_digits()
+            ),
         );
         return 0;
     }
@@ -1834,7 +2115,10 @@ pub(crate) unsafe fn vfree_on(k: &Kernel, cpu: u32, addr: u64) -> VfreeResult {
                 k,
                 cpu,
                 "vfree",
-                &alloc::format!("Trying to vfree() nonexistent vm area (0x{addr:016x})"),
+                &alloc::format!(
+                    "Trying to vfree() nonexistent vm area (0x{addr:0w$x})",
+                    w = k.vmalloc.rules.ptr_digits()
+                ),
             );
             return if addr & (PAGE_SIZE - 1) != 0 {
                 VfreeResult::BadAddress
@@ -1850,7 +2134,11 @@ pub(crate) unsafe fn vfree_on(k: &Kernel, cpu: u32, addr: u64) -> VfreeResult {
         if (*v).flags & (VM_ALLOC | VM_MAP_PUT_PAGES) != 0 && pages != 0 {
             for i in 0..nr {
                 let pv = array_get(k, &dm, pages, i);
-                if let Some(p) = pfn_of_page_va(pv).and_then(|pfn| k.sparse.pfn_to_page(pfn)) {
+                if let Some(p) = k
+                    .vmalloc
+                    .pfn_of_page_ptr(pv)
+                    .and_then(|pfn| k.sparse.pfn_to_page(pfn))
+                {
                     crate::mm::page_alloc::__free_pages_on(k, cpu, p, 0);
                 }
             }
@@ -1908,8 +2196,8 @@ pub(crate) unsafe fn vmap_on(
             count * PAGE_SIZE,
             1,
             flags | VM_MAP,
-            VMALLOC_START,
-            VMALLOC_END,
+            k.vmalloc.start,
+            k.vmalloc.end,
             NUMA_NO_NODE,
             GFP_KERNEL,
             caller_id("vmap"),
@@ -1918,8 +2206,8 @@ pub(crate) unsafe fn vmap_on(
             return Ok(0);
         }
         let addr = (*dm.at::<VmStruct>(area)).addr;
-        // pgprot_nx(prot)
-        let prot = prot | (1 << 63);
+        // pgprot_nx(prot): no NX bit without PAE.
+        let prot = prot | k.vmalloc.nx();
         if vmap_pages_range(k, cpu, &dm, addr, &mut |i| pfns[i], pfns.len(), prot).is_err() {
             vunmap_on(k, cpu, addr);
             return Ok(0);
@@ -1947,7 +2235,10 @@ pub(crate) unsafe fn vunmap_on(k: &Kernel, cpu: u32, addr: u64) -> VfreeResult {
                 k,
                 cpu,
                 "vunmap",
-                &alloc::format!("Trying to vunmap() nonexistent vm area (0x{addr:016x})"),
+                &alloc::format!(
+                    "Trying to vunmap() nonexistent vm area (0x{addr:0w$x})",
+                    w = k.vmalloc.rules.ptr_digits()
+                ),
             );
             return if addr & (PAGE_SIZE - 1) != 0 {
                 VfreeResult::BadAddress
@@ -1963,8 +2254,8 @@ pub(crate) unsafe fn vunmap_on(k: &Kernel, cpu: u32, addr: u64) -> VfreeResult {
 // ----- vm_map_ram through vmap_blocks -------------------------------------------------------------
 
 /// `addr_to_vb_idx`.
-fn addr_to_vb_idx(addr: u64, block: u64) -> u64 {
-    (addr - (VMALLOC_START & !(block - 1))) / block
+fn addr_to_vb_idx(vm: &Vmalloc, addr: u64, block: u64) -> u64 {
+    (addr - (vm.start & !(block - 1))) / block
 }
 
 /// `new_vmap_block`: a block for this CPU, its first `1 << order` pages taken.
@@ -1988,8 +2279,8 @@ unsafe fn new_vmap_block(k: &Kernel, cpu: u32, dm: &Dm, order: u32, gfp: Gfp) ->
             cpu,
             block,
             block,
-            VMALLOC_START,
-            VMALLOC_END,
+            k.vmalloc.start,
+            k.vmalloc.end,
             NUMA_NO_NODE,
             gfp,
             VMAP_RAM | VMAP_BLOCK,
@@ -2016,7 +2307,7 @@ unsafe fn new_vmap_block(k: &Kernel, cpu: u32, dm: &Dm, order: u32, gfp: Gfp) ->
         k.vmalloc
             .vmap_blocks
             .lock()
-            .insert(addr_to_vb_idx(start, block), vb);
+            .insert(addr_to_vb_idx(&k.vmalloc, start, block), vb);
         let qv = k.vmalloc.vbq[cpu as usize];
         let q = dm.at::<VmapBlockQueue>(qv);
         (*q).lock.lock();
@@ -2097,7 +2388,7 @@ unsafe fn vb_free(k: &Kernel, cpu: u32, dm: &Dm, addr: u64, size: u64) -> bool {
         .vmalloc
         .vmap_blocks
         .lock()
-        .get(&addr_to_vb_idx(addr, block))
+        .get(&addr_to_vb_idx(&k.vmalloc, addr, block))
         .copied()
     else {
         return false;
@@ -2143,7 +2434,7 @@ unsafe fn free_vmap_block(k: &Kernel, cpu: u32, dm: &Dm, vbv: u64) {
         k.vmalloc
             .vmap_blocks
             .lock()
-            .remove(&addr_to_vb_idx((*va).va_start, block));
+            .remove(&addr_to_vb_idx(&k.vmalloc, (*va).va_start, block));
         let vm = &k.vmalloc;
         vm.vmap_area_lock.lock();
         unlink_va(dm, va, &mut (*vm.st()).vmap_area_root, false);
@@ -2231,7 +2522,7 @@ pub(crate) unsafe fn vm_map_ram_on(
     let size = count << PAGE_SHIFT;
     // SAFETY: the caller holds the CPU.
     unsafe {
-        let addr = if count <= VMAP_MAX_ALLOC {
+        let addr = if count <= k.vmalloc.rules.vmap_max_alloc() {
             vb_alloc(k, cpu, &dm, size, GFP_KERNEL)
         } else {
             match alloc_vmap_area(
@@ -2239,8 +2530,8 @@ pub(crate) unsafe fn vm_map_ram_on(
                 cpu,
                 size,
                 PAGE_SIZE,
-                VMALLOC_START,
-                VMALLOC_END,
+                k.vmalloc.start,
+                k.vmalloc.end,
                 node,
                 GFP_KERNEL,
                 VMAP_RAM,
@@ -2252,7 +2543,17 @@ pub(crate) unsafe fn vm_map_ram_on(
         if addr == 0 {
             return Ok(0);
         }
-        if vmap_pages_range(k, cpu, &dm, addr, &mut |i| pfns[i], pfns.len(), PAGE_KERNEL).is_err() {
+        if vmap_pages_range(
+            k,
+            cpu,
+            &dm,
+            addr,
+            &mut |i| pfns[i],
+            pfns.len(),
+            k.vmalloc.page_kernel(),
+        )
+        .is_err()
+        {
             vm_unmap_ram_on(k, cpu, addr, count);
             return Ok(0);
         }
@@ -2269,7 +2570,10 @@ pub(crate) unsafe fn vm_unmap_ram_on(k: &Kernel, cpu: u32, addr: u64, count: u64
     let Some(dm) = k.vmalloc.dm.filter(|_| k.vmalloc.initialized()) else {
         return false;
     };
-    if addr == 0 || !(VMALLOC_START..=VMALLOC_END).contains(&addr) || addr & (PAGE_SIZE - 1) != 0 {
+    if addr == 0
+        || !(k.vmalloc.start..=k.vmalloc.end).contains(&addr)
+        || addr & (PAGE_SIZE - 1) != 0
+    {
         crate::pr_emerg!(
             k.printk,
             "kernel BUG at {FILE}: vm_unmap_ram({addr:#x}, {count}): not a vm_map_ram address\n"
@@ -2279,7 +2583,7 @@ pub(crate) unsafe fn vm_unmap_ram_on(k: &Kernel, cpu: u32, addr: u64, count: u64
     let size = count << PAGE_SHIFT;
     // SAFETY: the caller holds the CPU.
     unsafe {
-        if count <= VMAP_MAX_ALLOC {
+        if count <= k.vmalloc.rules.vmap_max_alloc() {
             if !vb_free(k, cpu, &dm, addr, size) {
                 crate::pr_emerg!(
                     k.printk,
@@ -2339,7 +2643,10 @@ pub(crate) unsafe fn vrealloc_on(
                 k,
                 cpu,
                 "vrealloc",
-                &alloc::format!("Trying to vrealloc() nonexistent vm area (0x{p:016x})"),
+                &alloc::format!(
+                    "Trying to vrealloc() nonexistent vm area (0x{p:0w$x})",
+                    w = k.vmalloc.rules.ptr_digits()
+                ),
             );
             return Ok(0);
         }
@@ -2368,10 +2675,10 @@ fn copy_vmalloc(k: &Kernel, dm: &Dm, dst: u64, src: u64, len: u64) {
         let n = (PAGE_SIZE - ((src + off) & (PAGE_SIZE - 1)))
             .min(PAGE_SIZE - ((dst + off) & (PAGE_SIZE - 1)))
             .min(len - off);
-        let s = crate::arch::x86::set_memory::lookup_address(k, src + off).pa;
-        let d = crate::arch::x86::set_memory::lookup_address(k, dst + off).pa;
-        if let (Some(s), Some(d)) = (s, d) {
-            if let (Some(hs), Some(hd)) = (dm.pa_host(s.0, n), dm.pa_host(d.0, n)) {
+        let s = lookup_pa(k, src + off);
+        let d = lookup_pa(k, dst + off);
+        if let (Some((s, _)), Some((d, _))) = (s, d) {
+            if let (Some(hs), Some(hd)) = (dm.pa_host(s, n), dm.pa_host(d, n)) {
                 // SAFETY: `n` bytes of simulated RAM each, in different pages.
                 unsafe { core::ptr::copy(hs, hd, n as usize) };
             }
@@ -2399,10 +2706,10 @@ pub(crate) unsafe fn vmalloc_on(
             cpu,
             size,
             1,
-            VMALLOC_START,
-            VMALLOC_END,
+            k.vmalloc.start,
+            k.vmalloc.end,
             gfp,
-            PAGE_KERNEL,
+            k.vmalloc.page_kernel(),
             0,
             NUMA_NO_NODE,
             caller,
@@ -2413,8 +2720,13 @@ pub(crate) unsafe fn vmalloc_on(
 // ----- Boot ----------------------------------------------------------------------------------------
 
 /// mm/vmalloc.c `vmalloc_init`: the `vmap_area` cache, the per-CPU vmap_block queues and
-/// preload slots, the early areas (none on x86_64: the percpu first chunk is embedded in
-/// the direct map) and the free space `[1, ULONG_MAX)` (`vmap_init_free_space`).
+/// preload slots, the early areas (none on x86 of either width: the percpu first chunk is
+/// embedded in the direct map, and only `pcpu_page_first_chunk`, which bootmm does not
+/// model, registers one with `vm_area_register_early`) and the free space
+/// `[1, ULONG_MAX)` (`vmap_init_free_space`). On i386 the range is `high_memory +
+/// VMALLOC_OFFSET` to `VMALLOC_END` (below pkmap, or the fixmap) and the tables are
+/// `swapper_pg_dir`'s; an era whose i386 tables bootmm does not build (2.6's bootmem
+/// kernels) leaves vmalloc down.
 ///
 /// # Errors
 /// The cache or a vmap_area could not be allocated (the kernel panics: SLAB_PANIC).
@@ -2422,14 +2734,37 @@ pub fn vmalloc_init(k: &mut Kernel) -> Result<(), String> {
     if k.slab.state() < crate::mm::slub::SlabState::Up {
         return Ok(());
     }
-    if !k.era.is_64bit() {
-        // i386's vmalloc space lies on its 2-level or PAE page tables, which are not
-        // modelled yet: vmalloc stays down and every call returns NULL (docs/divergences.md).
-        return Ok(());
-    }
+    let i386 = if k.era.is_64bit() {
+        None
+    } else {
+        // The tables and the layout vmalloc maps into; without them vmalloc stays down and
+        // every call says so (docs/divergences.md).
+        let (Some(g), Some(l)) = (k.pt32.geom, crate::arch::x86::init_32::layout(k)) else {
+            return Ok(());
+        };
+        Some((g, l))
+    };
     let _t = k.trace.enter("vmalloc_init", FILE);
     k.vmalloc.rules = VmallocRules::new(&k.era);
-    k.vmalloc.pgd = crate::arch::x86::init_64::init_top_pgt(k)?;
+    match i386 {
+        None => {
+            k.vmalloc.pgd = crate::arch::x86::init_64::init_top_pgt(k)?;
+        }
+        Some((g, l)) => {
+            use crate::arch::x86::pgtable_32_types::{PAGE_OFFSET, VMALLOC_OFFSET};
+            k.vmalloc.pgd = k.pt32.swapper_pg_dir;
+            k.vmalloc.format = PtFormat::I386(g);
+            // VMALLOC_START: (unsigned long)high_memory + VMALLOC_OFFSET.
+            k.vmalloc.start = PAGE_OFFSET + (k.max_low_pfn << PAGE_SHIFT) + VMALLOC_OFFSET;
+            k.vmalloc.end = l.vmalloc_end;
+            let (mm_pa, first) = k.flatmem_node_mem_map.unwrap_or((0, 0));
+            k.vmalloc.mem_map = Some((
+                PAGE_OFFSET + mm_pa,
+                first,
+                k.machine.kernel_config().struct_page_size,
+            ));
+        }
+    }
     let size = k.vmalloc.rules.vmap_area_size;
     let c = k
         .kmem_cache_create("vmap_area", size, 8, crate::mm::slab::SlabFlags::SLAB_PANIC)
@@ -2438,11 +2773,16 @@ pub fn vmalloc_init(k: &mut Kernel) -> Result<(), String> {
     let dm = Dm::new(k).ok_or_else(|| String::from("vmalloc_init: simulated RAM is not backed"))?;
     k.vmalloc.dm = Some(dm);
     // The statics: at the start of the image's .bss when it is in simulated RAM, else a
-    // kmalloc'ed block (docs/divergences.md).
-    let bss = Some(crate::include::addr::page_align(
-        k.machine.image.layout().init_end,
-    ))
-    .filter(|_| k.direct_map.init_top_pgt != 0);
+    // kmalloc'ed block (docs/divergences.md). On i386 the .bss opens with the page-aligned
+    // tables (head_32.S's, then bm_pte), and the ordinary .bss, mm/vmalloc.c's statics
+    // among it, follows them.
+    let bss = match i386 {
+        None => Some(crate::include::addr::page_align(
+            k.machine.image.layout().init_end,
+        ))
+        .filter(|_| k.direct_map.init_top_pgt != 0),
+        Some(_) => crate::arch::x86::pgtable_32::bss_after_static_tables(k, STATICS_BYTES),
+    };
     let statics = match bss.filter(|&b| k.phys.host_ptr(crate::PhysAddr(b), STATICS_BYTES).is_ok())
     {
         Some(b) => k.phys.va(crate::PhysAddr(b)).0,
@@ -2459,7 +2799,7 @@ pub fn vmalloc_init(k: &mut Kernel) -> Result<(), String> {
     k.vmalloc.statics = statics;
     let nr = k.cpus.nr_cpu_ids() as usize;
     k.vmalloc.ne_fit_preload_node = (0..nr).map(|_| AtomicU64::new(0)).collect();
-    k.vmalloc.vb_bits = vmap_bbmap_bits(k.machine.nr_cpus);
+    k.vmalloc.vb_bits = vmap_bbmap_bits(&k.vmalloc.rules, k.machine.nr_cpus);
     // The per-CPU vmap_block queues: static per-CPU variables in the kernel, here from the
     // percpu allocator (docs/divergences.md).
     let mut vbq = Vec::with_capacity(nr);
@@ -2486,6 +2826,7 @@ pub fn vmalloc_init(k: &mut Kernel) -> Result<(), String> {
             list_init(&dm, q + 8);
         }
         // vmap_init_free_space: no early areas, so one block [1, ULONG_MAX).
+        let ulong_max = k.vmalloc.rules.ulong_max();
         let kr: &Kernel = k;
         let free = va_alloc(kr, cpu, GFP_NOWAIT | Gfp::__GFP_ZERO, NUMA_NO_NODE);
         if free == 0 {
@@ -2495,7 +2836,7 @@ pub fn vmalloc_init(k: &mut Kernel) -> Result<(), String> {
         }
         let p = dm.at::<VmapArea>(free);
         (*p).va_start = 1;
-        (*p).va_end = u64::MAX;
+        (*p).va_end = ulong_max;
         insert_vmap_area(
             kr,
             &dm,
@@ -2565,7 +2906,9 @@ pub fn vmap_areas(k: &Kernel) -> (Vec<VmInfo>, Vec<(u64, u64)>) {
                     let mut nodes: BTreeMap<u32, u32> = BTreeMap::new();
                     if (*v).flags & VM_ALLOC != 0 {
                         for i in 0..u64::from((*v).nr_pages) {
-                            if let Some(pfn) = pfn_of_page_va(array_get(k, &dm, (*v).pages, i)) {
+                            if let Some(pfn) =
+                                k.vmalloc.pfn_of_page_ptr(array_get(k, &dm, (*v).pages, i))
+                            {
                                 if let Some(pg) = k.sparse.pfn_to_page(pfn) {
                                     let nid = crate::include::mm_types::page_to_nid(pg.as_ref());
                                     *nodes.entry(nid).or_default() += 1;
@@ -2610,17 +2953,19 @@ pub fn vmap_areas(k: &Kernel) -> (Vec<VmInfo>, Vec<(u64, u64)>) {
 /// their function name without the `+off/size` of `%pS`.
 pub fn vmallocinfo(k: &Kernel) -> String {
     let (busy, purge) = vmap_areas(k);
+    // `%pK`: 16 hex digits on 64-bit, 8 on 32-bit.
+    let w = k.vmalloc.rules.ptr_digits();
     let mut s = String::new();
     for v in &busy {
         if v.vm_map_ram {
             let _ = writeln!(
                 s,
-                "0x{:016x}-0x{:016x} {:7} vm_map_ram",
+                "0x{:0w$x}-0x{:0w$x} {:7} vm_map_ram",
                 v.start, v.end, v.size
             );
             continue;
         }
-        let _ = write!(s, "0x{:016x}-0x{:016x} {:7}", v.start, v.end, v.size);
+        let _ = write!(s, "0x{:0w$x}-0x{:0w$x} {:7}", v.start, v.end, v.size);
         if let Some(c) = v.caller {
             let _ = write!(s, " {c}");
         }
@@ -2647,7 +2992,7 @@ pub fn vmallocinfo(k: &Kernel) -> String {
         s.push('\n');
     }
     for (a, b) in purge {
-        let _ = writeln!(s, "0x{a:016x}-0x{b:016x} {:7} unpurged vm_area", b - a);
+        let _ = writeln!(s, "0x{a:0w$x}-0x{b:0w$x} {:7} unpurged vm_area", b - a);
     }
     s
 }
@@ -2728,8 +3073,8 @@ pub(crate) unsafe fn purge_vmap_area_lazy_on(k: &Kernel, cpu: u32) {
 }
 
 /// Whether `addr` lies inside the vmalloc range (`is_vmalloc_addr`).
-pub fn is_vmalloc_addr(addr: u64) -> bool {
-    (VMALLOC_START..VMALLOC_END).contains(&addr)
+pub fn is_vmalloc_addr(k: &Kernel, addr: u64) -> bool {
+    (k.vmalloc.start..k.vmalloc.end).contains(&addr)
 }
 
 // ----- Entry points --------------------------------------------------------------------------------
@@ -2779,10 +3124,10 @@ unsafe fn node_on(k: &Kernel, cpu: u32, a: VmallocArgs) -> Result<u64, VmallocEr
             cpu,
             a.size,
             a.align,
-            VMALLOC_START,
-            VMALLOC_END,
+            k.vmalloc.start,
+            k.vmalloc.end,
             a.gfp,
-            PAGE_KERNEL,
+            k.vmalloc.page_kernel(),
             0,
             a.node,
             caller_id(a.caller),
@@ -2833,7 +3178,7 @@ impl Kernel {
     pub fn vmap(&mut self, pfns: &[u64], flags: u64) -> Result<u64, VmallocError> {
         let cpu = self.cpus.current();
         // SAFETY: as in `__vmalloc_node`.
-        unsafe { vmap_on(self, cpu, pfns, flags, PAGE_KERNEL) }
+        unsafe { vmap_on(self, cpu, pfns, flags, self.vmalloc.page_kernel()) }
     }
 
     /// `vunmap(addr)`.
@@ -2926,7 +3271,10 @@ impl crate::kernel::smp::Cpu<'_> {
     /// As [`Kernel::__vmalloc_node`].
     pub fn vmap(&self, pfns: &[u64], flags: u64) -> Result<u64, VmallocError> {
         // SAFETY: this handle holds the CPU.
-        unsafe { vmap_on(self.kernel(), self.id(), pfns, flags, PAGE_KERNEL) }
+        unsafe {
+            let k = self.kernel();
+            vmap_on(k, self.id(), pfns, flags, k.vmalloc.page_kernel())
+        }
     }
 
     /// `vunmap` on this CPU.
@@ -2976,10 +3324,14 @@ impl crate::kernel::smp::Cpu<'_> {
 /// direct map or vmalloc): the physical address the walker names, if the `len` bytes lie in
 /// one mapped page.
 pub fn virt_to_phys_walk(k: &Kernel, va: u64, len: u64) -> Option<crate::PhysAddr> {
-    let w = crate::arch::x86::set_memory::lookup_address(k, va);
-    let pa = w.pa?;
-    let size = w.level.size();
-    ((va & (size - 1)) + len <= size).then_some(pa)
+    let (pa, size) = if k.era.is_64bit() {
+        let w = crate::arch::x86::set_memory::lookup_address(k, va);
+        (w.pa?, w.level.size())
+    } else {
+        let w = crate::arch::x86::pgtable_32::lookup_address_32(k, va)?;
+        (w.walk.pa?, w.size)
+    };
+    (size != 0 && (va & (size - 1)) + len <= size).then_some(pa)
 }
 
 /// What `find_vm_area(addr)` finds: a live area's vm_struct, with the pfns of its
@@ -3011,7 +3363,11 @@ pub fn find_vm_area(k: &Kernel, addr: u64) -> Option<VmArea> {
                 Vec::new()
             } else {
                 (0..u64::from((*v).nr_pages))
-                    .map(|i| pfn_of_page_va(array_get(k, &dm, (*v).pages, i)).unwrap_or(u64::MAX))
+                    .map(|i| {
+                        k.vmalloc
+                            .pfn_of_page_ptr(array_get(k, &dm, (*v).pages, i))
+                            .unwrap_or(u64::MAX)
+                    })
                     .collect()
             };
             Some(VmArea {
@@ -3073,7 +3429,7 @@ pub fn largest_free_block(k: &Kernel) -> u64 {
         .unwrap_or_default()
         .into_iter()
         .map(|(s, e)| {
-            let (s, e) = (s.max(VMALLOC_START), e.min(VMALLOC_END.wrapping_add(1)));
+            let (s, e) = (s.max(k.vmalloc.start), e.min(k.vmalloc.end_exclusive()));
             e.saturating_sub(s)
         })
         .max()
@@ -3137,10 +3493,10 @@ pub(crate) unsafe fn pcpu_get_vm_areas(
                 blocks.push(((*va).va_start, (*va).va_end));
                 r = rbtree::rb_next(&dm, r);
             }
-            let vmalloc_end = (VMALLOC_END + 1) & !(align - 1);
+            let vmalloc_end = vm.end_exclusive() & !(align - 1);
             let mut base = vmalloc_end.checked_sub(last_end).map(|b| b & !(align - 1));
             let fits = |s: u64, e: u64| blocks.iter().find(|b| b.0 <= s && e <= b.1);
-            while let Some(b) = base.filter(|&b| b >= VMALLOC_START) {
+            while let Some(b) = base.filter(|&b| b >= vm.start) {
                 let bad =
                     (0..n).find(|&i| fits(b + offsets[i], b + offsets[i] + sizes[i]).is_none());
                 let Some(i) = bad else { break };
@@ -3159,7 +3515,7 @@ pub(crate) unsafe fn pcpu_get_vm_areas(
                     None => None,
                 };
             }
-            match base.filter(|&b| b >= VMALLOC_START) {
+            match base.filter(|&b| b >= vm.start) {
                 Some(b) => {
                     // Carve each area out of the free block that holds it.
                     for i in 0..n {
@@ -3236,7 +3592,16 @@ pub(crate) unsafe fn map_kernel_pages(k: &Kernel, cpu: u32, addr: u64, pfns: &[u
     let Some(dm) = k.vmalloc.dm else { return false };
     // SAFETY: the caller's contract.
     unsafe {
-        vmap_pages_range(k, cpu, &dm, addr, &mut |i| pfns[i], pfns.len(), PAGE_KERNEL).is_ok()
+        vmap_pages_range(
+            k,
+            cpu,
+            &dm,
+            addr,
+            &mut |i| pfns[i],
+            pfns.len(),
+            k.vmalloc.page_kernel(),
+        )
+        .is_ok()
     }
 }
 
@@ -3248,4 +3613,137 @@ pub(crate) unsafe fn unmap_kernel_range(k: &Kernel, cpu: u32, addr: u64, end: u6
     let Some(dm) = k.vmalloc.dm else { return };
     // SAFETY: the caller's contract.
     unsafe { vunmap_range_noflush(k, cpu, &dm, addr, end) }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::arch::x86::pgtable_32::tests::{boot as boot_i386, CASES};
+    use crate::arch::x86::pgtable_32::{lookup_address_32, page_table_of, read_entry};
+    use crate::arch::x86::pgtable_32_types::{PAGE_OFFSET, VMALLOC_OFFSET};
+    use crate::include::PhysAddr;
+
+    /// vmalloc on i386: the range follows the layout, each page's PTE is in a lowmem page
+    /// table hooked into swapper_pg_dir in the era's entry format, a value written through
+    /// the physical page the walk names is what the vmalloc address holds, and vfree
+    /// clears the PTEs.
+    #[test]
+    fn i386_vmalloc_maps_into_swapper_pg_dir_and_vfree_clears_it() {
+        for (v, pae) in CASES {
+            let mut k = boot_i386(v, pae, 2 << 30);
+            assert!(k.vmalloc.initialized(), "{v:?} {pae}");
+            let l = crate::arch::x86::init_32::layout(&k).unwrap();
+            let start = PAGE_OFFSET + (k.max_low_pfn << 12) + VMALLOC_OFFSET;
+            assert_eq!((k.vmalloc.start, k.vmalloc.end), (start, l.vmalloc_end));
+            let g = k.pt32.geom.unwrap();
+            let pgd_e = k.pt32.swapper_pg_dir + (start >> g.pgdir_shift()) * g.entry_size();
+            let before = read_entry(&k.phys, g, pgd_e);
+            let a = k.vmalloc(3 * PAGE_SIZE).unwrap();
+            assert!(a >= start && a + 4 * PAGE_SIZE <= l.vmalloc_end, "{a:#x}");
+            if !pae {
+                // pmd_populate_kernel into the kernel's PGD entry itself.
+                assert_eq!(before, 0, "no table under the vmalloc range at boot");
+                assert_ne!(read_entry(&k.phys, g, pgd_e) & 1, 0);
+            }
+            let area = find_vm_area(&k, a).unwrap();
+            assert_eq!(area.pfns.len(), 3);
+            for (i, &pfn) in area.pfns.iter().enumerate() {
+                let va = a + i as u64 * PAGE_SIZE;
+                let w = lookup_address_32(&k, va).unwrap();
+                assert_eq!(w.walk.pa, Some(PhysAddr(pfn << 12)), "{w}");
+                assert_eq!(w.walk.entry & 0xfff, 0x163, "{w}");
+                assert_eq!(w.walk.entry >> 63 == 1, pae, "NX only with PAE: {w}");
+                assert!(pae || w.walk.entry >> 32 == 0, "4-byte entry: {w}");
+                let pt = page_table_of(&k, va).unwrap();
+                assert!(
+                    pt < k.max_low_pfn << 12,
+                    "the page table is lowmem: {pt:#x}"
+                );
+                // Write through the physical page, read through the vmalloc address.
+                k.phys
+                    .write_u64(PhysAddr((pfn << 12) + 8), 0x1122_3344_5566_7788 + i as u64)
+                    .unwrap();
+                let pa = virt_to_phys_walk(&k, va + 8, 8).unwrap();
+                assert_eq!(
+                    k.phys.read_u64(pa).unwrap(),
+                    0x1122_3344_5566_7788 + i as u64
+                );
+            }
+            assert_eq!(k.vfree(a), VfreeResult::Freed);
+            for i in 0..4 {
+                let w = lookup_address_32(&k, a + i * PAGE_SIZE).unwrap();
+                assert_eq!(w.walk.pa, None, "{w}");
+            }
+            assert!(virt_to_phys_walk(&k, a, 1).is_none());
+        }
+    }
+
+    /// The free space runs up to the 32-bit ULONG_MAX, vmallocinfo prints 8-digit
+    /// addresses, and the statics follow the image's static page tables in .bss.
+    #[test]
+    fn i386_free_space_vmallocinfo_and_statics() {
+        for (v, pae) in CASES {
+            let mut k = boot_i386(v, pae, 1 << 30);
+            let blocks = free_blocks(&k).unwrap();
+            assert_eq!(blocks, alloc::vec![(1, 0xffff_ffff)], "{v:?} {pae}");
+            let a = k.vmalloc(PAGE_SIZE).unwrap();
+            let info = vmallocinfo(&k);
+            assert!(
+                info.contains(&alloc::format!(
+                    "0x{a:08x}-0x{:08x}    8192 vmalloc pages=1 vmalloc N0=1\n",
+                    a + 8192
+                )),
+                "{info}"
+            );
+            let statics = k.phys.pa(crate::VirtAddr(k.vmalloc.statics)).0;
+            let swapper = k.pt32.swapper_pg_dir;
+            assert!(
+                statics >= swapper + 2 * PAGE_SIZE,
+                "after swapper_pg_dir and bm_pte"
+            );
+            assert_eq!(
+                metadata_at(&k, statics, 8),
+                Some("the vmalloc allocator's tree roots and list heads")
+            );
+            assert_eq!(metadata_at(&k, swapper, 8), None);
+            assert_eq!(k.vfree(a), VfreeResult::Freed);
+        }
+    }
+
+    /// `struct page *` is 4 bytes on i386: a 600-page area keeps its page array in kmalloc
+    /// memory (2400 bytes), a 1100-page one needs a vmalloc'ed array ("vpages"). The
+    /// pointers are mem_map's lowmem addresses, and vfree returns every page.
+    #[test]
+    fn i386_page_arrays_hold_32_bit_page_pointers() {
+        let mut k = boot_i386((4, 15), true, 2 << 30);
+        let free0 = crate::mm::page_alloc::nr_free_pages(&k);
+        let small = k.vmalloc(600 * PAGE_SIZE).unwrap();
+        let big = k.vmalloc(1100 * PAGE_SIZE).unwrap();
+        let (busy, _) = vmap_areas(&k);
+        let vp = |a: u64| busy.iter().find(|v| v.start == a).unwrap().vpages;
+        assert!(!vp(small) && vp(big), "{busy:?}");
+        let area = find_vm_area(&k, small).unwrap();
+        // SAFETY: the page array of a live area.
+        let raw = unsafe {
+            let v = k.vmalloc.dm.unwrap().at::<VmStruct>(
+                (*__find_vmap_area(
+                    &k.vmalloc.dm.unwrap(),
+                    (*k.vmalloc.st()).vmap_area_root,
+                    small,
+                ))
+                .u,
+            );
+            array_get(&k, &k.vmalloc.dm.unwrap(), (*v).pages, 1)
+        };
+        assert!((PAGE_OFFSET..1 << 32).contains(&raw), "{raw:#x}");
+        assert_eq!(k.vmalloc.pfn_of_page_ptr(raw), Some(area.pfns[1]));
+        // Some of the pages are HIGHMEM ones.
+        assert!(area.pfns.iter().any(|&p| p >= k.max_low_pfn));
+        // The data pages and the big area's two-page array.
+        assert_eq!(vmalloc_nr_pages(&k), 600 + 1100 + 2);
+        assert!(free0 - crate::mm::page_alloc::nr_free_pages(&k) >= 1702);
+        assert_eq!(k.vfree(small), VfreeResult::Freed);
+        assert_eq!(k.vfree(big), VfreeResult::Freed);
+        assert_eq!(vmalloc_nr_pages(&k), 0);
+    }
 }

@@ -64,16 +64,17 @@ pub(crate) fn phys_of(k: &Kernel, v: u64) -> PhysAddr {
         // A kmap or kmap_atomic address: where the pkmap or fixmap page table maps it.
         return PhysAddr(pa);
     }
-    if !k.era.is_64bit()
-        && v >= crate::arch::x86::pgtable_32_types::PAGE_OFFSET + (k.max_low_pfn << 12)
-    {
-        // Above lowmem on i386: no direct mapping (an unmapped kmap slot, vmalloc space).
-        return PhysAddr(u64::MAX);
-    }
-    if crate::mm::vmalloc::is_vmalloc_addr(v) {
+    if crate::mm::vmalloc::is_vmalloc_addr(k, v) {
         // A vmalloc address: the page the kernel's tables map it to (an unmapped one reads
         // as outside simulated RAM).
         return crate::mm::vmalloc::virt_to_phys_walk(k, v, 1).unwrap_or(PhysAddr(u64::MAX));
+    }
+    if !k.era.is_64bit()
+        && v >= crate::arch::x86::pgtable_32_types::PAGE_OFFSET + (k.max_low_pfn << 12)
+    {
+        // Above lowmem on i386 and outside vmalloc's areas: no direct mapping (an unmapped
+        // kmap slot, the vmalloc guard hole, the fixmap).
+        return PhysAddr(u64::MAX);
     }
     if v >= page_offset {
         k.phys.pa(crate::VirtAddr(v))
@@ -100,7 +101,7 @@ pub(crate) fn phys_runs(
         }
         return Ok(alloc::vec![(phys_of(k, v), len)]);
     }
-    if !crate::mm::vmalloc::is_vmalloc_addr(v) {
+    if !crate::mm::vmalloc::is_vmalloc_addr(k, v) {
         return Ok(alloc::vec![(phys_of(k, v), len)]);
     }
     let mut runs = alloc::vec::Vec::new();

@@ -54,7 +54,7 @@ const PGD_IDENT_ATTR: u64 = 0x001;
 /// `PTE_IDENT_ATTR`: `startup_32`'s 4 KiB entries (present, RW).
 const PTE_IDENT_ATTR: u64 = 0x003;
 /// `__PAGE_KERNEL_EXEC`: present, RW, accessed, dirty, global. `__PAGE_KERNEL` adds NX.
-const PAGE_KERNEL_EXEC: u64 = 0x163;
+pub(crate) const PAGE_KERNEL_EXEC: u64 = 0x163;
 /// `__PAGE_KERNEL_LARGE_EXEC`: as above with PSE. `__PAGE_KERNEL_LARGE` adds NX.
 const PAGE_KERNEL_LARGE_EXEC: u64 = 0x1e3;
 /// `_PAGE_NX`: only PAE entries have it (bit 63).
@@ -583,6 +583,17 @@ fn static_tables(k: &Kernel) -> Option<(u64, u64, u64)> {
     Some((bss, bss + 3 * PAGE, bss + 4 * PAGE))
 }
 
+/// The first address of the image's ordinary `.bss` (vmlinux.lds puts `.bss..page_aligned`,
+/// the static tables of [`static_tables`], first), when the tables are built and `len`
+/// bytes fit there before `__bss_stop`. Physical.
+pub(crate) fn bss_after_static_tables(k: &Kernel, len: u64) -> Option<u64> {
+    k.pt32.geom?;
+    let (_, _, bm_pte) = static_tables(k)?;
+    let (_, _, _, bss_end) = image_32(k);
+    let start = bm_pte + PAGE;
+    (start + len <= bss_end).then_some(start)
+}
+
 /// arch/x86/kernel/head_32.S `startup_32` (`mk_early_pgtbl_32` in head32.c from 4.12) and
 /// arch/x86/mm/ioremap.c `early_ioremap_init`: the boot page tables. RAM from 0 is mapped
 /// with 4 KiB pages whose page tables follow one another from `__brk_base`, until past
@@ -1102,12 +1113,13 @@ pub fn page_table_of(k: &Kernel, va: u64) -> Option<u64> {
 }
 
 #[cfg(all(test, feature = "std"))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::era::{Arch, KernelVersion};
     use crate::machine::Machine;
 
-    fn boot(v: (u32, u32), pae: bool, mem: u64) -> Kernel {
+    /// A booted i386 QEMU machine of era `v` (PAE or not) with `mem` bytes and 2 CPUs.
+    pub(crate) fn boot(v: (u32, u32), pae: bool, mem: u64) -> Kernel {
         let mut m = Machine::qemu(mem, 2).unwrap();
         m.era = Era::new(KernelVersion::new(v.0, v.1, 0), Arch::I386 { pae });
         m.image.realmode_size = crate::machine::default_realmode_size(&m.era);
@@ -1116,7 +1128,8 @@ mod tests {
         k
     }
 
-    const CASES: [((u32, u32), bool); 4] = [
+    /// The eras and paging modes the i386 tests run on.
+    pub(crate) const CASES: [((u32, u32), bool); 4] = [
         ((3, 8), true),
         ((3, 8), false),
         ((4, 15), true),
