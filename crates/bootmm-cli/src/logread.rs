@@ -987,6 +987,14 @@ impl LogInputs {
         }
         crate::logconfig::infer_log_buf(&mut m.config, &self.lines, m.cpus, &m.cmdline, &mut notes);
         m.initrd = self.ramdisk.as_ref().map(|r| r.value);
+        if let Some(b) = self.early_brk.as_ref().filter(|b| b.value > 16 << 20) {
+            // extend_brk hands out at most the image's brk area (64 KiB and a page-table
+            // reserve in 2.6): a larger entry is no kernel's.
+            return Err(format!(
+                "line {}: a BRK early reservation of {} bytes: no kernel's brk area is that large",
+                b.line, b.value
+            ));
+        }
         m.brk_used = self.early_brk.as_ref().map(|b| b.value);
         m.late_frees = late_frees(&self.lines);
         m.hypervisor = self.hypervisor.as_ref().map(|h| h.value);

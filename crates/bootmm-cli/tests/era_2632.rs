@@ -94,3 +94,34 @@ fn a_2_6_32_machine_allocates_and_frees_pages() {
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.contains("Node 0, zone    DMA32"), "{out}");
 }
+
+/// A 2.6 log's early reservation list is read with bounds, and a 2.6.32 kernel the model
+/// cannot boot (no CONFIG_NUMA: `contig_initmem_init`'s bitmap) says so with exit 3.
+#[test]
+fn early_reservation_inputs_are_bounded_and_unbooted_kernels_say_why() {
+    let dir = std::env::temp_dir().join(format!("bootmm-2632-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let head = "[    0.000000] Linux version 2.6.32-5-amd64\n\
+                [    0.000000]  BIOS-e820: 0000000000000000 - 000000000009fc00 (usable)\n\
+                [    0.000000]  BIOS-e820: 0000000000100000 - 0000000020000000 (usable)\n\
+                [    0.000000]   #2 [0001000000 - 0001800000]    TEXT DATA BSS ==> [0001000000 - 0001800000]\n";
+    let huge = dir.join("huge-brk.txt");
+    std::fs::write(
+        &huge,
+        format!("{head}[    0.000000]   #5 [0001800000 - ffffffffff00]              BRK ==> [0001800000 - 001fffffff]\n"),
+    )
+    .unwrap();
+    let (rc, _, err) = bootmm_rc(&["check", huge.to_str().unwrap()], b"");
+    assert_eq!(rc, 2, "{err}");
+    assert!(err.contains("line 5: a BRK early reservation of"), "{err}");
+    let flat = dir.join("no-numa.txt");
+    std::fs::write(
+        &flat,
+        format!("{head}[    0.000000]   #5 [0001800000 - 0001800079]              BRK ==> [0001800000 - 0001800079]\n"),
+    )
+    .unwrap();
+    let (rc, _, err) = bootmm_rc(&["check", flat.to_str().unwrap()], b"");
+    assert_eq!(rc, 3, "{err}");
+    assert!(err.contains("without CONFIG_NUMA"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

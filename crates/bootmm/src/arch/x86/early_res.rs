@@ -138,6 +138,19 @@ impl EarlyRes {
     }
 }
 
+/// arch/x86/kernel/e820.c (2.6.x): `find_e820_area`: the lowest `align`-aligned run of
+/// `size` bytes in `[start, end)` that is RAM and overlaps no early reservation (first fit,
+/// ascending). It reserves nothing. bootmm's memblock holds the same RAM and reservations,
+/// so this is its bottom-up `memblock_find_in_range`. Returns 0 where the kernel returns
+/// `-1ULL` (no room).
+pub fn find_e820_area(k: &mut Kernel, start: u64, end: u64, size: u64, align: u64) -> u64 {
+    let saved = k.memblock.bottom_up;
+    k.memblock.bottom_up = true;
+    let at = k.memblock.memblock_find_in_range(start, end, size, align);
+    k.memblock.bottom_up = saved;
+    at
+}
+
 /// arch/x86/kernel/e820.c (2.6.x): `reserve_early`, recorded in `early_res[]` and, as
 /// bootmm's stand-in for the e820 searches, in memblock.
 ///

@@ -1418,12 +1418,8 @@ fn setup_node_data(k: &mut Kernel, nid: u32, start: u64, end: u64) -> Result<(),
     }
     let nd_pa = if old {
         // 2.6.x numa_64.c: find_e820_area, first fit from the node's start up.
-        let saved = k.memblock.bottom_up;
-        k.memblock.bottom_up = true;
-        let at = k
-            .memblock
-            .memblock_find_in_range(start, end, nd_size, SMP_CACHE_BYTES);
-        k.memblock.bottom_up = saved;
+        let at =
+            crate::arch::x86::early_res::find_e820_area(k, start, end, nd_size, SMP_CACHE_BYTES);
         if at != 0 {
             k.memblock
                 .memblock_reserve(at, nd_size)
@@ -1491,8 +1487,6 @@ fn setup_node_bootmem_bitmap(
     tnid: u32,
 ) -> Result<(), BootError> {
     use crate::include::Pfn;
-    let _t = k.trace.enter("init_bootmem_node", "mm/bootmem.c");
-    drop(_t);
     let (start_pfn, last_pfn) = (start >> 12, end >> 12);
     let bootmap_pages = crate::mm::bootmem::bootmem_bootmap_pages(last_pfn - start_pfn);
     let from = if tnid == nid {
@@ -1500,12 +1494,8 @@ fn setup_node_bootmem_bitmap(
     } else {
         start.next_multiple_of(PAGE_SIZE)
     };
-    let saved = k.memblock.bottom_up;
-    k.memblock.bottom_up = true;
-    let at = k
-        .memblock
-        .memblock_find_in_range(from, end, bootmap_pages << 12, PAGE_SIZE);
-    k.memblock.bottom_up = saved;
+    let at =
+        crate::arch::x86::early_res::find_e820_area(k, from, end, bootmap_pages << 12, PAGE_SIZE);
     if at == 0 {
         pr_err!(
             k.printk,
@@ -1524,6 +1514,7 @@ fn setup_node_bootmem_bitmap(
         .bootmem
         .take()
         .unwrap_or_else(|| crate::mm::bootmem::Bootmem::new(&k.era));
+    let _t = k.trace.enter("init_bootmem_node", "mm/bootmem.c");
     let size = bm
         .init_bootmem_node(
             &k.phys,
@@ -1533,6 +1524,7 @@ fn setup_node_bootmem_bitmap(
             Pfn(last_pfn),
         )
         .map_err(bug)?;
+    drop(_t);
     pr_info!(
         k.printk,
         "  bootmap [{at:016x} -  {:016x}] pages {bootmap_pages:x}\n",

@@ -186,6 +186,12 @@ pub fn setup_arch(k: &mut Kernel) -> Result<(), BootError> {
 
     if k.era.is_64bit() {
         crate::arch::x86::numa::initmem_init(k)?;
+        if k.era.early_allocator() == crate::era::EarlyAllocator::Bootmem && k.bootmem.is_none() {
+            // Only numa_64.c's setup_node_bootmem builds the bitmap here.
+            return Err(BootError::Unmodelled(String::from(
+                "a 2.6 x86_64 kernel without CONFIG_NUMA: init_64.c's initmem_init (setup_bootmem_allocator's bitmap) is not modelled",
+            )));
+        }
     } else {
         crate::arch::x86::init_32::initmem_init(k)?;
     }
@@ -751,13 +757,8 @@ fn early_table_space(k: &mut Kernel, start: u64, end: u64) -> Result<(), BootErr
     let pmds = end.div_ceil(PMD);
     let ptes = (end % PMD).div_ceil(PAGE_SIZE);
     let tables = page(puds) + page(pmds) + page(ptes);
-    let saved = k.memblock.bottom_up;
-    k.memblock.bottom_up = true;
     let limit = k.max_pfn_mapped.max(end >> 12) << 12;
-    let at = k
-        .memblock
-        .memblock_find_in_range(0x8000, limit, tables, PAGE_SIZE);
-    k.memblock.bottom_up = saved;
+    let at = crate::arch::x86::early_res::find_e820_area(k, 0x8000, limit, tables, PAGE_SIZE);
     if at == 0 {
         return Err(BootError::NoMemory(String::from(
             "Cannot find space for the kernel page tables",

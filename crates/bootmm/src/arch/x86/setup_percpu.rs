@@ -71,6 +71,13 @@ pub fn early_cpu_to_node(k: &Kernel, cpu: u32) -> Option<i32> {
     )
 }
 
+/// Whether an i386 kernel takes init/main.c's generic `setup_per_cpu_areas` (static areas
+/// from `alloc_bootmem_pages`): before 2.6.26, whose x86 unification gave i386
+/// arch/x86/kernel/setup_percpu.c's (believed; 2.6.24's i386 has no arch version).
+pub fn generic_static_per_cpu_areas(era: &Era) -> bool {
+    !era.is_64bit() && !era.at_least_patch(2, 6, 26)
+}
+
 /// arch/x86/kernel/setup_percpu.c: `setup_per_cpu_areas`.
 ///
 /// # Errors
@@ -83,6 +90,12 @@ pub fn setup_per_cpu_areas(k: &mut Kernel) -> Result<(), BootError> {
         if k.bootmem.is_none() {
             return Err(BootError::Unmodelled(alloc::format!(
                 "the percpu first chunk and the rest of a {} i386 boot: the bootmem bitmap of 2.6.28-2.6.33's initmem_init (setup_bootmem_allocator) is not built",
+                k.era.release
+            )));
+        }
+        if !generic_static_per_cpu_areas(&k.era) {
+            return Err(BootError::Unmodelled(alloc::format!(
+                "the per-CPU areas of a {} i386 boot: x86's own setup_per_cpu_areas of 2.6.26-2.6.29 is not modelled",
                 k.era.release
             )));
         }
